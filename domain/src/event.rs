@@ -1,0 +1,50 @@
+//! All domain events, and the names they are stored under.
+
+use crate::need_case::NeedCaseEvent;
+use crate::recipient::RecipientEvent;
+
+/// Every event of every aggregate. The variant names of the inner enums are the
+/// stored event type names (`NeedIdentified`, `ReferralAccepted`, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DomainEvent {
+    Recipient(RecipientEvent),
+    NeedCase(NeedCaseEvent),
+}
+
+impl DomainEvent {
+    /// The event's type name: past tense, stable, part of the stored contract.
+    pub fn event_type(&self) -> &'static str {
+        use NeedCaseEvent as N;
+        match self {
+            DomainEvent::Recipient(RecipientEvent::CareRecipientRegistered(_)) => {
+                "CareRecipientRegistered"
+            }
+            DomainEvent::NeedCase(e) => match e {
+                N::NeedIdentified(_) => "NeedIdentified",
+                N::ServicesSuggested(_) => "ServicesSuggested",
+                N::ReferralRequested(_) => "ReferralRequested",
+                N::ReferralAccepted(_) => "ReferralAccepted",
+                N::ReferralRejected(_) => "ReferralRejected",
+                N::ReferralWaitlisted(_) => "ReferralWaitlisted",
+                N::ReferralStarted(_) => "ReferralStarted",
+                N::ReferralCompleted(_) => "ReferralCompleted",
+                N::ReferralFailed(_) => "ReferralFailed",
+                N::ReferralCancelled(_) => "ReferralCancelled",
+                N::NeedClosed(_) => "NeedClosed",
+                N::EnteredInError(_) => "EnteredInError",
+            },
+        }
+    }
+}
+
+impl From<RecipientEvent> for DomainEvent {
+    fn from(e: RecipientEvent) -> Self {
+        DomainEvent::Recipient(e)
+    }
+}
+
+impl From<NeedCaseEvent> for DomainEvent {
+    fn from(e: NeedCaseEvent) -> Self {
+        DomainEvent::NeedCase(e)
+    }
+}

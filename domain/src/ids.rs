@@ -1,0 +1,84 @@
+//! Identifiers. Every aggregate id is a UUID wrapped in its own type so that a
+//! referral id can never be passed where a need-case id is expected.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use uuid::Uuid;
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// The category prefix used in stream names and global ids.
+            pub const PREFIX: &'static str = $prefix;
+
+            pub const fn from_uuid(id: Uuid) -> Self {
+                Self(id)
+            }
+
+            pub const fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+
+            /// Parses the canonical hyphenated (or simple) UUID text form.
+            pub fn parse(s: &str) -> Result<Self, crate::values::ValueError> {
+                Uuid::try_parse(s.trim()).map(Self).map_err(|_| crate::values::ValueError::InvalidId {
+                    kind: stringify!($name),
+                    value: crate::values::clip(s),
+                })
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A care recipient (patient or relative). Pseudonymous: the id says nothing about the person.
+    RecipientId,
+    "recipient"
+);
+uuid_id!(
+    /// One need identified for one care recipient; its events form the stream `need-<uuid>`.
+    NeedCaseId,
+    "need"
+);
+uuid_id!(
+    /// A referral inside a need case.
+    ReferralId,
+    "referral"
+);
+uuid_id!(
+    /// A service of the directory; its events form the stream `service-<uuid>`.
+    ServiceId,
+    "service"
+);
+
+/// The id of an event: a UUIDv7 (time-ordered) that is also the idempotency key of
+/// the append that wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventId(Uuid);
+
+impl EventId {
+    pub const fn from_uuid(id: Uuid) -> Self {
+        Self(id)
+    }
+    pub const fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}

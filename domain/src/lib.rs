@@ -1,0 +1,28 @@
+//! # careledger-domain
+//!
+//! The pure core of CareLedger: care recipients, need cases and their referrals,
+//! the needs catalogue, and the ports the outside world implements. No I/O, no
+//! clock, no async runtime, no SQL, no GraphQL: everything here is a function of
+//! its inputs, which is what lets the lifecycle be tested exhaustively.
+//!
+//! ## Layout
+//! * [`aggregate`] — `Command`, the `Aggregate` trait (`decide` / `apply`).
+//! * [`recipient`] — care recipients and their equity stratifiers.
+//! * [`need_case`] — need cases and the referral lifecycle (DESIGN §2).
+//! * [`catalogue`] — validation of the needs catalogue.
+//! * [`values`], [`region`], [`ids`] — validating newtypes.
+//! * [`event`] — the union of all events and their stored type names.
+//! * [`store`] — the `EventStore` and `Clock` ports.
+
+pub mod aggregate;
+pub mod catalogue;
+pub mod event;
+pub mod ids;
+pub mod need_case;
+pub mod recipient;
+pub mod region;
+pub mod store;
+pub mod values;
+
+pub use aggregate::{Aggregate, Command};
+pub use event::DomainEvent;

@@ -1,0 +1,15 @@
+//! # careledger-infra
+//!
+//! Adapters for the ports of `careledger-domain`. Only this crate knows SQL and how
+//! events are encoded.
+//!
+//! ## Layout
+//! * [`sqlite`] — the embedded event store (SQLite, WAL, group commit).
+//! * [`codec`] — event encoding, schema versions and upcasting.
+//! * [`catalogue`] — reading the needs catalogue file.
+//! * [`clock`] — the system clock.
+
+pub mod catalogue;
+pub mod clock;
+pub mod codec;
+pub mod sqlite;

@@ -1,0 +1,753 @@
+//! The embedded event store: one SQLite file in WAL mode with `synchronous=FULL`.
+//!
+//! ## Group commit
+//! One writer thread owns the only write connection. Appends from any number of
+//! tasks are queued to it; it takes everything queued (up to a bound), runs each
+//! append inside its own SAVEPOINT of one transaction, commits once — one fsync for
+//! the whole batch — and only then answers each caller. A conflicting append rolls
+//! back to its savepoint and fails alone; the others in the batch commit.
+//!
+//! Durability is never traded for speed: `Ok` is sent after COMMIT returned, and
+//! with `synchronous=FULL` in WAL mode COMMIT returns after the WAL is fsynced.
+//!
+//! ## Reads and subscriptions
+//! Readers use a small pool of separate connections (WAL lets them read while the
+//! writer writes). The writer publishes the last committed position on a `watch`
+//! channel; a subscription reads pages after its position and, when it has caught
+//! up, sleeps until the published head moves. A single writer commits positions in
+//! order, so reading `position > last_seen` after a commit never skips anything.
+//!
+//! One process owns a store file at a time: an OS lock on `<file>.lock` refuses a
+//! second opener with a clear error instead of letting two group-commit writers race.
+
+use crate::codec::{Codec, Encoded, StoredAt};
+use careledger_domain::ids::EventId;
+use careledger_domain::store::{
+    Actor, Appended, BoxFuture, Clock, EventMetadata, EventStore, ExpectedVersion, NewEvent,
+    Position, RecordedEvent, Role, StoreError, StreamName, Subscription,
+};
+use careledger_domain::values::SiteId;
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::collections::{HashSet, VecDeque};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot, watch};
+use uuid::Uuid;
+
+/// The schema version this build writes; a file with a higher one is refused.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The events table. Public so the benchmark's raw-insert baseline uses exactly the
+/// same table and indexes.
+pub const SCHEMA_SQL: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    position        INTEGER PRIMARY KEY,
+    event_id        BLOB    NOT NULL UNIQUE,
+    stream          TEXT    NOT NULL,
+    version         INTEGER NOT NULL,
+    event_type      TEXT    NOT NULL,
+    schema_version  INTEGER NOT NULL,
+    payload         BLOB    NOT NULL,
+    occurred_at     INTEGER NOT NULL,
+    recorded_at     INTEGER NOT NULL,
+    actor_subject   TEXT    NOT NULL,
+    actor_role      TEXT    NOT NULL,
+    site            TEXT,
+    correlation_id  BLOB    NOT NULL,
+    causation_id    BLOB,
+    UNIQUE (stream, version)
+);";
+
+/// The durability pragmas every connection that writes must use.
+pub const DURABLE_PRAGMAS: &str =
+    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;";
+
+const INSERT_SQL: &str = "INSERT INTO events (event_id, stream, version, event_type, schema_version, payload, occurred_at, recorded_at, actor_subject, actor_role, site, correlation_id, causation_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+const SELECT_COLUMNS: &str = "SELECT position, event_id, stream, version, event_type, schema_version, payload, occurred_at, recorded_at, actor_subject, actor_role, site, correlation_id, causation_id FROM events";
+
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// The most events one group commit takes (bounds a transaction's size).
+    pub max_batch_events: usize,
+    /// How many appends may wait for the writer before callers wait to enqueue.
+    pub queue_depth: usize,
+    pub codec: Codec,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            max_batch_events: 20_000,
+            queue_depth: 4_096,
+            codec: Codec::default(),
+        }
+    }
+}
+
+/// The embedded event store. Cheap to clone; all clones share one writer.
+#[derive(Clone)]
+pub struct SqliteEventStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: mpsc::Sender<WriteMsg>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+    head: watch::Receiver<u64>,
+    codec: Codec,
+    _lock: File,
+}
+
+enum WriteMsg {
+    Append(AppendRequest),
+    Shutdown(oneshot::Sender<()>),
+}
+
+struct AppendRequest {
+    stream: StreamName,
+    expected: ExpectedVersion,
+    events: Vec<EncodedNew>,
+    reply: oneshot::Sender<Result<Appended, StoreError>>,
+}
+
+struct EncodedNew {
+    id: EventId,
+    encoded: Encoded,
+    occurred_at: i64,
+    actor_subject: String,
+    actor_role: &'static str,
+    site: Option<String>,
+    correlation_id: Uuid,
+    causation_id: Option<Uuid>,
+}
+
+fn unavailable(detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable {
+        detail: detail.to_string(),
+    }
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn from_micros(m: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(m).unwrap_or_default()
+}
+
+impl SqliteEventStore {
+    /// Opens (creating if need be) the store at `path`.
+    ///
+    /// # Errors
+    /// `Unavailable` when the file cannot be opened or locked, is not a CareLedger
+    /// store, or was written by a newer CareLedger.
+    pub fn open(
+        path: impl AsRef<Path>,
+        clock: Arc<dyn Clock>,
+        options: SqliteOptions,
+    ) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let lock_path = path.with_extension("lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| unavailable(format!("cannot open {}: {e}", lock_path.display())))?;
+        lock.try_lock().map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => unavailable(format!(
+                "{} is in use by another CareLedger process",
+                path.display()
+            )),
+            std::fs::TryLockError::Error(e) => {
+                unavailable(format!("cannot lock {}: {e}", lock_path.display()))
+            }
+        })?;
+
+        let conn = Connection::open(&path)
+            .map_err(|e| unavailable(format!("cannot open {}: {e}", path.display())))?;
+        let setup = || -> rusqlite::Result<(String, i64)> {
+            conn.execute_batch(DURABLE_PRAGMAS)?;
+            let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+            let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            Ok((mode, version))
+        };
+        let (mode, version) = setup().map_err(|e| {
+            unavailable(format!(
+                "{} is not a usable SQLite store: {e}",
+                path.display()
+            ))
+        })?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(unavailable(format!(
+                "{} cannot use WAL journaling (got {mode}); refusing to run without it",
+                path.display()
+            )));
+        }
+        if version > SCHEMA_VERSION {
+            return Err(unavailable(format!(
+                "{} has schema version {version}, newer than this CareLedger understands ({SCHEMA_VERSION}); upgrade CareLedger",
+                path.display()
+            )));
+        }
+        conn.execute_batch(SCHEMA_SQL)
+            .and_then(|_| conn.execute_batch(&format!("PRAGMA user_version={SCHEMA_VERSION}")))
+            .map_err(|e| {
+                unavailable(format!(
+                    "cannot create the schema in {}: {e}",
+                    path.display()
+                ))
+            })?;
+        let head: u64 = conn
+            .query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(unavailable)? as u64;
+
+        let (head_tx, head_rx) = watch::channel(head);
+        let (tx, rx) = mpsc::channel(options.queue_depth);
+        let max_batch = options.max_batch_events;
+        let writer_thread = std::thread::Builder::new()
+            .name("careledger-sqlite-writer".into())
+            .spawn(move || {
+                Writer {
+                    conn,
+                    clock,
+                    head: head_tx,
+                    max_batch,
+                }
+                .run(rx)
+            })
+            .map_err(|e| unavailable(format!("cannot start the writer thread: {e}")))?;
+
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                writer: tx,
+                writer_thread: Mutex::new(Some(writer_thread)),
+                readers: Mutex::new(Vec::new()),
+                head: head_rx,
+                codec: options.codec,
+                _lock: lock,
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Finishes the queued appends, stops the writer and waits for it. Appends after
+    /// `close` fail with `Unavailable`.
+    pub async fn close(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.inner.writer.send(WriteMsg::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+        let handle = self
+            .inner
+            .writer_thread
+            .lock()
+            .expect("not poisoned")
+            .take();
+        if let Some(h) = handle {
+            let _ = tokio::task::spawn_blocking(move || h.join()).await;
+        }
+        self.inner.readers.lock().expect("not poisoned").clear();
+    }
+
+    fn encode(&self, events: &[NewEvent]) -> Vec<EncodedNew> {
+        events
+            .iter()
+            .map(|e| EncodedNew {
+                id: e.id,
+                encoded: self.inner.codec.encode(&e.event),
+                occurred_at: micros(e.metadata.occurred_at),
+                actor_subject: e.metadata.actor.subject.clone(),
+                actor_role: e.metadata.actor.role.name(),
+                site: e.metadata.site.as_ref().map(|s| s.to_string()),
+                correlation_id: e.metadata.correlation_id,
+                causation_id: e.metadata.causation_id,
+            })
+            .collect()
+    }
+
+    /// Runs a read on a pooled connection, off the async threads.
+    async fn with_reader<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection, &Codec) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = inner.readers.lock().expect("not poisoned").pop();
+            let conn = match conn {
+                Some(c) => c,
+                None => open_reader(&inner.path)?,
+            };
+            let result = f(&conn, &inner.codec);
+            inner.readers.lock().expect("not poisoned").push(conn);
+            result
+        })
+        .await
+        .map_err(|e| unavailable(format!("read task failed: {e}")))?
+    }
+}
+
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| unavailable(format!("cannot open {} for reading: {e}", path.display())))?;
+    conn.execute_batch("PRAGMA query_only=1; PRAGMA busy_timeout=5000;")
+        .map_err(unavailable)?;
+    Ok(conn)
+}
+
+fn read_rows(
+    conn: &Connection,
+    codec: &Codec,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(unavailable)?;
+    let mut rows = stmt.query(params).map_err(unavailable)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(unavailable)? {
+        out.push(decode_row(row, codec)?);
+    }
+    Ok(out)
+}
+
+fn decode_row(row: &rusqlite::Row<'_>, codec: &Codec) -> Result<RecordedEvent, StoreError> {
+    let get_err = |e: rusqlite::Error| unavailable(format!("reading a stored event: {e}"));
+    let stream_text: String = row.get(2).map_err(get_err)?;
+    let version = row.get::<_, i64>(3).map_err(get_err)? as u64;
+    let event_type: rusqlite::types::ValueRef<'_> = row.get_ref(4).map_err(get_err)?;
+    let event_type = event_type.as_str().map_err(|e| get_err(e.into()))?;
+    let schema_version = row.get::<_, i64>(5).map_err(get_err)? as u32;
+    let corrupt = |detail: String| StoreError::Corrupt {
+        stream: stream_text.clone(),
+        version,
+        event_type: event_type.to_string(),
+        schema_version,
+        detail,
+    };
+    let payload = row
+        .get_ref(6)
+        .map_err(get_err)?
+        .as_blob_or_null()
+        .ok()
+        .flatten();
+    let payload = payload.ok_or_else(|| corrupt("payload is not a blob".into()))?;
+    let event = codec.decode(
+        StoredAt {
+            stream: &stream_text,
+            version,
+        },
+        event_type,
+        schema_version,
+        payload,
+    )?;
+    let uuid_at = |i: usize| -> Result<Option<Uuid>, StoreError> {
+        match row.get_ref(i).map_err(get_err)? {
+            rusqlite::types::ValueRef::Null => Ok(None),
+            rusqlite::types::ValueRef::Blob(b) => Uuid::from_slice(b)
+                .map(Some)
+                .map_err(|e| corrupt(format!("column {i}: {e}"))),
+            _ => Err(corrupt(format!("column {i} is not a UUID blob"))),
+        }
+    };
+    let id = uuid_at(1)?.ok_or_else(|| corrupt("missing event id".into()))?;
+    let role_text: String = row.get(10).map_err(get_err)?;
+    let role = Role::from_name(&role_text)
+        .ok_or_else(|| corrupt(format!("unknown actor role '{role_text}'")))?;
+    let site = match row.get::<_, Option<String>>(11).map_err(get_err)? {
+        Some(s) => Some(SiteId::parse(&s).map_err(|e| corrupt(e.to_string()))?),
+        None => None,
+    };
+    let stream = StreamName::parse(&stream_text).map_err(|e| corrupt(e.to_string()))?;
+    Ok(RecordedEvent {
+        id: EventId::from_uuid(id),
+        version,
+        position: Position::new(row.get::<_, i64>(0).map_err(get_err)? as u64),
+        recorded_at: from_micros(row.get(8).map_err(get_err)?),
+        metadata: EventMetadata {
+            occurred_at: from_micros(row.get(7).map_err(get_err)?),
+            actor: Actor {
+                subject: row.get(9).map_err(get_err)?,
+                role,
+            },
+            site,
+            correlation_id: uuid_at(12)?.ok_or_else(|| corrupt("missing correlation id".into()))?,
+            causation_id: uuid_at(13)?,
+        },
+        event,
+        stream,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// The writer thread
+// ---------------------------------------------------------------------------
+
+struct Writer {
+    conn: Connection,
+    clock: Arc<dyn Clock>,
+    head: watch::Sender<u64>,
+    max_batch: usize,
+}
+
+impl Writer {
+    fn run(mut self, mut rx: mpsc::Receiver<WriteMsg>) {
+        let mut pending: Option<WriteMsg> = None;
+        loop {
+            let first = match pending.take() {
+                Some(m) => m,
+                None => match rx.blocking_recv() {
+                    Some(m) => m,
+                    None => return, // every store handle dropped
+                },
+            };
+            let mut batch = Vec::new();
+            let mut shutdown = None;
+            let mut events = 0;
+            let mut next = Some(first);
+            while let Some(msg) = next.take() {
+                match msg {
+                    WriteMsg::Shutdown(ack) => {
+                        shutdown = Some(ack);
+                        break;
+                    }
+                    WriteMsg::Append(req) => {
+                        if events > 0 && events + req.events.len() > self.max_batch {
+                            pending = Some(WriteMsg::Append(req));
+                            break;
+                        }
+                        events += req.events.len();
+                        batch.push(req);
+                    }
+                }
+                next = rx.try_recv().ok();
+            }
+            if !batch.is_empty() {
+                self.commit_batch(batch);
+            }
+            if let Some(ack) = shutdown {
+                rx.close();
+                // Appends that raced the shutdown are refused, not lost silently.
+                while let Ok(WriteMsg::Append(req)) = rx.try_recv() {
+                    let _ = req.reply.send(Err(unavailable("the store is closed")));
+                }
+                let _ = ack.send(());
+                return;
+            }
+        }
+    }
+
+    fn commit_batch(&mut self, batch: Vec<AppendRequest>) {
+        let recorded_at = micros(self.clock.now());
+        let mut results = Vec::with_capacity(batch.len());
+        let outcome = (|| -> rusqlite::Result<()> {
+            let tx = self.conn.transaction()?;
+            for req in &batch {
+                results.push(append_one(&tx, req, recorded_at)?);
+            }
+            tx.commit()
+        })();
+        let mut last = None;
+        for (req, result) in batch.into_iter().zip(
+            results
+                .into_iter()
+                .map(Some)
+                .chain(std::iter::repeat_with(|| None)),
+        ) {
+            let reply = match (&outcome, result) {
+                (Ok(()), Some(r)) => {
+                    if let Ok(a) = &r {
+                        if !a.duplicate {
+                            last = Some(a.last_position().raw());
+                        }
+                    }
+                    r
+                }
+                (Err(e), _) => Err(unavailable(format!("commit failed: {e}"))),
+                (Ok(()), None) => {
+                    unreachable!("every request has a result when the commit succeeded")
+                }
+            };
+            let _ = req.reply.send(reply);
+        }
+        if let Some(p) = last {
+            self.head.send_if_modified(|h| {
+                let moved = p > *h;
+                *h = (*h).max(p);
+                moved
+            });
+        }
+    }
+}
+
+/// One append inside the batch transaction, under its own savepoint. An `Err` from
+/// the outer `Result` is an SQLite fault that fails the whole batch; the inner
+/// `Result` is this append's own answer.
+fn append_one(
+    tx: &rusqlite::Transaction<'_>,
+    req: &AppendRequest,
+    recorded_at: i64,
+) -> rusqlite::Result<Result<Appended, StoreError>> {
+    let stream = req.stream.as_str();
+    let actual: Option<u64> = tx
+        .prepare_cached("SELECT MAX(version) FROM events WHERE stream = ?1")?
+        .query_row([stream], |r| r.get::<_, Option<i64>>(0))?
+        .map(|v| v as u64);
+    let matches = match req.expected {
+        ExpectedVersion::Any => true,
+        ExpectedVersion::NoStream => actual.is_none(),
+        ExpectedVersion::Exact(v) => actual == Some(v),
+    };
+    if !matches {
+        // A retry of an append that already committed lands here: its stream has
+        // moved on. Answer it from the stored events rather than as a conflict.
+        if id_stored(tx, req.events[0].id)? {
+            return idempotent_answer(tx, req);
+        }
+        return Ok(Err(StoreError::WrongExpectedVersion {
+            stream: stream.to_string(),
+            expected: req.expected,
+            actual,
+        }));
+    }
+    let first_version = actual.map_or(0, |v| v + 1);
+    tx.execute_batch("SAVEPOINT append")?;
+    let mut positions = Vec::with_capacity(req.events.len());
+    let mut insert = tx.prepare_cached(INSERT_SQL)?;
+    for (i, e) in req.events.iter().enumerate() {
+        let inserted = insert.execute(params![
+            e.id.as_uuid().as_bytes().as_slice(),
+            stream,
+            (first_version + i as u64) as i64,
+            e.encoded.event_type,
+            e.encoded.schema_version,
+            e.encoded.payload,
+            e.occurred_at,
+            recorded_at,
+            e.actor_subject,
+            e.actor_role,
+            e.site,
+            e.correlation_id.as_bytes().as_slice(),
+            e.causation_id.as_ref().map(|c| c.as_bytes().as_slice()),
+        ]);
+        match inserted {
+            Ok(_) => positions.push(Position::new(tx.last_insert_rowid() as u64)),
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                // An event id already stored: undo this append, then answer it as
+                // an idempotent retry (or a mismatch).
+                tx.execute_batch("ROLLBACK TO append; RELEASE append")?;
+                return idempotent_answer(tx, req);
+            }
+            Err(e) => {
+                tx.execute_batch("ROLLBACK TO append; RELEASE append")?;
+                return Err(e);
+            }
+        }
+    }
+    tx.execute_batch("RELEASE append")?;
+    Ok(Ok(Appended {
+        first_version,
+        positions,
+        duplicate: false,
+    }))
+}
+
+fn id_stored(tx: &rusqlite::Transaction<'_>, id: EventId) -> rusqlite::Result<bool> {
+    tx.prepare_cached("SELECT 1 FROM events WHERE event_id = ?1")?
+        .query_row([id.as_uuid().as_bytes().as_slice()], |_| Ok(()))
+        .optional()
+        .map(|r| r.is_some())
+}
+
+fn idempotent_answer(
+    tx: &rusqlite::Transaction<'_>,
+    req: &AppendRequest,
+) -> rusqlite::Result<Result<Appended, StoreError>> {
+    let mut stmt =
+        tx.prepare_cached("SELECT stream, version, position FROM events WHERE event_id = ?1")?;
+    let mut first_version = None;
+    let mut positions = Vec::with_capacity(req.events.len());
+    for (i, e) in req.events.iter().enumerate() {
+        let found: Option<(String, i64, i64)> = stmt
+            .query_row([e.id.as_uuid().as_bytes().as_slice()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        let mismatch = |detail: String| {
+            Ok(Err(StoreError::IdempotencyMismatch {
+                event_id: e.id,
+                detail,
+            }))
+        };
+        let Some((stream, version, position)) = found else {
+            return mismatch(format!(
+                "only some of the {} events of this append are stored",
+                req.events.len()
+            ));
+        };
+        if stream != req.stream.as_str() {
+            return mismatch(format!(
+                "it is stored in stream {stream}, not {}",
+                req.stream
+            ));
+        }
+        let first = *first_version.get_or_insert(version as u64 - i as u64);
+        if version as u64 != first + i as u64 {
+            return mismatch(format!(
+                "it is stored at version {version}, out of this append's order"
+            ));
+        }
+        positions.push(Position::new(position as u64));
+    }
+    Ok(Ok(Appended {
+        first_version: first_version.unwrap_or(0),
+        positions,
+        duplicate: true,
+    }))
+}
+
+// ---------------------------------------------------------------------------
+// The port
+// ---------------------------------------------------------------------------
+
+impl EventStore for SqliteEventStore {
+    fn append(
+        &self,
+        stream: StreamName,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> BoxFuture<'_, Result<Appended, StoreError>> {
+        Box::pin(async move {
+            if events.is_empty() {
+                return Err(StoreError::EmptyAppend {
+                    stream: stream.to_string(),
+                });
+            }
+            let mut seen = HashSet::with_capacity(events.len());
+            if let Some(dup) = events.iter().find(|e| !seen.insert(e.id)) {
+                return Err(StoreError::DuplicateIdInAppend {
+                    stream: stream.to_string(),
+                    event_id: dup.id,
+                });
+            }
+            // Encoding happens here, on the caller's task, so it runs in parallel
+            // with the writer's inserts instead of inside the batch.
+            let events = self.encode(&events);
+            let (reply, answer) = oneshot::channel();
+            let request = AppendRequest {
+                stream,
+                expected,
+                events,
+                reply,
+            };
+            self.inner
+                .writer
+                .send(WriteMsg::Append(request))
+                .await
+                .map_err(|_| unavailable("the store is closed"))?;
+            answer
+                .await
+                .map_err(|_| unavailable("the writer stopped before answering"))?
+        })
+    }
+
+    fn read_stream(
+        &self,
+        stream: StreamName,
+        from_version: u64,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<RecordedEvent>, StoreError>> {
+        Box::pin(self.with_reader(move |conn, codec| {
+            read_rows(
+                conn,
+                codec,
+                &format!("{SELECT_COLUMNS} WHERE stream = ?1 AND version >= ?2 ORDER BY version LIMIT ?3"),
+                params![stream.as_str(), from_version as i64, limit.min(i64::MAX as usize) as i64],
+            )
+        }))
+    }
+
+    fn read_all(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<RecordedEvent>, StoreError>> {
+        Box::pin(self.with_reader(move |conn, codec| {
+            read_rows(
+                conn,
+                codec,
+                &format!("{SELECT_COLUMNS} WHERE position > ?1 ORDER BY position LIMIT ?2"),
+                params![after.raw() as i64, limit.min(i64::MAX as usize) as i64],
+            )
+        }))
+    }
+
+    fn subscribe_all(&self, after: Position) -> Box<dyn Subscription> {
+        Box::new(SqliteSubscription {
+            store: self.clone(),
+            after,
+            buffer: VecDeque::new(),
+            head: self.inner.head.clone(),
+        })
+    }
+
+    fn head(&self) -> BoxFuture<'_, Result<Position, StoreError>> {
+        let head = *self.inner.head.borrow();
+        Box::pin(async move { Ok(Position::new(head)) })
+    }
+}
+
+/// How many events a subscription reads per page while catching up.
+const SUBSCRIPTION_PAGE: usize = 1_000;
+
+struct SqliteSubscription {
+    store: SqliteEventStore,
+    after: Position,
+    buffer: VecDeque<RecordedEvent>,
+    head: watch::Receiver<u64>,
+}
+
+impl Subscription for SqliteSubscription {
+    fn next(&mut self) -> BoxFuture<'_, Result<RecordedEvent, StoreError>> {
+        Box::pin(async move {
+            loop {
+                if let Some(e) = self.buffer.pop_front() {
+                    self.after = e.position;
+                    return Ok(e);
+                }
+                // Mark the head as seen *before* reading, so a commit that lands
+                // between the read and the wait still wakes us.
+                let head = *self.head.borrow_and_update();
+                if head > self.after.raw() {
+                    let page = self.store.read_all(self.after, SUBSCRIPTION_PAGE).await?;
+                    if !page.is_empty() {
+                        self.buffer.extend(page);
+                        continue;
+                    }
+                }
+                if self.head.changed().await.is_err() {
+                    // The writer is gone (store closed): nothing more will commit.
+                    return Err(unavailable("the store is closed"));
+                }
+            }
+        })
+    }
+}
