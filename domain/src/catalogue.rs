@@ -57,9 +57,13 @@ pub enum CatalogueError {
         location: String,
         source: ValueError,
     },
-    #[error("{location}: unknown domain '{value}' (expected medical_follow_up, psychosocial, socio_professional or social)")]
+    #[error(
+        "{location}: unknown domain '{value}' (expected medical_follow_up, psychosocial, socio_professional or social)"
+    )]
     UnknownDomain { location: String, value: String },
-    #[error("{location}: code '{code}' has the prefix of domain {prefix_domain} but is listed under {domain}")]
+    #[error(
+        "{location}: code '{code}' has the prefix of domain {prefix_domain} but is listed under {domain}"
+    )]
     DomainMismatch {
         location: String,
         code: String,
@@ -156,7 +160,7 @@ impl Catalogue {
                                 code: code.to_string(),
                                 field,
                                 lang,
-                            })
+                            });
                         }
                     }
                 }
@@ -274,7 +278,10 @@ mod tests {
             &|e| e[1].code = "Psy Anxiety".into(),
             "l2: 'Psy Anxiety' is not a valid need code",
         );
-        check(&|e| e[1].domain = "social".into(), "l2: code 'psy.anxiety' has the prefix of domain psychosocial but is listed under social");
+        check(
+            &|e| e[1].domain = "social".into(),
+            "l2: code 'psy.anxiety' has the prefix of domain psychosocial but is listed under social",
+        );
         check(
             &|e| {
                 e[2].labels.remove(&Lang::De);

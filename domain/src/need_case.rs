@@ -15,7 +15,7 @@
 //! Events carry no free text: the log is immutable, and free text invites personal
 //! data that crypto-shredding could not erase. Every reason is an enumeration.
 
-use crate::aggregate::{Aggregate, Command, CLOCK_SKEW_TOLERANCE};
+use crate::aggregate::{Aggregate, CLOCK_SKEW_TOLERANCE, Command};
 use crate::ids::{NeedCaseId, ReferralId, ServiceId};
 use crate::recipient::RecipientProfile;
 use crate::values::{AgeBand, NeedCode, NeedDomain};
@@ -503,9 +503,7 @@ pub enum NeedCaseError {
         from: ReferralStatus,
         command: &'static str,
     },
-    #[error(
-        "referral {open} is still open: close, cancel or fail it before closing the need case"
-    )]
+    #[error("referral {open} is still open: close, cancel or fail it before closing the need case")]
     OpenReferralBlocksClose { open: ReferralId },
     #[error("a suggestion list needs at least one service")]
     NoSuggestions,

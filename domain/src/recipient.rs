@@ -3,7 +3,7 @@
 //! A recipient carries the stratifiers of the equity audits. Names and contact
 //! details are not part of these events (they will be stored encrypted, apart).
 
-use crate::aggregate::{Aggregate, Command, CLOCK_SKEW_TOLERANCE};
+use crate::aggregate::{Aggregate, CLOCK_SKEW_TOLERANCE, Command};
 use crate::ids::RecipientId;
 use crate::values::{
     AgeBand, BirthYear, CancerSiteGroup, Country, DeprivationDecile, LanguageTag, PostalCode,

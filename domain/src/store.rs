@@ -7,7 +7,7 @@
 
 use crate::event::DomainEvent;
 use crate::ids::{EventId, NeedCaseId, RecipientId, ServiceId};
-use crate::values::{clip, SiteId};
+use crate::values::{SiteId, clip};
 use chrono::{DateTime, Utc};
 use std::fmt;
 use std::future::Future;
@@ -22,15 +22,25 @@ pub struct StreamName(String);
 
 impl StreamName {
     pub fn parse(s: &str) -> Result<Self, StoreError> {
-        let bad = || StoreError::InvalidStreamName { stream: clip(s) };
-        let (category, id) = s.split_once('-').ok_or_else(bad)?;
-        let category_ok = !category.is_empty()
-            && category.len() <= 32
-            && category.chars().all(|c| c.is_ascii_lowercase());
-        if !category_ok || Uuid::try_parse(id).is_err() {
-            return Err(bad());
+        Self::parse_owned(s.to_string())
+    }
+
+    /// As [`parse`](Self::parse), keeping the given allocation.
+    pub fn parse_owned(mut s: String) -> Result<Self, StoreError> {
+        let valid = match s.split_once('-') {
+            Some((category, id)) => {
+                !category.is_empty()
+                    && category.len() <= 32
+                    && category.chars().all(|c| c.is_ascii_lowercase())
+                    && Uuid::try_parse(id).is_ok()
+            }
+            None => false,
+        };
+        if !valid {
+            return Err(StoreError::InvalidStreamName { stream: clip(&s) });
         }
-        Ok(Self(s.to_ascii_lowercase()))
+        s.make_ascii_lowercase();
+        Ok(Self(s))
     }
     pub fn recipient(id: RecipientId) -> Self {
         Self(format!("{}-{}", RecipientId::PREFIX, id))
@@ -203,7 +213,9 @@ pub enum StoreError {
         expected: ExpectedVersion,
         actual: Option<u64>,
     },
-    #[error("event {event_id} was already stored, but not as this append would store it ({detail}); an idempotent retry must repeat the original append exactly")]
+    #[error(
+        "event {event_id} was already stored, but not as this append would store it ({detail}); an idempotent retry must repeat the original append exactly"
+    )]
     IdempotencyMismatch { event_id: EventId, detail: String },
     #[error("an append to {stream} must hold at least one event")]
     EmptyAppend { stream: String },
@@ -211,7 +223,9 @@ pub enum StoreError {
     DuplicateIdInAppend { stream: String, event_id: EventId },
     #[error("'{stream}' is not a valid stream name: expected '<category>-<uuid>'")]
     InvalidStreamName { stream: String },
-    #[error("stored event {stream}@{version} ({event_type} v{schema_version}) cannot be decoded: {detail}")]
+    #[error(
+        "stored event {stream}@{version} ({event_type} v{schema_version}) cannot be decoded: {detail}"
+    )]
     Corrupt {
         stream: String,
         version: u64,
@@ -219,7 +233,9 @@ pub enum StoreError {
         schema_version: u32,
         detail: String,
     },
-    #[error("stored event {stream}@{version} has type {event_type} v{schema_version}, which this version of CareLedger does not know")]
+    #[error(
+        "stored event {stream}@{version} has type {event_type} v{schema_version}, which this version of CareLedger does not know"
+    )]
     UnknownEventType {
         stream: String,
         version: u64,
@@ -324,7 +340,10 @@ mod tests {
             expected: ExpectedVersion::Exact(2),
             actual: Some(4),
         };
-        assert_eq!(e.to_string(), "wrong expected version on stream need-x: expected version 2, but the stream is at version 4");
+        assert_eq!(
+            e.to_string(),
+            "wrong expected version on stream need-x: expected version 2, but the stream is at version 4"
+        );
         let e = StoreError::WrongExpectedVersion {
             stream: "need-x".into(),
             expected: ExpectedVersion::Exact(0),

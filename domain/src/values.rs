@@ -12,9 +12,13 @@ use std::fmt;
 pub enum ValueError {
     #[error("'{value}' is not a valid {kind}: expected a UUID")]
     InvalidId { kind: &'static str, value: String },
-    #[error("'{value}' is not a valid site id: 2 to 32 characters, lowercase letters, digits and '-', starting with a letter")]
+    #[error(
+        "'{value}' is not a valid site id: 2 to 32 characters, lowercase letters, digits and '-', starting with a letter"
+    )]
     InvalidSiteId { value: String },
-    #[error("'{value}' is not a valid need code: '<domain>.<name>' with domain med, psy, spi or soc and a lowercase name of letters, digits and '-' (at most 48 characters)")]
+    #[error(
+        "'{value}' is not a valid need code: '<domain>.<name>' with domain med, psy, spi or soc and a lowercase name of letters, digits and '-' (at most 48 characters)"
+    )]
     InvalidNeedCode { value: String },
     #[error("'{value}' is not a valid postal code for {country}: {rule}")]
     InvalidPostalCode {
@@ -24,7 +28,9 @@ pub enum ValueError {
     },
     #[error("'{value}' is not a supported country: expected one of BE, DE, NL, LU, FR")]
     UnsupportedCountry { value: String },
-    #[error("'{value}' is not a valid language tag: expected an ISO 639 code of 2 or 3 lowercase letters, optionally followed by '-' and a 2-letter region (e.g. 'nl', 'fr-BE')")]
+    #[error(
+        "'{value}' is not a valid language tag: expected an ISO 639 code of 2 or 3 lowercase letters, optionally followed by '-' and a 2-letter region (e.g. 'nl', 'fr-BE')"
+    )]
     InvalidLanguageTag { value: String },
     #[error("{value} is not a valid birth year: it must lie between 1900 and 2100")]
     InvalidBirthYear { value: i32 },
@@ -50,8 +56,14 @@ macro_rules! string_newtype_serde {
     ($name:ident) => {
         impl TryFrom<String> for $name {
             type Error = ValueError;
+            /// Validates and keeps the given allocation (decoding stored events
+            /// goes through here, so it matters).
             fn try_from(s: String) -> Result<Self, ValueError> {
-                Self::parse(&s)
+                match Self::check(&s) {
+                    Ok(()) => Ok(Self(s)),
+                    // Not in canonical form: parse normalises (or refuses).
+                    Err(_) => Self::parse(&s),
+                }
             }
         }
         impl From<$name> for String {
@@ -80,12 +92,15 @@ string_newtype_serde!(SiteId);
 
 impl SiteId {
     pub fn parse(s: &str) -> Result<Self, ValueError> {
+        Self::check(s).map(|()| Self(s.to_string()))
+    }
+    fn check(s: &str) -> Result<(), ValueError> {
         let ok = (2..=32).contains(&s.len())
             && s.starts_with(|c: char| c.is_ascii_lowercase())
             && s.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if ok {
-            Ok(Self(s.to_string()))
+            Ok(())
         } else {
             Err(ValueError::InvalidSiteId { value: clip(s) })
         }
@@ -100,6 +115,9 @@ string_newtype_serde!(NeedCode);
 
 impl NeedCode {
     pub fn parse(s: &str) -> Result<Self, ValueError> {
+        Self::check(s).map(|()| Self(s.to_string()))
+    }
+    fn check(s: &str) -> Result<(), ValueError> {
         let err = || ValueError::InvalidNeedCode { value: clip(s) };
         if s.len() > 48 {
             return Err(err());
@@ -118,7 +136,7 @@ impl NeedCode {
         if !name_ok {
             return Err(err());
         }
-        Ok(Self(s.to_string()))
+        Ok(())
     }
 
     /// The domain named by the code's prefix.
@@ -323,6 +341,12 @@ pub struct LanguageTag(String);
 string_newtype_serde!(LanguageTag);
 
 impl LanguageTag {
+    fn check(s: &str) -> Result<(), ValueError> {
+        match Self::parse(s)? {
+            Self(n) if n == s => Ok(()),
+            _ => Err(ValueError::InvalidLanguageTag { value: clip(s) }),
+        }
+    }
     pub fn parse(s: &str) -> Result<Self, ValueError> {
         let err = || ValueError::InvalidLanguageTag { value: clip(s) };
         let s = s.trim();

@@ -182,7 +182,10 @@ mod tests {
             row("psy.a", "psychosocial")
         );
         let err = parse("x.tsv", &text).unwrap_err().to_string();
-        assert_eq!(err, "invalid needs catalogue: x.tsv line 3: duplicate code 'psy.a' (first defined at x.tsv line 2)");
+        assert_eq!(
+            err,
+            "invalid needs catalogue: x.tsv line 3: duplicate code 'psy.a' (first defined at x.tsv line 2)"
+        );
         let text = format!("{head}\n{}\n", row("psy.a", "spiritual"));
         let err = parse("x.tsv", &text).unwrap_err().to_string();
         assert!(

@@ -28,7 +28,7 @@ use careledger_domain::store::{
 };
 use careledger_domain::values::SiteId;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::collections::{HashSet, VecDeque};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -64,7 +64,8 @@ CREATE TABLE IF NOT EXISTS events (
 pub const DURABLE_PRAGMAS: &str =
     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;";
 
-const INSERT_SQL: &str = "INSERT INTO events (event_id, stream, version, event_type, schema_version, payload, occurred_at, recorded_at, actor_subject, actor_role, site, correlation_id, causation_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+/// The insert the writer uses (public for the benchmark's raw baseline).
+pub const INSERT_SQL: &str = "INSERT INTO events (event_id, stream, version, event_type, schema_version, payload, occurred_at, recorded_at, actor_subject, actor_role, site, correlation_id, causation_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 const SELECT_COLUMNS: &str = "SELECT position, event_id, stream, version, event_type, schema_version, payload, occurred_at, recorded_at, actor_subject, actor_role, site, correlation_id, causation_id FROM events";
 
 #[derive(Debug, Clone)]
@@ -318,80 +319,244 @@ fn read_rows(
     sql: &str,
     params: impl rusqlite::Params,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql).map_err(unavailable)?;
-    let mut rows = stmt.query(params).map_err(unavailable)?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(unavailable)? {
-        out.push(decode_row(row, codec)?);
+    match read_rows_until_error(conn, codec, sql, params) {
+        (events, None) => Ok(events),
+        (_, Some(e)) => Err(e),
     }
-    Ok(out)
 }
 
-fn decode_row(row: &rusqlite::Row<'_>, codec: &Codec) -> Result<RecordedEvent, StoreError> {
-    let get_err = |e: rusqlite::Error| unavailable(format!("reading a stored event: {e}"));
-    let stream_text: String = row.get(2).map_err(get_err)?;
-    let version = row.get::<_, i64>(3).map_err(get_err)? as u64;
-    let event_type: rusqlite::types::ValueRef<'_> = row.get_ref(4).map_err(get_err)?;
-    let event_type = event_type.as_str().map_err(|e| get_err(e.into()))?;
-    let schema_version = row.get::<_, i64>(5).map_err(get_err)? as u32;
+/// Reads rows, stopping at the first that fails: returns what decoded before it,
+/// and the error. Subscriptions use it to deliver everything up to a bad event.
+fn read_rows_until_error(
+    conn: &Connection,
+    codec: &Codec,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> (Vec<RecordedEvent>, Option<StoreError>) {
+    let (raw, fetch_error) = fetch_raw(conn, sql, params);
+    let (events, decode_error) = decode_parallel(raw, codec);
+    // A decoding error comes first in log order: it precedes the failed fetch.
+    (events, decode_error.or(fetch_error))
+}
+
+/// A stored row, copied out of SQLite but not yet decoded. Splitting fetch from
+/// decode lets the (CPU-bound) decoding of a large page use every core.
+struct RawRow {
+    position: i64,
+    event_id: UuidCol,
+    stream: String,
+    version: i64,
+    event_type: Result<&'static str, String>,
+    schema_version: i64,
+    payload: Option<Vec<u8>>,
+    occurred_at: i64,
+    recorded_at: i64,
+    actor_subject: String,
+    actor_role: Result<Role, String>,
+    site: Option<String>,
+    correlation_id: UuidCol,
+    causation_id: UuidCol,
+}
+
+enum UuidCol {
+    Null,
+    Ok(Uuid),
+    Bad,
+}
+
+fn uuid_col(v: rusqlite::types::ValueRef<'_>) -> UuidCol {
+    match v {
+        rusqlite::types::ValueRef::Null => UuidCol::Null,
+        rusqlite::types::ValueRef::Blob(b) => Uuid::from_slice(b).map_or(UuidCol::Bad, UuidCol::Ok),
+        _ => UuidCol::Bad,
+    }
+}
+
+fn fetch_raw(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> (Vec<RawRow>, Option<StoreError>) {
+    let mut out = Vec::new();
+    let mut stmt = match conn.prepare_cached(sql) {
+        Ok(s) => s,
+        Err(e) => return (out, Some(unavailable(e))),
+    };
+    let mut rows = match stmt.query(params) {
+        Ok(r) => r,
+        Err(e) => return (out, Some(unavailable(e))),
+    };
+    let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<RawRow> {
+        let event_type = row.get_ref(4)?.as_str()?;
+        Ok(RawRow {
+            position: row.get(0)?,
+            event_id: uuid_col(row.get_ref(1)?),
+            stream: row.get(2)?,
+            version: row.get(3)?,
+            event_type: crate::codec::known_type(event_type).ok_or_else(|| event_type.to_string()),
+            schema_version: row.get(5)?,
+            payload: row.get_ref(6)?.as_blob().ok().map(<[u8]>::to_vec),
+            occurred_at: row.get(7)?,
+            recorded_at: row.get(8)?,
+            actor_subject: row.get(9)?,
+            actor_role: {
+                let r = row.get_ref(10)?.as_str()?;
+                Role::from_name(r).ok_or_else(|| r.to_string())
+            },
+            site: row.get(11)?,
+            correlation_id: uuid_col(row.get_ref(12)?),
+            causation_id: uuid_col(row.get_ref(13)?),
+        })
+    };
+    loop {
+        match rows.next() {
+            Ok(Some(row)) => match read(row) {
+                Ok(r) => out.push(r),
+                Err(e) => {
+                    return (
+                        out,
+                        Some(unavailable(format!("reading a stored event: {e}"))),
+                    );
+                }
+            },
+            Ok(None) => return (out, None),
+            Err(e) => return (out, Some(unavailable(e))),
+        }
+    }
+}
+
+const READ_ALL_SQL: &str = "WHERE position > ?1 ORDER BY position LIMIT ?2";
+
+/// Pages at least this large are decoded on every core.
+const PARALLEL_DECODE_MIN: usize = 2_048;
+
+/// Decodes rows in order, stopping at the first bad one.
+fn decode_parallel(raw: Vec<RawRow>, codec: &Codec) -> (Vec<RecordedEvent>, Option<StoreError>) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if raw.len() < PARALLEL_DECODE_MIN || threads < 2 {
+        return decode_until_error(raw, codec);
+    }
+    let chunk = raw.len().div_ceil(threads);
+    let mut chunks = Vec::with_capacity(threads);
+    let mut rest = raw;
+    while rest.len() > chunk {
+        let tail = rest.split_off(chunk);
+        chunks.push(rest);
+        rest = tail;
+    }
+    chunks.push(rest);
+    let mut results: Vec<(Vec<RecordedEvent>, Option<StoreError>)> = std::thread::scope(|scope| {
+        let mut iter = chunks.into_iter();
+        let first = iter.next().expect("at least one chunk");
+        let handles: Vec<_> = iter
+            .map(|c| scope.spawn(move || decode_until_error(c, codec)))
+            .collect();
+        let mut out = vec![decode_until_error(first, codec)];
+        out.extend(
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("decoder thread")),
+        );
+        out
+    })
+    .into_iter()
+    .rev()
+    .collect();
+    let mut events = Vec::new();
+    while let Some((part, error)) = results.pop() {
+        events.extend(part);
+        if error.is_some() {
+            return (events, error);
+        }
+    }
+    (events, None)
+}
+
+fn decode_until_error(raw: Vec<RawRow>, codec: &Codec) -> (Vec<RecordedEvent>, Option<StoreError>) {
+    let mut out = Vec::with_capacity(raw.len());
+    for r in raw {
+        match decode_raw(r, codec) {
+            Ok(e) => out.push(e),
+            Err(e) => return (out, Some(e)),
+        }
+    }
+    (out, None)
+}
+
+fn decode_raw(r: RawRow, codec: &Codec) -> Result<RecordedEvent, StoreError> {
+    let version = r.version as u64;
+    let schema_version = r.schema_version as u32;
+    let type_name = match &r.event_type {
+        Ok(t) => *t,
+        Err(t) => t.as_str(),
+    };
+    let stream_text = r.stream.as_str();
     let corrupt = |detail: String| StoreError::Corrupt {
-        stream: stream_text.clone(),
+        stream: stream_text.to_string(),
         version,
-        event_type: event_type.to_string(),
+        event_type: type_name.to_string(),
         schema_version,
         detail,
     };
-    let payload = row
-        .get_ref(6)
-        .map_err(get_err)?
-        .as_blob_or_null()
-        .ok()
-        .flatten();
-    let payload = payload.ok_or_else(|| corrupt("payload is not a blob".into()))?;
+    let payload = r
+        .payload
+        .as_deref()
+        .ok_or_else(|| corrupt("payload is not a blob".into()))?;
     let event = codec.decode(
         StoredAt {
-            stream: &stream_text,
+            stream: &r.stream,
             version,
         },
-        event_type,
+        type_name,
         schema_version,
         payload,
     )?;
-    let uuid_at = |i: usize| -> Result<Option<Uuid>, StoreError> {
-        match row.get_ref(i).map_err(get_err)? {
-            rusqlite::types::ValueRef::Null => Ok(None),
-            rusqlite::types::ValueRef::Blob(b) => Uuid::from_slice(b)
-                .map(Some)
-                .map_err(|e| corrupt(format!("column {i}: {e}"))),
-            _ => Err(corrupt(format!("column {i} is not a UUID blob"))),
-        }
+    let uuid = |c: &UuidCol, what: &str| match c {
+        UuidCol::Ok(u) => Ok(Some(*u)),
+        UuidCol::Null => Ok(None),
+        UuidCol::Bad => Err(corrupt(format!("{what} is not a UUID"))),
     };
-    let id = uuid_at(1)?.ok_or_else(|| corrupt("missing event id".into()))?;
-    let role_text: String = row.get(10).map_err(get_err)?;
-    let role = Role::from_name(&role_text)
-        .ok_or_else(|| corrupt(format!("unknown actor role '{role_text}'")))?;
-    let site = match row.get::<_, Option<String>>(11).map_err(get_err)? {
-        Some(s) => Some(SiteId::parse(&s).map_err(|e| corrupt(e.to_string()))?),
+    let id = uuid(&r.event_id, "event id")?.ok_or_else(|| corrupt("missing event id".into()))?;
+    let correlation_id = uuid(&r.correlation_id, "correlation id")?
+        .ok_or_else(|| corrupt("missing correlation id".into()))?;
+    let causation_id = uuid(&r.causation_id, "causation id")?;
+    let role = match &r.actor_role {
+        Ok(role) => *role,
+        Err(name) => return Err(corrupt(format!("unknown actor role '{name}'"))),
+    };
+    let site = match r.site {
+        Some(s) => Some(SiteId::try_from(s).map_err(|e| corrupt(e.to_string()))?),
         None => None,
     };
-    let stream = StreamName::parse(&stream_text).map_err(|e| corrupt(e.to_string()))?;
+    let stream = match StreamName::parse_owned(r.stream) {
+        Ok(s) => s,
+        Err(e) => {
+            return Err(StoreError::Corrupt {
+                stream: e.to_string(),
+                version,
+                event_type: type_name.to_string(),
+                schema_version,
+                detail: "invalid stream name".into(),
+            });
+        }
+    };
     Ok(RecordedEvent {
         id: EventId::from_uuid(id),
+        stream,
         version,
-        position: Position::new(row.get::<_, i64>(0).map_err(get_err)? as u64),
-        recorded_at: from_micros(row.get(8).map_err(get_err)?),
+        position: Position::new(r.position as u64),
+        recorded_at: from_micros(r.recorded_at),
+        event,
         metadata: EventMetadata {
-            occurred_at: from_micros(row.get(7).map_err(get_err)?),
+            occurred_at: from_micros(r.occurred_at),
             actor: Actor {
-                subject: row.get(9).map_err(get_err)?,
+                subject: r.actor_subject,
                 role,
             },
             site,
-            correlation_id: uuid_at(12)?.ok_or_else(|| corrupt("missing correlation id".into()))?,
-            causation_id: uuid_at(13)?,
+            correlation_id,
+            causation_id,
         },
-        event,
-        stream,
     })
 }
 
@@ -472,10 +637,10 @@ impl Writer {
         ) {
             let reply = match (&outcome, result) {
                 (Ok(()), Some(r)) => {
-                    if let Ok(a) = &r {
-                        if !a.duplicate {
-                            last = Some(a.last_position().raw());
-                        }
+                    if let Ok(a) = &r
+                        && !a.duplicate
+                    {
+                        last = Some(a.last_position().raw());
                     }
                     r
                 }
@@ -527,7 +692,12 @@ fn append_one(
         }));
     }
     let first_version = actual.map_or(0, |v| v + 1);
-    tx.execute_batch("SAVEPOINT append")?;
+    // A single INSERT is atomic on its own (SQLite undoes a failed statement), so
+    // only multi-event appends need a savepoint to fail as a whole.
+    let savepoint = req.events.len() > 1;
+    if savepoint {
+        tx.prepare_cached("SAVEPOINT append")?.execute([])?;
+    }
     let mut positions = Vec::with_capacity(req.events.len());
     let mut insert = tx.prepare_cached(INSERT_SQL)?;
     for (i, e) in req.events.iter().enumerate() {
@@ -553,21 +723,33 @@ fn append_one(
             {
                 // An event id already stored: undo this append, then answer it as
                 // an idempotent retry (or a mismatch).
-                tx.execute_batch("ROLLBACK TO append; RELEASE append")?;
+                if savepoint {
+                    rollback_savepoint(tx)?;
+                }
                 return idempotent_answer(tx, req);
             }
             Err(e) => {
-                tx.execute_batch("ROLLBACK TO append; RELEASE append")?;
+                if savepoint {
+                    rollback_savepoint(tx)?;
+                }
                 return Err(e);
             }
         }
     }
-    tx.execute_batch("RELEASE append")?;
+    if savepoint {
+        tx.prepare_cached("RELEASE append")?.execute([])?;
+    }
     Ok(Ok(Appended {
         first_version,
         positions,
         duplicate: false,
     }))
+}
+
+fn rollback_savepoint(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    tx.prepare_cached("ROLLBACK TO append")?.execute([])?;
+    tx.prepare_cached("RELEASE append")?.execute([])?;
+    Ok(())
 }
 
 fn id_stored(tx: &rusqlite::Transaction<'_>, id: EventId) -> rusqlite::Result<bool> {
@@ -583,42 +765,54 @@ fn idempotent_answer(
 ) -> rusqlite::Result<Result<Appended, StoreError>> {
     let mut stmt =
         tx.prepare_cached("SELECT stream, version, position FROM events WHERE event_id = ?1")?;
-    let mut first_version = None;
-    let mut positions = Vec::with_capacity(req.events.len());
-    for (i, e) in req.events.iter().enumerate() {
-        let found: Option<(String, i64, i64)> = stmt
+    let mut found = Vec::with_capacity(req.events.len());
+    for e in &req.events {
+        let row: Option<(String, i64, i64)> = stmt
             .query_row([e.id.as_uuid().as_bytes().as_slice()], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .optional()?;
-        let mismatch = |detail: String| {
-            Ok(Err(StoreError::IdempotencyMismatch {
-                event_id: e.id,
-                detail,
-            }))
-        };
-        let Some((stream, version, position)) = found else {
-            return mismatch(format!(
-                "only some of the {} events of this append are stored",
-                req.events.len()
-            ));
-        };
+        found.push((e.id, row));
+    }
+    let stored = found.iter().filter(|(_, r)| r.is_some()).count();
+    let mismatch = |event_id: EventId, detail: String| {
+        Ok(Err(StoreError::IdempotencyMismatch { event_id, detail }))
+    };
+    if stored < found.len() {
+        let (id, _) = found
+            .iter()
+            .find(|(_, r)| r.is_some())
+            .expect("called because one is stored");
+        return mismatch(
+            *id,
+            format!(
+                "only {stored} of the {} events of this append are stored",
+                found.len()
+            ),
+        );
+    }
+    let mut positions = Vec::with_capacity(found.len());
+    let mut first_version = 0;
+    for (i, (id, row)) in found.into_iter().enumerate() {
+        let (stream, version, position) = row.expect("all stored");
         if stream != req.stream.as_str() {
-            return mismatch(format!(
-                "it is stored in stream {stream}, not {}",
-                req.stream
-            ));
+            return mismatch(
+                id,
+                format!("it is stored in stream {stream}, not {}", req.stream),
+            );
         }
-        let first = *first_version.get_or_insert(version as u64 - i as u64);
-        if version as u64 != first + i as u64 {
-            return mismatch(format!(
-                "it is stored at version {version}, out of this append's order"
-            ));
+        if i == 0 {
+            first_version = version as u64;
+        } else if version as u64 != first_version + i as u64 {
+            return mismatch(
+                id,
+                format!("it is stored at version {version}, out of this append's order"),
+            );
         }
         positions.push(Position::new(position as u64));
     }
     Ok(Ok(Appended {
-        first_version: first_version.unwrap_or(0),
+        first_version,
         positions,
         duplicate: true,
     }))
@@ -642,7 +836,9 @@ impl EventStore for SqliteEventStore {
                 });
             }
             let mut seen = HashSet::with_capacity(events.len());
-            if let Some(dup) = events.iter().find(|e| !seen.insert(e.id)) {
+            if events.len() > 1
+                && let Some(dup) = events.iter().find(|e| !seen.insert(e.id))
+            {
                 return Err(StoreError::DuplicateIdInAppend {
                     stream: stream.to_string(),
                     event_id: dup.id,
@@ -679,8 +875,14 @@ impl EventStore for SqliteEventStore {
             read_rows(
                 conn,
                 codec,
-                &format!("{SELECT_COLUMNS} WHERE stream = ?1 AND version >= ?2 ORDER BY version LIMIT ?3"),
-                params![stream.as_str(), from_version as i64, limit.min(i64::MAX as usize) as i64],
+                &format!(
+                    "{SELECT_COLUMNS} WHERE stream = ?1 AND version >= ?2 ORDER BY version LIMIT ?3"
+                ),
+                params![
+                    stream.as_str(),
+                    from_version as i64,
+                    limit.min(i64::MAX as usize) as i64
+                ],
             )
         }))
     }
@@ -694,7 +896,7 @@ impl EventStore for SqliteEventStore {
             read_rows(
                 conn,
                 codec,
-                &format!("{SELECT_COLUMNS} WHERE position > ?1 ORDER BY position LIMIT ?2"),
+                &format!("{SELECT_COLUMNS} {READ_ALL_SQL}"),
                 params![after.raw() as i64, limit.min(i64::MAX as usize) as i64],
             )
         }))
@@ -737,10 +939,25 @@ impl Subscription for SqliteSubscription {
                 // between the read and the wait still wakes us.
                 let head = *self.head.borrow_and_update();
                 if head > self.after.raw() {
-                    let page = self.store.read_all(self.after, SUBSCRIPTION_PAGE).await?;
+                    let after = self.after;
+                    let (page, error) = self
+                        .store
+                        .with_reader(move |conn, codec| {
+                            Ok(read_rows_until_error(
+                                conn,
+                                codec,
+                                &format!("{SELECT_COLUMNS} {READ_ALL_SQL}"),
+                                params![after.raw() as i64, SUBSCRIPTION_PAGE as i64],
+                            ))
+                        })
+                        .await?;
                     if !page.is_empty() {
+                        // Deliver what decoded; the bad event is read (and fails) again next.
                         self.buffer.extend(page);
                         continue;
+                    }
+                    if let Some(e) = error {
+                        return Err(e);
                     }
                 }
                 if self.head.changed().await.is_err() {

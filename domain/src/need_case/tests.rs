@@ -971,12 +971,11 @@ mod properties {
                     Err(_) => { /* a refusal writes nothing: the state stays `before` */ }
                     Ok(events) => {
                         prop_assert!(!events.is_empty());
-                        if let Some(status) = before.status() {
-                            if status.is_finished() {
+                        if let Some(status) = before.status()
+                            && status.is_finished() {
                                 prop_assert!(matches!(command.action, NeedCaseAction::MarkEnteredInError { .. }),
                                     "a {status} need case accepted {:?}", command.action);
                                 prop_assert_ne!(status, NeedStatus::EnteredInError);
-                            }
                         }
                         for e in &events {
                             state.apply(e, occurred_at);

@@ -1,0 +1,86 @@
+//! Test helper for the durability contract test: appends single events from many
+//! concurrent tasks to the store named on the command line and prints one line per
+//! acknowledged append (`ok <stream> <version> <position> <event-id>`), flushed, so a
+//! parent that kills this process with SIGKILL knows exactly which appends were
+//! acknowledged before the kill. Runs until killed.
+//!
+//! Usage: `careledger-crash-writer sqlite:<path>`
+
+use careledger_domain::ids::EventId;
+use careledger_domain::need_case::{CloseReason, NeedCaseEvent, NeedClosed};
+use careledger_domain::store::{
+    Actor, EventMetadata, EventStore, ExpectedVersion, NewEvent, Role, StreamName,
+};
+use careledger_infra::clock::SystemClock;
+use careledger_infra::sqlite::{SqliteEventStore, SqliteOptions};
+use chrono::Utc;
+use std::io::Write;
+use std::sync::Arc;
+use uuid::Uuid;
+
+#[tokio::main]
+async fn main() {
+    // A failed append must stop the process, not just its task.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("careledger-crash-writer: {info}");
+        std::process::exit(101);
+    }));
+    let spec = std::env::args()
+        .nth(1)
+        .expect("usage: careledger-crash-writer sqlite:<path>");
+    let store: Arc<dyn EventStore> = match spec.split_once(':') {
+        Some(("sqlite", path)) => Arc::new(
+            SqliteEventStore::open(path, Arc::new(SystemClock), SqliteOptions::default())
+                .expect("open the store"),
+        ),
+        _ => panic!("unknown store spec {spec}"),
+    };
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let stream = StreamName::need_case(careledger_domain::ids::NeedCaseId::from_uuid(
+                Uuid::now_v7(),
+            ));
+            let mut expected = ExpectedVersion::NoStream;
+            loop {
+                let event = NewEvent {
+                    id: EventId::from_uuid(Uuid::now_v7()),
+                    event: NeedCaseEvent::NeedClosed(NeedClosed {
+                        reason: CloseReason::Moved,
+                    })
+                    .into(),
+                    metadata: EventMetadata {
+                        occurred_at: Utc::now(),
+                        actor: Actor {
+                            subject: "crash-writer".into(),
+                            role: Role::System,
+                        },
+                        site: None,
+                        correlation_id: Uuid::now_v7(),
+                        causation_id: None,
+                    },
+                };
+                let id = event.id;
+                let a = store
+                    .append(stream.clone(), expected, vec![event])
+                    .await
+                    .expect("append");
+                expected = ExpectedVersion::Exact(a.last_version());
+                let mut out = std::io::stdout().lock();
+                writeln!(
+                    out,
+                    "ok {stream} {} {} {id}",
+                    a.first_version,
+                    a.last_position().raw()
+                )
+                .expect("stdout");
+                out.flush().expect("flush");
+            }
+        }));
+    }
+    // The tasks loop until the process is killed (a failing one exits it, see the
+    // panic hook), so there is nothing to join.
+    drop(tasks);
+    std::future::pending::<()>().await;
+}

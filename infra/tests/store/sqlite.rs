@@ -1,0 +1,234 @@
+//! The contract on the embedded SQLite store, and what only SQLite can show:
+//! stored bytes that do not decode, files that are not (our) stores.
+
+use crate::contract::{self, Harness};
+use careledger_domain::store::{EventStore, ExpectedVersion, Position, StoreError};
+use careledger_infra::clock::SystemClock;
+use careledger_infra::codec::Codec;
+use careledger_infra::sqlite::{SqliteEventStore, SqliteOptions};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub struct Sqlite {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    store: Option<SqliteEventStore>,
+}
+
+fn open(path: &std::path::Path) -> SqliteEventStore {
+    SqliteEventStore::open(path, Arc::new(SystemClock), SqliteOptions::default()).unwrap()
+}
+
+impl Harness for Sqlite {
+    async fn fresh() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.sqlite");
+        let store = Some(open(&path));
+        Sqlite {
+            _dir: dir,
+            path,
+            store,
+        }
+    }
+    fn store(&self) -> Arc<dyn EventStore> {
+        Arc::new(self.store.clone().expect("store open"))
+    }
+    async fn reopen(&mut self) {
+        self.release().await;
+        self.store = Some(open(&self.path));
+    }
+    async fn release(&mut self) {
+        if let Some(s) = self.store.take() {
+            s.close().await;
+        }
+    }
+    fn spec(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+}
+
+contract_tests!(Sqlite);
+
+/// Writes a row behind the store's back, as a damaged or foreign file would hold it.
+fn plant(
+    path: &std::path::Path,
+    stream: &str,
+    version: i64,
+    event_type: &str,
+    schema_version: i64,
+    payload: &[u8],
+) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute(
+        "INSERT INTO events (event_id, stream, version, event_type, schema_version, payload, occurred_at, recorded_at, actor_subject, actor_role, site, correlation_id, causation_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0, 'x', 'system', NULL, ?7, NULL)",
+        rusqlite::params![uuid::Uuid::now_v7().as_bytes().as_slice(), stream, version, event_type, schema_version, payload, uuid::Uuid::now_v7().as_bytes().as_slice()],
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn undecodable_events_are_errors_naming_stream_version_and_type_never_skipped() {
+    let h = Sqlite::fresh().await;
+    let store = h.store();
+    let s = contract::stream();
+    store
+        .append(s.clone(), ExpectedVersion::NoStream, contract::events(1))
+        .await
+        .unwrap();
+    plant(&h.path, s.as_str(), 1, "NeedClosed", 1, b"{\"reason\": 42}");
+    let err = store.read_stream(s.clone(), 0, 10).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt { stream, version: 1, event_type, .. } if stream == s.as_str() && event_type == "NeedClosed"),
+        "{err:?}"
+    );
+    assert!(
+        store.read_all(Position::START, 10).await.is_err(),
+        "read_all does not skip it either"
+    );
+    // A subscription stops at the bad event, and stays there on retry.
+    let mut sub = store.subscribe_all(Position::START);
+    assert!(sub.next().await.is_ok());
+    // The planted row bypassed the writer, so wake the subscription with a real append.
+    store
+        .append(
+            contract::stream(),
+            ExpectedVersion::NoStream,
+            contract::events(1),
+        )
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        assert!(matches!(
+            sub.next().await,
+            Err(StoreError::Corrupt { version: 1, .. })
+        ));
+    }
+}
+
+#[tokio::test]
+async fn unknown_types_and_future_schema_versions_are_named() {
+    let h = Sqlite::fresh().await;
+    let store = h.store();
+    let (a, b) = (contract::stream(), contract::stream());
+    plant(&h.path, a.as_str(), 0, "NeedTeleported", 1, b"{}");
+    plant(
+        &h.path,
+        b.as_str(),
+        0,
+        "NeedClosed",
+        7,
+        b"{\"reason\":\"moved\"}",
+    );
+    let err = store.read_stream(a.clone(), 0, 10).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "stored event {a}@0 has type NeedTeleported v1, which this version of CareLedger does not know"
+        )
+    );
+    let err = store.read_stream(b.clone(), 0, 10).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::UnknownEventType {
+                schema_version: 7,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn old_schema_versions_are_upcast_on_read_and_left_as_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.sqlite");
+    open(&path).close().await;
+    let s = contract::stream();
+    plant(
+        &path,
+        s.as_str(),
+        0,
+        "NeedClosed",
+        0,
+        b"{\"why\":\"deceased\"}",
+    );
+    let codec = Codec::default().with_upcaster("NeedClosed", 0, |v| {
+        Ok(serde_json::json!({ "reason": v["why"] }))
+    });
+    let store = SqliteEventStore::open(
+        &path,
+        Arc::new(SystemClock),
+        SqliteOptions {
+            codec,
+            ..SqliteOptions::default()
+        },
+    )
+    .unwrap();
+    let read = store.read_stream(s.clone(), 0, 10).await.unwrap();
+    assert_eq!(read[0].event.event_type(), "NeedClosed");
+    store.close().await;
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let stored: i64 = conn
+        .query_row("SELECT schema_version FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, 0, "upcasting never rewrites the log");
+}
+
+#[tokio::test]
+async fn a_second_process_cannot_open_a_store_in_use() {
+    let h = Sqlite::fresh().await;
+    let err = SqliteEventStore::open(&h.path, Arc::new(SystemClock), SqliteOptions::default())
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string()
+            .contains("is in use by another CareLedger process"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn files_that_are_not_our_store_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.sqlite");
+    std::fs::write(&junk, vec![b'x'; 4096]).unwrap();
+    let err = SqliteEventStore::open(&junk, Arc::new(SystemClock), SqliteOptions::default())
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string().contains("is not a usable SQLite store"),
+        "{err}"
+    );
+
+    let newer = dir.path().join("newer.sqlite");
+    rusqlite::Connection::open(&newer)
+        .unwrap()
+        .execute_batch("PRAGMA user_version=99")
+        .unwrap();
+    let err = SqliteEventStore::open(&newer, Arc::new(SystemClock), SqliteOptions::default())
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string()
+            .contains("schema version 99, newer than this CareLedger understands"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn appends_after_close_are_refused() {
+    let h = Sqlite::fresh().await;
+    let store = h.store.clone().unwrap();
+    store.close().await;
+    let err = store
+        .append(
+            contract::stream(),
+            ExpectedVersion::Any,
+            contract::events(1),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
+}

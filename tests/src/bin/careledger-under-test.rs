@@ -1,0 +1,4 @@
+//! The `careledger` program, for the end-to-end tests (see Cargo.toml).
+fn main() -> std::process::ExitCode {
+    careledger_api::main()
+}

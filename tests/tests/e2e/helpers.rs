@@ -1,0 +1,81 @@
+//! Shared helpers: start the real program as a process, read its output, stop it with a signal.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The program under test (`careledger_api::main`).
+pub const CARELEDGER: &str = env!("CARGO_BIN_EXE_careledger-under-test");
+
+/// A running `careledger` process; killed on drop if still running.
+pub struct Running {
+    pub child: Child,
+    pub stdout: mpsc::Receiver<String>,
+}
+
+impl Running {
+    /// Starts `careledger <args>` with its data in `data_dir`.
+    pub fn start(args: &[&str], data_dir: &Path) -> Self {
+        let mut child = Command::new(CARELEDGER)
+            .args(args)
+            .env("CARELEDGER_DATA_DIR", data_dir)
+            .env("CARELEDGER_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start careledger");
+        let (tx, rx) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running { child, stdout: rx }
+    }
+
+    /// Waits for a stdout line containing `needle`.
+    pub fn wait_for_line(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => continue,
+                Err(e) => panic!("no line containing {needle:?} within {timeout:?}: {e}"),
+            }
+        }
+    }
+
+    /// Sends a signal (`TERM`, `INT`) and waits for the exit status.
+    pub fn stop_with(mut self, signal: &str) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let ok = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "kill -{signal} {pid}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "careledger did not stop after SIG{signal}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests: each starts the real `careledger` program as a process (on a
+//! fresh data directory) and talks to it the way a user or operator would. One test
+//! binary, so the program and helpers are built once.
+
+mod helpers;
+mod serve;

@@ -1,0 +1,74 @@
+//! `careledger serve` on the embedded default, as a real process.
+
+use crate::helpers::{CARELEDGER, Running};
+use std::time::Duration;
+
+/// A fresh data directory gets a store; the server reports it, stops cleanly on
+/// SIGTERM and on Ctrl-C (SIGINT), and a second run reopens the same store.
+#[test]
+fn serve_creates_the_embedded_store_and_stops_cleanly_on_sigterm_and_sigint() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("fresh");
+    for signal in ["TERM", "INT"] {
+        let server = Running::start(&["serve"], &data);
+        let line = server.wait_for_line("event store open at", Duration::from_secs(30));
+        assert!(line.contains("careledger.sqlite"), "{line}");
+        assert!(
+            line.contains("needs catalogue 2026.1 with 117 needs"),
+            "{line}"
+        );
+        let status = server.stop_with(signal);
+        assert!(status.success(), "exit after SIG{signal}: {status}");
+        assert!(data.join("careledger.sqlite").exists());
+    }
+}
+
+/// Two servers on one data directory: the second is refused with a clear error
+/// instead of corrupting the store.
+#[test]
+fn a_second_server_on_the_same_store_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Running::start(&["serve"], dir.path());
+    first.wait_for_line("event store open at", Duration::from_secs(30));
+    let out = std::process::Command::new(CARELEDGER)
+        .args(["serve"])
+        .env("CARELEDGER_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("in use by another CareLedger process"),
+        "{stderr}"
+    );
+    assert!(first.stop_with("TERM").success());
+}
+
+/// A broken catalogue stops the server at start, naming the bad entry.
+#[test]
+fn a_broken_catalogue_is_refused_at_start_naming_the_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalogue = dir.path().join("needs.tsv");
+    let header = "code\tdomain\tlabel_en\tdescription_en\tlabel_fr\tdescription_fr\tlabel_nl\tdescription_nl\tlabel_de\tdescription_de";
+    std::fs::write(
+        &catalogue,
+        format!("{header}\npsy.anxiety\tspiritual\ta\tb\tc\td\te\tf\tg\th\n"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(CARELEDGER)
+        .args(["serve", "--catalogue"])
+        .arg(&catalogue)
+        .env("CARELEDGER_DATA_DIR", dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("needs.tsv line 2: unknown domain 'spiritual'"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing written when refusing to start"
+    );
+}
