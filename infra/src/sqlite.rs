@@ -628,35 +628,30 @@ impl Writer {
             }
             tx.commit()
         })();
-        let mut last = None;
-        for (req, result) in batch.into_iter().zip(
-            results
-                .into_iter()
-                .map(Some)
-                .chain(std::iter::repeat_with(|| None)),
-        ) {
-            let reply = match (&outcome, result) {
-                (Ok(()), Some(r)) => {
-                    if let Ok(a) = &r
-                        && !a.duplicate
-                    {
-                        last = Some(a.last_position().raw());
-                    }
-                    r
-                }
-                (Err(e), _) => Err(unavailable(format!("commit failed: {e}"))),
-                (Ok(()), None) => {
-                    unreachable!("every request has a result when the commit succeeded")
-                }
-            };
-            let _ = req.reply.send(reply);
-        }
+        let replies: Vec<Result<Appended, StoreError>> = match outcome {
+            Ok(()) => results,
+            Err(e) => batch
+                .iter()
+                .map(|_| Err(unavailable(format!("commit failed: {e}"))))
+                .collect(),
+        };
+        // Publish the new head *before* answering anyone: a caller that reads
+        // `head()` after its append returned must see its own write.
+        let last = replies
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .filter(|a| !a.duplicate)
+            .map(|a| a.last_position().raw())
+            .max();
         if let Some(p) = last {
             self.head.send_if_modified(|h| {
                 let moved = p > *h;
                 *h = (*h).max(p);
                 moved
             });
+        }
+        for (req, reply) in batch.into_iter().zip(replies) {
+            let _ = req.reply.send(reply);
         }
     }
 }

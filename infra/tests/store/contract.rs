@@ -283,6 +283,34 @@ pub async fn malformed_appends_are_refused_and_write_nothing<H: Harness>() {
     assert_eq!(store.head().await.unwrap(), Position::START);
 }
 
+/// Read-your-writes on the head: once an append has returned, `head()` is at least
+/// its last position, for every one of many concurrent writers.
+pub async fn the_head_covers_every_acknowledged_append<H: Harness>() {
+    let h = H::fresh().await;
+    let store = h.store();
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..20 {
+                let a = store
+                    .append(stream(), ExpectedVersion::NoStream, events(1))
+                    .await
+                    .unwrap();
+                let head = store.head().await.unwrap();
+                assert!(
+                    head >= a.last_position(),
+                    "head {head} behind acknowledged {}",
+                    a.last_position()
+                );
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
 // --- reads ---------------------------------------------------------------------
 
 pub async fn streams_read_from_a_version_with_a_limit<H: Harness>() {
@@ -633,6 +661,7 @@ macro_rules! contract_tests {
             a_retried_append_returns_the_original_positions_and_writes_nothing,
             an_event_id_stored_elsewhere_or_in_part_is_a_mismatch,
             malformed_appends_are_refused_and_write_nothing,
+            the_head_covers_every_acknowledged_append,
             streams_read_from_a_version_with_a_limit,
             the_global_log_pages_in_position_order_across_streams,
             a_conflict_fails_alone_among_concurrent_appends,
