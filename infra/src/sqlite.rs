@@ -622,7 +622,12 @@ impl Writer {
         let recorded_at = micros(self.clock.now());
         let mut results = Vec::with_capacity(batch.len());
         let outcome = (|| -> rusqlite::Result<()> {
-            let tx = self.conn.transaction()?;
+            // IMMEDIATE: take the write lock before reading the stream versions, so
+            // another connection (a checkpoint, an operator's sqlite3 shell) can
+            // make us wait but never invalidate the snapshot we decided on.
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             for req in &batch {
                 results.push(append_one(&tx, req, recorded_at)?);
             }
