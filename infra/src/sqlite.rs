@@ -176,6 +176,7 @@ impl SqliteEventStore {
         let conn = Connection::open(&path)
             .map_err(|e| unavailable(format!("cannot open {}: {e}", path.display())))?;
         let setup = || -> rusqlite::Result<(String, i64)> {
+            stable_plans(&conn)?;
             conn.execute_batch(DURABLE_PRAGMAS)?;
             let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
             let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -310,7 +311,21 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     .map_err(|e| unavailable(format!("cannot open {} for reading: {e}", path.display())))?;
     conn.execute_batch("PRAGMA query_only=1; PRAGMA busy_timeout=5000;")
         .map_err(unavailable)?;
+    stable_plans(&conn).map_err(unavailable)?;
     Ok(conn)
+}
+
+/// The bundled SQLite is built with STAT4, under which a cached statement that
+/// compares a bound parameter with an indexed column (`WHERE stream = ?1`) is
+/// recompiled whenever the binding changes — on every append and every stream read.
+/// The query planner stability guarantee keeps one plan per statement; ours are
+/// fixed, indexed lookups, so the plan never needs to change.
+fn stable_plans(conn: &Connection) -> rusqlite::Result<()> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    Ok(())
 }
 
 fn read_rows(
