@@ -285,21 +285,30 @@ impl SqliteEventStore {
     /// Runs a read on a pooled connection, off the async threads.
     async fn with_reader<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection, &Codec) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(&Inner, &Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = inner.readers.lock().expect("not poisoned").pop();
-            let conn = match conn {
-                Some(c) => c,
-                None => open_reader(&inner.path)?,
-            };
-            let result = f(&conn, &inner.codec);
-            inner.readers.lock().expect("not poisoned").push(conn);
+            let conn = inner.take_reader()?;
+            let result = f(&inner, &conn);
+            inner.return_reader(conn);
             result
         })
         .await
         .map_err(|e| unavailable(format!("read task failed: {e}")))?
+    }
+}
+
+impl Inner {
+    fn take_reader(&self) -> Result<Connection, StoreError> {
+        let pooled = self.readers.lock().expect("not poisoned").pop();
+        match pooled {
+            Some(c) => Ok(c),
+            None => open_reader(&self.path),
+        }
+    }
+    fn return_reader(&self, conn: Connection) {
+        self.readers.lock().expect("not poisoned").push(conn);
     }
 }
 
@@ -309,8 +318,12 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| unavailable(format!("cannot open {} for reading: {e}", path.display())))?;
-    conn.execute_batch("PRAGMA query_only=1; PRAGMA busy_timeout=5000;")
-        .map_err(unavailable)?;
+    // mmap: pages are read in place instead of copied through pread(); replay and
+    // catch-up read the whole log. Reads only: the writer keeps ordinary I/O.
+    conn.execute_batch(
+        "PRAGMA query_only=1; PRAGMA busy_timeout=5000; PRAGMA mmap_size=1099511627776;",
+    )
+    .map_err(unavailable)?;
     stable_plans(&conn).map_err(unavailable)?;
     Ok(conn)
 }
@@ -334,65 +347,24 @@ fn read_rows(
     sql: &str,
     params: impl rusqlite::Params,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
-    match read_rows_until_error(conn, codec, sql, params) {
+    match read_rows_until_error(conn, codec, sql, params, 0) {
         (events, None) => Ok(events),
         (_, Some(e)) => Err(e),
     }
 }
 
-/// Reads rows, stopping at the first that fails: returns what decoded before it,
-/// and the error. Subscriptions use it to deliver everything up to a bad event.
+/// Reads rows, decoding each straight from SQLite's buffers, and stops at the first
+/// that fails: returns what decoded before it, and the error. Subscriptions use the
+/// partial result to deliver everything up to a bad event.
 fn read_rows_until_error(
     conn: &Connection,
     codec: &Codec,
     sql: &str,
     params: impl rusqlite::Params,
+    expected: usize,
 ) -> (Vec<RecordedEvent>, Option<StoreError>) {
-    let (raw, fetch_error) = fetch_raw(conn, sql, params);
-    let (events, decode_error) = decode_parallel(raw, codec);
-    // A decoding error comes first in log order: it precedes the failed fetch.
-    (events, decode_error.or(fetch_error))
-}
-
-/// A stored row, copied out of SQLite but not yet decoded. Splitting fetch from
-/// decode lets the (CPU-bound) decoding of a large page use every core.
-struct RawRow {
-    position: i64,
-    event_id: UuidCol,
-    stream: String,
-    version: i64,
-    event_type: Result<&'static str, String>,
-    schema_version: i64,
-    payload: Option<Vec<u8>>,
-    occurred_at: i64,
-    recorded_at: i64,
-    actor_subject: String,
-    actor_role: Result<Role, String>,
-    site: Option<String>,
-    correlation_id: UuidCol,
-    causation_id: UuidCol,
-}
-
-enum UuidCol {
-    Null,
-    Ok(Uuid),
-    Bad,
-}
-
-fn uuid_col(v: rusqlite::types::ValueRef<'_>) -> UuidCol {
-    match v {
-        rusqlite::types::ValueRef::Null => UuidCol::Null,
-        rusqlite::types::ValueRef::Blob(b) => Uuid::from_slice(b).map_or(UuidCol::Bad, UuidCol::Ok),
-        _ => UuidCol::Bad,
-    }
-}
-
-fn fetch_raw(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> (Vec<RawRow>, Option<StoreError>) {
-    let mut out = Vec::new();
+    // Sized up front: growing a vector of events by doubling copies them repeatedly.
+    let mut out = Vec::with_capacity(expected.min(64 * 1024));
     let mut stmt = match conn.prepare_cached(sql) {
         Ok(s) => s,
         Err(e) => return (out, Some(unavailable(e))),
@@ -401,38 +373,11 @@ fn fetch_raw(
         Ok(r) => r,
         Err(e) => return (out, Some(unavailable(e))),
     };
-    let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<RawRow> {
-        let event_type = row.get_ref(4)?.as_str()?;
-        Ok(RawRow {
-            position: row.get(0)?,
-            event_id: uuid_col(row.get_ref(1)?),
-            stream: row.get(2)?,
-            version: row.get(3)?,
-            event_type: crate::codec::known_type(event_type).ok_or_else(|| event_type.to_string()),
-            schema_version: row.get(5)?,
-            payload: row.get_ref(6)?.as_blob().ok().map(<[u8]>::to_vec),
-            occurred_at: row.get(7)?,
-            recorded_at: row.get(8)?,
-            actor_subject: row.get(9)?,
-            actor_role: {
-                let r = row.get_ref(10)?.as_str()?;
-                Role::from_name(r).ok_or_else(|| r.to_string())
-            },
-            site: row.get(11)?,
-            correlation_id: uuid_col(row.get_ref(12)?),
-            causation_id: uuid_col(row.get_ref(13)?),
-        })
-    };
     loop {
         match rows.next() {
-            Ok(Some(row)) => match read(row) {
-                Ok(r) => out.push(r),
-                Err(e) => {
-                    return (
-                        out,
-                        Some(unavailable(format!("reading a stored event: {e}"))),
-                    );
-                }
+            Ok(Some(row)) => match decode_row(row, codec) {
+                Ok(e) => out.push(e),
+                Err(e) => return (out, Some(e)),
             },
             Ok(None) => return (out, None),
             Err(e) => return (out, Some(unavailable(e))),
@@ -441,131 +386,149 @@ fn fetch_raw(
 }
 
 const READ_ALL_SQL: &str = "WHERE position > ?1 ORDER BY position LIMIT ?2";
+const READ_RANGE_SQL: &str = "WHERE position > ?1 AND position <= ?2 ORDER BY position";
 
-/// Pages at least this large are decoded on every core.
-const PARALLEL_DECODE_MIN: usize = 2_048;
+/// Pages at least this large are read as two halves on two threads.
+const PARALLEL_READ_MIN: usize = 4_096;
 
-/// Decodes rows in order, stopping at the first bad one.
-fn decode_parallel(raw: Vec<RawRow>, codec: &Codec) -> (Vec<RecordedEvent>, Option<StoreError>) {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if raw.len() < PARALLEL_DECODE_MIN || threads < 2 {
-        return decode_until_error(raw, codec);
-    }
-    let chunk = raw.len().div_ceil(threads);
-    let mut chunks = Vec::with_capacity(threads);
-    let mut rest = raw;
-    while rest.len() > chunk {
-        let tail = rest.split_off(chunk);
-        chunks.push(rest);
-        rest = tail;
-    }
-    chunks.push(rest);
-    let mut results: Vec<(Vec<RecordedEvent>, Option<StoreError>)> = std::thread::scope(|scope| {
-        let mut iter = chunks.into_iter();
-        let first = iter.next().expect("at least one chunk");
-        let handles: Vec<_> = iter
-            .map(|c| scope.spawn(move || decode_until_error(c, codec)))
-            .collect();
-        let mut out = vec![decode_until_error(first, codec)];
-        out.extend(
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("decoder thread")),
-        );
-        out
-    })
-    .into_iter()
-    .rev()
-    .collect();
-    let mut events = Vec::new();
-    while let Some((part, error)) = results.pop() {
-        events.extend(part);
-        if error.is_some() {
-            return (events, error);
-        }
-    }
-    (events, None)
-}
-
-fn decode_until_error(raw: Vec<RawRow>, codec: &Codec) -> (Vec<RecordedEvent>, Option<StoreError>) {
-    let mut out = Vec::with_capacity(raw.len());
-    for r in raw {
-        match decode_raw(r, codec) {
-            Ok(e) => out.push(e),
-            Err(e) => return (out, Some(e)),
-        }
-    }
-    (out, None)
-}
-
-fn decode_raw(r: RawRow, codec: &Codec) -> Result<RecordedEvent, StoreError> {
-    let version = r.version as u64;
-    let schema_version = r.schema_version as u32;
-    let type_name = match &r.event_type {
-        Ok(t) => *t,
-        Err(t) => t.as_str(),
+/// Up to `limit` events after `after`, stopping at the first that fails to decode.
+///
+/// Reading is CPU-bound (stepping SQLite and decoding JSON), so a large page is cut
+/// at its middle position and each half is read and decoded by its own connection
+/// on its own thread.
+fn read_all_until_error(
+    inner: &Inner,
+    conn: &Connection,
+    after: Position,
+    limit: usize,
+) -> (Vec<RecordedEvent>, Option<StoreError>) {
+    let codec = &inner.codec;
+    let limit = limit.min(i64::MAX as usize);
+    let sql_all = format!("{SELECT_COLUMNS} {READ_ALL_SQL}");
+    let serial = || {
+        read_rows_until_error(
+            conn,
+            codec,
+            &sql_all,
+            params![after.raw() as i64, limit as i64],
+            limit,
+        )
     };
-    let stream_text = r.stream.as_str();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 || limit < PARALLEL_READ_MIN {
+        return serial();
+    }
+    let half = limit / 2;
+    let mid: Option<i64> = conn
+        .prepare_cached(
+            "SELECT position FROM events WHERE position > ?1 ORDER BY position LIMIT 1 OFFSET ?2",
+        )
+        .and_then(|mut st| {
+            st.query_row(params![after.raw() as i64, (half - 1) as i64], |r| r.get(0))
+                .optional()
+        })
+        .unwrap_or(None);
+    let Some(mid) = mid else {
+        return serial(); // fewer than half a page left
+    };
+    let second = match inner.take_reader() {
+        Ok(c) => c,
+        Err(_) => return serial(),
+    };
+    let sql_all = &sql_all;
+    let ((mut events, first_error), (tail, second)) = std::thread::scope(|scope| {
+        // A connection is Send but not Sync: the second one moves into the thread.
+        let tail = scope.spawn(move || {
+            let r = read_rows_until_error(
+                &second,
+                codec,
+                sql_all,
+                params![mid, (limit - half) as i64],
+                limit - half,
+            );
+            (r, second)
+        });
+        let range = format!("{SELECT_COLUMNS} {READ_RANGE_SQL}");
+        let first =
+            read_rows_until_error(conn, codec, &range, params![after.raw() as i64, mid], limit);
+        (first, tail.join().expect("reader thread"))
+    });
+    inner.return_reader(second);
+    if first_error.is_some() {
+        return (events, first_error);
+    }
+    let (tail_events, tail_error) = tail;
+    events.extend(tail_events);
+    (events, tail_error)
+}
+
+fn decode_row(row: &rusqlite::Row<'_>, codec: &Codec) -> Result<RecordedEvent, StoreError> {
+    use rusqlite::types::ValueRef;
+    let get_err = |e: rusqlite::Error| unavailable(format!("reading a stored event: {e}"));
+    let text = |i: usize| -> Result<&str, StoreError> {
+        row.get_ref(i)
+            .map_err(get_err)?
+            .as_str()
+            .map_err(|e| get_err(e.into()))
+    };
+    let stream = text(2)?;
+    let version = row.get::<_, i64>(3).map_err(get_err)? as u64;
+    let event_type = text(4)?;
+    let schema_version = row.get::<_, i64>(5).map_err(get_err)? as u32;
     let corrupt = |detail: String| StoreError::Corrupt {
-        stream: stream_text.to_string(),
+        stream: stream.to_string(),
         version,
-        event_type: type_name.to_string(),
+        event_type: event_type.to_string(),
         schema_version,
         detail,
     };
-    let payload = r
-        .payload
-        .as_deref()
-        .ok_or_else(|| corrupt("payload is not a blob".into()))?;
+    let payload = match row.get_ref(6).map_err(get_err)? {
+        ValueRef::Blob(b) => b,
+        _ => return Err(corrupt("payload is not a blob".into())),
+    };
     let event = codec.decode(
-        StoredAt {
-            stream: &r.stream,
-            version,
-        },
-        type_name,
+        StoredAt { stream, version },
+        event_type,
         schema_version,
         payload,
     )?;
-    let uuid = |c: &UuidCol, what: &str| match c {
-        UuidCol::Ok(u) => Ok(Some(*u)),
-        UuidCol::Null => Ok(None),
-        UuidCol::Bad => Err(corrupt(format!("{what} is not a UUID"))),
-    };
-    let id = uuid(&r.event_id, "event id")?.ok_or_else(|| corrupt("missing event id".into()))?;
-    let correlation_id = uuid(&r.correlation_id, "correlation id")?
-        .ok_or_else(|| corrupt("missing correlation id".into()))?;
-    let causation_id = uuid(&r.causation_id, "causation id")?;
-    let role = match &r.actor_role {
-        Ok(role) => *role,
-        Err(name) => return Err(corrupt(format!("unknown actor role '{name}'"))),
-    };
-    let site = match r.site {
-        Some(s) => Some(SiteId::try_from(s).map_err(|e| corrupt(e.to_string()))?),
-        None => None,
-    };
-    let stream = match StreamName::parse_owned(r.stream) {
-        Ok(s) => s,
-        Err(e) => {
-            return Err(StoreError::Corrupt {
-                stream: e.to_string(),
-                version,
-                event_type: type_name.to_string(),
-                schema_version,
-                detail: "invalid stream name".into(),
-            });
+    let uuid_at = |i: usize, what: &str| -> Result<Option<Uuid>, StoreError> {
+        match row.get_ref(i).map_err(get_err)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Blob(b) => Uuid::from_slice(b)
+                .map(Some)
+                .map_err(|_| corrupt(format!("{what} is not a UUID"))),
+            _ => Err(corrupt(format!("{what} is not a UUID"))),
         }
     };
+    let id = uuid_at(1, "event id")?.ok_or_else(|| corrupt("missing event id".into()))?;
+    let correlation_id =
+        uuid_at(12, "correlation id")?.ok_or_else(|| corrupt("missing correlation id".into()))?;
+    let causation_id = uuid_at(13, "causation id")?;
+    let role_name = text(10)?;
+    let role = Role::from_name(role_name)
+        .ok_or_else(|| corrupt(format!("unknown actor role '{role_name}'")))?;
+    let site = match row.get_ref(11).map_err(get_err)? {
+        ValueRef::Null => None,
+        ValueRef::Text(t) => {
+            let t = std::str::from_utf8(t).map_err(|e| corrupt(e.to_string()))?;
+            Some(SiteId::try_from(t.to_string()).map_err(|e| corrupt(e.to_string()))?)
+        }
+        _ => return Err(corrupt("site is not text".into())),
+    };
+    let stream_name =
+        StreamName::parse_owned(stream.to_string()).map_err(|e| corrupt(e.to_string()))?;
     Ok(RecordedEvent {
         id: EventId::from_uuid(id),
-        stream,
+        stream: stream_name,
         version,
-        position: Position::new(r.position as u64),
-        recorded_at: from_micros(r.recorded_at),
+        position: Position::new(row.get::<_, i64>(0).map_err(get_err)? as u64),
+        recorded_at: from_micros(row.get(8).map_err(get_err)?),
         event,
         metadata: EventMetadata {
-            occurred_at: from_micros(r.occurred_at),
+            occurred_at: from_micros(row.get(7).map_err(get_err)?),
             actor: Actor {
-                subject: r.actor_subject,
+                subject: text(9)?.to_string(),
                 role,
             },
             site,
@@ -886,10 +849,10 @@ impl EventStore for SqliteEventStore {
         from_version: u64,
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<RecordedEvent>, StoreError>> {
-        Box::pin(self.with_reader(move |conn, codec| {
+        Box::pin(self.with_reader(move |inner, conn| {
             read_rows(
                 conn,
-                codec,
+                &inner.codec,
                 &format!(
                     "{SELECT_COLUMNS} WHERE stream = ?1 AND version >= ?2 ORDER BY version LIMIT ?3"
                 ),
@@ -907,13 +870,11 @@ impl EventStore for SqliteEventStore {
         after: Position,
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<RecordedEvent>, StoreError>> {
-        Box::pin(self.with_reader(move |conn, codec| {
-            read_rows(
-                conn,
-                codec,
-                &format!("{SELECT_COLUMNS} {READ_ALL_SQL}"),
-                params![after.raw() as i64, limit.min(i64::MAX as usize) as i64],
-            )
+        Box::pin(self.with_reader(move |inner, conn| {
+            match read_all_until_error(inner, conn, after, limit) {
+                (events, None) => Ok(events),
+                (_, Some(e)) => Err(e),
+            }
         }))
     }
 
@@ -932,8 +893,10 @@ impl EventStore for SqliteEventStore {
     }
 }
 
-/// How many events a subscription reads per page while catching up.
-const SUBSCRIPTION_PAGE: usize = 1_000;
+/// How many events a subscription reads per page while catching up; also a good
+/// page size for callers replaying the log with `read_all` (large enough to amortise
+/// the parallel read's set-up, small enough to keep a page's memory to a few MB).
+pub const REPLAY_PAGE: usize = 16_384;
 
 struct SqliteSubscription {
     store: SqliteEventStore,
@@ -957,13 +920,8 @@ impl Subscription for SqliteSubscription {
                     let after = self.after;
                     let (page, error) = self
                         .store
-                        .with_reader(move |conn, codec| {
-                            Ok(read_rows_until_error(
-                                conn,
-                                codec,
-                                &format!("{SELECT_COLUMNS} {READ_ALL_SQL}"),
-                                params![after.raw() as i64, SUBSCRIPTION_PAGE as i64],
-                            ))
+                        .with_reader(move |inner, conn| {
+                            Ok(read_all_until_error(inner, conn, after, REPLAY_PAGE))
                         })
                         .await?;
                     if !page.is_empty() {

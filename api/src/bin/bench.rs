@@ -3,7 +3,10 @@
 //!
 //! Prints one JSON object per scenario on its own line to stdout:
 //! `{"scenario", "value", "unit", "baseline", "baseline_what", "p99_ms", "target"}`.
-//! Progress goes to stderr. `--quick` runs a smaller load (for smoke tests).
+//! Progress goes to stderr. `--quick` runs a smaller load (for smoke tests); naming
+//! scenarios runs only those (`careledger-bench replay`). With
+//! `CARELEDGER_BENCH_REPLAY_FILE=<path>`, `replay` keeps its filled store there and reuses
+//! it on later runs, so the read phase can be profiled alone.
 
 // Links the library, and with it its global allocator (mimalloc), as the server uses.
 use careledger_api as _;
@@ -433,10 +436,20 @@ async fn append_concurrent(dir: &Path, s: &Scale) {
 }
 
 async fn replay(dir: &Path, s: &Scale) {
-    let path: PathBuf = dir.join("ours-replay.sqlite");
-    eprintln!("replay: writing {} events", s.replay_events);
-    let store = open_store(&path);
-    let per_task = s.replay_events / 8;
+    // CARELEDGER_BENCH_REPLAY_FILE=<path> keeps the filled store at <path> and reuses it
+    // on later runs, so the read phase can be profiled on its own.
+    let kept = std::env::var_os("CARELEDGER_BENCH_REPLAY_FILE").map(PathBuf::from);
+    let reuse = kept.as_ref().is_some_and(|p| p.exists());
+    let path: PathBuf = kept.unwrap_or_else(|| dir.join("ours-replay.sqlite"));
+    let store = if reuse {
+        eprintln!("replay: reusing {}", path.display());
+        SqliteEventStore::open(&path, Arc::new(SystemClock), SqliteOptions::default())
+            .expect("open store")
+    } else {
+        eprintln!("replay: writing {} events", s.replay_events);
+        open_store(&path)
+    };
+    let per_task = if reuse { 0 } else { s.replay_events / 8 };
     // Fill with concurrent appends of realistic need-case lifecycles (6 events each).
     let mut tasks = Vec::new();
     for _ in 0..8 {
@@ -482,7 +495,10 @@ async fn replay(dir: &Path, s: &Scale) {
     let mut after = Position::START;
     let mut read = 0u64;
     loop {
-        let page = store.read_all(after, 10_000).await.unwrap();
+        let page = store
+            .read_all(after, careledger_infra::sqlite::REPLAY_PAGE)
+            .await
+            .unwrap();
         let Some(last) = page.last() else { break };
         after = last.position;
         read += page.len() as u64;

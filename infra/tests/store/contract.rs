@@ -387,6 +387,41 @@ pub async fn the_global_log_pages_in_position_order_across_streams<H: Harness>()
     }
 }
 
+/// Large pages (read by adapters in parallel halves) return exactly what small pages do.
+pub async fn large_pages_read_exactly_the_log<H: Harness>() {
+    let h = H::fresh().await;
+    let store = h.store();
+    for _ in 0..12 {
+        store
+            .append(stream(), ExpectedVersion::NoStream, events(1_000))
+            .await
+            .unwrap();
+    }
+    let mut small = Vec::new();
+    let mut after = Position::START;
+    loop {
+        let page = store.read_all(after, 700).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.position;
+        small.extend(page);
+    }
+    assert_eq!(small.len(), 12_000);
+    for (from, limit) in [(0, 10_000), (5_000, 6_001), (11_000, 9_000)] {
+        let after = if from == 0 {
+            Position::START
+        } else {
+            small[from - 1].position
+        };
+        let big = store.read_all(after, limit).await.unwrap();
+        let want = &small[from..(from + limit).min(small.len())];
+        assert_eq!(big.len(), want.len(), "from {from} limit {limit}");
+        assert!(
+            big.iter().zip(want).all(|(a, b)| a == b),
+            "from {from} limit {limit}"
+        );
+    }
+}
+
 // --- concurrency ------------------------------------------------------------------
 
 pub async fn a_conflict_fails_alone_among_concurrent_appends<H: Harness>() {
@@ -663,6 +698,7 @@ macro_rules! contract_tests {
             malformed_appends_are_refused_and_write_nothing,
             the_head_covers_every_acknowledged_append,
             streams_read_from_a_version_with_a_limit,
+            large_pages_read_exactly_the_log,
             the_global_log_pages_in_position_order_across_streams,
             a_conflict_fails_alone_among_concurrent_appends,
             concurrent_writers_on_one_stream_never_fork_it,

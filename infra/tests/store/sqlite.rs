@@ -106,6 +106,50 @@ async fn undecodable_events_are_errors_naming_stream_version_and_type_never_skip
     }
 }
 
+/// A bad event deep in a large page: `read_all` fails, and a subscription delivers
+/// every event before it, in order, then stops there.
+#[tokio::test]
+async fn a_bad_event_in_a_large_page_stops_reads_exactly_there() {
+    let h = Sqlite::fresh().await;
+    let store = h.store();
+    // 7,000 good events, the bad one at 7,001, 2,000 more: a 12,000-event page is read
+    // as halves cut at the 6,000th event, so the bad one sits inside the second half
+    // (and a subscription's first page holds all 9,001).
+    for _ in 0..7 {
+        store
+            .append(
+                contract::stream(),
+                ExpectedVersion::NoStream,
+                contract::events(1_000),
+            )
+            .await
+            .unwrap();
+    }
+    let bad = contract::stream();
+    plant(&h.path, bad.as_str(), 0, "NeedClosed", 1, b"not json");
+    store
+        .append(
+            contract::stream(),
+            ExpectedVersion::NoStream,
+            contract::events(2_000),
+        )
+        .await
+        .unwrap();
+    let err = store.read_all(Position::START, 12_000).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt { stream, .. } if stream == bad.as_str()),
+        "{err:?}"
+    );
+    let mut sub = store.subscribe_all(Position::START);
+    let mut last = Position::START;
+    for _ in 0..7_000 {
+        let e = sub.next().await.unwrap();
+        assert!(e.position > last);
+        last = e.position;
+    }
+    assert!(matches!(sub.next().await, Err(StoreError::Corrupt { .. })));
+}
+
 #[tokio::test]
 async fn unknown_types_and_future_schema_versions_are_named() {
     let h = Sqlite::fresh().await;
