@@ -195,7 +195,9 @@ pub struct NeedIdentified {
     pub need: NeedCode,
     pub domain: NeedDomain,
     /// The recipient's stratifiers at identification (copied, so projections never look up).
-    pub recipient: RecipientProfile,
+    /// Boxed: it is by far the largest field of any event, and inline it would make
+    /// every event of every kind as large as this one.
+    pub recipient: Box<RecipientProfile>,
     /// Age band at identification.
     pub age_band: AgeBand,
 }
@@ -627,7 +629,7 @@ impl Aggregate for NeedCase {
                 need_case: *need_case,
                 need: need.clone(),
                 domain: need.domain(),
-                recipient: recipient.clone(),
+                recipient: Box::new(recipient.clone()),
                 age_band: recipient.age_band_at(cmd.occurred_at),
             })]);
         }
@@ -800,7 +802,7 @@ impl Aggregate for NeedCase {
                 id: e.need_case,
                 need: e.need.clone(),
                 domain: e.domain,
-                recipient: e.recipient.clone(),
+                recipient: (*e.recipient).clone(),
                 identified_at: at,
                 suggestions: Vec::new(),
                 suggested_at: None,

@@ -145,7 +145,7 @@ fn lifecycle() -> Vec<DomainEvent> {
             need_case: NeedCaseId::from_uuid(Uuid::now_v7()),
             need: NeedCode::parse("psy.fear-of-recurrence").unwrap(),
             domain: NeedDomain::Psychosocial,
-            recipient,
+            recipient: Box::new(recipient),
             age_band: AgeBand::From40To64,
         }),
         NeedCaseEvent::ServicesSuggested(ServicesSuggested { suggestions }),
@@ -492,16 +492,23 @@ async fn replay(dir: &Path, s: &Scale) {
     assert!(bytes > 0);
 
     let t = Instant::now();
+    // A replaying consumer reads ahead: it asks for the next page as soon as it knows
+    // where the current one ends, so releasing a page overlaps with reading the next.
+    let page_size = careledger_infra::sqlite::REPLAY_PAGE;
+    let fetch = |after: Position| {
+        let store = store.clone();
+        tokio::spawn(async move { store.read_all(after, page_size).await.unwrap() })
+    };
     let mut after = Position::START;
     let mut read = 0u64;
+    let mut next = fetch(after);
     loop {
-        let page = store
-            .read_all(after, careledger_infra::sqlite::REPLAY_PAGE)
-            .await
-            .unwrap();
+        let page = next.await.unwrap();
         let Some(last) = page.last() else { break };
         after = last.position;
+        next = fetch(after);
         read += page.len() as u64;
+        drop(page);
     }
     let rate = read as f64 / t.elapsed().as_secs_f64();
     assert_eq!(after, total);
@@ -512,7 +519,7 @@ async fn replay(dir: &Path, s: &Scale) {
         Some(raw_rate),
         "raw SQLite scan of the same rows in position order, columns read but not decoded",
         None,
-        ">= 1000000 events/s (decoded into domain events)",
+        ">= 1000000 events/s (read_all in pages of 16,384 with read-ahead, decoded into domain events)",
     );
     store.close().await;
 }

@@ -30,7 +30,7 @@ fn identified() -> NeedCaseEvent {
         need_case: nc(),
         need: need(),
         domain: NeedDomain::Psychosocial,
-        recipient: profile(RecipientId::from_uuid(Uuid::from_u128(7))),
+        recipient: Box::new(profile(RecipientId::from_uuid(Uuid::from_u128(7)))),
         age_band: AgeBand::From65To74,
     })
 }
