@@ -312,6 +312,74 @@ impl Inner {
     }
 }
 
+impl SqliteEventStore {
+    /// Up to `limit` events after `after`, stopping at the first that fails to
+    /// decode: what decoded before it, and the error.
+    ///
+    /// Reading is CPU-bound (stepping SQLite, decoding JSON), so a large page is cut
+    /// at its middle position and the two halves are read and decoded at once, each
+    /// on its own pooled connection on the blocking thread pool.
+    async fn read_all_partial(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Result<(Vec<RecordedEvent>, Option<StoreError>), StoreError> {
+        let limit = limit.min(i64::MAX as usize);
+        let page = move |after: Position, upto: Option<i64>, limit: usize| {
+            move |inner: &Inner, conn: &Connection| {
+                Ok(match upto {
+                    Some(mid) => read_rows_until_error(
+                        conn,
+                        &inner.codec,
+                        &format!("{SELECT_COLUMNS} {READ_RANGE_SQL}"),
+                        params![after.raw() as i64, mid],
+                        limit,
+                    ),
+                    None => read_rows_until_error(
+                        conn,
+                        &inner.codec,
+                        &format!("{SELECT_COLUMNS} {READ_ALL_SQL}"),
+                        params![after.raw() as i64, limit as i64],
+                        limit,
+                    ),
+                })
+            }
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if cores < 2 || limit < PARALLEL_READ_MIN {
+            return self.with_reader(page(after, None, limit)).await;
+        }
+        let half = limit / 2;
+        let mid: Option<i64> = self
+            .with_reader(move |_, conn| {
+                conn.prepare_cached(
+                    "SELECT position FROM events WHERE position > ?1 ORDER BY position LIMIT 1 OFFSET ?2",
+                )
+                .and_then(|mut st| {
+                    st.query_row(params![after.raw() as i64, (half - 1) as i64], |r| r.get(0))
+                        .optional()
+                })
+                .map_err(unavailable)
+            })
+            .await?;
+        let Some(mid) = mid else {
+            // Less than half a page left.
+            return self.with_reader(page(after, None, limit)).await;
+        };
+        let (first, second) = tokio::join!(
+            self.with_reader(page(after, Some(mid), half)),
+            self.with_reader(page(Position::new(mid as u64), None, limit - half)),
+        );
+        let (mut events, first_error) = first?;
+        if first_error.is_some() {
+            return Ok((events, first_error));
+        }
+        let (tail, tail_error) = second?;
+        events.extend(tail);
+        Ok((events, tail_error))
+    }
+}
+
 fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
@@ -388,79 +456,8 @@ fn read_rows_until_error(
 const READ_ALL_SQL: &str = "WHERE position > ?1 ORDER BY position LIMIT ?2";
 const READ_RANGE_SQL: &str = "WHERE position > ?1 AND position <= ?2 ORDER BY position";
 
-/// Pages at least this large are read as two halves on two threads.
+/// Pages at least this large are read as two halves at once.
 const PARALLEL_READ_MIN: usize = 4_096;
-
-/// Up to `limit` events after `after`, stopping at the first that fails to decode.
-///
-/// Reading is CPU-bound (stepping SQLite and decoding JSON), so a large page is cut
-/// at its middle position and each half is read and decoded by its own connection
-/// on its own thread.
-fn read_all_until_error(
-    inner: &Inner,
-    conn: &Connection,
-    after: Position,
-    limit: usize,
-) -> (Vec<RecordedEvent>, Option<StoreError>) {
-    let codec = &inner.codec;
-    let limit = limit.min(i64::MAX as usize);
-    let sql_all = format!("{SELECT_COLUMNS} {READ_ALL_SQL}");
-    let serial = || {
-        read_rows_until_error(
-            conn,
-            codec,
-            &sql_all,
-            params![after.raw() as i64, limit as i64],
-            limit,
-        )
-    };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if cores < 2 || limit < PARALLEL_READ_MIN {
-        return serial();
-    }
-    let half = limit / 2;
-    let mid: Option<i64> = conn
-        .prepare_cached(
-            "SELECT position FROM events WHERE position > ?1 ORDER BY position LIMIT 1 OFFSET ?2",
-        )
-        .and_then(|mut st| {
-            st.query_row(params![after.raw() as i64, (half - 1) as i64], |r| r.get(0))
-                .optional()
-        })
-        .unwrap_or(None);
-    let Some(mid) = mid else {
-        return serial(); // fewer than half a page left
-    };
-    let second = match inner.take_reader() {
-        Ok(c) => c,
-        Err(_) => return serial(),
-    };
-    let sql_all = &sql_all;
-    let ((mut events, first_error), (tail, second)) = std::thread::scope(|scope| {
-        // A connection is Send but not Sync: the second one moves into the thread.
-        let tail = scope.spawn(move || {
-            let r = read_rows_until_error(
-                &second,
-                codec,
-                sql_all,
-                params![mid, (limit - half) as i64],
-                limit - half,
-            );
-            (r, second)
-        });
-        let range = format!("{SELECT_COLUMNS} {READ_RANGE_SQL}");
-        let first =
-            read_rows_until_error(conn, codec, &range, params![after.raw() as i64, mid], limit);
-        (first, tail.join().expect("reader thread"))
-    });
-    inner.return_reader(second);
-    if first_error.is_some() {
-        return (events, first_error);
-    }
-    let (tail_events, tail_error) = tail;
-    events.extend(tail_events);
-    (events, tail_error)
-}
 
 fn decode_row(row: &rusqlite::Row<'_>, codec: &Codec) -> Result<RecordedEvent, StoreError> {
     use rusqlite::types::ValueRef;
@@ -870,12 +867,12 @@ impl EventStore for SqliteEventStore {
         after: Position,
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<RecordedEvent>, StoreError>> {
-        Box::pin(self.with_reader(move |inner, conn| {
-            match read_all_until_error(inner, conn, after, limit) {
+        Box::pin(async move {
+            match self.read_all_partial(after, limit).await? {
                 (events, None) => Ok(events),
                 (_, Some(e)) => Err(e),
             }
-        }))
+        })
     }
 
     fn subscribe_all(&self, after: Position) -> Box<dyn Subscription> {
@@ -918,12 +915,7 @@ impl Subscription for SqliteSubscription {
                 let head = *self.head.borrow_and_update();
                 if head > self.after.raw() {
                     let after = self.after;
-                    let (page, error) = self
-                        .store
-                        .with_reader(move |inner, conn| {
-                            Ok(read_all_until_error(inner, conn, after, REPLAY_PAGE))
-                        })
-                        .await?;
+                    let (page, error) = self.store.read_all_partial(after, REPLAY_PAGE).await?;
                     if !page.is_empty() {
                         // Deliver what decoded; the bad event is read (and fails) again next.
                         self.buffer.extend(page);

@@ -73,17 +73,32 @@ fn main() {
         .collect();
     let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     rt.block_on(async {
+        // Each scenario gets its own directory, removed when it is done, so one
+        // scenario's files (and the kernel's write-back of them) do not weigh on the next.
         if wanted("append_batched") {
-            append_batched(&dir, &scale).await;
+            append_batched(&scenario_dir(&dir, "append_batched"), &scale).await;
+            clean(&dir, "append_batched");
         }
         if wanted("append_concurrent") {
-            append_concurrent(&dir, &scale).await;
+            append_concurrent(&scenario_dir(&dir, "append_concurrent"), &scale).await;
+            clean(&dir, "append_concurrent");
         }
         if wanted("replay") {
-            replay(&dir, &scale).await;
+            replay(&scenario_dir(&dir, "replay"), &scale).await;
+            clean(&dir, "replay");
         }
     });
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn scenario_dir(root: &Path, name: &str) -> PathBuf {
+    let d = root.join(name);
+    std::fs::create_dir_all(&d).expect("scenario directory");
+    d
+}
+
+fn clean(root: &Path, name: &str) {
+    let _ = std::fs::remove_dir_all(root.join(name));
 }
 
 fn report(
