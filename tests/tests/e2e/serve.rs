@@ -72,3 +72,42 @@ fn a_broken_catalogue_is_refused_at_start_naming_the_entry() {
         "nothing written when refusing to start"
     );
 }
+
+/// `check-catalogue` summarises the shipped catalogue per domain, and refuses a broken
+/// file naming the line, with a failing exit status.
+#[test]
+fn check_catalogue_summarises_a_valid_catalogue_and_names_a_bad_line() {
+    let ok = std::process::Command::new(CARELEDGER)
+        .arg("check-catalogue")
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        out.contains("needs catalogue version 2026.1: 117 needs, valid"),
+        "{out}"
+    );
+    for domain in [
+        "medical_follow_up",
+        "psychosocial",
+        "socio_professional",
+        "social",
+    ] {
+        assert!(out.contains(domain), "{out}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("needs.tsv");
+    std::fs::write(&file, "code\tdomain\n").unwrap();
+    let bad = std::process::Command::new(CARELEDGER)
+        .args(["check-catalogue", "--catalogue"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("needs.tsv line 1: expected the header"),
+        "{err}"
+    );
+}
