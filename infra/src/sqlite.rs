@@ -2,17 +2,19 @@
 //!
 //! ## Group commit
 //! One writer thread owns the only write connection. Appends from any number of
-//! tasks are queued to it; it takes everything queued (up to a bound), runs each
-//! append inside its own SAVEPOINT of one transaction, commits once — one fsync for
-//! the whole batch — and only then answers each caller. A conflicting append rolls
-//! back to its savepoint and fails alone; the others in the batch commit.
+//! tasks are queued to it; it takes everything queued (up to a bound) into one
+//! transaction — each multi-event append under its own SAVEPOINT, a single INSERT
+//! being atomic by itself — commits once (one fsync for the whole batch), publishes
+//! the new head, and only then answers each caller. A conflicting append fails alone;
+//! the others in the batch commit.
 //!
 //! Durability is never traded for speed: `Ok` is sent after COMMIT returned, and
 //! with `synchronous=FULL` in WAL mode COMMIT returns after the WAL is fsynced.
 //!
 //! ## Reads and subscriptions
 //! Readers use a small pool of separate connections (WAL lets them read while the
-//! writer writes). The writer publishes the last committed position on a `watch`
+//! writer writes), memory-mapped, decoding rows straight from SQLite's buffers; a
+//! large page is read as two halves at once. The writer publishes the last committed position on a `watch`
 //! channel; a subscription reads pages after its position and, when it has caught
 //! up, sleeps until the published head moves. A single writer commits positions in
 //! order, so reading `position > last_seen` after a commit never skips anything.
@@ -282,37 +284,6 @@ impl SqliteEventStore {
             .collect()
     }
 
-    /// Runs a read on a pooled connection, off the async threads.
-    async fn with_reader<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Inner, &Connection) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = inner.take_reader()?;
-            let result = f(&inner, &conn);
-            inner.return_reader(conn);
-            result
-        })
-        .await
-        .map_err(|e| unavailable(format!("read task failed: {e}")))?
-    }
-}
-
-impl Inner {
-    fn take_reader(&self) -> Result<Connection, StoreError> {
-        let pooled = self.readers.lock().expect("not poisoned").pop();
-        match pooled {
-            Some(c) => Ok(c),
-            None => open_reader(&self.path),
-        }
-    }
-    fn return_reader(&self, conn: Connection) {
-        self.readers.lock().expect("not poisoned").push(conn);
-    }
-}
-
-impl SqliteEventStore {
     /// Up to `limit` events after `after`, stopping at the first that fails to
     /// decode: what decoded before it, and the error.
     ///
@@ -377,6 +348,35 @@ impl SqliteEventStore {
         let (tail, tail_error) = second?;
         events.extend(tail);
         Ok((events, tail_error))
+    }
+
+    /// Runs a read on a pooled connection, off the async threads.
+    async fn with_reader<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Inner, &Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = inner.take_reader()?;
+            let result = f(&inner, &conn);
+            inner.return_reader(conn);
+            result
+        })
+        .await
+        .map_err(|e| unavailable(format!("read task failed: {e}")))?
+    }
+}
+
+impl Inner {
+    fn take_reader(&self) -> Result<Connection, StoreError> {
+        let pooled = self.readers.lock().expect("not poisoned").pop();
+        match pooled {
+            Some(c) => Ok(c),
+            None => open_reader(&self.path),
+        }
+    }
+    fn return_reader(&self, conn: Connection) {
+        self.readers.lock().expect("not poisoned").push(conn);
     }
 }
 
