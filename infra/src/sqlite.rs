@@ -881,6 +881,7 @@ impl EventStore for SqliteEventStore {
             after,
             buffer: VecDeque::new(),
             head: self.inner.head.clone(),
+            ahead: None,
         })
     }
 
@@ -895,11 +896,45 @@ impl EventStore for SqliteEventStore {
 /// the parallel read's set-up, small enough to keep a page's memory to a few MB).
 pub const REPLAY_PAGE: usize = 16_384;
 
+/// A page read: the events that decoded, and the error that stopped it, if any.
+type PartialPage = (Vec<RecordedEvent>, Option<StoreError>);
+
 struct SqliteSubscription {
     store: SqliteEventStore,
     after: Position,
     buffer: VecDeque<RecordedEvent>,
     head: watch::Receiver<u64>,
+    /// While catching up, the next page is read while the consumer drains this one.
+    ahead: Option<tokio::task::JoinHandle<Result<PartialPage, StoreError>>>,
+}
+
+impl SqliteSubscription {
+    /// Delivers a page: fills the buffer and, when the page was full (more is likely
+    /// waiting), starts reading the one after it. Returns the page's error when
+    /// nothing before it decoded.
+    fn take_page(&mut self, (page, error): PartialPage) -> Option<StoreError> {
+        if page.is_empty() {
+            return error;
+        }
+        if error.is_none() && page.len() == REPLAY_PAGE {
+            let store = self.store.clone();
+            let last = page.last().expect("not empty").position;
+            self.ahead = Some(tokio::spawn(async move {
+                store.read_all_partial(last, REPLAY_PAGE).await
+            }));
+        }
+        // Deliver what decoded; a bad event is read (and fails) again next time.
+        self.buffer.extend(page);
+        None
+    }
+}
+
+impl Drop for SqliteSubscription {
+    fn drop(&mut self) {
+        if let Some(h) = self.ahead.take() {
+            h.abort();
+        }
+    }
 }
 
 impl Subscription for SqliteSubscription {
@@ -910,19 +945,27 @@ impl Subscription for SqliteSubscription {
                     self.after = e.position;
                     return Ok(e);
                 }
+                // The buffer is drained, so a page read ahead starts exactly after it.
+                if let Some(ahead) = self.ahead.take() {
+                    let page = ahead
+                        .await
+                        .map_err(|e| unavailable(format!("read task failed: {e}")))??;
+                    if let Some(e) = self.take_page(page) {
+                        return Err(e);
+                    }
+                    continue;
+                }
                 // Mark the head as seen *before* reading, so a commit that lands
                 // between the read and the wait still wakes us.
                 let head = *self.head.borrow_and_update();
                 if head > self.after.raw() {
-                    let after = self.after;
-                    let (page, error) = self.store.read_all_partial(after, REPLAY_PAGE).await?;
-                    if !page.is_empty() {
-                        // Deliver what decoded; the bad event is read (and fails) again next.
-                        self.buffer.extend(page);
-                        continue;
-                    }
-                    if let Some(e) = error {
+                    let page = self.store.read_all_partial(self.after, REPLAY_PAGE).await?;
+                    let delivered = !page.0.is_empty();
+                    if let Some(e) = self.take_page(page) {
                         return Err(e);
+                    }
+                    if delivered {
+                        continue;
                     }
                 }
                 if self.head.changed().await.is_err() {

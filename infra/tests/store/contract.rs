@@ -422,6 +422,31 @@ pub async fn large_pages_read_exactly_the_log<H: Harness>() {
     }
 }
 
+/// A subscription catching up over many pages (adapters may read ahead) delivers
+/// exactly the log, then follows new appends.
+pub async fn a_subscription_catching_up_over_many_pages_is_exactly_the_log<H: Harness>() {
+    let h = H::fresh().await;
+    let store = h.store();
+    for _ in 0..40 {
+        store
+            .append(stream(), ExpectedVersion::NoStream, events(1_000))
+            .await
+            .unwrap();
+    }
+    let log = all(&*store).await;
+    let mut sub = store.subscribe_all(Position::START);
+    for want in &log {
+        let got = next_within(&mut sub, 10).await;
+        assert_eq!(&got, want);
+    }
+    let late = events(1);
+    store
+        .append(stream(), ExpectedVersion::NoStream, late.clone())
+        .await
+        .unwrap();
+    assert_eq!(next_within(&mut sub, 10).await.id, late[0].id);
+}
+
 // --- concurrency ------------------------------------------------------------------
 
 pub async fn a_conflict_fails_alone_among_concurrent_appends<H: Harness>() {
@@ -699,6 +724,7 @@ macro_rules! contract_tests {
             the_head_covers_every_acknowledged_append,
             streams_read_from_a_version_with_a_limit,
             large_pages_read_exactly_the_log,
+            a_subscription_catching_up_over_many_pages_is_exactly_the_log,
             the_global_log_pages_in_position_order_across_streams,
             a_conflict_fails_alone_among_concurrent_appends,
             concurrent_writers_on_one_stream_never_fork_it,
