@@ -341,10 +341,20 @@ pub struct LanguageTag(String);
 string_newtype_serde!(LanguageTag);
 
 impl LanguageTag {
+    /// Accepts only the canonical form (`nl`, `fr-BE`) without allocating; anything
+    /// else goes through `parse`, which normalises or refuses.
     fn check(s: &str) -> Result<(), ValueError> {
-        match Self::parse(s)? {
-            Self(n) if n == s => Ok(()),
-            _ => Err(ValueError::InvalidLanguageTag { value: clip(s) }),
+        let (lang, region) = match s.split_once('-') {
+            Some((l, r)) => (l, Some(r)),
+            None => (s, None),
+        };
+        let lang_ok = (2..=3).contains(&lang.len()) && lang.chars().all(|c| c.is_ascii_lowercase());
+        let region_ok =
+            region.is_none_or(|r| r.len() == 2 && r.chars().all(|c| c.is_ascii_uppercase()));
+        if lang_ok && region_ok {
+            Ok(())
+        } else {
+            Err(ValueError::InvalidLanguageTag { value: clip(s) })
         }
     }
     pub fn parse(s: &str) -> Result<Self, ValueError> {
@@ -599,6 +609,35 @@ mod tests {
         for bad in ["", "f", "french", "fr-BEL", "1r"] {
             assert!(LanguageTag::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn language_tags_decoded_from_stored_text_are_normalised_or_refused() {
+        // Canonical text is kept as is; other spellings are normalised; junk is refused.
+        assert_eq!(
+            LanguageTag::try_from("fr-BE".to_string()).unwrap().as_str(),
+            "fr-BE"
+        );
+        assert_eq!(
+            LanguageTag::try_from("fr_be".to_string()).unwrap().as_str(),
+            "fr-BE"
+        );
+        assert!(LanguageTag::try_from("fr-BEL".to_string()).is_err());
+    }
+
+    #[test]
+    fn countries_and_ids_refuse_what_they_do_not_know() {
+        assert_eq!(Country::parse(" nl ").unwrap(), Country::NL);
+        assert_eq!(
+            Country::parse("ES").unwrap_err().to_string(),
+            "'ES' is not a supported country: expected one of BE, DE, NL, LU, FR"
+        );
+        let err = crate::ids::RecipientId::parse("not-a-uuid").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "'not-a-uuid' is not a valid RecipientId: expected a UUID"
+        );
+        assert!(crate::ids::NeedCaseId::parse("0190a2b4-0000-7000-8000-000000000001").is_ok());
     }
 
     #[test]

@@ -79,3 +79,24 @@ impl Drop for Running {
         let _ = self.child.wait();
     }
 }
+
+/// What a `careledger` run that ends by itself printed.
+pub struct Finished {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `careledger <args>` to completion with its data in `data_dir`.
+pub fn run_to_end<S: AsRef<std::ffi::OsStr>>(args: &[S], data_dir: &Path) -> Finished {
+    let out = Command::new(CARELEDGER)
+        .args(args)
+        .env("CARELEDGER_DATA_DIR", data_dir)
+        .output()
+        .expect("run careledger");
+    Finished {
+        success: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}

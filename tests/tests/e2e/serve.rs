@@ -1,6 +1,6 @@
 //! `careledger serve` on the embedded default, as a real process.
 
-use crate::helpers::{CARELEDGER, Running};
+use crate::helpers::{Running, run_to_end};
 use std::time::Duration;
 
 /// A fresh data directory gets a store; the server reports it, stops cleanly on
@@ -30,13 +30,9 @@ fn a_second_server_on_the_same_store_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let first = Running::start(&["serve"], dir.path());
     first.wait_for_line("event store open at", Duration::from_secs(30));
-    let out = std::process::Command::new(CARELEDGER)
-        .args(["serve"])
-        .env("CARELEDGER_DATA_DIR", dir.path())
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = run_to_end(&["serve"], dir.path());
+    assert!(!out.success);
+    let stderr = &out.stderr;
     assert!(
         stderr.contains("in use by another CareLedger process"),
         "{stderr}"
@@ -55,14 +51,16 @@ fn a_broken_catalogue_is_refused_at_start_naming_the_entry() {
         format!("{header}\npsy.anxiety\tspiritual\ta\tb\tc\td\te\tf\tg\th\n"),
     )
     .unwrap();
-    let out = std::process::Command::new(CARELEDGER)
-        .args(["serve", "--catalogue"])
-        .arg(&catalogue)
-        .env("CARELEDGER_DATA_DIR", dir.path().join("data"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = run_to_end(
+        &[
+            std::ffi::OsStr::new("serve"),
+            "--catalogue".as_ref(),
+            catalogue.as_os_str(),
+        ],
+        &dir.path().join("data"),
+    );
+    assert!(!out.success);
+    let stderr = &out.stderr;
     assert!(
         stderr.contains("needs.tsv line 2: unknown domain 'spiritual'"),
         "{stderr}"
@@ -77,12 +75,10 @@ fn a_broken_catalogue_is_refused_at_start_naming_the_entry() {
 /// file naming the line, with a failing exit status.
 #[test]
 fn check_catalogue_summarises_a_valid_catalogue_and_names_a_bad_line() {
-    let ok = std::process::Command::new(CARELEDGER)
-        .arg("check-catalogue")
-        .output()
-        .unwrap();
-    assert!(ok.status.success());
-    let out = String::from_utf8_lossy(&ok.stdout);
+    let dir = tempfile::tempdir().unwrap();
+    let ok = run_to_end(&["check-catalogue"], dir.path());
+    assert!(ok.success);
+    let out = &ok.stdout;
     assert!(
         out.contains("needs catalogue version 2026.1: 117 needs, valid"),
         "{out}"
@@ -96,16 +92,18 @@ fn check_catalogue_summarises_a_valid_catalogue_and_names_a_bad_line() {
         assert!(out.contains(domain), "{out}");
     }
 
-    let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("needs.tsv");
     std::fs::write(&file, "code\tdomain\n").unwrap();
-    let bad = std::process::Command::new(CARELEDGER)
-        .args(["check-catalogue", "--catalogue"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(!bad.status.success());
-    let err = String::from_utf8_lossy(&bad.stderr);
+    let bad = run_to_end(
+        &[
+            std::ffi::OsStr::new("check-catalogue"),
+            "--catalogue".as_ref(),
+            file.as_os_str(),
+        ],
+        dir.path(),
+    );
+    assert!(!bad.success);
+    let err = &bad.stderr;
     assert!(
         err.contains("needs.tsv line 1: expected the header"),
         "{err}"
