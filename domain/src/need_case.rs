@@ -366,7 +366,7 @@ pub fn referral_transition_allowed(from: ReferralStatus, to: ReferralStatus) -> 
     ) || (to == EnteredInError && from != EnteredInError)
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Referral {
     pub id: ReferralId,
     pub service: ServiceId,
@@ -416,7 +416,7 @@ impl std::fmt::Display for NeedStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NeedCaseData {
     pub id: NeedCaseId,
     pub need: NeedCode,
@@ -431,7 +431,8 @@ pub struct NeedCaseData {
     pub entered_in_error: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Serialisable so read models can keep it in their snapshots.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NeedCase {
     data: Option<NeedCaseData>,
 }

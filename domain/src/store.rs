@@ -309,6 +309,25 @@ pub trait EventStore: Send + Sync + 'static {
     fn head(&self) -> BoxFuture<'_, Result<Position, StoreError>>;
 }
 
+/// Where checkpoints are kept (projection checkpoints; files for the embedded store, implemented in `infra`).
+pub trait SnapshotStore: Send + Sync + 'static {
+    /// The latest snapshot saved under `name`, if any.
+    ///
+    /// # Errors
+    /// I/O errors reading it.
+    fn load(&self, name: &str) -> std::io::Result<Option<Vec<u8>>>;
+    /// Replaces the snapshot under `name`, atomically: a crash leaves the old or the new one.
+    ///
+    /// # Errors
+    /// I/O errors writing it.
+    fn save(&self, name: &str, bytes: &[u8]) -> std::io::Result<()>;
+    /// Removes the snapshot under `name` (a rebuild starts from nothing).
+    ///
+    /// # Errors
+    /// I/O errors removing it.
+    fn remove(&self, name: &str) -> std::io::Result<()>;
+}
+
 /// The server clock.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;

@@ -8,8 +8,10 @@
 //! * [`codec`] — event encoding, schema versions and upcasting.
 //! * [`catalogue`] — reading the needs catalogue file.
 //! * [`clock`] — the system clock.
+//! * [`snapshot`] — projection checkpoints as files, replaced atomically.
 
 pub mod catalogue;
 pub mod clock;
 pub mod codec;
+pub mod snapshot;
 pub mod sqlite;

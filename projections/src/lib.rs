@@ -1,10 +1,21 @@
 //! # careledger-projections
 //!
-//! Read models folded from CareLedger's events: worklists, need-case views,
-//! service load, the equity-of-access cube, the audit trail — each a pure fold
-//! with a checkpoint, fed by the event store's `subscribe_all`. Projections never
-//! issue commands and never look anything up: the events carry what they need.
+//! Read models folded from CareLedger's events, each a pure fold with a checkpoint,
+//! fed by the event store's `subscribe_all`. Projections never issue commands and
+//! never look anything up: the events carry what they need.
 //!
-//! The crate is in the workspace from the start so the dependency direction
-//! (`api → projections → domain`) is fixed; its first read models arrive with the
-//! GraphQL API milestone.
+//! ## Layout
+//! * [`casework`] — the coordinators' read model: need-case views, care recipients,
+//!   the set of unfinished need cases the worklist scans. A pure fold
+//!   ([`Casework::apply`]) over recorded events; the command side folds a single
+//!   stream with the same code ([`NeedCaseView::apply`]) so a mutation's answer and
+//!   a later query agree by construction.
+//! * [`runner`] — feeds a projection from `subscribe_all`, publishes the position it
+//!   reached (for read-your-writes waits and the lag metric), and saves checkpoints
+//!   (snapshots of the model with the position they hold) through a
+//!   `SnapshotStore` (a port of the domain crate), so a restart resumes instead of replaying everything.
+
+pub mod casework;
+pub mod runner;
+
+pub use casework::{Casework, NeedCaseView, RecipientView};

@@ -1,0 +1,84 @@
+//! Projection checkpoints as files: `<dir>/<name>.snapshot`, replaced atomically
+//! (write a temporary file, fsync it, rename it over the old one, fsync the directory),
+//! so a crash leaves either the previous checkpoint or the new one, never half of one.
+
+use careledger_domain::store::SnapshotStore;
+use std::fs::{self, File};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+pub struct FileSnapshots {
+    dir: PathBuf,
+}
+
+impl FileSnapshots {
+    /// Checkpoints under `dir` (created on the first save).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.snapshot"))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl SnapshotStore for FileSnapshots {
+    fn load(&self, name: &str) -> std::io::Result<Option<Vec<u8>>> {
+        match fs::read(self.path(name)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn save(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+        fs::create_dir_all(&self.dir)?;
+        let path = self.path(name);
+        let tmp = self.dir.join(format!(".{name}.snapshot.tmp"));
+        {
+            let mut f = File::create(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, &path)?;
+        File::open(&self.dir)?.sync_all()
+    }
+
+    fn remove(&self, name: &str) -> std::io::Result<()> {
+        match fs::remove_file(self.path(name)) {
+            Err(e) if e.kind() != ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_snapshot_replaces_the_previous_one_and_can_be_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = FileSnapshots::new(dir.path().join("projections"));
+        assert_eq!(s.load("casework").unwrap(), None);
+        s.save("casework", b"one").unwrap();
+        s.save("casework", b"two").unwrap();
+        assert_eq!(s.load("casework").unwrap().as_deref(), Some(&b"two"[..]));
+        let leftovers: Vec<_> = fs::read_dir(s.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            leftovers,
+            vec!["casework.snapshot"],
+            "no temporary file is left behind"
+        );
+        s.remove("casework").unwrap();
+        s.remove("casework").unwrap();
+        assert_eq!(s.load("casework").unwrap(), None);
+    }
+}

@@ -1,0 +1,425 @@
+//! The coordinators' read model: one view per need case, one per care recipient,
+//! and the set of unfinished need cases that worklists and overdue filters scan.
+//!
+//! A need-case view is the domain's own `NeedCase` state (folded with the same
+//! `apply` the command side uses) plus what only the log's metadata knows: the
+//! stream version, the global position, when it last changed in care, and who
+//! identified it and who requested its latest referral (pseudonymous subjects).
+
+use careledger_domain::DomainEvent;
+use careledger_domain::aggregate::Aggregate;
+use careledger_domain::ids::{NeedCaseId, RecipientId};
+use careledger_domain::need_case::{NeedCase, NeedCaseData, NeedCaseEvent, NeedStatus, Referral};
+use careledger_domain::recipient::{RecipientEvent, RecipientProfile};
+use careledger_domain::store::{Position, RecordedEvent};
+use careledger_domain::values::{NeedCode, NeedDomain, SiteId};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
+
+/// One need case as the API shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NeedCaseView {
+    pub state: NeedCase,
+    /// The stream's version: the `expectedVersion` for the next command.
+    pub version: u64,
+    /// Global position of the latest event.
+    pub position: u64,
+    /// When the latest event happened in care (what "overdue" measures from).
+    pub updated_at: DateTime<Utc>,
+    pub identified_by: String,
+    /// Who requested the latest referral.
+    pub referred_by: Option<String>,
+}
+
+impl NeedCaseView {
+    /// Folds one event of the need case's stream.
+    pub fn apply(
+        &mut self,
+        event: &NeedCaseEvent,
+        version: u64,
+        position: Position,
+        occurred_at: DateTime<Utc>,
+        actor_subject: &str,
+    ) {
+        self.state.apply(event, occurred_at);
+        self.version = version;
+        self.position = position.raw();
+        self.updated_at = self.updated_at.max(occurred_at);
+        match event {
+            NeedCaseEvent::NeedIdentified(_) => {
+                self.identified_by = actor_subject.to_string();
+                self.updated_at = occurred_at;
+            }
+            NeedCaseEvent::ReferralRequested(_) => {
+                self.referred_by = Some(actor_subject.to_string());
+            }
+            _ => {}
+        }
+    }
+
+    /// Folds a whole stream (or its beginning). Events of other aggregates are ignored.
+    pub fn from_history<'a>(events: impl IntoIterator<Item = &'a RecordedEvent>) -> Self {
+        let mut view = Self::default();
+        for e in events {
+            if let DomainEvent::NeedCase(ev) = &e.event {
+                view.apply(
+                    ev,
+                    e.version,
+                    e.position,
+                    e.metadata.occurred_at,
+                    &e.metadata.actor.subject,
+                );
+            }
+        }
+        view
+    }
+
+    /// The need case's data; `None` only for a view no event was folded into.
+    pub fn data(&self) -> Option<&NeedCaseData> {
+        self.state.data()
+    }
+
+    pub fn status(&self) -> NeedStatus {
+        self.state.status().unwrap_or(NeedStatus::Identified)
+    }
+
+    pub fn site(&self) -> Option<&SiteId> {
+        self.data().map(|d| &d.recipient.site)
+    }
+
+    pub fn open_referral(&self) -> Option<&Referral> {
+        self.state.open_referral()
+    }
+
+    /// Unfinished, and nothing happened to it for `days` days before `now`.
+    pub fn is_overdue(&self, now: DateTime<Utc>, days: u32) -> bool {
+        !self.status().is_finished() && self.updated_at < now - Duration::days(i64::from(days))
+    }
+}
+
+/// One care recipient as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecipientView {
+    pub profile: RecipientProfile,
+    pub registered_at: DateTime<Utc>,
+    pub version: u64,
+    pub position: u64,
+    /// Their need cases, in the order they were identified.
+    pub need_cases: Vec<NeedCaseId>,
+}
+
+/// What a `needCases` listing filters on. Every field narrows; `None` does not.
+#[derive(Debug, Clone, Default)]
+pub struct NeedCaseFilter {
+    /// Only these sites (the caller's, once authorisation narrows it).
+    pub sites: Option<Vec<SiteId>>,
+    pub statuses: Option<Vec<NeedStatus>>,
+    pub domain: Option<NeedDomain>,
+    pub need: Option<NeedCode>,
+    /// `Some(true)`: only overdue cases; `Some(false)`: only cases that are not.
+    pub overdue: Option<bool>,
+    pub recipient: Option<RecipientId>,
+}
+
+/// How "overdue" is judged: nothing happened for `days` days before `now`.
+#[derive(Debug, Clone, Copy)]
+pub struct Overdue {
+    pub now: DateTime<Utc>,
+    pub days: u32,
+}
+
+impl NeedCaseFilter {
+    fn matches(&self, v: &NeedCaseView, overdue: Overdue) -> bool {
+        let Some(d) = v.data() else { return false };
+        if let Some(sites) = &self.sites
+            && !sites.contains(&d.recipient.site)
+        {
+            return false;
+        }
+        if let Some(statuses) = &self.statuses
+            && !statuses.contains(&v.status())
+        {
+            return false;
+        }
+        if self.domain.is_some_and(|x| x != d.domain) {
+            return false;
+        }
+        if self.need.as_ref().is_some_and(|x| *x != d.need) {
+            return false;
+        }
+        if self.recipient.is_some_and(|x| x != d.recipient.recipient) {
+            return false;
+        }
+        if let Some(want) = self.overdue
+            && v.is_overdue(overdue.now, overdue.days) != want
+        {
+            return false;
+        }
+        true
+    }
+
+    /// True when only unfinished need cases can match, so the scan can walk the
+    /// (much smaller) set of open ones.
+    fn only_unfinished(&self) -> bool {
+        self.overdue == Some(true)
+            || self
+                .statuses
+                .as_ref()
+                .is_some_and(|s| s.iter().all(|s| !s.is_finished()))
+    }
+}
+
+/// A page of a listing, in key order.
+#[derive(Debug)]
+pub struct Page<'a, K> {
+    pub items: Vec<(K, &'a NeedCaseView)>,
+    pub has_previous: bool,
+    pub has_next: bool,
+}
+
+/// Which slice of a listing to return (Relay cursor pagination, already validated).
+#[derive(Debug, Clone, Copy)]
+pub enum Slice<K> {
+    First { n: usize, after: Option<K> },
+    Last { n: usize, before: Option<K> },
+}
+
+/// Where a worklist item sorts: the oldest update first (so the overdue lead), ties by id.
+pub type WorklistKey = (DateTime<Utc>, NeedCaseId);
+
+/// The read model. `position` is the checkpoint: every event up to it is folded in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Casework {
+    position: u64,
+    need_cases: BTreeMap<NeedCaseId, NeedCaseView>,
+    recipients: HashMap<RecipientId, RecipientView>,
+    /// Need cases that are not finished.
+    open: BTreeSet<NeedCaseId>,
+}
+
+/// The snapshot format; a snapshot of another format is discarded and rebuilt.
+const SNAPSHOT_FORMAT: u32 = 1;
+
+#[derive(Serialize)]
+struct SnapshotOut<'a> {
+    format: u32,
+    casework: &'a Casework,
+}
+
+#[derive(Deserialize)]
+struct SnapshotIn {
+    format: u32,
+    casework: Casework,
+}
+
+impl Casework {
+    pub const NAME: &'static str = "casework";
+
+    /// Every event up to this position is folded in.
+    pub fn position(&self) -> Position {
+        Position::new(self.position)
+    }
+
+    pub fn need_case(&self, id: NeedCaseId) -> Option<&NeedCaseView> {
+        self.need_cases.get(&id)
+    }
+
+    pub fn recipient(&self, id: RecipientId) -> Option<&RecipientView> {
+        self.recipients.get(&id)
+    }
+
+    pub fn need_case_count(&self) -> usize {
+        self.need_cases.len()
+    }
+
+    pub fn recipient_count(&self) -> usize {
+        self.recipients.len()
+    }
+
+    /// Folds one recorded event. Events at or before the checkpoint are skipped, so
+    /// a subscription that restarts a little early does no harm.
+    pub fn apply(&mut self, e: &RecordedEvent) {
+        if e.position.raw() <= self.position {
+            return;
+        }
+        self.position = e.position.raw();
+        match &e.event {
+            DomainEvent::Recipient(RecipientEvent::CareRecipientRegistered(r)) => {
+                self.recipients.insert(
+                    r.profile.recipient,
+                    RecipientView {
+                        profile: r.profile.clone(),
+                        registered_at: e.metadata.occurred_at,
+                        version: e.version,
+                        position: e.position.raw(),
+                        need_cases: Vec::new(),
+                    },
+                );
+            }
+            DomainEvent::NeedCase(ev) => {
+                let Some(id) = e
+                    .stream
+                    .as_str()
+                    .strip_prefix("need-")
+                    .and_then(|s| NeedCaseId::parse(s).ok())
+                else {
+                    return;
+                };
+                let view = self.need_cases.entry(id).or_default();
+                view.apply(
+                    ev,
+                    e.version,
+                    e.position,
+                    e.metadata.occurred_at,
+                    &e.metadata.actor.subject,
+                );
+                if let NeedCaseEvent::NeedIdentified(n) = ev
+                    && let Some(r) = self.recipients.get_mut(&n.recipient.recipient)
+                {
+                    r.need_cases.push(id);
+                }
+                if view.status().is_finished() {
+                    self.open.remove(&id);
+                } else {
+                    self.open.insert(id);
+                }
+            }
+        }
+    }
+
+    /// Need cases matching `filter`, in id order (ids are UUIDv7, so that is the
+    /// order they were created in).
+    pub fn need_cases(
+        &self,
+        filter: &NeedCaseFilter,
+        overdue: Overdue,
+        slice: Slice<NeedCaseId>,
+    ) -> Page<'_, NeedCaseId> {
+        let get = |id: &NeedCaseId| self.need_cases.get(id).map(|v| (*id, v));
+        let keep = |&(_, v): &(NeedCaseId, &NeedCaseView)| filter.matches(v, overdue);
+        let (lo, hi) = match slice {
+            Slice::First { after, .. } => (
+                after.map_or(Bound::Unbounded, Bound::Excluded),
+                Bound::Unbounded,
+            ),
+            Slice::Last { before, .. } => (
+                Bound::Unbounded,
+                before.map_or(Bound::Unbounded, Bound::Excluded),
+            ),
+        };
+        let scan: Box<dyn DoubleEndedIterator<Item = (NeedCaseId, &NeedCaseView)>> =
+            if filter.only_unfinished() {
+                Box::new(self.open.range((lo, hi)).filter_map(get))
+            } else {
+                Box::new(self.need_cases.range((lo, hi)).map(|(k, v)| (*k, v)))
+            };
+        match slice {
+            Slice::First { n, after } => {
+                let mut items: Vec<_> = scan.filter(keep).take(n + 1).collect();
+                let has_next = items.len() > n;
+                items.truncate(n);
+                Page {
+                    items,
+                    has_previous: after.is_some(),
+                    has_next,
+                }
+            }
+            Slice::Last { n, before } => {
+                let mut items: Vec<_> = scan.rev().filter(keep).take(n + 1).collect();
+                let has_previous = items.len() > n;
+                items.truncate(n);
+                items.reverse();
+                Page {
+                    items,
+                    has_previous,
+                    has_next: before.is_some(),
+                }
+            }
+        }
+    }
+
+    /// How many need cases match `filter`.
+    pub fn count_need_cases(&self, filter: &NeedCaseFilter, overdue: Overdue) -> usize {
+        if filter.only_unfinished() {
+            self.open
+                .iter()
+                .filter_map(|id| self.need_cases.get(id))
+                .filter(|v| filter.matches(v, overdue))
+                .count()
+        } else {
+            self.need_cases
+                .values()
+                .filter(|v| filter.matches(v, overdue))
+                .count()
+        }
+    }
+
+    /// A coordinator's worklist at the given sites: every unfinished need case with
+    /// an open referral or overdue (nothing happened for `overdue.days` days), the
+    /// longest-untouched first. `referred_by` narrows it to the referrals one
+    /// coordinator requested.
+    pub fn worklist(
+        &self,
+        sites: &[SiteId],
+        referred_by: Option<&str>,
+        overdue: Overdue,
+        slice: Slice<WorklistKey>,
+    ) -> (Page<'_, WorklistKey>, usize) {
+        let mut all: Vec<(WorklistKey, &NeedCaseView)> = self
+            .open
+            .iter()
+            .filter_map(|id| self.need_cases.get(id).map(|v| ((v.updated_at, *id), v)))
+            .filter(|(_, v)| v.site().is_some_and(|s| sites.contains(s)))
+            .filter(|(_, v)| v.open_referral().is_some() || v.is_overdue(overdue.now, overdue.days))
+            .filter(|(_, v)| {
+                referred_by.is_none_or(|who| {
+                    v.referred_by.as_deref() == Some(who) && v.open_referral().is_some()
+                })
+            })
+            .collect();
+        all.sort_unstable_by_key(|(k, _)| *k);
+        let total = all.len();
+        let page = match slice {
+            Slice::First { n, after } => {
+                let start = after.map_or(0, |a| all.partition_point(|(k, _)| *k <= a));
+                let rest = &all[start..];
+                Page {
+                    items: rest.iter().take(n).copied().collect(),
+                    has_previous: start > 0,
+                    has_next: rest.len() > n,
+                }
+            }
+            Slice::Last { n, before } => {
+                let end = before.map_or(all.len(), |b| all.partition_point(|(k, _)| *k < b));
+                let start = end.saturating_sub(n);
+                Page {
+                    items: all[start..end].to_vec(),
+                    has_previous: start > 0,
+                    has_next: end < all.len(),
+                }
+            }
+        };
+        (page, total)
+    }
+
+    /// The model as checkpoint bytes (JSON, with a format number).
+    pub fn to_snapshot(&self) -> Vec<u8> {
+        serde_json::to_vec(&SnapshotOut {
+            format: SNAPSHOT_FORMAT,
+            casework: self,
+        })
+        .expect("the read model serialises")
+    }
+
+    /// A model from checkpoint bytes; `None` when they are of another format or
+    /// unreadable (the caller then rebuilds from the log).
+    pub fn from_snapshot(bytes: &[u8]) -> Option<Self> {
+        let s: SnapshotIn = serde_json::from_slice(bytes).ok()?;
+        (s.format == SNAPSHOT_FORMAT).then_some(s.casework)
+    }
+}
+
+#[cfg(test)]
+mod tests;

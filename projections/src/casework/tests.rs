@@ -1,0 +1,357 @@
+//! The read model fed fixed event lists.
+
+use super::*;
+use careledger_domain::aggregate::Command;
+use careledger_domain::ids::{EventId, ReferralId, ServiceId};
+use careledger_domain::need_case::{CloseReason, NeedCaseAction, SuggestedService};
+use careledger_domain::recipient::{
+    CareRecipient, RecipientAction, RecipientKind, RegisterCareRecipient,
+};
+use careledger_domain::store::{Actor, EventMetadata, Role, StreamName};
+use careledger_domain::values::{
+    BirthYear, CancerSiteGroup, Country, LanguageTag, PostalCode, PreferentialReimbursement, Sex,
+};
+use chrono::TimeZone;
+use uuid::Uuid;
+
+fn day(d: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap() + Duration::days(d)
+}
+
+/// Builds a log the way the command side would: decide, then record.
+#[derive(Default)]
+struct Log {
+    events: Vec<RecordedEvent>,
+}
+
+impl Log {
+    fn record(
+        &mut self,
+        stream: StreamName,
+        version: u64,
+        event: DomainEvent,
+        at: DateTime<Utc>,
+        who: &str,
+    ) {
+        let position = Position::new(self.events.len() as u64 + 1);
+        self.events.push(RecordedEvent {
+            id: EventId::from_uuid(Uuid::from_u128(position.raw() as u128)),
+            stream,
+            version,
+            position,
+            recorded_at: at,
+            event,
+            metadata: EventMetadata {
+                occurred_at: at,
+                actor: Actor {
+                    subject: who.into(),
+                    role: Role::Coordinator,
+                },
+                site: None,
+                correlation_id: Uuid::nil(),
+                causation_id: None,
+            },
+        });
+    }
+
+    fn register(&mut self, n: u128, site: &str) -> RecipientProfile {
+        let id = RecipientId::from_uuid(Uuid::from_u128(n));
+        let action = RecipientAction::Register(RegisterCareRecipient {
+            recipient: id,
+            site: SiteId::parse(site).unwrap(),
+            kind: RecipientKind::Patient,
+            birth_year: BirthYear::parse(1960).unwrap(),
+            sex: Sex::Female,
+            postal_code: PostalCode::parse(Country::BE, "3000").unwrap(),
+            language: LanguageTag::parse("nl").unwrap(),
+            preferential_reimbursement: PreferentialReimbursement::No,
+            deprivation_decile: None,
+            cancer_site_group: CancerSiteGroup::Breast,
+        });
+        let events = CareRecipient::default()
+            .decide(&Command::now(action, day(0)))
+            .unwrap();
+        let RecipientEvent::CareRecipientRegistered(r) = &events[0];
+        let profile = r.profile.clone();
+        self.record(
+            StreamName::recipient(id),
+            0,
+            events[0].clone().into(),
+            day(0),
+            "c1",
+        );
+        profile
+    }
+
+    /// Runs need-case commands against the stream's current state and records the result.
+    fn need_case(&mut self, id: NeedCaseId, steps: Vec<(NeedCaseAction, i64, &str)>) {
+        let stream = StreamName::need_case(id);
+        for (action, d, who) in steps {
+            let view =
+                NeedCaseView::from_history(self.events.iter().filter(|e| e.stream == stream));
+            let version = self.events.iter().filter(|e| e.stream == stream).count() as u64;
+            let events = view
+                .state
+                .decide(&Command {
+                    action,
+                    occurred_at: day(d),
+                    now: day(400),
+                })
+                .unwrap();
+            for e in events {
+                self.record(stream.clone(), version, e.into(), day(d), who);
+            }
+        }
+    }
+}
+
+fn nc(n: u128) -> NeedCaseId {
+    NeedCaseId::from_uuid(Uuid::from_u128(1000 + n))
+}
+fn refid(n: u128) -> ReferralId {
+    ReferralId::from_uuid(Uuid::from_u128(2000 + n))
+}
+fn svc() -> ServiceId {
+    ServiceId::from_uuid(Uuid::from_u128(3000))
+}
+fn identify(n: u128, p: &RecipientProfile) -> NeedCaseAction {
+    NeedCaseAction::IdentifyNeed {
+        need_case: nc(n),
+        recipient: p.clone(),
+        need: NeedCode::parse("psy.fear-of-recurrence").unwrap(),
+    }
+}
+fn suggest() -> NeedCaseAction {
+    NeedCaseAction::SuggestServices {
+        services: vec![SuggestedService {
+            service: svc(),
+            reasons: vec![],
+        }],
+    }
+}
+fn request(n: u128) -> NeedCaseAction {
+    NeedCaseAction::RequestReferral {
+        referral: refid(n),
+        service: svc(),
+    }
+}
+
+/// Three need cases at be-leuven (open referral by c2; untouched since day 1; closed)
+/// and one at de-koeln with an open referral.
+fn sample() -> Log {
+    let mut log = Log::default();
+    let leuven = log.register(1, "be-leuven");
+    let koeln = log.register(2, "de-koeln");
+    log.need_case(
+        nc(1),
+        vec![
+            (identify(1, &leuven), 1, "c1"),
+            (suggest(), 2, "c1"),
+            (request(1), 30, "c2"),
+        ],
+    );
+    log.need_case(nc(2), vec![(identify(2, &leuven), 1, "c1")]);
+    log.need_case(
+        nc(3),
+        vec![
+            (identify(3, &leuven), 1, "c1"),
+            (
+                NeedCaseAction::CloseNeed {
+                    reason: CloseReason::DeclinedByRecipient,
+                },
+                2,
+                "c1",
+            ),
+        ],
+    );
+    log.need_case(
+        nc(4),
+        vec![
+            (identify(4, &koeln), 1, "c3"),
+            (suggest(), 40, "c3"),
+            (request(4), 40, "c3"),
+        ],
+    );
+    log
+}
+
+fn fold(log: &Log) -> Casework {
+    let mut m = Casework::default();
+    for e in &log.events {
+        m.apply(e);
+    }
+    m
+}
+
+fn overdue_at(d: i64) -> Overdue {
+    Overdue {
+        now: day(d),
+        days: 14,
+    }
+}
+
+#[test]
+fn folding_a_log_gives_each_need_case_its_status_version_position_and_actors() {
+    let log = sample();
+    let m = fold(&log);
+    assert_eq!(m.position(), log.events.last().unwrap().position);
+    let v = m.need_case(nc(1)).unwrap();
+    assert_eq!(v.status(), NeedStatus::Referred);
+    assert_eq!(v.version, 2);
+    assert_eq!(v.updated_at, day(30));
+    assert_eq!(v.identified_by, "c1");
+    assert_eq!(v.referred_by.as_deref(), Some("c2"));
+    assert_eq!(m.need_case(nc(3)).unwrap().status(), NeedStatus::Closed);
+    let r = m
+        .recipient(RecipientId::from_uuid(Uuid::from_u128(1)))
+        .unwrap();
+    assert_eq!(r.need_cases, vec![nc(1), nc(2), nc(3)]);
+    assert!(
+        !m.open.contains(&nc(3)),
+        "a closed need case leaves the open set"
+    );
+    assert_eq!(m.open.len(), 3);
+}
+
+#[test]
+fn events_at_or_before_the_checkpoint_are_not_folded_twice() {
+    let log = sample();
+    let once = fold(&log);
+    let mut twice = once.clone();
+    for e in &log.events {
+        twice.apply(e);
+    }
+    assert!(twice == once);
+}
+
+#[test]
+fn a_snapshot_restores_the_same_model_and_a_foreign_one_is_refused() {
+    let m = fold(&sample());
+    let back = Casework::from_snapshot(&m.to_snapshot()).unwrap();
+    assert!(back == m, "the restored model differs");
+    assert_eq!(back.position(), m.position());
+    assert!(Casework::from_snapshot(br#"{"format":999,"casework":{}}"#).is_none());
+    assert!(Casework::from_snapshot(b"not json").is_none());
+}
+
+#[test]
+fn need_case_listings_filter_and_page_both_ways() {
+    let m = fold(&sample());
+    let all = NeedCaseFilter::default();
+    let ids = |p: Page<'_, NeedCaseId>| p.items.iter().map(|(k, _)| *k).collect::<Vec<_>>();
+
+    let p = m.need_cases(&all, overdue_at(50), Slice::First { n: 2, after: None });
+    assert!(p.has_next && !p.has_previous);
+    assert_eq!(ids(p), vec![nc(1), nc(2)]);
+    let p = m.need_cases(
+        &all,
+        overdue_at(50),
+        Slice::First {
+            n: 2,
+            after: Some(nc(2)),
+        },
+    );
+    assert!(!p.has_next && p.has_previous);
+    assert_eq!(ids(p), vec![nc(3), nc(4)]);
+    let p = m.need_cases(
+        &all,
+        overdue_at(50),
+        Slice::Last {
+            n: 3,
+            before: Some(nc(4)),
+        },
+    );
+    assert_eq!(ids(p), vec![nc(1), nc(2), nc(3)]);
+
+    let leuven = NeedCaseFilter {
+        sites: Some(vec![SiteId::parse("be-leuven").unwrap()]),
+        ..Default::default()
+    };
+    assert_eq!(m.count_need_cases(&leuven, overdue_at(50)), 3);
+    let closed = NeedCaseFilter {
+        statuses: Some(vec![NeedStatus::Closed]),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(m.need_cases(&closed, overdue_at(50), Slice::First { n: 10, after: None })),
+        vec![nc(3)]
+    );
+    // On day 50 with N = 14: nc(2) (untouched since day 1) and nc(1) (day 30) are
+    // overdue; nc(4) changed on day 40 is not; closed nc(3) never is.
+    let overdue = NeedCaseFilter {
+        overdue: Some(true),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(m.need_cases(
+            &overdue,
+            overdue_at(50),
+            Slice::First { n: 10, after: None }
+        )),
+        vec![nc(1), nc(2)]
+    );
+    let not_overdue = NeedCaseFilter {
+        overdue: Some(false),
+        ..Default::default()
+    };
+    assert_eq!(m.count_need_cases(&not_overdue, overdue_at(50)), 2);
+}
+
+#[test]
+fn the_worklist_holds_open_referrals_and_overdue_cases_oldest_first() {
+    let m = fold(&sample());
+    let leuven = [SiteId::parse("be-leuven").unwrap()];
+    let keys = |p: &Page<'_, WorklistKey>| p.items.iter().map(|(k, _)| k.1).collect::<Vec<_>>();
+    // Day 10 (the model holds the whole log): nc(1) has an open referral; nc(2),
+    // untouched since day 1, is not overdue yet with N = 14.
+    let (p, total) = m.worklist(
+        &leuven,
+        None,
+        overdue_at(10),
+        Slice::First { n: 10, after: None },
+    );
+    assert_eq!((keys(&p), total), (vec![nc(1)], 1));
+    // Day 31: nc(1) has an open referral (day 30), nc(2) overdue since long: oldest first.
+    let (p, _) = m.worklist(
+        &leuven,
+        None,
+        overdue_at(31),
+        Slice::First { n: 10, after: None },
+    );
+    assert_eq!(keys(&p), vec![nc(2), nc(1)]);
+    // Paging: one at a time.
+    let (p1, _) = m.worklist(
+        &leuven,
+        None,
+        overdue_at(31),
+        Slice::First { n: 1, after: None },
+    );
+    assert!(p1.has_next);
+    let (p2, _) = m.worklist(
+        &leuven,
+        None,
+        overdue_at(31),
+        Slice::First {
+            n: 1,
+            after: Some(p1.items[0].0),
+        },
+    );
+    assert_eq!(keys(&p2), vec![nc(1)]);
+    assert!(!p2.has_next && p2.has_previous);
+    // Only the referrals c2 requested.
+    let (p, _) = m.worklist(
+        &leuven,
+        Some("c2"),
+        overdue_at(31),
+        Slice::First { n: 10, after: None },
+    );
+    assert_eq!(keys(&p), vec![nc(1)]);
+    // Another site's cases never show.
+    let (p, _) = m.worklist(
+        &[SiteId::parse("de-koeln").unwrap()],
+        None,
+        overdue_at(41),
+        Slice::First { n: 10, after: None },
+    );
+    assert_eq!(keys(&p), vec![nc(4)]);
+}
