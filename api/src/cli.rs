@@ -2,6 +2,7 @@
 //! the environment variable named there.
 
 use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -17,39 +18,114 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server on the configured store (by default the embedded SQLite store
-    /// in ./data, created on first run).
+    /// Run the GraphQL server on the configured store (by default the embedded
+    /// SQLite store in ./data, created on first run).
     Serve(ServeArgs),
+    /// Rebuild the read models from the whole log (the server must be stopped).
+    Rebuild(RebuildArgs),
+    /// Print the GraphQL schema (SDL), as checked in at api/schema.graphql.
+    PrintSchema,
+    /// Mint a bearer token signed with the server's secret.
+    Token(TokenArgs),
     /// Validate a needs catalogue file (or the shipped one) and summarise it.
     CheckCatalogue(CatalogueArgs),
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct StoreArgs {
-    /// Directory for the embedded store (created if missing).
+    /// Directory for the embedded store, the read-model checkpoints and the token
+    /// secret (created if missing).
     #[arg(long, env = "CARELEDGER_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
+    /// The event store, as a URL: `sqlite:<path>` for an embedded store elsewhere
+    /// than the data directory. Default: `<data-dir>/careledger.sqlite`.
+    #[arg(long, env = "CARELEDGER_STORE_URL")]
+    pub store_url: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct CatalogueArgs {
     /// A needs catalogue (tab-separated) to use instead of the shipped one.
     #[arg(long, env = "CARELEDGER_CATALOGUE")]
     pub catalogue: Option<PathBuf>,
 }
 
+#[derive(Debug, Args, Clone)]
+pub struct SecretArgs {
+    /// The HS256 secret bearer tokens are signed with (at least 32 bytes). Default:
+    /// the one in `<data-dir>/jwt-secret`, created at first start.
+    #[arg(long, env = "CARELEDGER_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+    #[arg(long, env = "CARELEDGER_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]
     pub catalogue: CatalogueArgs,
+    #[command(flatten)]
+    pub secret: SecretArgs,
+    /// A need case with no update for this many days is overdue (worklists).
+    #[arg(long, env = "CARELEDGER_OVERDUE_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub overdue_days: u32,
+    /// The longest a query with `minPosition` waits for the read models, in milliseconds.
+    #[arg(
+        long,
+        env = "CARELEDGER_CONSISTENCY_TIMEOUT_MS",
+        default_value_t = 5000
+    )]
+    pub consistency_timeout_ms: u64,
+    /// On an empty store, load a synthetic demonstration data set first.
+    #[arg(long, env = "CARELEDGER_DEMO")]
+    pub demo: bool,
+    /// Seed of the demonstration data (the same seed gives the same data).
+    #[arg(long, env = "CARELEDGER_DEMO_SEED", default_value_t = 42)]
+    pub demo_seed: u64,
+    /// How many care recipients the demonstration data holds.
+    #[arg(long, env = "CARELEDGER_DEMO_RECIPIENTS", default_value_t = 3000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub demo_recipients: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub secret: SecretArgs,
+    /// The subject: a pseudonymous user or application id (never a name).
+    #[arg(long)]
+    pub sub: String,
+    /// coordinator, quality_manager, external_app or admin.
+    #[arg(long, default_value = "coordinator")]
+    pub role: String,
+    /// Sites the token covers, comma-separated; `*` for all.
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    pub sites: Vec<String>,
+    /// Lifetime in hours (none: no expiry).
+    #[arg(long)]
+    pub hours: Option<u32>,
 }
 
 impl Cli {
     pub async fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Serve(args) => crate::serve::serve(args).await,
+            Command::Rebuild(args) => crate::serve::rebuild(args).await,
+            Command::PrintSchema => {
+                print!("{}", crate::graphql::sdl());
+                Ok(())
+            }
+            Command::Token(args) => crate::serve::token(args),
             Command::CheckCatalogue(args) => {
                 let c = crate::serve::load_catalogue(&args)?;
                 println!(

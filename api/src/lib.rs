@@ -1,15 +1,28 @@
 //! # careledger-api
 //!
-//! The `careledger` binary: command line, configuration, server start-up and
-//! shutdown. It is the only crate that wires adapters to ports. (The GraphQL API
-//! and HTTP server arrive here with the next milestone; today `serve` opens the
-//! embedded store, validates the needs catalogue, reports both and waits.)
+//! The `careledger` binary: command line, configuration, the GraphQL API and the
+//! HTTP server, start-up and shutdown. It is the only crate that wires adapters to
+//! ports, and the only one that knows GraphQL and HTTP.
 //!
 //! ## Layout
 //! * [`cli`] — the `clap` command line; every flag also reads an environment variable.
-//! * [`serve`] — `careledger serve`: open, report, wait for Ctrl-C / SIGTERM, close.
+//! * [`serve`] — `careledger serve` / `rebuild` / `token`: wiring, start-up, shutdown.
+//! * [`app`] — the application layer: the one command path (read, decide, append)
+//!   with idempotency and expected versions; the context queries read from.
+//! * [`graphql`] — the schema: types, queries, one mutation per lifecycle command.
+//! * [`http`] — GraphQL over HTTP, GraphiQL, `/healthz`, `/readyz`, `/metrics`.
+//! * [`auth`] — bearer tokens and the access they grant.
+//! * [`metrics`] — Prometheus text exposition.
+//! * [`demo`] — the synthetic demonstration data set (`serve --demo`).
 
+pub mod app;
+pub mod auth;
 pub mod cli;
+pub mod demo;
+pub mod graphql;
+pub mod http;
+pub mod metrics;
+pub mod progress;
 pub mod serve;
 
 use std::process::ExitCode;

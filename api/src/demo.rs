@@ -1,0 +1,558 @@
+//! `careledger serve --demo`: a realistic synthetic data set, loaded through the
+//! same command path as the API ([`App::execute`]), on an empty store.
+//!
+//! Six sites in Belgium, Germany and the Netherlands; care recipients with varied
+//! age, sex, region, language, preferential-reimbursement status and deprivation
+//! decile; needs across the four domains; referrals in every state of the
+//! lifecycle; dates spread over the past 18 months (cases still open where their
+//! next step would lie in the future). Access is deliberately not equal — older,
+//! more deprived recipients and those whose language is not the site's are referred
+//! a little less often — so the equity dashboards have something to find.
+//!
+//! Reproducible: every choice comes from a seeded generator, one per recipient
+//! (seeded from the run's seed and the recipient's number), so the data does not
+//! depend on how the concurrent loading is scheduled. Ids are derived from the
+//! generator too (UUIDv7-shaped, stamped with the time the record was created).
+
+use crate::app::{App, CommandContext, CommandError};
+use careledger_domain::ids::{NeedCaseId, RecipientId, ReferralId, ServiceId};
+use careledger_domain::need_case::{
+    CancelReason, CancelledBy, CloseReason, ErrorReason, ErrorTarget, FailureReason, NeedCase,
+    NeedCaseAction, Outcome, RejectionReason, SuggestedService,
+};
+use careledger_domain::recipient::{
+    CareRecipient, RecipientAction, RecipientKind, RegisterCareRecipient,
+};
+use careledger_domain::store::{Actor, Role, StreamName};
+use careledger_domain::values::{
+    BirthYear, CancerSiteGroup, Country, DeprivationDecile, LanguageTag, NeedCode, PostalCode,
+    PreferentialReimbursement, Sex, SiteId,
+};
+use chrono::{DateTime, Duration, Utc};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// SplitMix64: small, fast, and good enough for synthetic data.
+#[derive(Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
+    }
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+    /// Picks by weight.
+    pub fn weighted<'a, T>(&mut self, items: &'a [(T, u32)]) -> &'a T {
+        let total: u32 = items.iter().map(|(_, w)| w).sum();
+        let mut x = self.below(u64::from(total)) as u32;
+        for (item, w) in items {
+            if x < *w {
+                return item;
+            }
+            x -= w;
+        }
+        &items[items.len() - 1].0
+    }
+    /// A UUIDv7 stamped with `at`, its random bits from the generator.
+    pub fn uuid_v7(&mut self, at: DateTime<Utc>) -> Uuid {
+        let mut bytes = [0u8; 10];
+        bytes[..8].copy_from_slice(&self.next_u64().to_le_bytes());
+        bytes[8..].copy_from_slice(&self.next_u64().to_le_bytes()[..2]);
+        uuid::Builder::from_unix_timestamp_millis(at.timestamp_millis().max(0) as u64, &bytes)
+            .into_uuid()
+    }
+}
+
+struct Site {
+    id: &'static str,
+    country: Country,
+    postal_codes: &'static [&'static str],
+    /// Languages and their weights; the first is the site's own.
+    languages: &'static [(&'static str, u32)],
+}
+
+const SITES: [Site; 6] = [
+    Site {
+        id: "be-leuven",
+        country: Country::BE,
+        postal_codes: &["3000", "3001", "3010", "3200", "2800", "1000", "3500"],
+        languages: &[("nl", 80), ("fr", 10), ("en", 5), ("tr", 3), ("ar", 2)],
+    },
+    Site {
+        id: "be-liege",
+        country: Country::BE,
+        postal_codes: &["4000", "4020", "4100", "4500", "4700", "5000", "6700"],
+        languages: &[("fr", 82), ("de", 8), ("nl", 4), ("it", 3), ("ar", 3)],
+    },
+    Site {
+        id: "de-aachen",
+        country: Country::DE,
+        postal_codes: &["52062", "52064", "52072", "52477", "52349"],
+        languages: &[("de", 85), ("tr", 6), ("nl", 4), ("en", 3), ("ru", 2)],
+    },
+    Site {
+        id: "de-koeln",
+        country: Country::DE,
+        postal_codes: &["50667", "50823", "51103", "50999", "53111"],
+        languages: &[("de", 82), ("tr", 9), ("en", 4), ("pl", 3), ("ar", 2)],
+    },
+    Site {
+        id: "nl-maastricht",
+        country: Country::NL,
+        postal_codes: &["6211AB", "6221CD", "6411EF", "6131GH", "5611AA"],
+        languages: &[("nl", 84), ("de", 6), ("en", 5), ("fr", 3), ("ar", 2)],
+    },
+    Site {
+        id: "nl-nijmegen",
+        country: Country::NL,
+        postal_codes: &["6511AA", "6525GA", "6541XY", "7511AB", "6811CD"],
+        languages: &[("nl", 86), ("en", 6), ("tr", 4), ("de", 2), ("pl", 2)],
+    },
+];
+
+const CANCER_SITES: [(CancerSiteGroup, u32); 12] = [
+    (CancerSiteGroup::Breast, 22),
+    (CancerSiteGroup::Lung, 12),
+    (CancerSiteGroup::Colorectal, 12),
+    (CancerSiteGroup::Prostate, 11),
+    (CancerSiteGroup::Haematological, 9),
+    (CancerSiteGroup::Gynaecological, 6),
+    (CancerSiteGroup::HeadAndNeck, 5),
+    (CancerSiteGroup::Skin, 5),
+    (CancerSiteGroup::UpperGastrointestinal, 5),
+    (CancerSiteGroup::Urological, 5),
+    (CancerSiteGroup::CentralNervousSystem, 2),
+    (CancerSiteGroup::Other, 6),
+];
+
+/// How many services the demo refers to (the directory itself arrives later; these
+/// are stable ids that suggestions and referrals name).
+const SERVICES: u64 = 48;
+
+fn service(seed: u64, n: u64) -> ServiceId {
+    let mut rng = Rng::new(seed ^ 0x5E4F_1CE5 ^ (n << 32));
+    let at = DateTime::from_timestamp(1_700_000_000 + n as i64 * 3600, 0).unwrap_or_default();
+    ServiceId::from_uuid(rng.uuid_v7(at))
+}
+
+/// One command to run at a time in care.
+struct Step {
+    at: DateTime<Utc>,
+    action: NeedCaseAction,
+}
+
+/// Loads the data set: `recipients` care recipients (relatives included) and their
+/// need cases. Prints a summary.
+pub async fn load(app: &Arc<App>, seed: u64, recipients: u32) -> anyhow::Result<()> {
+    let now = app.clock.now();
+    let codes: Arc<Vec<NeedCode>> = Arc::new(
+        app.catalogue
+            .needs()
+            .iter()
+            .map(|n| n.code().clone())
+            .collect(),
+    );
+    let bar = crate::progress::bar(u64::from(recipients), "loading demo data (care recipients)");
+    let started = std::time::Instant::now();
+    let limit = Arc::new(tokio::sync::Semaphore::new(64));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut commands = 0u64;
+    for n in 0..recipients {
+        let permit = limit.clone().acquire_owned().await?;
+        let (app, codes) = (app.clone(), codes.clone());
+        tasks.spawn(async move {
+            let r = one_recipient(&app, seed, n, now, &codes).await;
+            drop(permit);
+            r
+        });
+        while let Some(done) = tasks.try_join_next() {
+            commands += done??;
+            bar.inc(1);
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        commands += done??;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "CareLedger: demo data loaded (seed {seed}): {recipients} care recipients, {commands} commands in {secs:.1} s."
+    );
+    Ok(())
+}
+
+fn coordinator(site: &str, rng: &mut Rng) -> Actor {
+    Actor {
+        subject: format!("demo-{site}-coordinator-{}", rng.below(4) + 1),
+        role: Role::Coordinator,
+    }
+}
+
+fn ctx(actor: &Actor, at: DateTime<Utc>) -> CommandContext {
+    CommandContext {
+        actor: actor.clone(),
+        idempotency_key: None,
+        expected_version: None,
+        occurred_at: Some(at),
+        correlation_id: Uuid::now_v7(),
+    }
+}
+
+fn fail(e: CommandError) -> anyhow::Error {
+    anyhow::anyhow!("a demo command was refused: {e:?}")
+}
+
+/// Registers one recipient and runs their need cases; returns the commands run.
+async fn one_recipient(
+    app: &App,
+    seed: u64,
+    n: u32,
+    now: DateTime<Utc>,
+    codes: &[NeedCode],
+) -> anyhow::Result<u64> {
+    let mut rng = Rng::new(seed.wrapping_mul(0x1000_0000_01B3) ^ u64::from(n));
+    let site = rng.pick(&SITES);
+    let actor = coordinator(site.id, &mut rng);
+    let registered = now - Duration::minutes(rng.below(540 * 24 * 60) as i64 + 60 * 24);
+    let id = RecipientId::from_uuid(rng.uuid_v7(registered));
+    let relative = n % 9 == 8;
+    let birth_year = if relative {
+        1950 + rng.below(55) as i32
+    } else {
+        1935 + rng.below(72) as i32
+    };
+    let language = *rng.weighted(site.languages);
+    let deprivation = (!rng.chance(0.2)).then(|| rng.below(10) as u8 + 1);
+    let preferential = match deprivation {
+        Some(d) if d <= 3 => {
+            if rng.chance(0.55) {
+                PreferentialReimbursement::Yes
+            } else {
+                PreferentialReimbursement::No
+            }
+        }
+        _ if rng.chance(0.08) => PreferentialReimbursement::Unknown,
+        _ => {
+            if rng.chance(0.15) {
+                PreferentialReimbursement::Yes
+            } else {
+                PreferentialReimbursement::No
+            }
+        }
+    };
+    let register = RegisterCareRecipient {
+        recipient: id,
+        site: SiteId::parse(site.id)?,
+        kind: if relative {
+            // A relative of a patient registered earlier at the same site is more
+            // realistic, but any patient id will do for the data set's purpose.
+            RecipientKind::Relative {
+                patient: RecipientId::from_uuid(rng.uuid_v7(registered - Duration::days(1))),
+            }
+        } else {
+            RecipientKind::Patient
+        },
+        birth_year: BirthYear::parse(birth_year)?,
+        sex: *rng.weighted(&[
+            (Sex::Female, 52),
+            (Sex::Male, 46),
+            (Sex::Other, 1),
+            (Sex::Unknown, 1),
+        ]),
+        postal_code: PostalCode::parse(site.country, rng.pick::<&str>(site.postal_codes))?,
+        language: LanguageTag::parse(language)?,
+        preferential_reimbursement: preferential,
+        deprivation_decile: deprivation.map(DeprivationDecile::parse).transpose()?,
+        cancer_site_group: if relative {
+            CancerSiteGroup::Unknown
+        } else {
+            *rng.weighted(&CANCER_SITES)
+        },
+    };
+    let profile_site = register.site.clone();
+    let x = app
+        .execute::<CareRecipient>(
+            StreamName::recipient(id),
+            RecipientAction::Register(register),
+            &ctx(&actor, registered),
+            |_| Ok(()),
+        )
+        .await
+        .map_err(fail)?;
+    let state = crate::app::fold::<CareRecipient>(&x.history);
+    let profile = state
+        .profile()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("recipient not registered"))?;
+    debug_assert_eq!(profile.site, profile_site);
+    let mut commands = 1u64;
+
+    // Access is not equal: a lower chance of referral for the oldest, the most
+    // deprived and those who do not speak the site's language.
+    let mut refer_p: f64 = 0.85;
+    if birth_year < 1950 {
+        refer_p -= 0.12;
+    }
+    if deprivation.is_some_and(|d| d <= 2) {
+        refer_p -= 0.10;
+    }
+    if language != site.languages[0].0 {
+        refer_p -= 0.12;
+    }
+
+    let needs = 1 + rng.below(3);
+    for k in 0..needs {
+        let identified = registered
+            + Duration::minutes((k as i64) * 60 * 24 * 3 + rng.below(60 * 24 * 20) as i64);
+        if identified > now {
+            break;
+        }
+        let nc = NeedCaseId::from_uuid(rng.uuid_v7(identified));
+        let need = rng.pick(codes).clone();
+        let mut steps = vec![Step {
+            at: identified,
+            action: NeedCaseAction::IdentifyNeed {
+                need_case: nc,
+                recipient: profile.clone(),
+                need,
+            },
+        }];
+        plan(&mut rng, seed, identified, refer_p, &mut steps);
+        for step in steps {
+            if step.at > now {
+                break; // the future has not happened: the case stays where it is
+            }
+            let c = ctx(&actor, step.at);
+            match app
+                .execute::<NeedCase>(StreamName::need_case(nc), step.action, &c, |_| Ok(()))
+                .await
+            {
+                Ok(_) => commands += 1,
+                Err(e @ CommandError::Rejected { .. }) => return Err(fail(e)),
+                Err(e) => return Err(fail(e)),
+            }
+        }
+    }
+    Ok(commands)
+}
+
+fn days(rng: &mut Rng, lo: u64, hi: u64) -> Duration {
+    Duration::minutes(((lo + rng.below(hi - lo + 1)) * 24 * 60 + rng.below(600)) as i64)
+}
+
+/// Moves `at` on by `lo..=hi` days (and some minutes) and returns it.
+fn adv(at: &mut DateTime<Utc>, rng: &mut Rng, lo: u64, hi: u64) -> DateTime<Utc> {
+    *at += days(rng, lo, hi);
+    *at
+}
+
+/// Plans the life of one need case after its identification.
+fn plan(rng: &mut Rng, seed: u64, identified: DateTime<Utc>, refer_p: f64, steps: &mut Vec<Step>) {
+    let mut at = identified;
+    // Some needs are settled without any referral.
+    if rng.chance(0.08) {
+        let reason = *rng.pick(&[
+            CloseReason::ResolvedWithoutReferral,
+            CloseReason::DeclinedByRecipient,
+            CloseReason::Moved,
+            CloseReason::Deceased,
+        ]);
+        steps.push(Step {
+            at: adv(&mut at, rng, 1, 20),
+            action: NeedCaseAction::CloseNeed { reason },
+        });
+        return;
+    }
+    let services: Vec<ServiceId> = (0..3).map(|_| service(seed, rng.below(SERVICES))).collect();
+    let mut suggested: Vec<ServiceId> = Vec::new();
+    for s in services {
+        if !suggested.contains(&s) {
+            suggested.push(s);
+        }
+    }
+    steps.push(Step {
+        at: adv(&mut at, rng, 0, 5),
+        action: NeedCaseAction::SuggestServices {
+            services: suggested
+                .iter()
+                .map(|s| SuggestedService {
+                    service: *s,
+                    reasons: vec!["addresses_need".into(), "in_area".into()],
+                })
+                .collect(),
+        },
+    });
+    if !rng.chance(refer_p) {
+        if rng.chance(0.6) {
+            let reason = *rng.pick(&[
+                CloseReason::DeclinedByRecipient,
+                CloseReason::NoServiceAvailable,
+            ]);
+            steps.push(Step {
+                at: adv(&mut at, rng, 5, 40),
+                action: NeedCaseAction::CloseNeed { reason },
+            });
+        }
+        return; // otherwise it stays suggested (and soon overdue)
+    }
+    // Up to three referrals: a rejected, cancelled or failed one leaves the case open.
+    for attempt in 0..3u64 {
+        let referral = ReferralId::from_uuid(rng.uuid_v7(at));
+        let service = suggested[(attempt as usize).min(suggested.len() - 1)];
+        steps.push(Step {
+            at: adv(&mut at, rng, 1, 14),
+            action: NeedCaseAction::RequestReferral { referral, service },
+        });
+        let roll = rng.below(100);
+        if roll < 4 {
+            steps.push(Step {
+                at: adv(&mut at, rng, 0, 3),
+                action: NeedCaseAction::MarkEnteredInError {
+                    target: ErrorTarget::Referral { referral },
+                    reason: ErrorReason::WrongService,
+                },
+            });
+            continue;
+        }
+        if roll < 14 {
+            let reason = *rng.pick(&[
+                RejectionReason::NoCapacity,
+                RejectionReason::NotEligible,
+                RejectionReason::OutOfArea,
+                RejectionReason::MissingInformation,
+                RejectionReason::Other,
+            ]);
+            steps.push(Step {
+                at: adv(&mut at, rng, 1, 10),
+                action: NeedCaseAction::RejectReferral { referral, reason },
+            });
+            continue;
+        }
+        if roll < 19 {
+            let by = *rng.pick(&[CancelledBy::Requester, CancelledBy::Recipient]);
+            let reason = *rng.pick(&[
+                CancelReason::NoLongerNeeded,
+                CancelReason::ReferredElsewhere,
+                CancelReason::RecipientUnwell,
+                CancelReason::RecipientChangedMind,
+            ]);
+            steps.push(Step {
+                at: adv(&mut at, rng, 1, 10),
+                action: NeedCaseAction::CancelReferral {
+                    referral,
+                    by,
+                    reason,
+                },
+            });
+            continue;
+        }
+        steps.push(Step {
+            at: adv(&mut at, rng, 1, 12),
+            action: NeedCaseAction::AcceptReferral { referral },
+        });
+        if rng.chance(0.2) {
+            steps.push(Step {
+                at: adv(&mut at, rng, 0, 2),
+                action: NeedCaseAction::WaitlistReferral {
+                    referral,
+                    estimated_wait_days: Some(7 + rng.below(50) as u16),
+                },
+            });
+        }
+        if rng.chance(0.08) {
+            let reason = *rng.pick(&[
+                FailureReason::NoShow,
+                FailureReason::Unreachable,
+                FailureReason::Declined,
+            ]);
+            steps.push(Step {
+                at: adv(&mut at, rng, 3, 30),
+                action: NeedCaseAction::FailReferral { referral, reason },
+            });
+            continue;
+        }
+        steps.push(Step {
+            at: adv(&mut at, rng, 2, 40),
+            action: NeedCaseAction::StartReferral { referral },
+        });
+        let outcome = *rng.weighted(&[
+            (Outcome::NeedMet, 68),
+            (Outcome::NeedPartlyMet, 22),
+            (Outcome::NeedNotMet, 10),
+        ]);
+        steps.push(Step {
+            at: adv(&mut at, rng, 7, 90),
+            action: NeedCaseAction::CompleteReferral { referral, outcome },
+        });
+        if rng.chance(0.01) {
+            steps.push(Step {
+                at: adv(&mut at, rng, 1, 5),
+                action: NeedCaseAction::MarkEnteredInError {
+                    target: ErrorTarget::NeedCase,
+                    reason: ErrorReason::Duplicate,
+                },
+            });
+        }
+        return;
+    }
+    // Three referrals came to nothing: most such cases are closed.
+    if rng.chance(0.7) {
+        steps.push(Step {
+            at: adv(&mut at, rng, 3, 20),
+            action: NeedCaseAction::CloseNeed {
+                reason: CloseReason::NoServiceAvailable,
+            },
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_generator_is_reproducible_and_ids_are_stamped_with_their_time() {
+        let mut a = Rng::new(7);
+        let mut b = Rng::new(7);
+        let xs: Vec<u64> = (0..5).map(|_| a.next_u64()).collect();
+        let ys: Vec<u64> = (0..5).map(|_| b.next_u64()).collect();
+        assert_eq!(xs, ys);
+        let at = DateTime::from_timestamp(1_760_000_000, 0).unwrap();
+        let u = Rng::new(1).uuid_v7(at);
+        assert_eq!(u.get_version_num(), 7);
+        assert_eq!(u, Rng::new(1).uuid_v7(at));
+        let (secs, _) = u.get_timestamp().unwrap().to_unix();
+        assert_eq!(secs, 1_760_000_000);
+    }
+
+    #[test]
+    fn every_site_postal_code_and_language_is_valid() {
+        for s in &SITES {
+            SiteId::parse(s.id).unwrap();
+            for p in s.postal_codes {
+                PostalCode::parse(s.country, p).unwrap();
+            }
+            for (l, _) in s.languages {
+                LanguageTag::parse(l).unwrap();
+            }
+        }
+    }
+}

@@ -1,0 +1,833 @@
+//! One mutation per lifecycle command: `verbNoun(input: VerbNounInput!): VerbNounPayload!`.
+//!
+//! Every input takes `idempotencyKey` (a UUIDv7 the client mints when it first
+//! tries the command; a retry with the same key gets the same answer and writes
+//! nothing), `expectedVersion` (refuse if the record moved since the caller read
+//! it) and `occurredAt` (when it happened in care; now by default). Where a command
+//! creates something and the input names no id for it, the id is the idempotency
+//! key, so a retry names the same thing.
+
+use super::ids::{Kind, parse_input, parse_uuid};
+use super::types::*;
+use super::{access, app, error};
+use crate::app::{CommandContext, CommandError, Executed};
+use crate::auth::Access;
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use careledger_domain::ids::{NeedCaseId, RecipientId, ReferralId, ServiceId};
+use careledger_domain::need_case::{self as nc, NeedCase as DomainNeedCase, NeedCaseAction};
+use careledger_domain::recipient::{
+    CareRecipient as DomainRecipient, RecipientAction, RecipientKind as DomainKind,
+    RegisterCareRecipient,
+};
+use careledger_domain::store::StreamName;
+use careledger_domain::values as v;
+use careledger_projections::{NeedCaseView, RecipientView};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub struct Mutation;
+
+/// What every command input accepts.
+#[derive(InputObject, Default, Clone)]
+pub struct CommandOptions {
+    /// A UUIDv7 minted by the client when it first tries this command. Retrying with
+    /// the same key returns the original answer and writes nothing.
+    pub idempotency_key: Option<String>,
+    /// The record's version as the caller last saw it: the command is refused with
+    /// `STALE_VERSION` if it has changed since.
+    pub expected_version: Option<u64>,
+    /// When it happened in care (may be earlier than now, never later).
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+fn user_error(field: Option<&str>, code: &str, message: impl Into<String>) -> UserError {
+    UserError {
+        field: field.map(str::to_string),
+        message: message.into(),
+        code: code.to_string(),
+    }
+}
+
+/// A refusal before the command ran: bad input. Nothing was written.
+struct Invalid(UserError);
+
+fn invalid(field: &str, code: &str, message: impl Into<String>) -> Invalid {
+    Invalid(user_error(Some(field), code, message))
+}
+
+fn command_context(access: &Access, o: &CommandOptions) -> Result<CommandContext, Invalid> {
+    let idempotency_key = match &o.idempotency_key {
+        None => None,
+        Some(k) => {
+            let u = Uuid::try_parse(k.trim()).map_err(|_| {
+                invalid(
+                    "idempotencyKey",
+                    "INVALID_IDEMPOTENCY_KEY",
+                    "an idempotency key is a UUIDv7, e.g. 0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6b",
+                )
+            })?;
+            if u.get_version_num() != 7 {
+                return Err(invalid(
+                    "idempotencyKey",
+                    "INVALID_IDEMPOTENCY_KEY",
+                    "an idempotency key must be a UUID of version 7 (time-ordered), minted when the command is first tried",
+                ));
+            }
+            Some(u)
+        }
+    };
+    Ok(CommandContext {
+        actor: access.actor.clone(),
+        idempotency_key,
+        expected_version: o.expected_version,
+        occurred_at: o.occurred_at,
+        correlation_id: Uuid::now_v7(),
+    })
+}
+
+/// The id of something a command creates: given, or else the idempotency key, or else new.
+fn new_id(
+    given: Option<&ID>,
+    ctx: &CommandContext,
+    kind: Option<Kind>,
+    field: &str,
+) -> Result<Uuid, Invalid> {
+    match given {
+        Some(id) => match kind {
+            Some(k) => parse_input(id, k),
+            None => parse_uuid(id, field),
+        }
+        .map_err(|m| invalid(field, "INVALID_ID", m)),
+        None => Ok(ctx.idempotency_key.unwrap_or_else(Uuid::now_v7)),
+    }
+}
+
+fn need_case_id(id: &ID) -> Result<NeedCaseId, Invalid> {
+    parse_input(id, Kind::NeedCase)
+        .map(NeedCaseId::from_uuid)
+        .map_err(|m| invalid("needCaseId", "INVALID_ID", m))
+}
+
+fn referral_id(id: &ID) -> Result<ReferralId, Invalid> {
+    parse_uuid(id, "referral")
+        .map(ReferralId::from_uuid)
+        .map_err(|m| invalid("referralId", "INVALID_ID", m))
+}
+
+fn authorizer(access: &Access) -> impl Fn(Option<&v::SiteId>) -> Result<(), CommandError> + '_ {
+    move |site| match site {
+        Some(s) if !access.may_access_site(s) => Err(CommandError::Forbidden),
+        _ => Ok(()),
+    }
+}
+
+/// Turns a command's failure into `userErrors` or a top-level error.
+fn refusal(e: CommandError) -> Result<UserError> {
+    match e {
+        CommandError::Rejected {
+            field,
+            code,
+            message,
+        } => Ok(user_error(field, code, message)),
+        CommandError::Forbidden => Err(error(
+            "FORBIDDEN",
+            "this record belongs to a site your credentials do not cover",
+        )),
+        CommandError::Unavailable(detail) => {
+            tracing::error!(%detail, "command failed: store unavailable");
+            Err(error(
+                "UNAVAILABLE",
+                "the event store is unavailable; retry later",
+            ))
+        }
+        CommandError::Internal(detail) => {
+            tracing::error!(%detail, "command failed: internal error");
+            Err(error("INTERNAL", "internal error"))
+        }
+    }
+}
+
+macro_rules! need_case_payload {
+    ($(#[$m:meta])* $name:ident $(, $referral:ident)?) => {
+        $(#[$m])*
+        #[derive(SimpleObject, Default)]
+        pub struct $name {
+            /// The need case after the command (null when it was refused).
+            pub need_case: Option<NeedCase>,
+            $(
+            /// The referral the command acted on.
+            pub $referral: Option<Referral>,
+            )?
+            /// Global position of the last event written (for a replayed idempotency
+            /// key: written the first time). Pass it as `minPosition` to read your write.
+            pub position: Option<Position>,
+            /// True when the idempotency key had already been used for this very
+            /// command: nothing new was written.
+            pub duplicate: bool,
+            pub user_errors: Vec<UserError>,
+        }
+
+        impl From<NeedCaseOutcome> for $name {
+            #[allow(unused_variables)]
+            fn from(o: NeedCaseOutcome) -> Self {
+                $(let $referral = o.referral.as_ref().and_then(|r| o.view.as_ref().and_then(|v| v.state.referral(*r)).map(Referral::from));)?
+                Self {
+                    need_case: o.view.map(|v| NeedCase(Arc::new(v))),
+                    $($referral,)?
+                    position: o.position,
+                    duplicate: o.duplicate,
+                    user_errors: o.user_errors,
+                }
+            }
+        }
+    };
+}
+
+need_case_payload!(IdentifyNeedPayload);
+need_case_payload!(SuggestServicesPayload);
+need_case_payload!(RequestReferralPayload, referral);
+need_case_payload!(AcceptReferralPayload, referral);
+need_case_payload!(RejectReferralPayload, referral);
+need_case_payload!(WaitlistReferralPayload, referral);
+need_case_payload!(StartReferralPayload, referral);
+need_case_payload!(CompleteReferralPayload, referral);
+need_case_payload!(FailReferralPayload, referral);
+need_case_payload!(CancelReferralPayload, referral);
+need_case_payload!(CloseNeedPayload);
+need_case_payload!(MarkEnteredInErrorPayload);
+
+/// What a need-case command produced, before it takes its payload's name.
+#[derive(Default)]
+pub struct NeedCaseOutcome {
+    view: Option<NeedCaseView>,
+    referral: Option<ReferralId>,
+    position: Option<Position>,
+    duplicate: bool,
+    user_errors: Vec<UserError>,
+}
+
+impl NeedCaseOutcome {
+    fn refused(e: UserError) -> Self {
+        Self {
+            user_errors: vec![e],
+            ..Default::default()
+        }
+    }
+    fn done(x: Executed, referral: Option<ReferralId>) -> Self {
+        Self {
+            view: Some(NeedCaseView::from_history(&x.history)),
+            referral,
+            position: Some(Position(x.position.raw())),
+            duplicate: x.duplicate,
+            user_errors: vec![],
+        }
+    }
+}
+
+/// Runs a need-case command; `build` checks the input and makes the action.
+async fn need_case_command(
+    ctx: &Context<'_>,
+    options: &CommandOptions,
+    need_case: &ID,
+    build: impl FnOnce(&CommandContext) -> Result<(NeedCaseAction, Option<ReferralId>), Invalid>,
+) -> Result<NeedCaseOutcome> {
+    let access = access(ctx)?;
+    let prepared = command_context(access, options)
+        .and_then(|c| Ok((need_case_id(need_case)?, c)))
+        .and_then(|(id, c)| build(&c).map(|(a, r)| (id, c, a, r)));
+    let (id, cctx, action, referral) = match prepared {
+        Ok(p) => p,
+        Err(Invalid(e)) => return Ok(NeedCaseOutcome::refused(e)),
+    };
+    let app = app(ctx);
+    match app
+        .execute::<DomainNeedCase>(StreamName::need_case(id), action, &cctx, authorizer(access))
+        .await
+    {
+        Ok(x) => Ok(NeedCaseOutcome::done(x, referral)),
+        Err(e) => refusal(e).map(NeedCaseOutcome::refused),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Inputs
+// ---------------------------------------------------------------------------
+
+#[derive(InputObject)]
+pub struct RegisterCareRecipientInput {
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+    /// The new recipient's id (UUID); by default the idempotency key.
+    pub recipient_id: Option<ID>,
+    pub site: String,
+    #[graphql(default_with = "RecipientKind::Patient")]
+    pub kind: RecipientKind,
+    /// For a relative: the patient's recipient id.
+    pub patient_id: Option<ID>,
+    pub birth_year: i32,
+    pub sex: Sex,
+    /// ISO country code: BE, DE, NL, LU or FR.
+    pub country: String,
+    pub postal_code: String,
+    /// Preferred language, e.g. `nl`, `fr-BE`.
+    pub language: String,
+    #[graphql(default_with = "PreferentialReimbursement::Unknown")]
+    pub preferential_reimbursement: PreferentialReimbursement,
+    /// 1 (most deprived) to 10, where known.
+    pub deprivation_decile: Option<u8>,
+    #[graphql(default_with = "CancerSiteGroup::Unknown")]
+    pub cancer_site_group: CancerSiteGroup,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct RegisterCareRecipientPayload {
+    pub care_recipient: Option<CareRecipient>,
+    pub position: Option<Position>,
+    pub duplicate: bool,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
+pub struct IdentifyNeedInput {
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+    /// The new need case's id; by default the idempotency key.
+    pub need_case_id: Option<ID>,
+    pub recipient_id: ID,
+    /// A catalogue code, e.g. `psy.fear-of-recurrence`.
+    pub need_code: String,
+}
+
+#[derive(InputObject)]
+pub struct SuggestedServiceInput {
+    pub service_id: ID,
+    /// Why it is suggested: reason codes (lowercase letters, digits, `_`).
+    #[graphql(default)]
+    pub reasons: Vec<String>,
+}
+
+#[derive(InputObject)]
+pub struct SuggestServicesInput {
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+    pub need_case_id: ID,
+    /// Best first (at most 50).
+    pub services: Vec<SuggestedServiceInput>,
+}
+
+#[derive(InputObject)]
+pub struct RequestReferralInput {
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+    pub need_case_id: ID,
+    /// The new referral's id; by default the idempotency key.
+    pub referral_id: Option<ID>,
+    pub service_id: ID,
+}
+
+#[derive(InputObject)]
+pub struct ReferralInput {
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+    pub need_case_id: ID,
+    pub referral_id: ID,
+}
+
+#[derive(InputObject)]
+pub struct AcceptReferralInput {
+    #[graphql(flatten)]
+    pub referral: ReferralInput,
+}
+
+#[derive(InputObject)]
+pub struct StartReferralInput {
+    #[graphql(flatten)]
+    pub referral: ReferralInput,
+}
+
+#[derive(InputObject)]
+pub struct RejectReferralInput {
+    #[graphql(flatten)]
+    pub referral: ReferralInput,
+    pub reason: RejectionReason,
+}
+
+#[derive(InputObject)]
+pub struct WaitlistReferralInput {
+    #[graphql(flatten)]
+    pub referral: ReferralInput,
+    pub estimated_wait_days: Option<u16>,
+}
+
+#[derive(InputObject)]
+pub struct CompleteReferralInput {
+    #[graphql(flatten)]
+    pub referral: ReferralInput,
+    pub outcome: Outcome,
+}
+
+#[derive(InputObject)]
+pub struct FailReferralInput {
+    #[graphql(flatten)]
+    pub referral: ReferralInput,
+    pub reason: FailureReason,
+}
+
+#[derive(InputObject)]
+pub struct CancelReferralInput {
+    #[graphql(flatten)]
+    pub referral: ReferralInput,
+    pub by: CancelledBy,
+    pub reason: CancelReason,
+}
+
+#[derive(InputObject)]
+pub struct CloseNeedInput {
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+    pub need_case_id: ID,
+    pub reason: CloseReason,
+}
+
+#[derive(InputObject)]
+pub struct MarkEnteredInErrorInput {
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+    pub need_case_id: ID,
+    /// The referral recorded in error; without it, the whole need case.
+    pub referral_id: Option<ID>,
+    pub reason: ErrorReason,
+}
+
+fn reason_code_ok(r: &str) -> bool {
+    (1..=40).contains(&r.len())
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// A command on one referral.
+async fn referral_command(
+    ctx: &Context<'_>,
+    r: &ReferralInput,
+    make: impl FnOnce(ReferralId) -> NeedCaseAction,
+) -> Result<NeedCaseOutcome> {
+    need_case_command(ctx, &r.options, &r.need_case_id, |_| {
+        let id = referral_id(&r.referral_id)?;
+        Ok((make(id), Some(id)))
+    })
+    .await
+}
+
+#[Object]
+impl Mutation {
+    /// Registers a care recipient at a site, with the stratifiers of equity audits.
+    async fn register_care_recipient(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterCareRecipientInput,
+    ) -> Result<RegisterCareRecipientPayload> {
+        let access = access(ctx)?;
+        let prepared = (|| -> Result<(CommandContext, RegisterCareRecipient), Invalid> {
+            let c = command_context(access, &input.options)?;
+            let recipient = RecipientId::from_uuid(new_id(
+                input.recipient_id.as_ref(),
+                &c,
+                Some(Kind::CareRecipient),
+                "recipientId",
+            )?);
+            let site = v::SiteId::parse(&input.site)
+                .map_err(|e| invalid("site", "INVALID_SITE", e.to_string()))?;
+            let kind = match (input.kind, &input.patient_id) {
+                (RecipientKind::Patient, None) => DomainKind::Patient,
+                (RecipientKind::Patient, Some(_)) => {
+                    return Err(invalid(
+                        "patientId",
+                        "UNEXPECTED_PATIENT_ID",
+                        "a patient has no patientId; it is for relatives",
+                    ));
+                }
+                (RecipientKind::Relative, None) => {
+                    return Err(invalid(
+                        "patientId",
+                        "MISSING_PATIENT_ID",
+                        "a relative needs the patientId of their patient",
+                    ));
+                }
+                (RecipientKind::Relative, Some(p)) => DomainKind::Relative {
+                    patient: RecipientId::from_uuid(
+                        parse_input(p, Kind::CareRecipient)
+                            .map_err(|m| invalid("patientId", "INVALID_ID", m))?,
+                    ),
+                },
+            };
+            let birth_year = v::BirthYear::parse(input.birth_year)
+                .map_err(|e| invalid("birthYear", "INVALID_BIRTH_YEAR", e.to_string()))?;
+            let country = v::Country::parse(&input.country)
+                .map_err(|e| invalid("country", "UNSUPPORTED_COUNTRY", e.to_string()))?;
+            let postal_code = v::PostalCode::parse(country, &input.postal_code)
+                .map_err(|e| invalid("postalCode", "INVALID_POSTAL_CODE", e.to_string()))?;
+            let language = v::LanguageTag::parse(&input.language)
+                .map_err(|e| invalid("language", "INVALID_LANGUAGE", e.to_string()))?;
+            let deprivation_decile = input
+                .deprivation_decile
+                .map(v::DeprivationDecile::parse)
+                .transpose()
+                .map_err(|e| invalid("deprivationDecile", "INVALID_DECILE", e.to_string()))?;
+            Ok((
+                c,
+                RegisterCareRecipient {
+                    recipient,
+                    site,
+                    kind,
+                    birth_year,
+                    sex: input.sex.into(),
+                    postal_code,
+                    language,
+                    preferential_reimbursement: input.preferential_reimbursement.into(),
+                    deprivation_decile,
+                    cancer_site_group: input.cancer_site_group.into(),
+                },
+            ))
+        })();
+        let (cctx, register) = match prepared {
+            Ok(p) => p,
+            Err(Invalid(e)) => {
+                return Ok(RegisterCareRecipientPayload {
+                    user_errors: vec![e],
+                    ..Default::default()
+                });
+            }
+        };
+        if !access.may_access_site(&register.site) {
+            return Err(error(
+                "FORBIDDEN",
+                "your credentials do not cover this site",
+            ));
+        }
+        let stream = StreamName::recipient(register.recipient);
+        let app = app(ctx);
+        match app
+            .execute::<DomainRecipient>(
+                stream,
+                RecipientAction::Register(register),
+                &cctx,
+                authorizer(access),
+            )
+            .await
+        {
+            Ok(x) => {
+                let state = crate::app::fold::<DomainRecipient>(&x.history);
+                let last = x
+                    .history
+                    .last()
+                    .expect("a registered recipient has an event");
+                let view = state.profile().map(|p| RecipientView {
+                    profile: p.clone(),
+                    registered_at: state.registered_at().unwrap_or(last.metadata.occurred_at),
+                    version: last.version,
+                    position: last.position.raw(),
+                    need_cases: app
+                        .projector
+                        .read()
+                        .recipient(p.recipient)
+                        .map(|r| r.need_cases.clone())
+                        .unwrap_or_default(),
+                });
+                Ok(RegisterCareRecipientPayload {
+                    care_recipient: view.map(|v| CareRecipient(Arc::new(v))),
+                    position: Some(Position(x.position.raw())),
+                    duplicate: x.duplicate,
+                    user_errors: vec![],
+                })
+            }
+            Err(e) => Ok(RegisterCareRecipientPayload {
+                user_errors: vec![refusal(e)?],
+                ..Default::default()
+            }),
+        }
+    }
+
+    /// Opens a need case: a need of the catalogue identified for a registered recipient.
+    async fn identify_need(
+        &self,
+        ctx: &Context<'_>,
+        input: IdentifyNeedInput,
+    ) -> Result<IdentifyNeedPayload> {
+        let access = access(ctx)?;
+        let app = app(ctx);
+        let recipient = match parse_input(&input.recipient_id, Kind::CareRecipient) {
+            Ok(r) => RecipientId::from_uuid(r),
+            Err(m) => {
+                return Ok(NeedCaseOutcome::refused(user_error(
+                    Some("recipientId"),
+                    "INVALID_ID",
+                    m,
+                ))
+                .into());
+            }
+        };
+        let need = match v::NeedCode::parse(&input.need_code) {
+            Ok(n) => n,
+            Err(e) => {
+                return Ok(NeedCaseOutcome::refused(user_error(
+                    Some("needCode"),
+                    "INVALID_NEED_CODE",
+                    e.to_string(),
+                ))
+                .into());
+            }
+        };
+        if let Err(e) = app.catalogue.resolve(&need) {
+            return Ok(NeedCaseOutcome::refused(user_error(
+                Some("needCode"),
+                e.code(),
+                e.to_string(),
+            ))
+            .into());
+        }
+        let profile = match app.load_recipient(recipient).await {
+            Ok(state) => match state.require(recipient) {
+                Ok(p) => p.clone(),
+                Err(e) => {
+                    return Ok(NeedCaseOutcome::refused(user_error(
+                        Some("recipientId"),
+                        e.code(),
+                        e.to_string(),
+                    ))
+                    .into());
+                }
+            },
+            Err(e) => return Ok(NeedCaseOutcome::refused(refusal(e)?).into()),
+        };
+        if !access.may_access_site(&profile.site) {
+            return Err(error(
+                "FORBIDDEN",
+                "this recipient belongs to a site your credentials do not cover",
+            ));
+        }
+        let cctx = match command_context(access, &input.options) {
+            Ok(c) => c,
+            Err(Invalid(e)) => return Ok(NeedCaseOutcome::refused(e).into()),
+        };
+        let id = match new_id(
+            input.need_case_id.as_ref(),
+            &cctx,
+            Some(Kind::NeedCase),
+            "needCaseId",
+        ) {
+            Ok(u) => NeedCaseId::from_uuid(u),
+            Err(Invalid(e)) => return Ok(NeedCaseOutcome::refused(e).into()),
+        };
+        let action = NeedCaseAction::IdentifyNeed {
+            need_case: id,
+            recipient: profile,
+            need,
+        };
+        Ok(match app
+            .execute::<DomainNeedCase>(StreamName::need_case(id), action, &cctx, authorizer(access))
+            .await
+        {
+            Ok(x) => NeedCaseOutcome::done(x, None),
+            Err(e) => NeedCaseOutcome::refused(refusal(e)?),
+        }
+        .into())
+    }
+
+    /// Records a ranked list of services for the need, best first (a manual list
+    /// for now; ranked matching comes with the service directory).
+    async fn suggest_services(
+        &self,
+        ctx: &Context<'_>,
+        input: SuggestServicesInput,
+    ) -> Result<SuggestServicesPayload> {
+        Ok(need_case_command(ctx, &input.options, &input.need_case_id, |_| {
+            let mut services = Vec::with_capacity(input.services.len());
+            for s in &input.services {
+                let service = ServiceId::from_uuid(
+                    parse_uuid(&s.service_id, "service").map_err(|m| invalid("services", "INVALID_ID", m))?,
+                );
+                if let Some(bad) = s.reasons.iter().find(|r| !reason_code_ok(r)) {
+                    return Err(invalid(
+                        "services",
+                        "INVALID_REASON_CODE",
+                        format!("'{}' is not a reason code: 1 to 40 lowercase letters, digits or '_' (free text is not stored)", super::ids::clip(bad)),
+                    ));
+                }
+                services.push(nc::SuggestedService { service, reasons: s.reasons.clone() });
+            }
+            Ok((NeedCaseAction::SuggestServices { services }, None))
+        })
+        .await?
+        .into())
+    }
+
+    /// Refers the recipient to a service (one open referral per need case).
+    async fn request_referral(
+        &self,
+        ctx: &Context<'_>,
+        input: RequestReferralInput,
+    ) -> Result<RequestReferralPayload> {
+        Ok(
+            need_case_command(ctx, &input.options, &input.need_case_id, |c| {
+                let referral = ReferralId::from_uuid(new_id(
+                    input.referral_id.as_ref(),
+                    c,
+                    None,
+                    "referralId",
+                )?);
+                let service = ServiceId::from_uuid(
+                    parse_uuid(&input.service_id, "service")
+                        .map_err(|m| invalid("serviceId", "INVALID_ID", m))?,
+                );
+                Ok((
+                    NeedCaseAction::RequestReferral { referral, service },
+                    Some(referral),
+                ))
+            })
+            .await?
+            .into(),
+        )
+    }
+
+    /// The service accepted the referral.
+    async fn accept_referral(
+        &self,
+        ctx: &Context<'_>,
+        input: AcceptReferralInput,
+    ) -> Result<AcceptReferralPayload> {
+        Ok(referral_command(ctx, &input.referral, |referral| {
+            NeedCaseAction::AcceptReferral { referral }
+        })
+        .await?
+        .into())
+    }
+
+    /// The service turned the referral down.
+    async fn reject_referral(
+        &self,
+        ctx: &Context<'_>,
+        input: RejectReferralInput,
+    ) -> Result<RejectReferralPayload> {
+        let reason = input.reason.into();
+        Ok(referral_command(ctx, &input.referral, |referral| {
+            NeedCaseAction::RejectReferral { referral, reason }
+        })
+        .await?
+        .into())
+    }
+
+    /// The referral waits for a place (on hold).
+    async fn waitlist_referral(
+        &self,
+        ctx: &Context<'_>,
+        input: WaitlistReferralInput,
+    ) -> Result<WaitlistReferralPayload> {
+        let estimated_wait_days = input.estimated_wait_days;
+        Ok(referral_command(ctx, &input.referral, |referral| {
+            NeedCaseAction::WaitlistReferral {
+                referral,
+                estimated_wait_days,
+            }
+        })
+        .await?
+        .into())
+    }
+
+    /// The service started (or resumed) care.
+    async fn start_referral(
+        &self,
+        ctx: &Context<'_>,
+        input: StartReferralInput,
+    ) -> Result<StartReferralPayload> {
+        Ok(referral_command(ctx, &input.referral, |referral| {
+            NeedCaseAction::StartReferral { referral }
+        })
+        .await?
+        .into())
+    }
+
+    /// The service finished, with how far the need was met.
+    async fn complete_referral(
+        &self,
+        ctx: &Context<'_>,
+        input: CompleteReferralInput,
+    ) -> Result<CompleteReferralPayload> {
+        let outcome = input.outcome.into();
+        Ok(referral_command(ctx, &input.referral, |referral| {
+            NeedCaseAction::CompleteReferral { referral, outcome }
+        })
+        .await?
+        .into())
+    }
+
+    /// The referral failed (no-show, unreachable, declined).
+    async fn fail_referral(
+        &self,
+        ctx: &Context<'_>,
+        input: FailReferralInput,
+    ) -> Result<FailReferralPayload> {
+        let reason = input.reason.into();
+        Ok(referral_command(ctx, &input.referral, |referral| {
+            NeedCaseAction::FailReferral { referral, reason }
+        })
+        .await?
+        .into())
+    }
+
+    /// The requester or the recipient cancelled the referral.
+    async fn cancel_referral(
+        &self,
+        ctx: &Context<'_>,
+        input: CancelReferralInput,
+    ) -> Result<CancelReferralPayload> {
+        let (by, reason) = (input.by.into(), input.reason.into());
+        Ok(referral_command(ctx, &input.referral, |referral| {
+            NeedCaseAction::CancelReferral {
+                referral,
+                by,
+                reason,
+            }
+        })
+        .await?
+        .into())
+    }
+
+    /// Closes the need case without (further) referral.
+    async fn close_need(
+        &self,
+        ctx: &Context<'_>,
+        input: CloseNeedInput,
+    ) -> Result<CloseNeedPayload> {
+        let reason = input.reason.into();
+        Ok(
+            need_case_command(ctx, &input.options, &input.need_case_id, |_| {
+                Ok((NeedCaseAction::CloseNeed { reason }, None))
+            })
+            .await?
+            .into(),
+        )
+    }
+
+    /// Marks a referral, or the whole need case, as recorded in error.
+    async fn mark_entered_in_error(
+        &self,
+        ctx: &Context<'_>,
+        input: MarkEnteredInErrorInput,
+    ) -> Result<MarkEnteredInErrorPayload> {
+        let reason = input.reason.into();
+        Ok(
+            need_case_command(ctx, &input.options, &input.need_case_id, |_| {
+                let target = match &input.referral_id {
+                    Some(r) => nc::ErrorTarget::Referral {
+                        referral: referral_id(r)?,
+                    },
+                    None => nc::ErrorTarget::NeedCase,
+                };
+                Ok((NeedCaseAction::MarkEnteredInError { target, reason }, None))
+            })
+            .await?
+            .into(),
+        )
+    }
+}

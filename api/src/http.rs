@@ -1,0 +1,320 @@
+//! The HTTP edge: GraphQL over HTTP, GraphiQL, health, readiness and metrics.
+//!
+//! GraphQL follows the GraphQL-over-HTTP spec: `POST /graphql` with a JSON body,
+//! `GET /graphql?query=…` for queries only (a mutation over GET is `405`); the
+//! response is `application/graphql-response+json` when the client accepts it
+//! (then a request that fails to parse or validate is a `400`), else
+//! `application/json` (then such a request is answered `200`, as the spec asks for
+//! legacy clients). A malformed body is `400`, a body over the limit `413`, an
+//! unsupported content type `415`, an unacceptable `Accept` `406`, a missing or bad
+//! bearer token `401`.
+
+use crate::app::App;
+use crate::auth::TokenKey;
+use crate::graphql::{CareLedgerSchema, lang_from_accept_language};
+use async_graphql::parser::types::OperationType;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+pub struct HttpState {
+    pub schema: CareLedgerSchema,
+    pub app: Arc<App>,
+    pub keys: TokenKey,
+    /// Set once the projections caught up with the log as it was at start.
+    pub ready: Arc<AtomicBool>,
+}
+
+pub fn router(state: Arc<HttpState>) -> Router {
+    Router::new()
+        .route("/", get(graphiql))
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// A response with one top-level error (for requests that never reach execution).
+fn request_error(status: StatusCode, media: &'static str, code: &str, message: &str) -> Response {
+    let body =
+        serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    let mut r = (status, body.to_string()).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    r
+}
+
+/// Which media type to answer in; `None` when the client accepts neither.
+fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()) else {
+        return Some(JSON);
+    };
+    let types: Vec<&str> = accept
+        .split(',')
+        .map(|t| t.split(';').next().unwrap_or("").trim())
+        .collect();
+    if types.contains(&GRAPHQL_RESPONSE) {
+        Some(GRAPHQL_RESPONSE)
+    } else if types
+        .iter()
+        .any(|t| *t == JSON || *t == "*/*" || *t == "application/*")
+    {
+        Some(JSON)
+    } else {
+        None
+    }
+}
+
+async fn graphql_post(
+    State(s): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(media) = negotiate(&headers) else {
+        return request_error(
+            StatusCode::NOT_ACCEPTABLE,
+            JSON,
+            "NOT_ACCEPTABLE",
+            "accept application/graphql-response+json or application/json",
+        );
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .unwrap_or("");
+    if !content_type.trim_start().starts_with(JSON) {
+        return request_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send the request as application/json",
+        );
+    }
+    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                "BAD_REQUEST",
+                &format!("the body is not a GraphQL request in JSON: {e}"),
+            );
+        }
+    };
+    execute(&s, &headers, media, request, false).await
+}
+
+async fn graphql_get(
+    State(s): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let Some(media) = negotiate(&headers) else {
+        return request_error(
+            StatusCode::NOT_ACCEPTABLE,
+            JSON,
+            "NOT_ACCEPTABLE",
+            "accept application/graphql-response+json or application/json",
+        );
+    };
+    let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or("")) {
+        Ok(r) => r,
+        Err(e) => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                "BAD_REQUEST",
+                &format!("the query string is not a GraphQL request: {e}"),
+            );
+        }
+    };
+    execute(&s, &headers, media, request, true).await
+}
+
+async fn execute(
+    s: &HttpState,
+    headers: &HeaderMap,
+    media: &'static str,
+    mut request: async_graphql::Request,
+    is_get: bool,
+) -> Response {
+    let started = Instant::now();
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        });
+    let access = match token {
+        None => Err(crate::auth::AuthError::Missing),
+        Some(t) => s.keys.authenticate(t.trim(), s.app.clock.now().timestamp()),
+    };
+    let access = match access {
+        Ok(a) => a,
+        Err(e) => {
+            let mut r = request_error(
+                StatusCode::UNAUTHORIZED,
+                media,
+                "UNAUTHENTICATED",
+                &e.to_string(),
+            );
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return r;
+        }
+    };
+    if is_get {
+        let name = request.operation_name.clone();
+        if let Ok(doc) = request.parsed_query() {
+            let is_mutation = doc.operations.iter().any(|(n, op)| {
+                op.node.ty == OperationType::Mutation
+                    && (name.is_none() || n.map(|n| n.as_str()) == name.as_deref())
+            });
+            if is_mutation {
+                let mut r = request_error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    media,
+                    "METHOD_NOT_ALLOWED",
+                    "mutations must be sent with POST",
+                );
+                r.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
+                return r;
+            }
+        }
+    }
+    let lang = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|h| h.to_str().ok())
+        .map(lang_from_accept_language)
+        .unwrap_or(careledger_domain::values::Lang::En);
+    let operation = request.operation_name.clone();
+    let mut response = s.schema.execute(request.data(access).data(lang)).await;
+
+    // Errors from parsing and validation carry no code of ours: give them one, and
+    // tell them apart (the request never executed) for the status code.
+    let mut request_failed = false;
+    if response.data == async_graphql::Value::Null && !response.errors.is_empty() {
+        for e in &mut response.errors {
+            let has_code = e
+                .extensions
+                .as_ref()
+                .is_some_and(|x| x.get("code").is_some());
+            if !has_code {
+                request_failed = true;
+                let code = if e.message.contains("nested too deep") {
+                    "QUERY_TOO_DEEP"
+                } else if e.message.contains("too complex") {
+                    "QUERY_TOO_COMPLEX"
+                } else {
+                    "GRAPHQL_VALIDATION_FAILED"
+                };
+                e.extensions
+                    .get_or_insert_with(Default::default)
+                    .set("code", code);
+            }
+        }
+    }
+    let status = if request_failed && media == GRAPHQL_RESPONSE {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    s.app.metrics.request(
+        operation.as_deref(),
+        response.errors.is_empty(),
+        started.elapsed(),
+    );
+    let body = match serde_json::to_vec(&response) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot serialise a GraphQL response");
+            return request_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                media,
+                "INTERNAL",
+                "internal error",
+            );
+        }
+    };
+    let mut r = (status, body).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    r
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(s): State<Arc<HttpState>>) -> Response {
+    let position = s.app.projector.position().raw();
+    if s.ready.load(Ordering::Acquire) {
+        (
+            StatusCode::OK,
+            format!("ready (projections at position {position})\n"),
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: projections catching up (at position {position})\n"),
+        )
+            .into_response()
+    }
+}
+
+async fn metrics(State(s): State<Arc<HttpState>>) -> Response {
+    let head = s.app.store.head().await.map(|p| p.raw()).unwrap_or(0);
+    let text = s.app.metrics.render(head, s.app.projector.position().raw());
+    let mut r = text.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    r
+}
+
+async fn graphiql() -> Html<&'static str> {
+    Html(include_str!("graphiql.html"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn the_response_media_type_follows_the_accept_header() {
+        assert_eq!(negotiate(&HeaderMap::new()), Some(JSON));
+        assert_eq!(
+            negotiate(&accept(
+                "application/graphql-response+json, application/json;q=0.9"
+            )),
+            Some(GRAPHQL_RESPONSE)
+        );
+        assert_eq!(negotiate(&accept("application/json")), Some(JSON));
+        assert_eq!(negotiate(&accept("*/*")), Some(JSON));
+        assert_eq!(negotiate(&accept("text/html")), None);
+    }
+}
