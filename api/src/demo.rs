@@ -11,7 +11,8 @@
 //!
 //! Reproducible: every choice comes from a seeded generator, one per recipient
 //! (seeded from the run's seed and the recipient's number), so the data does not
-//! depend on how the concurrent loading is scheduled. Ids are derived from the
+//! depend on how the concurrent loading is scheduled; dates count back from the
+//! start of the current day (UTC), so runs on the same day give the same data. Ids are derived from the
 //! generator too (UUIDv7-shaped, stamped with the time the record was created).
 
 use crate::app::{App, CommandContext, CommandError};
@@ -161,7 +162,15 @@ struct Step {
 /// Loads the data set: `recipients` care recipients (relatives included) and their
 /// need cases. Prints a summary.
 pub async fn load(app: &Arc<App>, seed: u64, recipients: u32) -> anyhow::Result<()> {
-    let now = app.clock.now();
+    // Dates are anchored to the start of today (UTC), not to this instant, so two
+    // runs on the same day with the same seed give identical data.
+    let now = app
+        .clock
+        .now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc();
     let codes: Arc<Vec<NeedCode>> = Arc::new(
         app.catalogue
             .needs()
@@ -367,6 +376,10 @@ fn adv(at: &mut DateTime<Utc>, rng: &mut Rng, lo: u64, hi: u64) -> DateTime<Utc>
 /// Plans the life of one need case after its identification.
 fn plan(rng: &mut Rng, seed: u64, identified: DateTime<Utc>, refer_p: f64, steps: &mut Vec<Step>) {
     let mut at = identified;
+    // Some needs wait for a follow-up conversation before anything is suggested.
+    if rng.chance(0.04) {
+        return;
+    }
     // Some needs are settled without any referral.
     if rng.chance(0.08) {
         let reason = *rng.pick(&[

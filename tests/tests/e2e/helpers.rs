@@ -21,6 +21,7 @@ impl Running {
         let mut child = Command::new(CARELEDGER)
             .args(args)
             .env("CARELEDGER_DATA_DIR", data_dir)
+            .env("CARELEDGER_ADDR", "127.0.0.1:0")
             .env("CARELEDGER_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -92,6 +93,7 @@ pub fn run_to_end<S: AsRef<std::ffi::OsStr>>(args: &[S], data_dir: &Path) -> Fin
     let out = Command::new(CARELEDGER)
         .args(args)
         .env("CARELEDGER_DATA_DIR", data_dir)
+        .env("CARELEDGER_ADDR", "127.0.0.1:0")
         .output()
         .expect("run careledger");
     Finished {

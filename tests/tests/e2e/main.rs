@@ -2,5 +2,9 @@
 //! fresh data directory) and talks to it the way a user or operator would. One test
 //! binary, so the program and helpers are built once.
 
+mod api;
 mod helpers;
+mod http;
+mod lifecycle;
+mod refusals;
 mod serve;

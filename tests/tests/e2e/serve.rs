@@ -11,7 +11,8 @@ fn serve_creates_the_embedded_store_and_stops_cleanly_on_sigterm_and_sigint() {
     let data = dir.path().join("fresh");
     for signal in ["TERM", "INT"] {
         let server = Running::start(&["serve"], &data);
-        let line = server.wait_for_line("event store open at", Duration::from_secs(30));
+        let line = server.wait_for_line("event store at", Duration::from_secs(30));
+        server.wait_for_line("listening on http://127.0.0.1:", Duration::from_secs(30));
         assert!(line.contains("careledger.sqlite"), "{line}");
         assert!(
             line.contains("needs catalogue 2026.1 with 117 needs"),
@@ -29,7 +30,7 @@ fn serve_creates_the_embedded_store_and_stops_cleanly_on_sigterm_and_sigint() {
 fn a_second_server_on_the_same_store_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let first = Running::start(&["serve"], dir.path());
-    first.wait_for_line("event store open at", Duration::from_secs(30));
+    first.wait_for_line("event store at", Duration::from_secs(30));
     let out = run_to_end(&["serve"], dir.path());
     assert!(!out.success);
     let stderr = &out.stderr;

@@ -1,0 +1,171 @@
+//! A running server and a small GraphQL-over-HTTP client for the tests.
+
+use crate::helpers::Running;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::Duration;
+
+pub struct Server {
+    pub running: Running,
+    /// `http://127.0.0.1:<port>`
+    pub base: String,
+    pub token: String,
+    agent: ureq::Agent,
+}
+
+/// An HTTP answer: status, content type, body.
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build(),
+    )
+}
+
+impl Server {
+    /// Starts `careledger serve <args>` on a fresh data directory, port 0, and reads
+    /// the address and the first-start admin token it prints.
+    pub fn start(data_dir: &Path, args: &[&str]) -> Self {
+        let mut all = vec!["serve"];
+        all.extend_from_slice(args);
+        let running = Running::start(&all, data_dir);
+        let token_line = running.wait_for_line("admin token", Duration::from_secs(120));
+        let token = token_line.rsplit(' ').next().unwrap().to_string();
+        Self::attach(running, token)
+    }
+
+    /// Starts again on a data directory that has been used (no admin token is
+    /// printed then): the caller brings the token.
+    pub fn restart(data_dir: &Path, token: &str) -> Self {
+        let running = Running::start(&["serve"], data_dir);
+        Self::attach(running, token.to_string())
+    }
+
+    fn attach(running: Running, token: String) -> Self {
+        let line = running.wait_for_line("listening on http://", Duration::from_secs(120));
+        let base = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap()
+            .to_string();
+        Server {
+            running,
+            base,
+            token,
+            agent: agent(),
+        }
+    }
+
+    /// Any request. `body: None` sends a GET.
+    pub fn http(
+        &self,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Answer {
+        let url = format!("{}{path_and_query}", self.base);
+        let result = match body {
+            None => {
+                let mut r = self.agent.get(&url);
+                for (k, v) in headers {
+                    r = r.header(*k, *v);
+                }
+                r.call()
+            }
+            Some(b) => {
+                let mut r = self.agent.post(&url);
+                for (k, v) in headers {
+                    r = r.header(*k, *v);
+                }
+                r.send(b)
+            }
+        };
+        let mut resp = result.unwrap_or_else(|e| panic!("{url}: {e}"));
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        Answer {
+            status: resp.status().as_u16(),
+            content_type,
+            headers,
+            body: resp.body_mut().read_to_string().unwrap_or_default(),
+        }
+    }
+
+    /// POSTs a GraphQL request with the admin token; returns the whole JSON answer
+    /// (asserting HTTP 200).
+    pub fn gql(&self, query: &str, variables: Value) -> Value {
+        self.gql_as(&self.token, query, variables)
+    }
+
+    pub fn gql_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        let body = json!({ "query": query, "variables": variables }).to_string();
+        let auth = format!("Bearer {token}");
+        let a = self.http(
+            "/graphql",
+            &[
+                ("content-type", "application/json"),
+                ("authorization", &auth),
+            ],
+            Some(body.as_bytes()),
+        );
+        assert_eq!(a.status, 200, "{}", a.body);
+        a.json()
+    }
+
+    /// As `gql`, asserting there are no top-level errors; returns `data`.
+    pub fn data(&self, query: &str, variables: Value) -> Value {
+        let v = self.gql(query, variables);
+        assert!(v.get("errors").is_none(), "errors: {v}");
+        v["data"].clone()
+    }
+
+    /// Runs mutation `name` with `input`, selecting `selection` from its payload.
+    pub fn mutate(&self, name: &str, input: Value, selection: &str) -> Value {
+        let mut input_type = name[..1].to_uppercase();
+        input_type.push_str(&name[1..]);
+        let q = format!(
+            "mutation($input: {input_type}Input!) {{ {name}(input: $input) {{ {selection} position duplicate userErrors {{ field code message }} }} }}"
+        );
+        self.data(&q, json!({ "input": input }))[name].clone()
+    }
+
+    /// The log's head position.
+    pub fn head(&self) -> u64 {
+        let d = self.data("{ projections { head } }", json!({}));
+        d["projections"]["head"].as_str().unwrap().parse().unwrap()
+    }
+}
+
+/// A fresh UUIDv7 as a string (an idempotency key or a new id).
+pub fn v7() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
