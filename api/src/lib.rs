@@ -30,8 +30,17 @@ use std::process::ExitCode;
 /// The whole program: parse the command line and run it. `main.rs` only calls this,
 /// so tests can build the same program under another name.
 pub fn main() -> ExitCode {
+    main_with(std::env::args_os())
+}
+
+/// As [`main`], with the command line given (the benchmark starts the server so).
+pub fn main_with<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
     use clap::Parser;
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_from(args);
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -36,9 +36,29 @@ struct Scale {
     concurrent_per_task: usize,
     fsync_baseline: Duration,
     replay_events: usize,
+    /// How long each HTTP load runs.
+    http_duration: Duration,
 }
 
+mod graphql;
+
 fn main() {
+    // The GraphQL scenarios start this binary again as their server processes.
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("__serve") => {
+            let code = careledger_api::main_with(
+                std::iter::once("careledger".to_string()).chain(args[2..].iter().cloned()),
+            );
+            std::process::exit(if code == std::process::ExitCode::SUCCESS {
+                0
+            } else {
+                1
+            });
+        }
+        Some("__baseline") => return graphql::run_baseline(),
+        _ => {}
+    }
     let quick = std::env::args().any(|a| a == "--quick");
     let scale = if quick {
         Scale {
@@ -48,6 +68,7 @@ fn main() {
             concurrent_per_task: 100,
             fsync_baseline: Duration::from_millis(300),
             replay_events: 50_000,
+            http_duration: Duration::from_secs(2),
         }
     } else {
         Scale {
@@ -57,6 +78,7 @@ fn main() {
             concurrent_per_task: 1_500,
             fsync_baseline: Duration::from_secs(3),
             replay_events: 1_000_000,
+            http_duration: Duration::from_secs(10),
         }
     };
     let dir = std::env::temp_dir().join(format!("careledger-bench-{}", std::process::id()));
@@ -87,6 +109,20 @@ fn main() {
             replay(&scenario_dir(&dir, "replay"), &scale).await;
             clean(&dir, "replay");
         }
+        if wanted("graphql_mutation") {
+            graphql::graphql_mutation(&scenario_dir(&dir, "graphql_mutation"), scale.http_duration)
+                .await;
+            clean(&dir, "graphql_mutation");
+        }
+        if wanted("graphql_query") {
+            graphql::graphql_query(
+                &scenario_dir(&dir, "graphql_query"),
+                scale.http_duration,
+                scale.http_duration / 2,
+            )
+            .await;
+            clean(&dir, "graphql_query");
+        }
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -101,7 +137,7 @@ fn clean(root: &Path, name: &str) {
     let _ = std::fs::remove_dir_all(root.join(name));
 }
 
-fn report(
+pub(crate) fn report(
     scenario: &str,
     value: f64,
     unit: &str,

@@ -1,0 +1,467 @@
+//! The GraphQL scenarios: the real server runs in a child process (this binary
+//! started again with `__serve`), the load comes from this process over loopback:
+//! 64 keep-alive HTTP/1.1 connections, each with one request in flight, every
+//! response checked for errors.
+//!
+//! * `graphql_mutation`: each connection drives its own need cases through the
+//!   lifecycle (identify, suggest, request, accept, start, complete), every
+//!   mutation durable before it is answered. Baseline: the same requests, same
+//!   connections, against a plain axum JSON handler (parse the body, answer JSON)
+//!   in another child process (`__baseline`): the HTTP stack's ceiling here.
+//! * `graphql_query`: `needCase` lookups by id over the need cases the mutations
+//!   created.
+
+use super::report;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use uuid::Uuid;
+
+pub const CONNECTIONS: usize = 64;
+
+/// A child process serving HTTP; killed on drop.
+pub struct ChildServer {
+    child: Child,
+    pub addr: String,
+    pub token: String,
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        // SIGTERM for a clean shutdown (checkpoint, store closed), then reap.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(args: &[&str]) -> ChildServer {
+    use std::io::BufRead;
+    let exe = std::env::current_exe().expect("own path");
+    let mut child = Command::new(exe)
+        .args(args)
+        .env("CARELEDGER_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the server process");
+    let out = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(out).lines();
+    let (mut addr, mut token) = (String::new(), String::new());
+    for line in lines.by_ref() {
+        let line = line.expect("server output");
+        if line.contains("admin token") {
+            token = line.rsplit(' ').next().unwrap().to_string();
+        }
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            addr = rest.split_whitespace().next().unwrap().to_string();
+            break;
+        }
+    }
+    assert!(!addr.is_empty(), "the server did not start");
+    // Keep draining its stdout so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    ChildServer { child, addr, token }
+}
+
+/// Starts `careledger serve` on a fresh data directory.
+pub fn start_server(dir: &Path) -> ChildServer {
+    let data = dir.to_str().unwrap();
+    spawn(&[
+        "__serve",
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--data-dir",
+        data,
+    ])
+}
+
+pub fn start_baseline() -> ChildServer {
+    spawn(&["__baseline"])
+}
+
+/// The plain axum JSON handler of the baseline (runs in the child process).
+pub fn run_baseline() {
+    use axum::routing::post;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        async fn handler(
+            axum::Json(body): axum::Json<serde_json::Value>,
+        ) -> axum::Json<serde_json::Value> {
+            let size = body
+                .get("query")
+                .and_then(|q| q.as_str())
+                .map_or(0, str::len);
+            axum::Json(serde_json::json!({ "data": { "ok": true, "size": size } }))
+        }
+        let app = axum::Router::new().route("/graphql", post(handler));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!(
+            "baseline listening on http://{}",
+            listener.local_addr().unwrap()
+        );
+        axum::serve(listener, app).await.unwrap();
+    });
+}
+
+/// One keep-alive HTTP/1.1 connection with one request in flight.
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    auth: String,
+}
+
+impl Conn {
+    async fn open(addr: &str, token: &str) -> Self {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).unwrap();
+        Conn {
+            stream,
+            buf: Vec::with_capacity(16 * 1024),
+            auth: format!("Bearer {token}"),
+        }
+    }
+
+    /// POSTs a JSON body to /graphql; returns the status and the body.
+    async fn post(&mut self, body: &str) -> (u16, Vec<u8>) {
+        let req = format!(
+            "POST /graphql HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nAuthorization: {}\r\nContent-Length: {}\r\n\r\n{}",
+            self.auth,
+            body.len(),
+            body
+        );
+        self.stream.write_all(req.as_bytes()).await.expect("send");
+        loop {
+            if let Some(end) = find(&self.buf, b"\r\n\r\n") {
+                let head = std::str::from_utf8(&self.buf[..end]).expect("ascii head");
+                let status: u16 = head
+                    .split(' ')
+                    .nth(1)
+                    .and_then(|s| s.parse().ok())
+                    .expect("status");
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse().ok())?
+                    })
+                    .expect("content-length");
+                let total = end + 4 + len;
+                while self.buf.len() < total {
+                    self.fill().await;
+                }
+                let body = self.buf[end + 4..total].to_vec();
+                self.buf.drain(..total);
+                return (status, body);
+            }
+            self.fill().await;
+        }
+    }
+
+    async fn fill(&mut self) {
+        let mut chunk = [0u8; 16 * 1024];
+        let n = self.stream.read(&mut chunk).await.expect("read");
+        assert!(n > 0, "the server closed the connection");
+        self.buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// True when a GraphQL answer carries an error (top level or `userErrors`).
+fn has_error(body: &[u8]) -> bool {
+    let text = std::str::from_utf8(body).unwrap_or("");
+    text.contains("\"errors\"")
+        || (text.contains("\"userErrors\"") && !text.contains("\"userErrors\":[]"))
+}
+
+fn p99_ms(latencies: &mut [u32]) -> f64 {
+    if latencies.is_empty() {
+        return 0.0;
+    }
+    latencies.sort_unstable();
+    let i = ((latencies.len() as f64) * 0.99).ceil() as usize - 1;
+    f64::from(latencies[i.min(latencies.len() - 1)]) / 1000.0
+}
+
+/// The bodies one connection sends, in order, for one need case after another.
+struct Lifecycle {
+    recipient: String,
+    case: String,
+    referral: String,
+    step: usize,
+    pub created: Vec<String>,
+}
+
+impl Lifecycle {
+    fn new() -> Self {
+        Lifecycle {
+            recipient: String::new(),
+            case: String::new(),
+            referral: String::new(),
+            step: 0,
+            created: Vec::new(),
+        }
+    }
+
+    fn next_body(&mut self) -> String {
+        let key = Uuid::now_v7().to_string();
+        let m = |name: &str, input: String| {
+            let mut t = name[..1].to_uppercase();
+            t.push_str(&name[1..]);
+            serde_json::json!({
+                "query": format!("mutation M($i: {t}Input!) {{ {name}(input: $i) {{ position userErrors {{ code message }} }} }}"),
+                "variables": { "i": serde_json::from_str::<serde_json::Value>(&input).unwrap() },
+                "operationName": "M",
+            })
+            .to_string()
+        };
+        let body = match self.step {
+            0 => {
+                self.recipient = key.clone();
+                m(
+                    "registerCareRecipient",
+                    format!(
+                        r#"{{"idempotencyKey":"{key}","site":"be-leuven","birthYear":1960,"sex":"FEMALE","country":"BE","postalCode":"3000","language":"nl"}}"#
+                    ),
+                )
+            }
+            1 => {
+                self.case = key.clone();
+                self.created.push(key.clone());
+                m(
+                    "identifyNeed",
+                    format!(
+                        r#"{{"idempotencyKey":"{key}","recipientId":"{}","needCode":"psy.fear-of-recurrence"}}"#,
+                        self.recipient
+                    ),
+                )
+            }
+            2 => m(
+                "suggestServices",
+                format!(
+                    r#"{{"idempotencyKey":"{key}","needCaseId":"{}","services":[{{"serviceId":"0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6b","reasons":["addresses_need"]}}]}}"#,
+                    self.case
+                ),
+            ),
+            3 => {
+                self.referral = key.clone();
+                m(
+                    "requestReferral",
+                    format!(
+                        r#"{{"idempotencyKey":"{key}","needCaseId":"{}","serviceId":"0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6b"}}"#,
+                        self.case
+                    ),
+                )
+            }
+            4 => m(
+                "acceptReferral",
+                format!(
+                    r#"{{"idempotencyKey":"{key}","needCaseId":"{}","referralId":"{}"}}"#,
+                    self.case, self.referral
+                ),
+            ),
+            5 => m(
+                "startReferral",
+                format!(
+                    r#"{{"idempotencyKey":"{key}","needCaseId":"{}","referralId":"{}"}}"#,
+                    self.case, self.referral
+                ),
+            ),
+            _ => m(
+                "completeReferral",
+                format!(
+                    r#"{{"idempotencyKey":"{key}","needCaseId":"{}","referralId":"{}","outcome":"NEED_MET"}}"#,
+                    self.case, self.referral
+                ),
+            ),
+        };
+        self.step = if self.step >= 6 { 1 } else { self.step + 1 };
+        body
+    }
+}
+
+/// What a load run measured.
+pub struct Measured {
+    pub per_sec: f64,
+    pub p99_ms: f64,
+    pub errors: usize,
+    pub created: Vec<String>,
+}
+
+/// Drives `CONNECTIONS` connections for `duration` (after a short warm-up);
+/// `make(conn_index)` gives each connection its own body source.
+async fn drive<F>(addr: &str, token: &str, duration: Duration, make: F) -> Measured
+where
+    F: Fn(usize) -> Box<dyn FnMut() -> String + Send> + Send + Sync + 'static,
+{
+    let make = Arc::new(make);
+    let start = Instant::now() + Duration::from_millis(500);
+    let end = start + duration;
+    let mut tasks = Vec::new();
+    for i in 0..CONNECTIONS {
+        let (addr, token, make) = (addr.to_string(), token.to_string(), make.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(&addr, &token).await;
+            let mut next = make(i);
+            let mut lat = Vec::with_capacity(64 * 1024);
+            let mut errors = 0usize;
+            loop {
+                let body = next();
+                let t = Instant::now();
+                let (status, resp) = conn.post(&body).await;
+                let took = t.elapsed();
+                if status != 200 || has_error(&resp) {
+                    errors += 1;
+                    if errors == 1 {
+                        eprintln!(
+                            "  error answer ({status}): {}",
+                            String::from_utf8_lossy(&resp)
+                        );
+                    }
+                }
+                if t >= start {
+                    lat.push(took.as_micros().min(u128::from(u32::MAX)) as u32);
+                }
+                if Instant::now() >= end {
+                    break;
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (lat, e) = t.await.unwrap();
+        all.extend(lat);
+        errors += e;
+    }
+    let secs = duration.as_secs_f64();
+    Measured {
+        per_sec: all.len() as f64 / secs,
+        p99_ms: p99_ms(&mut all),
+        errors,
+        created: Vec::new(),
+    }
+}
+
+/// Runs the lifecycle load; returns what it measured and the need cases created.
+async fn mutation_load(addr: &str, token: &str, duration: Duration) -> Measured {
+    let created = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = created.clone();
+    let m = drive(addr, token, duration, move |_| {
+        let mut life = Lifecycle::new();
+        let sink = sink.clone();
+        Box::new(move || {
+            let b = life.next_body();
+            if let Some(c) = life.created.pop() {
+                sink.lock().unwrap().push(c);
+            }
+            b
+        })
+    })
+    .await;
+    let created = std::mem::take(&mut *created.lock().unwrap());
+    Measured { created, ..m }
+}
+
+pub async fn graphql_mutation(dir: &Path, duration: Duration) -> Vec<String> {
+    eprintln!(
+        "graphql_mutation: {CONNECTIONS} connections, {} s each for the baseline and for CareLedger",
+        duration.as_secs()
+    );
+    let baseline = {
+        let b = start_baseline();
+        let m = mutation_load(&b.addr, "none", duration).await;
+        assert_eq!(m.errors, 0, "the baseline answered with errors");
+        m
+    };
+    let server = start_server(dir);
+    let m = mutation_load(&server.addr, &server.token, duration).await;
+    drop(server);
+    report(
+        "graphql_mutation",
+        m.per_sec,
+        "mutations/s",
+        Some(baseline.per_sec),
+        &format!(
+            "the same requests on the same 64 connections to a plain axum JSON handler (parse, answer JSON; p99 {:.2} ms); CareLedger mutations are lifecycle commands, each durable before its answer; {} error answers",
+            baseline.p99_ms, m.errors
+        ),
+        Some(m.p99_ms),
+        ">= 10000 mutations/s, p99 <= 20 ms, no errors",
+    );
+    m.created
+}
+
+pub async fn graphql_query(dir: &Path, duration: Duration, seed_for: Duration) {
+    let server = start_server(dir);
+    eprintln!(
+        "graphql_query: creating need cases to look up ({} s of mutations)",
+        seed_for.as_secs()
+    );
+    let seeded = mutation_load(&server.addr, &server.token, seed_for).await;
+    assert_eq!(seeded.errors, 0, "seeding failed");
+    let ids = Arc::new(seeded.created);
+    assert!(!ids.is_empty());
+    // Wait until the read models hold every need case.
+    let mut conn = Conn::open(&server.addr, &server.token).await;
+    loop {
+        let (_, b) = conn
+            .post(r#"{"query":"{ projections { position head } }"}"#)
+            .await;
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        if v["data"]["projections"]["position"] == v["data"]["projections"]["head"] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "graphql_query: {CONNECTIONS} connections, {} s, over {} need cases",
+        duration.as_secs(),
+        ids.len()
+    );
+    let query = "query Q($id: ID!) { needCase(id: $id) { id status version site need { code label } openReferral { referralId status } referrals { status outcome } } }";
+    let m = drive(&server.addr, &server.token, duration, move |i| {
+        let ids = ids.clone();
+        let mut k = i * 7919;
+        Box::new(move || {
+            k = (k + 104_729) % ids.len();
+            serde_json::json!({ "query": query, "variables": { "id": ids[k] }, "operationName": "Q" }).to_string()
+        })
+    })
+    .await;
+    drop(server);
+    report(
+        "graphql_query",
+        m.per_sec,
+        "queries/s",
+        None,
+        &format!(
+            "needCase lookups by id (with need label, referrals) over {CONNECTIONS} connections; {} error answers",
+            m.errors
+        ),
+        Some(m.p99_ms),
+        ">= 20000 queries/s, p99 <= 10 ms, no errors",
+    );
+}
