@@ -57,6 +57,66 @@ pub struct App {
     pub projector: Arc<Projector>,
     pub settings: Settings,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Streams this process read or wrote lately (see [`StreamCache`]).
+    pub streams: StreamCache,
+}
+
+type StreamMap = std::collections::HashMap<StreamName, Arc<Vec<RecordedEvent>>>;
+
+/// The streams this process read or wrote lately, so a command on a record that
+/// was just changed does not read it back from the store.
+///
+/// It is only ever a guess of the stream's state: every append still names the
+/// version it decided on, so a stale entry (another writer moved the stream) costs
+/// a refused append, after which the entry is dropped and the stream read afresh;
+/// it never costs a lost update. Before refusing a caller's `expectedVersion`, or
+/// an idempotency key as reused, the stream is read afresh too. Bounded: past
+/// `capacity` streams, an arbitrary eighth is forgotten.
+pub struct StreamCache {
+    map: std::sync::Mutex<StreamMap>,
+    capacity: usize,
+}
+
+impl Default for StreamCache {
+    fn default() -> Self {
+        Self::new(10_000)
+    }
+}
+
+impl StreamCache {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            map: Default::default(),
+            capacity: capacity.max(8),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, StreamMap> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn get(&self, stream: &StreamName) -> Option<Arc<Vec<RecordedEvent>>> {
+        self.lock().get(stream).cloned()
+    }
+
+    /// Remembers a stream's events, unless a longer history is already known.
+    pub fn put(&self, stream: &StreamName, history: Arc<Vec<RecordedEvent>>) {
+        let mut map = self.lock();
+        if map.get(stream).is_some_and(|h| h.len() >= history.len()) {
+            return;
+        }
+        if map.len() >= self.capacity && !map.contains_key(stream) {
+            let evict: Vec<StreamName> = map.keys().take(self.capacity / 8).cloned().collect();
+            for k in evict {
+                map.remove(&k);
+            }
+        }
+        map.insert(stream.clone(), history);
+    }
+
+    pub fn forget(&self, stream: &StreamName) {
+        self.lock().remove(stream);
+    }
 }
 
 /// How a command is to be carried out, besides what it orders.
@@ -185,7 +245,7 @@ impl StreamAggregate for CareRecipient {
 #[derive(Debug)]
 pub struct Executed {
     /// The stream's events after the command (for a duplicate: as read).
-    pub history: Vec<RecordedEvent>,
+    pub history: Arc<Vec<RecordedEvent>>,
     /// Global position of the last event the command wrote (or wrote before).
     pub position: Position,
     /// An idempotent retry: nothing new was written.
@@ -194,7 +254,7 @@ pub struct Executed {
 
 /// How often a command is re-decided when another writer moved the stream between
 /// our read and our append (only when the caller gave no expected version).
-const MAX_ATTEMPTS: usize = 5;
+const MAX_ATTEMPTS: usize = 8;
 
 /// The id of the `i`-th event a command writes: the idempotency key itself for the
 /// first, the key with its low bits advanced for the rest (still time-ordered).
@@ -228,20 +288,40 @@ fn key_reused() -> CommandError {
 }
 
 impl App {
-    /// Reads a whole stream (streams are short: one need case, one recipient).
+    /// Reads a whole stream from the store (streams are short: one need case, one
+    /// recipient) and remembers it.
     pub async fn read_stream(
         &self,
         stream: &StreamName,
-    ) -> Result<Vec<RecordedEvent>, CommandError> {
-        Ok(self
-            .store
-            .read_stream(stream.clone(), 0, usize::MAX)
-            .await?)
+    ) -> Result<Arc<Vec<RecordedEvent>>, CommandError> {
+        let history = Arc::new(
+            self.store
+                .read_stream(stream.clone(), 0, usize::MAX)
+                .await?,
+        );
+        self.streams.put(stream, history.clone());
+        Ok(history)
     }
 
-    /// A recipient's state as the log has it now (not as projections lag behind).
+    /// A stream as this process last saw it, else as the store has it.
+    async fn recent_stream(
+        &self,
+        stream: &StreamName,
+    ) -> Result<Arc<Vec<RecordedEvent>>, CommandError> {
+        match self.streams.get(stream) {
+            Some(h) => Ok(h),
+            None => self.read_stream(stream).await,
+        }
+    }
+
+    /// A recipient's state as the log has it (not as projections lag behind).
     pub async fn load_recipient(&self, id: RecipientId) -> Result<CareRecipient, CommandError> {
-        let history = self.read_stream(&StreamName::recipient(id)).await?;
+        let stream = StreamName::recipient(id);
+        let mut history = self.recent_stream(&stream).await?;
+        if history.is_empty() {
+            // Registered by another writer since we looked? Ask the store.
+            history = self.read_stream(&stream).await?;
+        }
         Ok(fold::<CareRecipient>(&history))
     }
 
@@ -256,9 +336,14 @@ impl App {
     where
         A::Action: Clone,
     {
-        for _ in 0..MAX_ATTEMPTS {
+        let mut fresh = false;
+        for attempt in 0..MAX_ATTEMPTS {
             let now = self.clock.now();
-            let history = self.read_stream(&stream).await?;
+            let history = if fresh {
+                self.read_stream(&stream).await?
+            } else {
+                self.recent_stream(&stream).await?
+            };
             let current = history.last().map(|e| e.version);
 
             if let Some(key) = ctx.idempotency_key
@@ -292,6 +377,11 @@ impl App {
             if let Some(expected) = ctx.expected_version
                 && Some(expected) != current
             {
+                if !fresh {
+                    // Our copy may be the stale one: look again before refusing.
+                    fresh = true;
+                    continue;
+                }
                 return Err(stale(expected, current));
             }
 
@@ -335,17 +425,14 @@ impl App {
             {
                 Ok(appended) if appended.duplicate => {
                     // A retry with the same key committed between our read and our
-                    // append: answer as for any retry.
-                    let history = self.read_stream(&stream).await?;
-                    return Ok(Executed {
-                        history,
-                        position: appended.last_position(),
-                        duplicate: true,
-                    });
+                    // append: check it as any retry, against the stream as stored.
+                    self.streams.forget(&stream);
+                    fresh = true;
+                    continue;
                 }
                 Ok(appended) => {
                     self.metrics.appended(appended.positions.len());
-                    let mut history = history;
+                    let mut history = Vec::clone(&history);
                     for (i, (n, position)) in new.into_iter().zip(&appended.positions).enumerate() {
                         history.push(RecordedEvent {
                             id: n.id,
@@ -357,6 +444,8 @@ impl App {
                             metadata: n.metadata,
                         });
                     }
+                    let history = Arc::new(history);
+                    self.streams.put(&stream, history.clone());
                     return Ok(Executed {
                         history,
                         position: appended.last_position(),
@@ -364,13 +453,28 @@ impl App {
                     });
                 }
                 Err(StoreError::WrongExpectedVersion { actual, .. }) => {
-                    if let Some(expected) = ctx.expected_version {
+                    self.streams.forget(&stream);
+                    if let Some(expected) = ctx.expected_version
+                        && fresh
+                    {
                         return Err(stale(expected, actual));
                     }
-                    // Someone else moved the stream: decide again on the new state.
+                    // Someone else moved the stream: decide again on what the store
+                    // holds, after a short random pause so contenders spread out.
+                    fresh = true;
+                    let jitter = Uuid::new_v4().as_u64_pair().1 % (500 * (attempt as u64 + 1));
+                    tokio::time::sleep(Duration::from_micros(jitter)).await;
                     continue;
                 }
-                Err(StoreError::IdempotencyMismatch { .. }) => return Err(key_reused()),
+                Err(StoreError::IdempotencyMismatch { .. }) => {
+                    if !fresh {
+                        // Perhaps our copy misses the event with this key: look again.
+                        self.streams.forget(&stream);
+                        fresh = true;
+                        continue;
+                    }
+                    return Err(key_reused());
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -391,4 +495,218 @@ pub fn fold<A: StreamAggregate>(history: &[RecordedEvent]) -> A {
         }
     }
     state
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use careledger_domain::ids::{NeedCaseId, ServiceId};
+    use careledger_domain::need_case::{NeedCaseAction, SuggestedService};
+    use careledger_domain::recipient::{RecipientAction, RecipientKind, RegisterCareRecipient};
+    use careledger_domain::store::Role;
+    use careledger_domain::values::*;
+    use careledger_infra::clock::SystemClock;
+    use careledger_infra::sqlite::{SqliteEventStore, SqliteOptions};
+    use careledger_projections::Casework;
+
+    /// Two applications over one store, each with its own stream cache: as two
+    /// API replicas would be.
+    fn two_apps(dir: &std::path::Path) -> (Arc<App>, Arc<App>, SqliteEventStore) {
+        let store = SqliteEventStore::open(
+            dir.join("s.sqlite"),
+            Arc::new(SystemClock),
+            SqliteOptions::default(),
+        )
+        .unwrap();
+        let app = || {
+            Arc::new(App {
+                store: Arc::new(store.clone()),
+                clock: Arc::new(SystemClock),
+                catalogue: Arc::new(careledger_infra::catalogue::default_catalogue().unwrap()),
+                projector: careledger_projections::runner::Projector::new(Casework::default()),
+                settings: Settings::default(),
+                metrics: Arc::default(),
+                streams: StreamCache::default(),
+            })
+        };
+        (app(), app(), store)
+    }
+
+    fn ctx(key: Option<Uuid>, expected: Option<u64>) -> CommandContext {
+        CommandContext {
+            actor: Actor {
+                subject: "t".into(),
+                role: Role::Coordinator,
+            },
+            idempotency_key: key,
+            expected_version: expected,
+            occurred_at: None,
+            correlation_id: Uuid::now_v7(),
+        }
+    }
+
+    async fn need_case(app: &App) -> NeedCaseId {
+        let r = RecipientId::from_uuid(Uuid::now_v7());
+        let register = RegisterCareRecipient {
+            recipient: r,
+            site: SiteId::parse("be-leuven").unwrap(),
+            kind: RecipientKind::Patient,
+            birth_year: BirthYear::parse(1970).unwrap(),
+            sex: Sex::Female,
+            postal_code: PostalCode::parse(Country::BE, "3000").unwrap(),
+            language: LanguageTag::parse("nl").unwrap(),
+            preferential_reimbursement: PreferentialReimbursement::No,
+            deprivation_decile: None,
+            cancer_site_group: CancerSiteGroup::Breast,
+        };
+        app.execute::<CareRecipient>(
+            StreamName::recipient(r),
+            RecipientAction::Register(register),
+            &ctx(None, None),
+            |_| Ok(()),
+        )
+        .await
+        .unwrap();
+        let profile = app
+            .load_recipient(r)
+            .await
+            .unwrap()
+            .profile()
+            .unwrap()
+            .clone();
+        let id = NeedCaseId::from_uuid(Uuid::now_v7());
+        let action = NeedCaseAction::IdentifyNeed {
+            need_case: id,
+            recipient: profile,
+            need: NeedCode::parse("med.pain").unwrap(),
+        };
+        app.execute::<NeedCase>(StreamName::need_case(id), action, &ctx(None, None), |_| {
+            Ok(())
+        })
+        .await
+        .unwrap();
+        id
+    }
+
+    fn suggest() -> NeedCaseAction {
+        NeedCaseAction::SuggestServices {
+            services: vec![SuggestedService {
+                service: ServiceId::from_uuid(Uuid::now_v7()),
+                reasons: vec![],
+            }],
+        }
+    }
+
+    /// A stale cached copy (another writer moved the stream) never loses an update,
+    /// never refuses a caller's correct expected version, and still recognises a
+    /// retried idempotency key written by the other writer.
+    #[tokio::test]
+    async fn a_stale_stream_cache_costs_a_retry_never_an_update_or_a_false_refusal() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, _store) = two_apps(dir.path());
+        let id = need_case(&a).await;
+        let stream = StreamName::need_case(id);
+        // b caches the stream at version 0.
+        b.read_stream(&stream).await.unwrap();
+        // a moves it to version 1.
+        a.execute::<NeedCase>(stream.clone(), suggest(), &ctx(None, None), |_| Ok(()))
+            .await
+            .unwrap();
+        // b, with its stale copy, writes: decided again on version 1, written as 2.
+        let x = b
+            .execute::<NeedCase>(stream.clone(), suggest(), &ctx(None, None), |_| Ok(()))
+            .await
+            .unwrap();
+        assert_eq!(x.history.len(), 3);
+        // a's copy is now stale; the caller's expected version (2) is right, not refused.
+        let x = a
+            .execute::<NeedCase>(stream.clone(), suggest(), &ctx(None, Some(2)), |_| Ok(()))
+            .await
+            .unwrap();
+        assert_eq!(x.history.last().unwrap().version, 3);
+        // A really stale expected version is refused, after a fresh look.
+        let e = b
+            .execute::<NeedCase>(stream.clone(), suggest(), &ctx(None, Some(2)), |_| Ok(()))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CommandError::Rejected {
+                    code: "STALE_VERSION",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        // A key written through a, retried through b (whose copy lacks it): same answer.
+        let key = Uuid::now_v7();
+        let first = a
+            .execute::<NeedCase>(stream.clone(), suggest(), &ctx(Some(key), None), |_| Ok(()))
+            .await
+            .unwrap();
+        let action = match &first.history.last().unwrap().event {
+            careledger_domain::DomainEvent::NeedCase(
+                careledger_domain::need_case::NeedCaseEvent::ServicesSuggested(s),
+            ) => NeedCaseAction::SuggestServices {
+                services: s
+                    .suggestions
+                    .iter()
+                    .map(|x| SuggestedService {
+                        service: x.service,
+                        reasons: x.reasons.clone(),
+                    })
+                    .collect(),
+            },
+            other => panic!("{other:?}"),
+        };
+        let again = b
+            .execute::<NeedCase>(stream.clone(), action, &ctx(Some(key), None), |_| Ok(()))
+            .await
+            .unwrap();
+        assert!(again.duplicate);
+        assert_eq!(again.position, first.position);
+        let stored = a.store.read_stream(stream, 0, 100).await.unwrap();
+        assert_eq!(stored.len(), 5, "nothing written twice, nothing lost");
+    }
+
+    /// Many concurrent commands on one need case: each is decided on the state
+    /// before it and written once; none is lost to a race.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_commands_on_one_record_are_all_written_in_some_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, _store) = two_apps(dir.path());
+        let id = need_case(&a).await;
+        let stream = StreamName::need_case(id);
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let app = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let stream = stream.clone();
+            tasks.push(tokio::spawn(async move {
+                app.execute::<NeedCase>(stream, suggest(), &ctx(None, None), |_| Ok(()))
+                    .await
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => ok += 1,
+                // Under heavy contention a command may give up after its retries: it
+                // says so and wrote nothing.
+                Err(CommandError::Rejected {
+                    code: "CONFLICT", ..
+                }) => {}
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        let stored = a.store.read_stream(stream, 0, 100).await.unwrap();
+        assert_eq!(
+            stored.len(),
+            1 + ok,
+            "every successful command written exactly once"
+        );
+        assert!(ok >= 12, "most commands got through: {ok}");
+        let versions: Vec<u64> = stored.iter().map(|e| e.version).collect();
+        assert_eq!(versions, (0..stored.len() as u64).collect::<Vec<_>>());
+    }
 }

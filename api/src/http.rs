@@ -12,7 +12,7 @@
 use crate::app::App;
 use crate::auth::TokenKey;
 use crate::graphql::{CareLedgerSchema, lang_from_accept_language};
-use async_graphql::parser::types::OperationType;
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
@@ -35,6 +35,46 @@ pub struct HttpState {
     pub keys: TokenKey,
     /// Set once the projections caught up with the log as it was at start.
     pub ready: Arc<AtomicBool>,
+    pub documents: DocumentCache,
+}
+
+/// Parsed GraphQL documents by query text. Clients send the same few documents
+/// with different variables; parsing (a PEG parser) is the largest cost of a
+/// small request, so each distinct text is parsed once. Bounded: once full, new
+/// texts are parsed every time (and not kept), so a client sending ever-new
+/// documents cannot grow it.
+#[derive(Default)]
+pub struct DocumentCache {
+    map: std::sync::RwLock<std::collections::HashMap<String, ExecutableDocument>>,
+}
+
+const MAX_CACHED_DOCUMENTS: usize = 512;
+/// Longer query texts are not kept.
+const MAX_CACHED_QUERY_BYTES: usize = 8 * 1024;
+
+impl DocumentCache {
+    /// Gives `request` its parsed document from the cache, or parses it and keeps it.
+    fn prepare(&self, request: &mut async_graphql::Request) {
+        if let Some(doc) = self
+            .map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&request.query)
+        {
+            request.set_parsed_query(doc.clone());
+            return;
+        }
+        if request.query.len() > MAX_CACHED_QUERY_BYTES {
+            return;
+        }
+        if let Ok(doc) = request.parsed_query() {
+            let doc = doc.clone();
+            let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+            if map.len() < MAX_CACHED_DOCUMENTS {
+                map.insert(request.query.clone(), doc);
+            }
+        }
+    }
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {
@@ -178,6 +218,7 @@ async fn execute(
             return r;
         }
     };
+    s.documents.prepare(&mut request);
     if is_get {
         let name = request.operation_name.clone();
         if let Ok(doc) = request.parsed_query() {

@@ -105,6 +105,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             consistency_timeout: Duration::from_millis(args.consistency_timeout_ms),
         },
         metrics: Arc::default(),
+        streams: Default::default(),
     });
 
     let head = store
@@ -168,6 +169,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         app: app.clone(),
         keys: keys.clone(),
         ready,
+        documents: Default::default(),
     });
     tracing::info!(%addr, catalogue_version = catalogue.version(), needs = catalogue.len(), head = head.raw(), "serving");
     println!(

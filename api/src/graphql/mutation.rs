@@ -216,7 +216,7 @@ impl NeedCaseOutcome {
     }
     fn done(x: Executed, referral: Option<ReferralId>) -> Self {
         Self {
-            view: Some(NeedCaseView::from_history(&x.history)),
+            view: Some(NeedCaseView::from_history(x.history.iter())),
             referral,
             position: Some(Position(x.position.raw())),
             duplicate: x.duplicate,
