@@ -103,6 +103,19 @@ impl TokenKey {
         })
     }
 
+    /// The key in `data_dir`, which must exist (a server has started there once).
+    pub fn load(data_dir: &Path) -> anyhow::Result<Self> {
+        let path = data_dir.join(SECRET_FILE);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "cannot read the token secret {}: start the server once on this data directory, or pass --jwt-secret",
+                path.display()
+            )
+        })?;
+        Self::from_secret(text.trim())
+            .with_context(|| format!("invalid secret in {}", path.display()))
+    }
+
     /// The key in `data_dir`, created with a fresh random secret if there is none.
     /// Returns whether it was created (a first start).
     pub fn load_or_create(data_dir: &Path) -> anyhow::Result<(Self, bool)> {

@@ -262,7 +262,10 @@ pub fn token(args: TokenArgs) -> anyhow::Result<()> {
         careledger_domain::values::SiteId::parse(s)?;
     }
     anyhow::ensure!(!args.sub.trim().is_empty(), "--sub must name a subject");
-    let (keys, _) = token_key(&args.secret, &args.store.data_dir)?;
+    let keys = match &args.secret.jwt_secret {
+        Some(s) => TokenKey::from_secret(s).context("invalid --jwt-secret")?,
+        None => TokenKey::load(&args.store.data_dir)?,
+    };
     let now = SystemClock.now().timestamp();
     println!(
         "{}",

@@ -205,6 +205,7 @@ impl NeedCase {
             .is_overdue(app.clock.now(), app.settings.overdue_days)
     }
     /// The latest suggestion list, best first.
+    #[graphql(complexity = "5 * child_complexity")]
     async fn suggestions(&self) -> Vec<Suggestion> {
         self.data()
             .suggestions
@@ -220,6 +221,7 @@ impl NeedCase {
         self.data().suggested_at
     }
     /// Every referral, in the order they were requested.
+    #[graphql(complexity = "5 * child_complexity")]
     async fn referrals(&self) -> Vec<Referral> {
         self.data().referrals.iter().map(Referral::from).collect()
     }
@@ -401,6 +403,7 @@ impl CareRecipient {
         self.0.registered_at
     }
     /// Their need cases, in the order they were identified.
+    #[graphql(complexity = "10 * child_complexity")]
     async fn need_cases(&self, ctx: &Context<'_>) -> Vec<NeedCase> {
         let app = ctx.data_unchecked::<Arc<App>>();
         let m = app.projector.read();

@@ -91,10 +91,11 @@ fn graphql_over_http_follows_the_spec_and_refuses_bad_requests_writing_nothing()
     assert_eq!(a.status, 401);
 
     // Too deep, too big, pages too large.
+    // Deep but cheap (introspection types nest without list weights): depth 15.
     let deep = format!(
-        "{{ node(id: \"x\") {} {{ status }} {} }}",
-        "{ ... on NeedCase { recipient { needCases ".repeat(8),
-        "} } }".repeat(8)
+        "{{ __schema {{ queryType {{ fields {{ type {} {{ name }} {} }} }} }} }}",
+        "{ ofType ".repeat(11),
+        "}".repeat(11)
     );
     let a = post(&json!({ "query": deep }).to_string(), GQL_RESPONSE);
     assert_eq!(a.status, 400, "{}", a.body);
@@ -239,4 +240,114 @@ fn demo_data_is_varied_and_reproducible() {
     let a = ids("7");
     assert_eq!(a, ids("7"), "the same seed gives the same data");
     assert_ne!(a, ids("8"));
+}
+
+/// Lists weighted by their page size make a wide query too complex to run.
+#[test]
+fn a_too_complex_query_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let auth = format!("Bearer {}", s.token);
+    let q = "{ needCases(first: 100) { edges { node { needCaseId status version site referrals { status serviceId referralId } recipient { region language sex needCases { status version site } } } } } }";
+    let a = s.http(
+        "/graphql",
+        &[
+            ("content-type", "application/json"),
+            ("accept", GQL_RESPONSE),
+            ("authorization", &auth),
+        ],
+        Some(json!({ "query": q }).to_string().as_bytes()),
+    );
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert_eq!(
+        a.json()["errors"][0]["extensions"]["code"],
+        "QUERY_TOO_COMPLEX"
+    );
+    // The same shape with a small page runs.
+    let small = q.replace("first: 100", "first: 5");
+    assert!(s.gql(&small, json!({})).get("errors").is_none());
+}
+
+/// On SIGTERM the server stops accepting but lets a request in flight finish.
+#[test]
+fn a_request_in_flight_finishes_during_a_graceful_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &["--consistency-timeout-ms", "1500"]);
+    let (base, token) = (s.base.clone(), s.token.clone());
+    // A query that waits (for a position the log never reaches) until its time-out.
+    let waiting = std::thread::spawn(move || {
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build(),
+        );
+        let mut r = agent
+            .post(&format!("{base}/graphql"))
+            .header("authorization", &format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .send(r#"{"query":"{ needCases(minPosition: \"999999\") { totalCount } }"}"#)
+            .expect("an answer, not a dropped connection");
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let status = s.running.stop_with("TERM");
+    let (code, body) = waiting.join().unwrap();
+    assert_eq!(code, 200);
+    assert!(body.contains("PROJECTION_NOT_CAUGHT_UP"), "{body}");
+    assert!(status.success(), "{status}");
+}
+
+/// A token limited to one site cannot read or change another site's records.
+#[test]
+fn a_site_bound_token_is_kept_to_its_site() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let rec = s.mutate(
+        "registerCareRecipient",
+        json!({ "site": "de-koeln", "birthYear": 1966, "sex": "FEMALE", "country": "DE", "postalCode": "50667", "language": "de" }),
+        "careRecipient { recipientId }",
+    );
+    let recipient = rec["careRecipient"]["recipientId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = run_to_end(
+        &[
+            "token",
+            "--sub",
+            "nurse-1",
+            "--role",
+            "coordinator",
+            "--sites",
+            "be-leuven",
+        ],
+        dir.path(),
+    );
+    assert!(out.success, "{}", out.stderr);
+    let nurse = out.stdout.trim().to_string();
+    let q = "query($id: ID!) { careRecipient(id: $id) { site } }";
+    let v = s.gql_as(&nurse, q, json!({ "id": recipient }));
+    assert_eq!(v["errors"][0]["extensions"]["code"], "FORBIDDEN", "{v}");
+    let head = s.head();
+    let m = "mutation($i: IdentifyNeedInput!) { identifyNeed(input: $i) { position } }";
+    let v = s.gql_as(
+        &nurse,
+        m,
+        json!({ "i": { "recipientId": recipient, "needCode": "med.pain" } }),
+    );
+    assert_eq!(v["errors"][0]["extensions"]["code"], "FORBIDDEN", "{v}");
+    assert_eq!(s.head(), head);
+    let v = s.gql_as(&nurse, "{ needCases { totalCount } }", json!({}));
+    assert_eq!(
+        v["data"]["needCases"]["totalCount"], 0,
+        "listings hold only the token's sites"
+    );
+    // Without a secret, `token` refuses rather than inventing one.
+    let empty = tempfile::tempdir().unwrap();
+    let out = run_to_end(&["token", "--sub", "x"], empty.path());
+    assert!(
+        !out.success && out.stderr.contains("start the server once"),
+        "{}",
+        out.stderr
+    );
 }
