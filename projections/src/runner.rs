@@ -136,3 +136,117 @@ pub async fn run(projector: Arc<Projector>, store: Arc<dyn EventStore>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use careledger_domain::store::{
+        Appended, BoxFuture, ExpectedVersion, NewEvent, StoreError, StreamName, Subscription,
+    };
+    use std::sync::Mutex;
+
+    /// A store that only records where subscriptions start.
+    #[derive(Default)]
+    struct Recording {
+        starts: Mutex<Vec<Position>>,
+    }
+
+    struct Never;
+    impl Subscription for Never {
+        fn next(&mut self) -> BoxFuture<'_, Result<RecordedEvent, StoreError>> {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    impl EventStore for Recording {
+        fn append(
+            &self,
+            _: StreamName,
+            _: ExpectedVersion,
+            _: Vec<NewEvent>,
+        ) -> BoxFuture<'_, Result<Appended, StoreError>> {
+            unimplemented!("not used")
+        }
+        fn read_stream(
+            &self,
+            _: StreamName,
+            _: u64,
+            _: usize,
+        ) -> BoxFuture<'_, Result<Vec<RecordedEvent>, StoreError>> {
+            unimplemented!("not used")
+        }
+        fn read_all(
+            &self,
+            _: Position,
+            _: usize,
+        ) -> BoxFuture<'_, Result<Vec<RecordedEvent>, StoreError>> {
+            unimplemented!("not used")
+        }
+        fn subscribe_all(&self, after: Position) -> Box<dyn Subscription> {
+            self.starts.lock().unwrap().push(after);
+            Box::new(Never)
+        }
+        fn head(&self) -> BoxFuture<'_, Result<Position, StoreError>> {
+            unimplemented!("not used")
+        }
+    }
+
+    #[derive(Default)]
+    struct MemSnapshots(Mutex<Option<Vec<u8>>>);
+    impl SnapshotStore for MemSnapshots {
+        fn load(&self, _: &str) -> std::io::Result<Option<Vec<u8>>> {
+            Ok(self.0.lock().unwrap().clone())
+        }
+        fn save(&self, _: &str, bytes: &[u8]) -> std::io::Result<()> {
+            *self.0.lock().unwrap() = Some(bytes.to_vec());
+            Ok(())
+        }
+        fn remove(&self, _: &str) -> std::io::Result<()> {
+            *self.0.lock().unwrap() = None;
+            Ok(())
+        }
+    }
+
+    /// A restart resumes from the checkpoint's position instead of the start of
+    /// the log; an unreadable checkpoint falls back to a full rebuild.
+    #[tokio::test]
+    async fn the_runner_resumes_from_the_saved_checkpoint() {
+        let snapshots = MemSnapshots::default();
+        let mut model = Casework::default();
+        // Pretend 41 events were folded (only the position matters here).
+        let bytes = String::from_utf8(model.to_snapshot())
+            .unwrap()
+            .replace("\"position\":0", "\"position\":41");
+        model = Casework::from_snapshot(bytes.as_bytes()).unwrap();
+        let projector = Projector::new(model);
+        assert_eq!(save(&projector, &snapshots).unwrap(), Position::new(41));
+
+        let restarted = Projector::new(load(&snapshots));
+        assert_eq!(restarted.position(), Position::new(41));
+        let store = Arc::new(Recording::default());
+        let task = tokio::spawn(run(restarted, store.clone()));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        task.abort();
+        assert_eq!(*store.starts.lock().unwrap(), vec![Position::new(41)]);
+
+        snapshots.save(Casework::NAME, b"garbage").unwrap();
+        assert_eq!(load(&snapshots).position(), Position::START);
+    }
+
+    #[tokio::test]
+    async fn a_read_your_writes_wait_ends_when_the_position_is_reached_or_times_out() {
+        let p = Projector::new(Casework::default());
+        let e = p
+            .wait_for(Position::new(1), Duration::from_millis(30))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e,
+            NotCaughtUp {
+                wanted: Position::new(1),
+                reached: Position::START
+            }
+        );
+        assert!(p.wait_for(Position::START, Duration::ZERO).await.is_ok());
+    }
+}
