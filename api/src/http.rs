@@ -119,18 +119,33 @@ fn negotiate(headers: &HeaderMap) -> Option<&'static str> {
     }
 }
 
+fn not_acceptable() -> Response {
+    request_error(
+        StatusCode::NOT_ACCEPTABLE,
+        JSON,
+        "NOT_ACCEPTABLE",
+        "accept application/graphql-response+json or application/json",
+    )
+}
+
+/// A request that is not a GraphQL request at all.
+fn malformed(media: &'static str, what: &str, e: impl std::fmt::Display) -> Response {
+    request_error(
+        StatusCode::BAD_REQUEST,
+        media,
+        "BAD_REQUEST",
+        &format!("{what} is not a GraphQL request: {e}"),
+    )
+}
+
 async fn graphql_post(
     State(s): State<Arc<HttpState>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(media) = negotiate(&headers) else {
-        return request_error(
-            StatusCode::NOT_ACCEPTABLE,
-            JSON,
-            "NOT_ACCEPTABLE",
-            "accept application/graphql-response+json or application/json",
-        );
+    let media = match negotiate(&headers) {
+        Some(m) => m,
+        None => return not_acceptable(),
     };
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -146,14 +161,7 @@ async fn graphql_post(
     }
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => {
-            return request_error(
-                StatusCode::BAD_REQUEST,
-                media,
-                "BAD_REQUEST",
-                &format!("the body is not a GraphQL request in JSON: {e}"),
-            );
-        }
+        Err(e) => return malformed(media, "the JSON body", e),
     };
     execute(&s, &headers, media, request, false).await
 }
@@ -163,24 +171,13 @@ async fn graphql_get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let Some(media) = negotiate(&headers) else {
-        return request_error(
-            StatusCode::NOT_ACCEPTABLE,
-            JSON,
-            "NOT_ACCEPTABLE",
-            "accept application/graphql-response+json or application/json",
-        );
+    let media = match negotiate(&headers) {
+        Some(m) => m,
+        None => return not_acceptable(),
     };
     let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or("")) {
         Ok(r) => r,
-        Err(e) => {
-            return request_error(
-                StatusCode::BAD_REQUEST,
-                media,
-                "BAD_REQUEST",
-                &format!("the query string is not a GraphQL request: {e}"),
-            );
-        }
+        Err(e) => return malformed(media, "the query string", e),
     };
     execute(&s, &headers, media, request, true).await
 }
@@ -193,6 +190,7 @@ async fn execute(
     is_get: bool,
 ) -> Response {
     let started = Instant::now();
+    let _in_flight = s.app.metrics.start_request();
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
@@ -281,7 +279,13 @@ async fn execute(
         response.errors.is_empty(),
         started.elapsed(),
     );
-    let body = match serde_json::to_vec(&response) {
+    // A request that never executed has no `data` entry (GraphQL-over-HTTP).
+    let serialised = if request_failed {
+        serde_json::to_vec(&serde_json::json!({ "errors": response.errors }))
+    } else {
+        serde_json::to_vec(&response)
+    };
+    let body = match serialised {
         Ok(b) => b,
         Err(e) => {
             tracing::error!(error = %e, "cannot serialise a GraphQL response");

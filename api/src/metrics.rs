@@ -6,7 +6,7 @@
 //!   operation label is the GraphQL operation name the client sent (or
 //!   `anonymous`); at most [`MAX_OPERATIONS`] distinct names are kept, the rest
 //!   count as `other`, so a client cannot blow up the label set.
-//! * `careledger_events_appended_total`.
+//! * `careledger_graphql_requests_in_flight`, `careledger_events_appended_total`.
 //! * `careledger_store_head_position`, `careledger_projection_position{projection}`
 //!   and `careledger_projection_lag{projection}` (head minus position: events behind
 //!   on the embedded store, whose positions are contiguous).
@@ -34,6 +34,16 @@ struct OpStats {
 pub struct Metrics {
     ops: Mutex<BTreeMap<String, OpStats>>,
     appended: AtomicU64,
+    in_flight: AtomicU64,
+}
+
+/// Counts a GraphQL request as in flight while it lives.
+pub struct InFlight<'a>(&'a Metrics);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Escapes a label value (`\`, `"` and newlines).
@@ -44,6 +54,11 @@ fn escape(s: &str) -> String {
 }
 
 impl Metrics {
+    pub fn start_request(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self)
+    }
+
     pub fn appended(&self, n: usize) {
         self.appended.fetch_add(n as u64, Ordering::Relaxed);
     }
@@ -124,10 +139,12 @@ impl Metrics {
         let _ = write!(
             out,
             "# HELP careledger_events_appended_total Events appended by commands.\n# TYPE careledger_events_appended_total counter\ncareledger_events_appended_total {}\n\
+             # HELP careledger_graphql_requests_in_flight GraphQL requests being answered.\n# TYPE careledger_graphql_requests_in_flight gauge\ncareledger_graphql_requests_in_flight {}\n\
              # HELP careledger_store_head_position Position of the last committed event.\n# TYPE careledger_store_head_position gauge\ncareledger_store_head_position {head}\n\
              # HELP careledger_projection_position Position each projection has folded up to.\n# TYPE careledger_projection_position gauge\ncareledger_projection_position{{projection=\"casework\"}} {projected}\n\
              # HELP careledger_projection_lag Positions between the head and each projection.\n# TYPE careledger_projection_lag gauge\ncareledger_projection_lag{{projection=\"casework\"}} {}\n",
             self.appended.load(Ordering::Relaxed),
+            self.in_flight.load(Ordering::Relaxed),
             head.saturating_sub(projected)
         );
         out

@@ -59,18 +59,23 @@ impl NeedCaseView {
         }
     }
 
+    /// Folds `ev`, the domain event of the recorded event `e`.
+    fn apply_recorded(&mut self, ev: &NeedCaseEvent, e: &RecordedEvent) {
+        self.apply(
+            ev,
+            e.version,
+            e.position,
+            e.metadata.occurred_at,
+            &e.metadata.actor.subject,
+        );
+    }
+
     /// Folds a whole stream (or its beginning). Events of other aggregates are ignored.
     pub fn from_history<'a>(events: impl IntoIterator<Item = &'a RecordedEvent>) -> Self {
         let mut view = Self::default();
         for e in events {
             if let DomainEvent::NeedCase(ev) = &e.event {
-                view.apply(
-                    ev,
-                    e.version,
-                    e.position,
-                    e.metadata.occurred_at,
-                    &e.metadata.actor.subject,
-                );
+                view.apply_recorded(ev, e);
             }
         }
         view
@@ -268,13 +273,7 @@ impl Casework {
                     return;
                 };
                 let view = self.need_cases.entry(id).or_default();
-                view.apply(
-                    ev,
-                    e.version,
-                    e.position,
-                    e.metadata.occurred_at,
-                    &e.metadata.actor.subject,
-                );
+                view.apply_recorded(ev, e);
                 if let NeedCaseEvent::NeedIdentified(n) = ev
                     && let Some(r) = self.recipients.get_mut(&n.recipient.recipient)
                 {

@@ -158,6 +158,16 @@ impl Server {
         self.data(&q, json!({ "input": input }))[name].clone()
     }
 
+    /// Waits until `/readyz` says the read models caught up with the log as it was
+    /// at start.
+    pub fn wait_ready(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while self.http("/readyz", &[], None).status != 200 {
+            assert!(std::time::Instant::now() < deadline, "never ready");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The log's head position.
     pub fn head(&self) -> u64 {
         let d = self.data("{ projections { head } }", json!({}));

@@ -216,7 +216,7 @@ fn need_cases_travel_every_path_of_the_lifecycle_over_http() {
     let pos = p["position"].clone();
     let d = s.data(
         "query($p: Position) { needCases(minPosition: $p, first: 10, filter: { status: [CLOSED] }) { totalCount }
-           all: needCases(first: 10) { totalCount edges { node { status } } } }",
+           all: needCases(minPosition: $p, first: 10) { totalCount edges { node { status } } } }",
         json!({ "p": pos }),
     );
     assert_eq!(d["needCases"]["totalCount"], 3);
