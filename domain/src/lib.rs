@@ -10,14 +10,18 @@
 //! * [`recipient`] — care recipients and their equity stratifiers.
 //! * [`need_case`] — need cases and the referral lifecycle (DESIGN §2).
 //! * [`catalogue`] — validation of the needs catalogue.
+//! * [`directory`] — the service directory (HSDS-shaped services).
+//! * [`matching`] — ranked, explained service suggestions.
 //! * [`values`], [`region`], [`ids`] — validating newtypes.
 //! * [`event`] — the union of all events and their stored type names.
 //! * [`store`] — the `EventStore` and `Clock` ports.
 
 pub mod aggregate;
 pub mod catalogue;
+pub mod directory;
 pub mod event;
 pub mod ids;
+pub mod matching;
 pub mod need_case;
 pub mod recipient;
 pub mod region;

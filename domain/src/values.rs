@@ -32,6 +32,10 @@ pub enum ValueError {
         "'{value}' is not a valid language tag: expected an ISO 639 code of 2 or 3 lowercase letters, optionally followed by '-' and a 2-letter region (e.g. 'nl', 'fr-BE')"
     )]
     InvalidLanguageTag { value: String },
+    #[error(
+        "'{value}' is not a valid region code: expected a country code and a subdivision, e.g. 'BE-VBR', 'NL-LI', 'DE-PLZ-5'"
+    )]
+    InvalidRegion { value: String },
     #[error("{value} is not a valid birth year: it must lie between 1900 and 2100")]
     InvalidBirthYear { value: i32 },
     #[error(
@@ -326,6 +330,27 @@ impl Region {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A region code as postal codes map to them (see `region.rs`): `BE-VBR`,
+    /// `NL-LI`, `DE-PLZ-5`, `FR-59`, `LU`.
+    pub fn parse(s: &str) -> Result<Self, ValueError> {
+        let s = s.trim();
+        let (country, rest) = s.split_once('-').unwrap_or((s, ""));
+        let ok = Country::parse(country).is_ok_and(|c| c.code() == country)
+            && if rest.is_empty() {
+                country == "LU"
+            } else {
+                rest.len() <= 12
+                    && rest
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+            };
+        if ok {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(ValueError::InvalidRegion { value: clip(s) })
+        }
+    }
 }
 
 impl fmt::Display for Region {
@@ -547,6 +572,24 @@ pub enum CancerSiteGroup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn region_codes_are_validated() {
+        for ok in ["BE-VBR", "NL-LI", "DE-PLZ-5", "FR-59", "LU"] {
+            assert_eq!(Region::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in [
+            "",
+            "BE",
+            "be-vbr",
+            "XX-ABC",
+            "BE-",
+            "NL-LIMBURG-PROVINCE",
+            "BE-V B",
+        ] {
+            assert!(Region::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn postal_codes_are_validated_and_normalised_per_country() {
