@@ -17,6 +17,7 @@
 use careledger_domain::DomainEvent;
 use careledger_domain::aggregate::{Aggregate, Command};
 use careledger_domain::catalogue::Catalogue;
+use careledger_domain::directory::{DirectoryError, Service, ServiceEvent};
 use careledger_domain::ids::{EventId, RecipientId};
 use careledger_domain::need_case::{NeedCase, NeedCaseError, NeedCaseEvent};
 use careledger_domain::recipient::{CareRecipient, RecipientError, RecipientEvent};
@@ -216,6 +217,25 @@ impl StreamAggregate for NeedCase {
     }
 }
 
+impl StreamAggregate for Service {
+    fn event_of(e: &DomainEvent) -> Option<&ServiceEvent> {
+        match e {
+            DomainEvent::Service(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn wrap(e: ServiceEvent) -> DomainEvent {
+        DomainEvent::Service(e)
+    }
+    fn refusal(e: DirectoryError) -> CommandError {
+        CommandError::rejected(e.field(), e.code(), e.to_string())
+    }
+    /// Services belong to no site: the directory is shared.
+    fn site(&self) -> Option<SiteId> {
+        None
+    }
+}
+
 impl StreamAggregate for CareRecipient {
     fn event_of(e: &DomainEvent) -> Option<&RecipientEvent> {
         match e {
@@ -250,6 +270,8 @@ pub struct Executed {
     pub position: Position,
     /// An idempotent retry: nothing new was written.
     pub duplicate: bool,
+    /// The command changed nothing, so nothing was written.
+    pub unchanged: bool,
 }
 
 /// How often a command is re-decided when another writer moved the stream between
@@ -372,6 +394,7 @@ impl App {
                     history,
                     position,
                     duplicate: true,
+                    unchanged: false,
                 });
             }
             if let Some(expected) = ctx.expected_version
@@ -395,6 +418,16 @@ impl App {
                     now,
                 })
                 .map_err(A::refusal)?;
+            if events.is_empty() {
+                // Nothing to change (an update that says what is already known).
+                let position = history.last().map_or(Position::START, |e| e.position);
+                return Ok(Executed {
+                    history,
+                    position,
+                    duplicate: false,
+                    unchanged: true,
+                });
+            }
             let mut after = state;
             for e in &events {
                 after.apply(e, occurred_at);
@@ -450,6 +483,7 @@ impl App {
                         history,
                         position: appended.last_position(),
                         duplicate: false,
+                        unchanged: false,
                     });
                 }
                 Err(StoreError::WrongExpectedVersion { actual, .. }) => {
@@ -590,7 +624,9 @@ mod tests {
 
     fn suggest() -> NeedCaseAction {
         NeedCaseAction::SuggestServices {
+            left_out: vec![],
             services: vec![SuggestedService {
+                score: None,
                 service: ServiceId::from_uuid(Uuid::now_v7()),
                 reasons: vec![],
             }],
@@ -649,10 +685,12 @@ mod tests {
             careledger_domain::DomainEvent::NeedCase(
                 careledger_domain::need_case::NeedCaseEvent::ServicesSuggested(s),
             ) => NeedCaseAction::SuggestServices {
+                left_out: vec![],
                 services: s
                     .suggestions
                     .iter()
                     .map(|x| SuggestedService {
+                        score: None,
                         service: x.service,
                         reasons: x.reasons.clone(),
                     })

@@ -404,9 +404,11 @@ fn plan(rng: &mut Rng, seed: u64, identified: DateTime<Utc>, refer_p: f64, steps
     steps.push(Step {
         at: adv(&mut at, rng, 0, 5),
         action: NeedCaseAction::SuggestServices {
+            left_out: vec![],
             services: suggested
                 .iter()
                 .map(|s| SuggestedService {
+                    score: None,
                     service: *s,
                     reasons: vec!["addresses_need".into(), "in_area".into()],
                 })

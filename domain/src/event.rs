@@ -1,5 +1,6 @@
 //! All domain events, and the names they are stored under.
 
+use crate::directory::ServiceEvent;
 use crate::need_case::NeedCaseEvent;
 use crate::recipient::RecipientEvent;
 
@@ -9,6 +10,7 @@ use crate::recipient::RecipientEvent;
 pub enum DomainEvent {
     Recipient(RecipientEvent),
     NeedCase(NeedCaseEvent),
+    Service(ServiceEvent),
 }
 
 impl DomainEvent {
@@ -19,6 +21,12 @@ impl DomainEvent {
             DomainEvent::Recipient(RecipientEvent::CareRecipientRegistered(_)) => {
                 "CareRecipientRegistered"
             }
+            DomainEvent::Service(e) => match e {
+                ServiceEvent::ServiceRegistered(_) => "ServiceRegistered",
+                ServiceEvent::ServiceUpdated(_) => "ServiceUpdated",
+                ServiceEvent::ServiceCapacityChanged(_) => "ServiceCapacityChanged",
+                ServiceEvent::ServiceRetired(_) => "ServiceRetired",
+            },
             DomainEvent::NeedCase(e) => match e {
                 N::NeedIdentified(_) => "NeedIdentified",
                 N::ServicesSuggested(_) => "ServicesSuggested",
@@ -46,5 +54,11 @@ impl From<RecipientEvent> for DomainEvent {
 impl From<NeedCaseEvent> for DomainEvent {
     fn from(e: NeedCaseEvent) -> Self {
         DomainEvent::NeedCase(e)
+    }
+}
+
+impl From<ServiceEvent> for DomainEvent {
+    fn from(e: ServiceEvent) -> Self {
+        DomainEvent::Service(e)
     }
 }

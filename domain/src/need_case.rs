@@ -105,9 +105,19 @@ pub enum ErrorTarget {
 // Commands
 // ---------------------------------------------------------------------------
 
-/// One service in a suggestion list, with why it was suggested (reason codes).
+/// One service in a suggestion list, with why it was suggested (reason codes) and,
+/// when the matcher ranked it, its score.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SuggestedService {
+    pub service: ServiceId,
+    pub reasons: Vec<String>,
+    pub score: Option<u32>,
+}
+
+/// A service the matcher left out, with every reason (codes), so an auditor can see
+/// why it was not proposed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftOutService {
     pub service: ServiceId,
     pub reasons: Vec<String>,
 }
@@ -121,9 +131,10 @@ pub enum NeedCaseAction {
         recipient: RecipientProfile,
         need: NeedCode,
     },
-    /// Records a ranked list of services, best first.
+    /// Records a ranked list of services, best first, and the services left out.
     SuggestServices {
         services: Vec<SuggestedService>,
+        left_out: Vec<LeftOutService>,
     },
     RequestReferral {
         referral: ReferralId,
@@ -208,11 +219,17 @@ pub struct Suggestion {
     /// 1 = best.
     pub rank: u16,
     pub reasons: Vec<String>,
+    /// The matcher's score (none for a list a coordinator made by hand). Schema v2.
+    #[serde(default)]
+    pub score: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServicesSuggested {
     pub suggestions: Vec<Suggestion>,
+    /// The services the matcher left out, with why. Schema v2.
+    #[serde(default)]
+    pub left_out: Vec<LeftOutService>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -425,6 +442,9 @@ pub struct NeedCaseData {
     pub identified_at: DateTime<Utc>,
     /// The latest suggestion list (empty before the first).
     pub suggestions: Vec<Suggestion>,
+    /// The services the latest suggestion left out, with why.
+    #[serde(default)]
+    pub left_out: Vec<LeftOutService>,
     pub suggested_at: Option<DateTime<Utc>>,
     pub referrals: Vec<Referral>,
     pub closed: Option<(CloseReason, DateTime<Utc>)>,
@@ -650,7 +670,7 @@ impl Aggregate for NeedCase {
 
         match &cmd.action {
             A::IdentifyNeed { .. } => unreachable!("handled above"),
-            A::SuggestServices { services } => {
+            A::SuggestServices { services, left_out } => {
                 if services.is_empty() {
                     return Err(NeedCaseError::NoSuggestions);
                 }
@@ -673,8 +693,10 @@ impl Aggregate for NeedCase {
                             service: s.service,
                             rank: (i + 1) as u16,
                             reasons: s.reasons.clone(),
+                            score: s.score,
                         })
                         .collect(),
+                    left_out: left_out.clone(),
                 })])
             }
             A::RequestReferral { referral, service } => {
@@ -806,6 +828,7 @@ impl Aggregate for NeedCase {
                 recipient: (*e.recipient).clone(),
                 identified_at: at,
                 suggestions: Vec::new(),
+                left_out: Vec::new(),
                 suggested_at: None,
                 referrals: Vec::new(),
                 closed: None,
@@ -833,6 +856,7 @@ impl Aggregate for NeedCase {
             E::NeedIdentified(_) => unreachable!("handled above"),
             E::ServicesSuggested(e) => {
                 d.suggestions = e.suggestions.clone();
+                d.left_out = e.left_out.clone();
                 d.suggested_at = Some(at);
             }
             E::ReferralRequested(e) => d.referrals.push(Referral {

@@ -7,6 +7,7 @@
 //! nothing is ever silently dropped or skipped.
 
 use careledger_domain::DomainEvent;
+use careledger_domain::directory::ServiceEvent;
 use careledger_domain::need_case::NeedCaseEvent;
 use careledger_domain::recipient::RecipientEvent;
 use careledger_domain::store::StoreError;
@@ -78,7 +79,7 @@ macro_rules! event_table {
 event_table! {
     CareRecipientRegistered: Recipient::RecipientEvent = 1,
     NeedIdentified: NeedCase::NeedCaseEvent = 1,
-    ServicesSuggested: NeedCase::NeedCaseEvent = 1,
+    ServicesSuggested: NeedCase::NeedCaseEvent = 2,
     ReferralRequested: NeedCase::NeedCaseEvent = 1,
     ReferralAccepted: NeedCase::NeedCaseEvent = 1,
     ReferralRejected: NeedCase::NeedCaseEvent = 1,
@@ -89,12 +90,40 @@ event_table! {
     ReferralCancelled: NeedCase::NeedCaseEvent = 1,
     NeedClosed: NeedCase::NeedCaseEvent = 1,
     EnteredInError: NeedCase::NeedCaseEvent = 1,
+    ServiceRegistered: Service::ServiceEvent = 1,
+    ServiceUpdated: Service::ServiceEvent = 1,
+    ServiceCapacityChanged: Service::ServiceEvent = 1,
+    ServiceRetired: Service::ServiceEvent = 1,
 }
 
 /// Encoder/decoder with its upcasting chain.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Codec {
     upcasters: HashMap<(String, u32), Upcaster>,
+}
+
+impl Default for Codec {
+    /// The codec with every upcaster this build knows.
+    fn default() -> Self {
+        Self::empty().with_upcaster("ServicesSuggested", 1, services_suggested_v1_to_v2)
+    }
+}
+
+/// `ServicesSuggested` v2 added the matcher's `score` to each suggestion and the
+/// services it `left_out`; a v1 list was made by hand, so it has neither.
+fn services_suggested_v1_to_v2(mut v: serde_json::Value) -> Result<serde_json::Value, String> {
+    let obj = v
+        .as_object_mut()
+        .ok_or("ServicesSuggested v1 is not an object")?;
+    if let Some(list) = obj.get_mut("suggestions").and_then(|l| l.as_array_mut()) {
+        for s in list {
+            if let Some(s) = s.as_object_mut() {
+                s.entry("score").or_insert(serde_json::Value::Null);
+            }
+        }
+    }
+    obj.entry("left_out").or_insert(serde_json::json!([]));
+    Ok(v)
 }
 
 impl std::fmt::Debug for Codec {
@@ -106,6 +135,13 @@ impl std::fmt::Debug for Codec {
 }
 
 impl Codec {
+    /// A codec without upcasters (tests build their own chains on it).
+    pub fn empty() -> Self {
+        Self {
+            upcasters: HashMap::new(),
+        }
+    }
+
     /// Registers the step that turns `event_type` version `from` into `from + 1`.
     pub fn with_upcaster(
         mut self,
@@ -181,10 +217,36 @@ mod tests {
     fn the_event_table_covers_every_type_name_the_domain_uses() {
         // A type name missing from the table would panic in `encode`; this keeps
         // the table and `DomainEvent::event_type` in step.
-        assert_eq!(EVENT_TYPES.len(), 13);
+        assert_eq!(EVENT_TYPES.len(), 17);
         for t in EVENT_TYPES {
-            assert_eq!(current_schema_version(t), Some(1));
+            let expected = if *t == "ServicesSuggested" { 2 } else { 1 };
+            assert_eq!(current_schema_version(t), Some(expected), "{t}");
         }
+    }
+
+    /// A hand-made list stored before the matcher existed reads as a list without
+    /// scores and with nothing left out.
+    #[test]
+    fn services_suggested_v1_is_upcast_to_v2() {
+        let at = StoredAt {
+            stream: "need-x",
+            version: 1,
+        };
+        let v1 = br#"{"suggestions":[{"service":"0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6b","rank":1,"reasons":["by_hand"]}]}"#;
+        let e = Codec::default()
+            .decode(at, "ServicesSuggested", 1, v1)
+            .unwrap();
+        let DomainEvent::NeedCase(NeedCaseEvent::ServicesSuggested(s)) = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(s.suggestions[0].score, None);
+        assert_eq!(s.suggestions[0].reasons, ["by_hand"]);
+        assert!(s.left_out.is_empty());
+        // Without the step, v1 is an unknown version, not guessed at.
+        assert!(matches!(
+            Codec::empty().decode(at, "ServicesSuggested", 1, v1),
+            Err(StoreError::UnknownEventType { .. })
+        ));
     }
 
     #[test]

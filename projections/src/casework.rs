@@ -1,14 +1,16 @@
 //! The coordinators' read model: one view per need case, one per care recipient,
-//! and the set of unfinished need cases that worklists and overdue filters scan.
+//! the set of unfinished need cases that worklists and overdue filters scan, and
+//! the service directory with each service's load ([`Directory`]).
 //!
 //! A need-case view is the domain's own `NeedCase` state (folded with the same
 //! `apply` the command side uses) plus what only the log's metadata knows: the
 //! stream version, the global position, when it last changed in care, and who
 //! identified it and who requested its latest referral (pseudonymous subjects).
 
+use crate::directory::Directory;
 use careledger_domain::DomainEvent;
 use careledger_domain::aggregate::Aggregate;
-use careledger_domain::ids::{NeedCaseId, RecipientId};
+use careledger_domain::ids::{NeedCaseId, RecipientId, ReferralId, ServiceId};
 use careledger_domain::need_case::{NeedCase, NeedCaseData, NeedCaseEvent, NeedStatus, Referral};
 use careledger_domain::recipient::{RecipientEvent, RecipientProfile};
 use careledger_domain::store::{Position, RecordedEvent};
@@ -202,10 +204,31 @@ pub struct Casework {
     recipients: HashMap<RecipientId, RecipientView>,
     /// Need cases that are not finished.
     open: BTreeSet<NeedCaseId>,
+    directory: Directory,
+}
+
+/// The referral an event moves, if it moves one.
+fn referral_of(ev: &NeedCaseEvent) -> Option<ReferralId> {
+    use NeedCaseEvent as E;
+    match ev {
+        E::ReferralRequested(e) => Some(e.referral),
+        E::ReferralAccepted(e) => Some(e.referral),
+        E::ReferralRejected(e) => Some(e.referral),
+        E::ReferralWaitlisted(e) => Some(e.referral),
+        E::ReferralStarted(e) => Some(e.referral),
+        E::ReferralCompleted(e) => Some(e.referral),
+        E::ReferralFailed(e) => Some(e.referral),
+        E::ReferralCancelled(e) => Some(e.referral),
+        E::EnteredInError(e) => match e.target {
+            careledger_domain::need_case::ErrorTarget::Referral { referral } => Some(referral),
+            careledger_domain::need_case::ErrorTarget::NeedCase => None,
+        },
+        E::NeedIdentified(_) | E::ServicesSuggested(_) | E::NeedClosed(_) => None,
+    }
 }
 
 /// The snapshot format; a snapshot of another format is discarded and rebuilt.
-const SNAPSHOT_FORMAT: u32 = 1;
+const SNAPSHOT_FORMAT: u32 = 2;
 
 #[derive(Serialize)]
 struct SnapshotOut<'a> {
@@ -273,7 +296,18 @@ impl Casework {
                     return;
                 };
                 let view = self.need_cases.entry(id).or_default();
+                let moved = referral_of(ev);
+                let before = moved.and_then(|r| view.state.referral(r)).map(|r| r.status);
                 view.apply_recorded(ev, e);
+                if let Some(r) = moved.and_then(|r| view.state.referral(r)) {
+                    self.directory.referral_moved(
+                        r.service,
+                        before,
+                        r.status,
+                        r.requested_at,
+                        e.metadata.occurred_at,
+                    );
+                }
                 if let NeedCaseEvent::NeedIdentified(n) = ev
                     && let Some(r) = self.recipients.get_mut(&n.recipient.recipient)
                 {
@@ -285,7 +319,22 @@ impl Casework {
                     self.open.insert(id);
                 }
             }
+            DomainEvent::Service(ev) => {
+                if let Some(id) = e
+                    .stream
+                    .as_str()
+                    .strip_prefix("service-")
+                    .and_then(|s| ServiceId::parse(s).ok())
+                {
+                    self.directory.apply_service(id, ev, e);
+                }
+            }
         }
+    }
+
+    /// The service directory and each service's load.
+    pub fn directory(&self) -> &Directory {
+        &self.directory
     }
 
     /// Need cases matching `filter`, in id order (ids are UUIDv7, so that is the

@@ -10,12 +10,15 @@
 //!   ([`Casework::apply`]) over recorded events; the command side folds a single
 //!   stream with the same code ([`NeedCaseView::apply`]) so a mutation's answer and
 //!   a later query agree by construction.
+//! * [`directory`] — the service directory (searchable, indexed by need for the
+//!   matcher) and per-service load, folded inside the casework model.
 //! * [`runner`] — feeds a projection from `subscribe_all`, publishes the position it
 //!   reached (for read-your-writes waits and the lag metric), and saves checkpoints
 //!   (snapshots of the model with the position they hold) through a
 //!   `SnapshotStore` (a port of the domain crate), so a restart resumes instead of replaying everything.
 
 pub mod casework;
+pub mod directory;
 pub mod runner;
 
 pub use casework::{Casework, NeedCaseView, RecipientView};

@@ -654,9 +654,9 @@ impl Mutation {
                         format!("'{}' is not a reason code: 1 to 40 lowercase letters, digits or '_' (free text is not stored)", super::ids::clip(bad)),
                     ));
                 }
-                services.push(nc::SuggestedService { service, reasons: s.reasons.clone() });
+                services.push(nc::SuggestedService { score: None, service, reasons: s.reasons.clone() });
             }
-            Ok((NeedCaseAction::SuggestServices { services }, None))
+            Ok((NeedCaseAction::SuggestServices { left_out: vec![], services }, None))
         })
         .await?
         .into())

@@ -499,6 +499,7 @@ impl From<&RecordedEvent> for HistoryEvent {
         let tagged = match &e.event {
             D::Recipient(r) => serde_json::to_value(r),
             D::NeedCase(n) => serde_json::to_value(n),
+            D::Service(x) => serde_json::to_value(x),
         }
         .unwrap_or(serde_json::Value::Null);
         let data = match tagged {

@@ -36,13 +36,16 @@ fn identified() -> NeedCaseEvent {
 }
 fn suggested() -> NeedCaseEvent {
     NeedCaseEvent::ServicesSuggested(ServicesSuggested {
+        left_out: vec![],
         suggestions: vec![
             Suggestion {
+                score: None,
                 service: svc(1),
                 rank: 1,
                 reasons: vec!["addresses_need".into()],
             },
             Suggestion {
+                score: None,
                 service: svc(2),
                 rank: 2,
                 reasons: vec![],
@@ -153,12 +156,15 @@ fn suggesting_ranks_services_in_the_given_order() {
     let state = given::<NeedCase>(&history(&[identified()]))
         .when(cmd(
             NeedCaseAction::SuggestServices {
+                left_out: vec![],
                 services: vec![
                     SuggestedService {
+                        score: None,
                         service: svc(1),
                         reasons: vec!["addresses_need".into()],
                     },
                     SuggestedService {
+                        score: None,
                         service: svc(2),
                         reasons: vec![],
                     },
@@ -175,7 +181,9 @@ fn suggesting_again_replaces_the_list() {
     let state = given::<NeedCase>(&history(&[identified(), suggested()]))
         .when(cmd(
             NeedCaseAction::SuggestServices {
+                left_out: vec![],
                 services: vec![SuggestedService {
+                    score: None,
                     service: svc(3),
                     reasons: vec![],
                 }],
@@ -183,7 +191,9 @@ fn suggesting_again_replaces_the_list() {
             3,
         ))
         .then_expect_events(vec![NeedCaseEvent::ServicesSuggested(ServicesSuggested {
+            left_out: vec![],
             suggestions: vec![Suggestion {
+                score: None,
                 service: svc(3),
                 rank: 1,
                 reasons: vec![],
@@ -489,7 +499,13 @@ fn marking_the_completing_referral_in_error_reopens_the_need_case() {
 #[test]
 fn commands_before_identification_are_refused() {
     given::<NeedCase>(&[])
-        .when(cmd(NeedCaseAction::SuggestServices { services: vec![] }, 1))
+        .when(cmd(
+            NeedCaseAction::SuggestServices {
+                left_out: vec![],
+                services: vec![],
+            },
+            1,
+        ))
         .then_expect_error(NeedCaseError::NotIdentified);
 }
 
@@ -665,7 +681,9 @@ fn a_finished_need_case_refuses_everything_but_a_correction() {
     ] {
         for action in [
             NeedCaseAction::SuggestServices {
+                left_out: vec![],
                 services: vec![SuggestedService {
+                    score: None,
                     service: svc(1),
                     reasons: vec![],
                 }],
@@ -744,15 +762,23 @@ fn closing_with_an_open_referral_is_refused() {
 fn bad_suggestion_lists_are_refused() {
     let h = history(&[identified()]);
     let s = |n| SuggestedService {
+        score: None,
         service: svc(n),
         reasons: vec![],
     };
     given::<NeedCase>(&h)
-        .when(cmd(NeedCaseAction::SuggestServices { services: vec![] }, 2))
+        .when(cmd(
+            NeedCaseAction::SuggestServices {
+                left_out: vec![],
+                services: vec![],
+            },
+            2,
+        ))
         .then_expect_error(NeedCaseError::NoSuggestions);
     given::<NeedCase>(&h)
         .when(cmd(
             NeedCaseAction::SuggestServices {
+                left_out: vec![],
                 services: vec![s(1), s(2), s(1)],
             },
             2,
@@ -761,6 +787,7 @@ fn bad_suggestion_lists_are_refused() {
     given::<NeedCase>(&h)
         .when(cmd(
             NeedCaseAction::SuggestServices {
+                left_out: vec![],
                 services: (0..51).map(s).collect(),
             },
             2,
@@ -893,9 +920,11 @@ mod properties {
                 need: need()
             }),
             prop::collection::vec(s.clone(), 0..4).prop_map(|v| NeedCaseAction::SuggestServices {
+                left_out: vec![],
                 services: v
                     .into_iter()
                     .map(|service| SuggestedService {
+                        score: None,
                         service,
                         reasons: vec![]
                     })

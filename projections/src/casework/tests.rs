@@ -123,7 +123,9 @@ fn identify(n: u128, p: &RecipientProfile) -> NeedCaseAction {
 }
 fn suggest() -> NeedCaseAction {
     NeedCaseAction::SuggestServices {
+        left_out: vec![],
         services: vec![SuggestedService {
+            score: None,
             service: svc(),
             reasons: vec![],
         }],

@@ -182,6 +182,7 @@ fn lifecycle() -> Vec<DomainEvent> {
     );
     let suggestions = (1..=3)
         .map(|rank| Suggestion {
+            score: None,
             service: ServiceId::from_uuid(Uuid::now_v7()),
             rank,
             reasons: vec![
@@ -199,7 +200,10 @@ fn lifecycle() -> Vec<DomainEvent> {
             recipient: Box::new(recipient),
             age_band: AgeBand::From40To64,
         }),
-        NeedCaseEvent::ServicesSuggested(ServicesSuggested { suggestions }),
+        NeedCaseEvent::ServicesSuggested(ServicesSuggested {
+            left_out: vec![],
+            suggestions,
+        }),
         NeedCaseEvent::ReferralRequested(ReferralRequested {
             referral,
             service,
