@@ -18,8 +18,12 @@ use careledger_domain::DomainEvent;
 use careledger_domain::aggregate::{Aggregate, Command};
 use careledger_domain::catalogue::Catalogue;
 use careledger_domain::directory::{DirectoryError, Service, ServiceEvent};
-use careledger_domain::ids::{EventId, RecipientId};
-use careledger_domain::need_case::{NeedCase, NeedCaseError, NeedCaseEvent};
+use careledger_domain::ids::{EventId, NeedCaseId, RecipientId};
+use careledger_domain::matching::{self, Ranking, Seeker};
+use careledger_domain::need_case::{
+    LeftOutService, NeedCase, NeedCaseAction, NeedCaseData, NeedCaseError, NeedCaseEvent,
+    SuggestedService,
+};
 use careledger_domain::recipient::{CareRecipient, RecipientError, RecipientEvent};
 use careledger_domain::store::{
     Actor, Clock, EventMetadata, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent,
@@ -27,7 +31,7 @@ use careledger_domain::store::{
 };
 use careledger_domain::values::SiteId;
 use careledger_projections::runner::Projector;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -517,6 +521,57 @@ impl App {
             "CONFLICT",
             "the record kept changing while this command was decided; retry",
         ))
+    }
+}
+
+/// The most services one ranked suggestion proposes.
+pub const MAX_RANKED: usize = 50;
+
+impl App {
+    /// The need case as the log has it (through the stream cache).
+    pub async fn load_need_case(&self, id: NeedCaseId) -> Result<NeedCase, CommandError> {
+        let history = self.recent_stream(&StreamName::need_case(id)).await?;
+        Ok(fold::<NeedCase>(&history))
+    }
+
+    /// Ranks the directory's services for a need case (see `domain::matching`),
+    /// as the read model knows the directory now.
+    pub fn rank_services(&self, case: &NeedCaseData, now: DateTime<Utc>, limit: usize) -> Ranking {
+        let model = self.projector.read();
+        let seeker = Seeker {
+            need: &case.need,
+            recipient: &case.recipient,
+            age: now.year() - case.recipient.birth_year.year(),
+        };
+        matching::rank(
+            seeker,
+            model.directory().candidates(&case.need),
+            limit.clamp(1, MAX_RANKED),
+        )
+    }
+}
+
+/// The command that records a ranking: the suggested services with their scores
+/// and reasons, and every service left out with why.
+pub fn ranked_suggestion(ranking: &Ranking) -> NeedCaseAction {
+    NeedCaseAction::SuggestServices {
+        services: ranking
+            .suggested
+            .iter()
+            .map(|s| SuggestedService {
+                service: s.service,
+                reasons: s.reasons.iter().map(|r| r.code()).collect(),
+                score: Some(s.score),
+            })
+            .collect(),
+        left_out: ranking
+            .left_out
+            .iter()
+            .map(|l| LeftOutService {
+                service: l.service,
+                reasons: l.reasons.iter().map(|r| r.code()).collect(),
+            })
+            .collect(),
     }
 }
 

@@ -10,6 +10,7 @@ use uuid::Uuid;
 pub enum Kind {
     NeedCase,
     CareRecipient,
+    Service,
 }
 
 impl Kind {
@@ -17,12 +18,14 @@ impl Kind {
         match self {
             Kind::NeedCase => "NeedCase",
             Kind::CareRecipient => "CareRecipient",
+            Kind::Service => "Service",
         }
     }
     fn from_name(s: &str) -> Option<Self> {
         match s {
             "NeedCase" => Some(Kind::NeedCase),
             "CareRecipient" => Some(Kind::CareRecipient),
+            "Service" => Some(Kind::Service),
             _ => None,
         }
     }

@@ -2,6 +2,7 @@
 //!
 //! * [`types`] — objects, enums, scalars; [`ids`] — opaque global ids.
 //! * [`query`] — reads, all from the projections (but `history`, which is the log).
+//! * [`directory`] — the service directory: `Service`, `services`, its mutations.
 //! * [`mutation`] — one mutation per lifecycle command, each through
 //!   [`App::execute`](crate::app::App::execute).
 //!
@@ -11,6 +12,7 @@
 //! (`PROJECTION_NOT_CAUGHT_UP`) and faults (`UNAVAILABLE`, `INTERNAL`; the cause is
 //! logged, never sent).
 
+pub mod directory;
 pub mod ids;
 pub mod mutation;
 pub mod query;
@@ -22,7 +24,15 @@ use async_graphql::{Context, EmptySubscription, ErrorExtensions, Schema};
 use careledger_domain::values::Lang;
 use std::sync::Arc;
 
-pub type CareLedgerSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+/// Every query: need cases and recipients, and the directory.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Query(query::CaseQuery, directory::DirectoryQuery);
+
+/// Every mutation: the lifecycle commands, and the directory's.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Mutation(mutation::CaseMutation, directory::DirectoryMutation);
+
+pub type CareLedgerSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// How deep a query may nest.
 pub const MAX_DEPTH: usize = 12;
@@ -32,7 +42,7 @@ pub const MAX_COMPLEXITY: usize = 2_000;
 pub const MAX_PAGE: i32 = 100;
 
 pub fn build_schema(app: Arc<App>) -> CareLedgerSchema {
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(app)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
@@ -41,7 +51,7 @@ pub fn build_schema(app: Arc<App>) -> CareLedgerSchema {
 
 /// The SDL as checked in at `api/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .finish()
         .sdl()
 }

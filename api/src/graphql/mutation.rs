@@ -26,7 +26,8 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use uuid::Uuid;
 
-pub struct Mutation;
+#[derive(Default)]
+pub struct CaseMutation;
 
 /// What every command input accepts.
 #[derive(InputObject, Default, Clone)]
@@ -50,13 +51,16 @@ fn user_error(field: Option<&str>, code: &str, message: impl Into<String>) -> Us
 }
 
 /// A refusal before the command ran: bad input. Nothing was written.
-struct Invalid(UserError);
+pub(crate) struct Invalid(pub(crate) UserError);
 
-fn invalid(field: &str, code: &str, message: impl Into<String>) -> Invalid {
+pub(crate) fn invalid(field: &str, code: &str, message: impl Into<String>) -> Invalid {
     Invalid(user_error(Some(field), code, message))
 }
 
-fn command_context(access: &Access, o: &CommandOptions) -> Result<CommandContext, Invalid> {
+pub(crate) fn command_context(
+    access: &Access,
+    o: &CommandOptions,
+) -> Result<CommandContext, Invalid> {
     let idempotency_key = match &o.idempotency_key {
         None => None,
         Some(k) => {
@@ -123,7 +127,7 @@ fn authorizer(access: &Access) -> impl Fn(Option<&v::SiteId>) -> Result<(), Comm
 }
 
 /// Turns a command's failure into `userErrors` or a top-level error.
-fn refusal(e: CommandError) -> Result<UserError> {
+pub(crate) fn refusal(e: CommandError) -> Result<UserError> {
     match e {
         CommandError::Rejected {
             field,
@@ -312,8 +316,13 @@ pub struct SuggestServicesInput {
     #[graphql(flatten)]
     pub options: CommandOptions,
     pub need_case_id: ID,
-    /// Best first (at most 50).
-    pub services: Vec<SuggestedServiceInput>,
+    /// A list made by hand, best first (at most 50). Without it, the directory's
+    /// active services are ranked for the need case (see `limit`), and the
+    /// services left out are recorded with their reasons.
+    pub services: Option<Vec<SuggestedServiceInput>>,
+    /// How many ranked services to suggest (1 to 50).
+    #[graphql(default = 10)]
+    pub limit: u32,
 }
 
 #[derive(InputObject)]
@@ -406,6 +415,68 @@ fn reason_code_ok(r: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// `suggestServices` without a list: rank the directory for the need case.
+async fn ranked_suggestion(
+    ctx: &Context<'_>,
+    input: &SuggestServicesInput,
+) -> Result<SuggestServicesPayload> {
+    let access = access(ctx)?;
+    let app = app(ctx);
+    if !(1..=crate::app::MAX_RANKED as u32).contains(&input.limit) {
+        let e = user_error(
+            Some("limit"),
+            "INVALID_LIMIT",
+            format!("limit must be between 1 and {}", crate::app::MAX_RANKED),
+        );
+        return Ok(NeedCaseOutcome::refused(e).into());
+    }
+    let id = match need_case_id(&input.need_case_id) {
+        Ok(id) => id,
+        Err(Invalid(e)) => return Ok(NeedCaseOutcome::refused(e).into()),
+    };
+    let case = match app.load_need_case(id).await {
+        Ok(c) => c,
+        Err(e) => return Ok(NeedCaseOutcome::refused(refusal(e)?).into()),
+    };
+    let action = match case.data() {
+        // Not identified: the command path refuses it with the usual error.
+        None => NeedCaseAction::SuggestServices {
+            services: vec![],
+            left_out: vec![],
+        },
+        Some(d) => {
+            if !access.may_access_site(&d.recipient.site) {
+                return Err(error(
+                    "FORBIDDEN",
+                    "this record belongs to a site your credentials do not cover",
+                ));
+            }
+            let ranking = app.rank_services(d, app.clock.now(), input.limit as usize);
+            if ranking.suggested.is_empty() {
+                let message = format!(
+                    "no active service of the directory addresses {} for this recipient ({} left out; see the services query for the directory)",
+                    d.need,
+                    ranking.left_out.len()
+                );
+                return Ok(NeedCaseOutcome::refused(user_error(
+                    None,
+                    "NO_ELIGIBLE_SERVICE",
+                    message,
+                ))
+                .into());
+            }
+            crate::app::ranked_suggestion(&ranking)
+        }
+    };
+    Ok(
+        need_case_command(ctx, &input.options, &input.need_case_id, |_| {
+            Ok((action, None))
+        })
+        .await?
+        .into(),
+    )
+}
+
 /// A command on one referral.
 async fn referral_command(
     ctx: &Context<'_>,
@@ -420,7 +491,7 @@ async fn referral_command(
 }
 
 #[Object]
-impl Mutation {
+impl CaseMutation {
     /// Registers a care recipient at a site, with the stratifiers of equity audits.
     async fn register_care_recipient(
         &self,
@@ -641,9 +712,12 @@ impl Mutation {
         ctx: &Context<'_>,
         input: SuggestServicesInput,
     ) -> Result<SuggestServicesPayload> {
+        let Some(manual) = &input.services else {
+            return ranked_suggestion(ctx, &input).await;
+        };
         Ok(need_case_command(ctx, &input.options, &input.need_case_id, |_| {
-            let mut services = Vec::with_capacity(input.services.len());
-            for s in &input.services {
+            let mut services = Vec::with_capacity(manual.len());
+            for s in manual {
                 let service = ServiceId::from_uuid(
                     parse_uuid(&s.service_id, "service").map_err(|m| invalid("services", "INVALID_ID", m))?,
                 );

@@ -17,7 +17,8 @@ use chrono::DateTime;
 use std::sync::Arc;
 use uuid::Uuid;
 
-pub struct Query;
+#[derive(Default)]
+pub struct CaseQuery;
 
 /// Filters for `needCases`; every field narrows.
 #[derive(InputObject, Default)]
@@ -149,7 +150,7 @@ fn parse_site(s: &str) -> Result<SiteId> {
     SiteId::parse(s).map_err(|e| bad_input(e.to_string()))
 }
 
-impl Query {
+impl CaseQuery {
     fn load_need_case(ctx: &Context<'_>, id: NeedCaseId) -> Result<Option<NeedCase>> {
         let access = access(ctx)?;
         let m = app(ctx).projector.read();
@@ -180,7 +181,7 @@ impl Query {
 }
 
 #[Object]
-impl Query {
+impl CaseQuery {
     /// Any object by its global id.
     async fn node(
         &self,
@@ -194,11 +195,15 @@ impl Query {
             .ok_or_else(|| bad_input(format!("'{}' is not a global id", super::ids::clip(&id))))?;
         Ok(match g.kind {
             Kind::NeedCase => {
-                Self::load_need_case(ctx, NeedCaseId::from_uuid(g.uuid))?.map(Node::NeedCase)
+                CaseQuery::load_need_case(ctx, NeedCaseId::from_uuid(g.uuid))?.map(Node::NeedCase)
             }
-            Kind::CareRecipient => {
-                Self::load_recipient(ctx, RecipientId::from_uuid(g.uuid))?.map(Node::CareRecipient)
-            }
+            Kind::CareRecipient => CaseQuery::load_recipient(ctx, RecipientId::from_uuid(g.uuid))?
+                .map(Node::CareRecipient),
+            Kind::Service => super::directory::service_by_id(
+                ctx,
+                careledger_domain::ids::ServiceId::from_uuid(g.uuid),
+            )
+            .map(Node::Service),
         })
     }
 
@@ -212,7 +217,7 @@ impl Query {
         access(ctx)?;
         let uuid = parse_input(&id, Kind::NeedCase).map_err(bad_input)?;
         consistent(ctx, min_position).await?;
-        Self::load_need_case(ctx, NeedCaseId::from_uuid(uuid))
+        CaseQuery::load_need_case(ctx, NeedCaseId::from_uuid(uuid))
     }
 
     /// A care recipient by global id or UUID; null when there is none.
@@ -225,7 +230,7 @@ impl Query {
         access(ctx)?;
         let uuid = parse_input(&id, Kind::CareRecipient).map_err(bad_input)?;
         consistent(ctx, min_position).await?;
-        Self::load_recipient(ctx, RecipientId::from_uuid(uuid))
+        CaseQuery::load_recipient(ctx, RecipientId::from_uuid(uuid))
     }
 
     /// Need cases in the order they were created, filtered, as a cursor connection

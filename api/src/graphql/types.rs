@@ -120,6 +120,7 @@ pub struct UserError {
 pub enum Node {
     NeedCase(NeedCase),
     CareRecipient(CareRecipient),
+    Service(super::directory::Service),
 }
 
 /// One need identified for one care recipient, with its referrals.
@@ -213,7 +214,21 @@ impl NeedCase {
             .map(|s| Suggestion {
                 service_id: s.service.to_string(),
                 rank: s.rank,
+                score: s.score,
                 reasons: s.reasons.clone(),
+            })
+            .collect()
+    }
+    /// The services the latest ranked suggestion left out, with every reason:
+    /// why a service was *not* proposed.
+    #[graphql(complexity = "10 * child_complexity")]
+    async fn left_out_services(&self) -> Vec<LeftOutService> {
+        self.data()
+            .left_out
+            .iter()
+            .map(|l| LeftOutService {
+                service_id: l.service.to_string(),
+                reasons: l.reasons.clone(),
             })
             .collect()
     }
@@ -248,12 +263,41 @@ pub fn age_band_name(b: v::AgeBand) -> &'static str {
 }
 
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct Suggestion {
     pub service_id: String,
     /// 1 = best.
     pub rank: u16,
-    /// Why it was suggested (reason codes).
+    /// The matcher's score (null for a list made by hand).
+    pub score: Option<u32>,
+    /// Why it was suggested (reason codes, e.g. `in_region`, `speaks_language`).
     pub reasons: Vec<String>,
+}
+
+#[async_graphql::ComplexObject]
+impl Suggestion {
+    /// The service, as the directory holds it now (null if it is not in it).
+    async fn service(&self, ctx: &Context<'_>) -> Option<super::directory::Service> {
+        let id = uuid::Uuid::try_parse(&self.service_id).ok()?;
+        super::directory::service_by_id(ctx, careledger_domain::ids::ServiceId::from_uuid(id))
+    }
+}
+
+/// A service the matcher did not propose, and why.
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct LeftOutService {
+    pub service_id: String,
+    /// Reason codes, e.g. `outside_service_area`, `no_capacity`, `ranked_12_below_cutoff`.
+    pub reasons: Vec<String>,
+}
+
+#[async_graphql::ComplexObject]
+impl LeftOutService {
+    async fn service(&self, ctx: &Context<'_>) -> Option<super::directory::Service> {
+        let id = uuid::Uuid::try_parse(&self.service_id).ok()?;
+        super::directory::service_by_id(ctx, careledger_domain::ids::ServiceId::from_uuid(id))
+    }
 }
 
 #[derive(SimpleObject, Clone)]
