@@ -303,9 +303,15 @@ pub struct DirectoryQuery;
 #[Object]
 impl DirectoryQuery {
     /// A service by global id or UUID; null when there is none.
-    async fn service(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Service>> {
+    async fn service(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        min_position: Option<Position>,
+    ) -> Result<Option<Service>> {
         access(ctx)?;
         let uuid = parse_input(&id, Kind::Service).map_err(bad)?;
+        super::query::consistent(ctx, min_position).await?;
         Ok(service_by_id(ctx, ServiceId::from_uuid(uuid)))
     }
 
@@ -318,8 +324,10 @@ impl DirectoryQuery {
         filter: Option<ServiceFilterInput>,
         first: Option<i32>,
         after: Option<String>,
+        min_position: Option<Position>,
     ) -> Result<ServiceConnection> {
         access(ctx)?;
+        super::query::consistent(ctx, min_position).await?;
         let n = match first {
             None => 20,
             Some(n) if (0..=MAX_PAGE).contains(&n) => n as usize,

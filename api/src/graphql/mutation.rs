@@ -451,6 +451,21 @@ async fn ranked_suggestion(
                     "this record belongs to a site your credentials do not cover",
                 ));
             }
+            // Rank against the directory as committed now, not as the read model
+            // lags behind it.
+            let head = app.store.head().await.map_err(|e| {
+                tracing::error!(error = %e, "cannot read the head");
+                error("UNAVAILABLE", "the event store is unavailable; retry later")
+            })?;
+            app.projector
+                .wait_for(head, app.settings.consistency_timeout)
+                .await
+                .map_err(|e| {
+                    error(
+                        "PROJECTION_NOT_CAUGHT_UP",
+                        format!("the directory's read model reached position {} but not {}; retry shortly", e.reached, e.wanted),
+                    )
+                })?;
             let ranking = app.rank_services(d, app.clock.now(), input.limit as usize);
             if ranking.suggested.is_empty() {
                 let message = format!(

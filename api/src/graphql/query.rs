@@ -34,7 +34,7 @@ pub struct NeedCaseFilterInput {
     pub recipient_id: Option<ID>,
 }
 
-async fn consistent(ctx: &Context<'_>, min: Option<Position>) -> Result<()> {
+pub(crate) async fn consistent(ctx: &Context<'_>, min: Option<Position>) -> Result<()> {
     let Some(min) = min else { return Ok(()) };
     let app = app(ctx);
     app.projector

@@ -1,0 +1,325 @@
+//! The service directory and ranked, explained suggestions over HTTP.
+
+use crate::api::{Server, v7};
+use crate::helpers::run_to_end;
+use serde_json::{Value, json};
+
+const SEL: &str = "service { serviceId name capacity active version }";
+
+fn text(s: &str) -> Value {
+    json!({ "en": format!("{s}"), "fr": format!("{s} (fr)"), "nl": format!("{s} (nl)"), "de": format!("{s} (de)") })
+}
+
+fn profile(name: &str, need: &str, area: Value, languages: &[&str], cost: &str) -> Value {
+    json!({
+        "organisation": "Stichting Voorbeeld",
+        "name": text(name),
+        "description": text(&format!("{name}: what it offers")),
+        "needs": [need],
+        "languages": languages,
+        "area": area,
+        "cost": cost,
+        "contact": { "email": "info@example.org", "url": "https://example.org" },
+    })
+}
+
+fn register(s: &Server, p: Value, capacity: Value) -> String {
+    let r = s.mutate(
+        "registerService",
+        json!({ "idempotencyKey": v7(), "profile": p, "capacity": capacity }),
+        SEL,
+    );
+    assert_eq!(r["userErrors"], json!([]), "{r}");
+    r["service"]["serviceId"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_directory_ranks_and_explains_suggestions_and_tracks_service_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let need = "psy.fear-of-recurrence";
+    let has = json!({ "status": "HAS_CAPACITY" });
+    let a = register(
+        &s,
+        profile(
+            "Leuven psycho-oncology",
+            need,
+            json!({ "regions": ["BE-VBR"] }),
+            &["nl", "en"],
+            "FREE",
+        ),
+        has.clone(),
+    );
+    let b = register(
+        &s,
+        profile(
+            "Belgian helpline",
+            need,
+            json!({ "countries": ["BE"] }),
+            &["fr"],
+            "FEE",
+        ),
+        json!({ "status": "WAITLIST", "estimatedWaitDays": 30 }),
+    );
+    let c = register(
+        &s,
+        profile(
+            "Maastricht centre",
+            need,
+            json!({ "countries": ["NL"] }),
+            &["nl"],
+            "FREE",
+        ),
+        has.clone(),
+    );
+    let other = register(
+        &s,
+        profile(
+            "Housing advice",
+            "soc.housing",
+            json!({ "countries": ["BE"] }),
+            &["nl"],
+            "FREE",
+        ),
+        has.clone(),
+    );
+    let mut relatives = profile(
+        "Relatives group",
+        need,
+        json!({ "regions": ["BE-VBR"] }),
+        &["nl"],
+        "FREE",
+    );
+    relatives["eligibility"] = json!({ "patients": false, "relatives": true });
+    let e = register(&s, relatives, has.clone());
+
+    // A recipient in Leuven (3000, BE-VBR), Dutch-speaking, and their need.
+    let rec = s.mutate(
+        "registerCareRecipient",
+        json!({ "site": "be-leuven", "birthYear": 1960, "sex": "FEMALE", "country": "BE", "postalCode": "3000", "language": "nl" }),
+        "careRecipient { recipientId }",
+    );
+    let nc = s.mutate(
+        "identifyNeed",
+        json!({ "recipientId": rec["careRecipient"]["recipientId"], "needCode": need }),
+        "needCase { needCaseId }",
+    );
+    let id = nc["needCase"]["needCaseId"].as_str().unwrap().to_string();
+
+    // Ranked: A (region 20 + capacity 25 + language 30 + free 15 = 90), then B
+    // (country 10 + waitlist 25-7=18 + French only 0 + fee 0 = 28).
+    let p = s.mutate(
+        "suggestServices",
+        json!({ "needCaseId": id }),
+        "needCase { status suggestions { serviceId rank score reasons service { name(lang: FR) } } leftOutServices { serviceId reasons } }",
+    );
+    assert_eq!(p["userErrors"], json!([]), "{p}");
+    let sug = &p["needCase"]["suggestions"];
+    assert_eq!(sug[0]["serviceId"], a.as_str());
+    assert_eq!(
+        (sug[0]["rank"].clone(), sug[0]["score"].clone()),
+        (json!(1), json!(90))
+    );
+    assert_eq!(
+        sug[0]["reasons"],
+        json!([
+            "addresses_need",
+            "serves_patients",
+            "in_region",
+            "has_capacity",
+            "speaks_language",
+            "free"
+        ])
+    );
+    assert_eq!(sug[0]["service"]["name"], "Leuven psycho-oncology (fr)");
+    assert_eq!(sug[1]["serviceId"], b.as_str());
+    assert_eq!(sug[1]["score"], 28);
+    assert!(
+        sug[1]["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("waitlist_30_days"))
+    );
+    assert!(
+        sug[1]["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("language_not_spoken"))
+    );
+    assert_eq!(sug.as_array().unwrap().len(), 2);
+    let left: Vec<(String, Value)> = p["needCase"]["leftOutServices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["serviceId"].as_str().unwrap().to_string(),
+                l["reasons"].clone(),
+            )
+        })
+        .collect();
+    assert!(
+        left.contains(&(c.clone(), json!(["outside_service_area"]))),
+        "{left:?}"
+    );
+    assert!(
+        left.contains(&(e.clone(), json!(["relatives_only"]))),
+        "{left:?}"
+    );
+    assert!(
+        !left.iter().any(|(s, _)| *s == other),
+        "a service for another need is not listed"
+    );
+
+    // The event records it all: the audit trail shows the ranking.
+    let h = s.data(
+        "query($s: String!) { history(stream: $s) { type data } }",
+        json!({ "s": format!("need-{id}") }),
+    );
+    let suggested = &h["history"][1];
+    assert_eq!(suggested["type"], "ServicesSuggested");
+    assert_eq!(suggested["data"]["suggestions"][0]["score"], 90);
+    assert_eq!(suggested["data"]["left_out"].as_array().unwrap().len(), 2);
+
+    // An unchanged update writes nothing; a capacity change is ranked in.
+    let head = s.head();
+    let same = s.mutate(
+        "updateService",
+        json!({ "serviceId": a, "profile": profile("Leuven psycho-oncology", need, json!({ "regions": ["BE-VBR"] }), &["en", "nl", "nl"], "FREE") }),
+        "unchanged service { version }",
+    );
+    assert_eq!(
+        (same["unchanged"].clone(), same["userErrors"].clone()),
+        (json!(true), json!([])),
+        "{same}"
+    );
+    assert_eq!(s.head(), head);
+    s.mutate(
+        "changeServiceCapacity",
+        json!({ "serviceId": a, "capacity": { "status": "NO_CAPACITY" } }),
+        SEL,
+    );
+    let p = s.mutate(
+        "suggestServices",
+        json!({ "needCaseId": id, "limit": 5 }),
+        "needCase { suggestions { serviceId } leftOutServices { serviceId reasons } }",
+    );
+    assert_eq!(p["needCase"]["suggestions"], json!([{ "serviceId": b }]));
+    assert!(
+        p["needCase"]["leftOutServices"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "serviceId": a, "reasons": ["no_capacity"] }))
+    );
+
+    // Search: by need, language, place, cost, text; retired ones only on request.
+    let count = |filter: Value| {
+        let p = s.head().to_string();
+        let d = s.data(
+            "query($f: ServiceFilterInput, $p: Position) { services(filter: $f, minPosition: $p) { totalCount } }",
+            json!({ "f": filter, "p": p }),
+        );
+        d["services"]["totalCount"].as_u64().unwrap()
+    };
+    assert_eq!(count(json!({})), 5);
+    assert_eq!(count(json!({ "need": need })), 4);
+    assert_eq!(count(json!({ "language": "fr" })), 1);
+    assert_eq!(count(json!({ "postalCode": "3000", "country": "BE" })), 4);
+    assert_eq!(count(json!({ "country": "NL" })), 1);
+    assert_eq!(count(json!({ "cost": "FEE" })), 1);
+    assert_eq!(count(json!({ "text": "HOUSING" })), 1);
+    assert_eq!(count(json!({ "hasCapacity": false })), 1);
+    s.mutate("retireService", json!({ "serviceId": b }), SEL);
+    assert_eq!(count(json!({})), 4);
+    assert_eq!(count(json!({ "includeRetired": true })), 5);
+    let again = s.mutate("retireService", json!({ "serviceId": b }), SEL);
+    assert_eq!(again["userErrors"][0]["code"], "SERVICE_RETIRED");
+
+    // Load: refer to the service suggested, which accepts.
+    s.mutate(
+        "changeServiceCapacity",
+        json!({ "serviceId": a, "capacity": { "status": "HAS_CAPACITY" } }),
+        SEL,
+    );
+    s.mutate(
+        "suggestServices",
+        json!({ "needCaseId": id }),
+        "needCase { status }",
+    );
+    let r = v7();
+    let req = s.mutate(
+        "requestReferral",
+        json!({ "needCaseId": id, "serviceId": a, "referralId": r }),
+        "needCase { status }",
+    );
+    assert_eq!(req["userErrors"], json!([]), "{req}");
+    let acc = s.mutate(
+        "acceptReferral",
+        json!({ "needCaseId": id, "referralId": r }),
+        "needCase { status }",
+    );
+    let d = s.data(
+        "query($id: ID!, $p: Position) { service(id: $id, minPosition: $p) { load { requested accepted acceptanceRate medianDaysToAcceptance } } }",
+        json!({ "id": a, "p": acc["position"] }),
+    );
+    assert_eq!(
+        d["service"]["load"],
+        json!({ "requested": 0, "accepted": 1, "acceptanceRate": 1.0, "medianDaysToAcceptance": 0.0 })
+    );
+}
+
+#[test]
+fn directory_changes_are_checked_and_kept_to_administrators() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let head = s.head();
+    let mut bad = profile(
+        "X",
+        "psy.anxiety",
+        json!({ "countries": ["BE"] }),
+        &["nl"],
+        "FREE",
+    );
+    bad["eligibility"] = json!({ "minAge": 70, "maxAge": 18 });
+    let r = s.mutate("registerService", json!({ "profile": bad }), SEL);
+    assert_eq!(r["userErrors"][0]["code"], "INVALID_SERVICE", "{r}");
+    assert_eq!(r["userErrors"][0]["field"], "profile.eligibility");
+    let r = s.mutate("registerService", json!({ "profile": profile("X", "psy.nothing-like-it", json!({ "countries": ["BE"] }), &["nl"], "FREE") }), SEL);
+    assert_eq!(r["userErrors"][0]["code"], "UNKNOWN_NEED", "{r}");
+    let r = s.mutate("registerService", json!({ "profile": profile("X", "psy.anxiety", json!({ "regions": ["Flanders"] }), &["nl"], "FREE") }), SEL);
+    assert_eq!(r["userErrors"][0]["code"], "INVALID_REGION", "{r}");
+    let r = s.mutate(
+        "registerService",
+        json!({ "profile": profile("X", "psy.anxiety", json!({ "countries": ["BE"] }), &["nl"], "FREE"), "capacity": { "status": "WAITLIST" } }),
+        SEL,
+    );
+    assert_eq!(r["userErrors"][0]["code"], "INVALID_CAPACITY", "{r}");
+    let r = s.mutate(
+        "changeServiceCapacity",
+        json!({ "serviceId": v7(), "capacity": { "status": "NO_CAPACITY" } }),
+        SEL,
+    );
+    assert_eq!(r["userErrors"][0]["code"], "SERVICE_NOT_FOUND", "{r}");
+    assert_eq!(s.head(), head, "refusals wrote nothing");
+
+    let out = run_to_end(
+        &[
+            "token",
+            "--sub",
+            "nurse-2",
+            "--role",
+            "coordinator",
+            "--sites",
+            "be-leuven",
+        ],
+        dir.path(),
+    );
+    let nurse = out.stdout.trim().to_string();
+    let v = s.gql_as(
+        &nurse,
+        "mutation($i: RegisterServiceInput!) { registerService(input: $i) { position } }",
+        json!({ "i": { "profile": profile("X", "psy.anxiety", json!({ "countries": ["BE"] }), &["nl"], "FREE") } }),
+    );
+    assert_eq!(v["errors"][0]["extensions"]["code"], "FORBIDDEN", "{v}");
+    assert_eq!(s.head(), head);
+}
