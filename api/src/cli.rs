@@ -23,6 +23,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Rebuild the read models from the whole log (the server must be stopped).
     Rebuild(RebuildArgs),
+    /// Import an HSDS 3.0 data package into the service directory (the server must
+    /// be stopped). Checks every record first; imports nothing if one is bad.
+    ImportHsds(ImportArgs),
     /// Print the GraphQL schema (SDL), as checked in at api/schema.graphql.
     PrintSchema,
     /// Mint a bearer token signed with the server's secret.
@@ -91,6 +94,17 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The package: a directory holding organizations.json, services.json, … and
+    /// need_services.json (see infra/data/hsds-example/README.md).
+    pub path: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub catalogue: CatalogueArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct RebuildArgs {
     #[command(flatten)]
     pub store: StoreArgs,
@@ -121,6 +135,7 @@ impl Cli {
         match self.command {
             Command::Serve(args) => crate::serve::serve(args).await,
             Command::Rebuild(args) => crate::serve::rebuild(args).await,
+            Command::ImportHsds(args) => crate::import::run(args).await,
             Command::PrintSchema => {
                 print!("{}", crate::graphql::sdl());
                 Ok(())

@@ -19,7 +19,7 @@ use crate::app::{App, CommandContext, CommandError};
 use careledger_domain::ids::{NeedCaseId, RecipientId, ReferralId, ServiceId};
 use careledger_domain::need_case::{
     CancelReason, CancelledBy, CloseReason, ErrorReason, ErrorTarget, FailureReason, NeedCase,
-    NeedCaseAction, Outcome, RejectionReason, SuggestedService,
+    NeedCaseAction, Outcome, RejectionReason,
 };
 use careledger_domain::recipient::{
     CareRecipient, RecipientAction, RecipientKind, RegisterCareRecipient,
@@ -143,20 +143,16 @@ const CANCER_SITES: [(CancerSiteGroup, u32); 12] = [
     (CancerSiteGroup::Other, 6),
 ];
 
-/// How many services the demo refers to (the directory itself arrives later; these
-/// are stable ids that suggestions and referrals name).
-const SERVICES: u64 = 48;
-
-fn service(seed: u64, n: u64) -> ServiceId {
-    let mut rng = Rng::new(seed ^ 0x5E4F_1CE5 ^ (n << 32));
-    let at = DateTime::from_timestamp(1_700_000_000 + n as i64 * 3600, 0).unwrap_or_default();
-    ServiceId::from_uuid(rng.uuid_v7(at))
-}
-
 /// One command to run at a time in care.
+///
+/// Two actions are completed when they run, from the need case as it then is: a
+/// `SuggestServices` with an empty list is ranked by the matcher against the
+/// directory; a `RequestReferral` with `pick: Some(k)` goes to the k-th suggested
+/// service.
 struct Step {
     at: DateTime<Utc>,
     action: NeedCaseAction,
+    pick: Option<usize>,
 }
 
 /// Loads the data set: `recipients` care recipients (relatives included) and their
@@ -178,6 +174,29 @@ pub async fn load(app: &Arc<App>, seed: u64, recipients: u32) -> anyhow::Result<
             .map(|n| n.code().clone())
             .collect(),
     );
+    // The directory first: the shipped example package, through the same import.
+    let services = careledger_infra::hsds::read_example(&app.catalogue)
+        .map_err(|e| anyhow::anyhow!("the shipped HSDS package is invalid: {e:?}"))?;
+    let imported = crate::import::import_services(app, &services, || {})
+        .await
+        .map_err(fail)?;
+    let head = app.store.head().await?;
+    app.projector
+        .wait_for(head, std::time::Duration::from_secs(60))
+        .await
+        .map_err(|e| anyhow::anyhow!("the directory's read model did not catch up: {e:?}"))?;
+    let mut covered: Vec<NeedCode> = services
+        .iter()
+        .filter(|s| s.active)
+        .flat_map(|s| s.profile.needs.iter().cloned())
+        .collect();
+    covered.sort();
+    covered.dedup();
+    let covered = Arc::new(covered);
+    println!(
+        "CareLedger: demo directory: {} services ({imported}).",
+        services.len()
+    );
     let bar = crate::progress::bar(u64::from(recipients), "loading demo data (care recipients)");
     let started = std::time::Instant::now();
     let limit = Arc::new(tokio::sync::Semaphore::new(64));
@@ -185,9 +204,9 @@ pub async fn load(app: &Arc<App>, seed: u64, recipients: u32) -> anyhow::Result<
     let mut commands = 0u64;
     for n in 0..recipients {
         let permit = limit.clone().acquire_owned().await?;
-        let (app, codes) = (app.clone(), codes.clone());
+        let (app, codes, covered) = (app.clone(), codes.clone(), covered.clone());
         tasks.spawn(async move {
-            let r = one_recipient(&app, seed, n, now, &codes).await;
+            let r = one_recipient(&app, seed, n, now, &codes, &covered).await;
             drop(permit);
             r
         });
@@ -236,6 +255,7 @@ async fn one_recipient(
     n: u32,
     now: DateTime<Utc>,
     codes: &[NeedCode],
+    covered: &[NeedCode],
 ) -> anyhow::Result<u64> {
     let mut rng = Rng::new(seed.wrapping_mul(0x1000_0000_01B3) ^ u64::from(n));
     let site = rng.pick(&SITES);
@@ -335,8 +355,13 @@ async fn one_recipient(
             break;
         }
         let nc = NeedCaseId::from_uuid(rng.uuid_v7(identified));
-        let need = rng.pick(codes).clone();
+        let need = if rng.chance(0.85) && !covered.is_empty() {
+            rng.pick(covered).clone()
+        } else {
+            rng.pick(codes).clone()
+        };
         let mut steps = vec![Step {
+            pick: None,
             at: identified,
             action: NeedCaseAction::IdentifyNeed {
                 need_case: nc,
@@ -344,19 +369,49 @@ async fn one_recipient(
                 need,
             },
         }];
-        plan(&mut rng, seed, identified, refer_p, &mut steps);
+        plan(&mut rng, identified, refer_p, &mut steps);
+        let mut case = NeedCase::default();
         for step in steps {
             if step.at > now {
                 break; // the future has not happened: the case stays where it is
             }
+            let mut action = step.action;
+            let d = case.data();
+            match (&mut action, d) {
+                (NeedCaseAction::SuggestServices { services, .. }, Some(d))
+                    if services.is_empty() =>
+                {
+                    let ranking = app.rank_services(d, step.at, 5);
+                    action = if ranking.suggested.is_empty() {
+                        // Nothing in the directory fits: an unmet need.
+                        NeedCaseAction::CloseNeed {
+                            reason: CloseReason::NoServiceAvailable,
+                        }
+                    } else {
+                        crate::app::ranked_suggestion(&ranking)
+                    };
+                }
+                (NeedCaseAction::RequestReferral { service, .. }, Some(d)) => {
+                    if let (Some(k), false) = (step.pick, d.suggestions.is_empty()) {
+                        *service = d.suggestions[k.min(d.suggestions.len() - 1)].service;
+                    }
+                }
+                _ => {}
+            }
+            let closed = matches!(action, NeedCaseAction::CloseNeed { .. });
             let c = ctx(&actor, step.at);
             match app
-                .execute::<NeedCase>(StreamName::need_case(nc), step.action, &c, |_| Ok(()))
+                .execute::<NeedCase>(StreamName::need_case(nc), action, &c, |_| Ok(()))
                 .await
             {
-                Ok(_) => commands += 1,
-                Err(e @ CommandError::Rejected { .. }) => return Err(fail(e)),
+                Ok(x) => {
+                    commands += 1;
+                    case = crate::app::fold::<NeedCase>(&x.history);
+                }
                 Err(e) => return Err(fail(e)),
+            }
+            if closed {
+                break;
             }
         }
     }
@@ -374,7 +429,7 @@ fn adv(at: &mut DateTime<Utc>, rng: &mut Rng, lo: u64, hi: u64) -> DateTime<Utc>
 }
 
 /// Plans the life of one need case after its identification.
-fn plan(rng: &mut Rng, seed: u64, identified: DateTime<Utc>, refer_p: f64, steps: &mut Vec<Step>) {
+fn plan(rng: &mut Rng, identified: DateTime<Utc>, refer_p: f64, steps: &mut Vec<Step>) {
     let mut at = identified;
     // Some needs wait for a follow-up conversation before anything is suggested.
     if rng.chance(0.04) {
@@ -389,30 +444,19 @@ fn plan(rng: &mut Rng, seed: u64, identified: DateTime<Utc>, refer_p: f64, steps
             CloseReason::Deceased,
         ]);
         steps.push(Step {
+            pick: None,
             at: adv(&mut at, rng, 1, 20),
             action: NeedCaseAction::CloseNeed { reason },
         });
         return;
     }
-    let services: Vec<ServiceId> = (0..3).map(|_| service(seed, rng.below(SERVICES))).collect();
-    let mut suggested: Vec<ServiceId> = Vec::new();
-    for s in services {
-        if !suggested.contains(&s) {
-            suggested.push(s);
-        }
-    }
     steps.push(Step {
+        pick: None,
         at: adv(&mut at, rng, 0, 5),
+        // Ranked by the matcher when it runs.
         action: NeedCaseAction::SuggestServices {
+            services: vec![],
             left_out: vec![],
-            services: suggested
-                .iter()
-                .map(|s| SuggestedService {
-                    score: None,
-                    service: *s,
-                    reasons: vec!["addresses_need".into(), "in_area".into()],
-                })
-                .collect(),
         },
     });
     if !rng.chance(refer_p) {
@@ -422,6 +466,7 @@ fn plan(rng: &mut Rng, seed: u64, identified: DateTime<Utc>, refer_p: f64, steps
                 CloseReason::NoServiceAvailable,
             ]);
             steps.push(Step {
+                pick: None,
                 at: adv(&mut at, rng, 5, 40),
                 action: NeedCaseAction::CloseNeed { reason },
             });
@@ -431,14 +476,17 @@ fn plan(rng: &mut Rng, seed: u64, identified: DateTime<Utc>, refer_p: f64, steps
     // Up to three referrals: a rejected, cancelled or failed one leaves the case open.
     for attempt in 0..3u64 {
         let referral = ReferralId::from_uuid(rng.uuid_v7(at));
-        let service = suggested[(attempt as usize).min(suggested.len() - 1)];
+        // The service is the attempt-th suggestion, filled in when it runs.
+        let service = ServiceId::from_uuid(Uuid::nil());
         steps.push(Step {
+            pick: Some(attempt as usize),
             at: adv(&mut at, rng, 1, 14),
             action: NeedCaseAction::RequestReferral { referral, service },
         });
         let roll = rng.below(100);
         if roll < 4 {
             steps.push(Step {
+                pick: None,
                 at: adv(&mut at, rng, 0, 3),
                 action: NeedCaseAction::MarkEnteredInError {
                     target: ErrorTarget::Referral { referral },
@@ -456,6 +504,7 @@ fn plan(rng: &mut Rng, seed: u64, identified: DateTime<Utc>, refer_p: f64, steps
                 RejectionReason::Other,
             ]);
             steps.push(Step {
+                pick: None,
                 at: adv(&mut at, rng, 1, 10),
                 action: NeedCaseAction::RejectReferral { referral, reason },
             });
@@ -470,6 +519,7 @@ fn plan(rng: &mut Rng, seed: u64, identified: DateTime<Utc>, refer_p: f64, steps
                 CancelReason::RecipientChangedMind,
             ]);
             steps.push(Step {
+                pick: None,
                 at: adv(&mut at, rng, 1, 10),
                 action: NeedCaseAction::CancelReferral {
                     referral,
@@ -480,11 +530,13 @@ fn plan(rng: &mut Rng, seed: u64, identified: DateTime<Utc>, refer_p: f64, steps
             continue;
         }
         steps.push(Step {
+            pick: None,
             at: adv(&mut at, rng, 1, 12),
             action: NeedCaseAction::AcceptReferral { referral },
         });
         if rng.chance(0.2) {
             steps.push(Step {
+                pick: None,
                 at: adv(&mut at, rng, 0, 2),
                 action: NeedCaseAction::WaitlistReferral {
                     referral,
@@ -499,12 +551,14 @@ fn plan(rng: &mut Rng, seed: u64, identified: DateTime<Utc>, refer_p: f64, steps
                 FailureReason::Declined,
             ]);
             steps.push(Step {
+                pick: None,
                 at: adv(&mut at, rng, 3, 30),
                 action: NeedCaseAction::FailReferral { referral, reason },
             });
             continue;
         }
         steps.push(Step {
+            pick: None,
             at: adv(&mut at, rng, 2, 40),
             action: NeedCaseAction::StartReferral { referral },
         });
@@ -514,11 +568,13 @@ fn plan(rng: &mut Rng, seed: u64, identified: DateTime<Utc>, refer_p: f64, steps
             (Outcome::NeedNotMet, 10),
         ]);
         steps.push(Step {
+            pick: None,
             at: adv(&mut at, rng, 7, 90),
             action: NeedCaseAction::CompleteReferral { referral, outcome },
         });
         if rng.chance(0.01) {
             steps.push(Step {
+                pick: None,
                 at: adv(&mut at, rng, 1, 5),
                 action: NeedCaseAction::MarkEnteredInError {
                     target: ErrorTarget::NeedCase,
@@ -531,6 +587,7 @@ fn plan(rng: &mut Rng, seed: u64, identified: DateTime<Utc>, refer_p: f64, steps
     // Three referrals came to nothing: most such cases are closed.
     if rng.chance(0.7) {
         steps.push(Step {
+            pick: None,
             at: adv(&mut at, rng, 3, 20),
             action: NeedCaseAction::CloseNeed {
                 reason: CloseReason::NoServiceAvailable,

@@ -13,6 +13,7 @@
 //! * [`http`] — GraphQL over HTTP, GraphiQL, `/healthz`, `/readyz`, `/metrics`.
 //! * [`auth`] — bearer tokens and the access they grant.
 //! * [`metrics`] — Prometheus text exposition.
+//! * [`import`] — `careledger import-hsds`: an HSDS package into the directory.
 //! * [`demo`] — the synthetic demonstration data set (`serve --demo`).
 
 pub mod app;
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod demo;
 pub mod graphql;
 pub mod http;
+pub mod import;
 pub mod metrics;
 pub mod progress;
 pub mod serve;

@@ -7,11 +7,13 @@
 //! * [`sqlite`] — the embedded event store (SQLite, WAL, group commit).
 //! * [`codec`] — event encoding, schema versions and upcasting.
 //! * [`catalogue`] — reading the needs catalogue file.
+//! * [`hsds`] — reading an Open Referral HSDS 3.0 data package (the service directory).
 //! * [`clock`] — the system clock.
 //! * [`snapshot`] — projection checkpoints as files, replaced atomically.
 
 pub mod catalogue;
 pub mod clock;
 pub mod codec;
+pub mod hsds;
 pub mod snapshot;
 pub mod sqlite;
