@@ -323,3 +323,104 @@ fn directory_changes_are_checked_and_kept_to_administrators() {
     assert_eq!(v["errors"][0]["extensions"]["code"], "FORBIDDEN", "{v}");
     assert_eq!(s.head(), head);
 }
+
+fn example_package() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/data/hsds-example")
+}
+
+fn log_head(stdout: &str) -> u64 {
+    let tail = stdout
+        .split("log head now ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{stdout}"));
+    tail.trim_end_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .unwrap()
+}
+
+/// The shipped package imports whole; importing it again writes nothing; a broken
+/// copy is refused naming each bad record, and nothing is written.
+#[test]
+fn import_hsds_imports_the_shipped_package_once_and_refuses_a_broken_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let pkg = example_package();
+    let pkg = pkg.as_os_str();
+    let first = run_to_end(&[std::ffi::OsStr::new("import-hsds"), pkg], &data);
+    assert!(first.success, "{}", first.stderr);
+    assert!(
+        first.stdout.contains("imported 83 services")
+            && first
+                .stdout
+                .contains("83 registered, 0 updated, 0 unchanged, 1 retired"),
+        "{}",
+        first.stdout
+    );
+    let head = log_head(&first.stdout);
+    let again = run_to_end(&[std::ffi::OsStr::new("import-hsds"), pkg], &data);
+    assert!(again.success, "{}", again.stderr);
+    assert!(
+        again
+            .stdout
+            .contains("0 registered, 0 updated, 83 unchanged, 0 retired"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(
+        log_head(&again.stdout),
+        head,
+        "an unchanged package writes nothing"
+    );
+
+    // A broken copy: a bad language code, a need not in the catalogue.
+    let broken = dir.path().join("broken");
+    std::fs::create_dir(&broken).unwrap();
+    for entry in std::fs::read_dir(example_package()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), broken.join(entry.file_name())).unwrap();
+    }
+    let langs = std::fs::read_to_string(broken.join("languages.json")).unwrap();
+    std::fs::write(
+        broken.join("languages.json"),
+        langs.replacen("\"code\": \"nl\"", "\"code\": \"Dutch\"", 1),
+    )
+    .unwrap();
+    let needs = std::fs::read_to_string(broken.join("need_services.json")).unwrap();
+    std::fs::write(
+        broken.join("need_services.json"),
+        needs.replacen("\"psy.", "\"psy.unknown-", 1),
+    )
+    .unwrap();
+    let fresh = dir.path().join("fresh");
+    let bad = run_to_end(
+        &[std::ffi::OsStr::new("import-hsds"), broken.as_os_str()],
+        &fresh,
+    );
+    assert!(!bad.success);
+    assert!(
+        bad.stderr.contains("languages.json")
+            && bad.stderr.contains("'Dutch' is not a valid language tag"),
+        "{}",
+        bad.stderr
+    );
+    assert!(
+        bad.stderr.contains("need_services.json")
+            && bad.stderr.contains("unknown need code 'psy.unknown-"),
+        "{}",
+        bad.stderr
+    );
+    assert!(
+        bad.stderr.contains("2 bad record(s)") && bad.stderr.contains("nothing imported"),
+        "{}",
+        bad.stderr
+    );
+    assert!(!fresh.exists(), "nothing written, not even a store");
+
+    // The server serves the imported directory.
+    let s = Server::start(&data, &[]);
+    s.wait_ready();
+    let d = s.data("{ all: services { totalCount } retired: services(filter: { includeRetired: true }) { totalCount } nl: services(filter: { language: \"nl\", need: \"psy.anxiety\" }) { totalCount } }", json!({}));
+    assert_eq!(d["all"]["totalCount"], 82);
+    assert_eq!(d["retired"]["totalCount"], 83);
+    assert!(d["nl"]["totalCount"].as_u64().unwrap() >= 3, "{d}");
+}
