@@ -41,6 +41,7 @@ struct Scale {
 }
 
 mod graphql;
+mod suggest;
 
 fn main() {
     // The GraphQL scenarios start this binary again as their server processes.
@@ -113,6 +114,9 @@ fn main() {
             graphql::graphql_mutation(&scenario_dir(&dir, "graphql_mutation"), scale.http_duration)
                 .await;
             clean(&dir, "graphql_mutation");
+        }
+        if wanted("suggest") {
+            suggest::suggest(10_000, if quick { 100 } else { 1_000 });
         }
         if wanted("graphql_query") {
             graphql::graphql_query(
