@@ -357,3 +357,108 @@ fn the_worklist_holds_open_referrals_and_overdue_cases_oldest_first() {
     );
     assert_eq!(keys(&p), vec![nc(4)]);
 }
+
+/// The service's load follows its referrals: counts by state, acceptance over
+/// answers, the median days from request to acceptance; the need index follows
+/// profile updates.
+#[test]
+fn service_load_and_the_need_index_follow_the_log() {
+    use careledger_domain::directory::*;
+    use careledger_domain::need_case::{ReferralStatus, RejectionReason};
+    let mut log = Log::default();
+    let mut profile = ServiceProfile {
+        organisation: "Org".into(),
+        name: Localized {
+            en: "S".into(),
+            fr: "S".into(),
+            nl: "S".into(),
+            de: "S".into(),
+        },
+        description: Localized::default(),
+        needs: vec![NeedCode::parse("psy.fear-of-recurrence").unwrap()],
+        languages: vec![LanguageTag::parse("nl").unwrap()],
+        area: ServiceArea {
+            countries: vec![Country::BE],
+            ..ServiceArea::default()
+        },
+        eligibility: Eligibility::default(),
+        cost: Cost::Free,
+        contact: Contact::default(),
+    };
+    let reg = ServiceEvent::ServiceRegistered(ServiceRegistered {
+        service: svc(),
+        profile: Box::new(profile.clone()),
+        capacity: Capacity::HasCapacity,
+    });
+    log.record(StreamName::service(svc()), 0, reg.into(), day(0), "admin");
+    let p = log.register(1, "be-leuven");
+    let accept = |n| NeedCaseAction::AcceptReferral { referral: refid(n) };
+    // Accepted after 3 and after 6 days; one rejected; one still requested.
+    log.need_case(
+        nc(1),
+        vec![
+            (identify(1, &p), 1, "c"),
+            (suggest(), 1, "c"),
+            (request(1), 10, "c"),
+            (accept(1), 13, "c"),
+        ],
+    );
+    log.need_case(
+        nc(2),
+        vec![
+            (identify(2, &p), 1, "c"),
+            (suggest(), 1, "c"),
+            (request(2), 10, "c"),
+            (accept(2), 16, "c"),
+        ],
+    );
+    log.need_case(
+        nc(3),
+        vec![
+            (identify(3, &p), 1, "c"),
+            (suggest(), 1, "c"),
+            (request(3), 10, "c"),
+            (
+                NeedCaseAction::RejectReferral {
+                    referral: refid(3),
+                    reason: RejectionReason::NoCapacity,
+                },
+                11,
+                "c",
+            ),
+        ],
+    );
+    log.need_case(
+        nc(4),
+        vec![
+            (identify(4, &p), 1, "c"),
+            (suggest(), 1, "c"),
+            (request(4), 10, "c"),
+        ],
+    );
+    let m = fold(&log);
+    let load = m.directory().load(svc());
+    assert_eq!(load.count(ReferralStatus::Accepted), 2);
+    assert_eq!(load.count(ReferralStatus::Rejected), 1);
+    assert_eq!(load.count(ReferralStatus::Requested), 1);
+    assert_eq!(load.acceptance_rate(), Some(2.0 / 3.0));
+    assert_eq!(load.median_days_to_acceptance(), Some(4.5));
+    let need = NeedCode::parse("psy.fear-of-recurrence").unwrap();
+    assert_eq!(m.directory().candidates(&need).count(), 1);
+
+    // The profile now names another need: the index follows.
+    profile.needs = vec![NeedCode::parse("psy.anxiety").unwrap()];
+    let mut log2 = log;
+    let upd = ServiceEvent::ServiceUpdated(ServiceUpdated {
+        profile: Box::new(profile),
+    });
+    log2.record(StreamName::service(svc()), 1, upd.into(), day(20), "admin");
+    let m = fold(&log2);
+    assert_eq!(m.directory().candidates(&need).count(), 0);
+    assert_eq!(
+        m.directory()
+            .candidates(&NeedCode::parse("psy.anxiety").unwrap())
+            .count(),
+        1
+    );
+}
