@@ -12,6 +12,8 @@
 //!   a later query agree by construction.
 //! * [`directory`] — the service directory (searchable, indexed by need for the
 //!   matcher) and per-service load, folded inside the casework model.
+//! * [`equity`] — equity-of-access statistics (Wilson, Newcombe, Katz, Fisher,
+//!   z-test, Kaplan–Meier, WHO HEAT summary measures).
 //! * [`runner`] — feeds a projection from `subscribe_all`, publishes the position it
 //!   reached (for read-your-writes waits and the lag metric), and saves checkpoints
 //!   (snapshots of the model with the position they hold) through a
@@ -19,6 +21,7 @@
 
 pub mod casework;
 pub mod directory;
+pub mod equity;
 pub mod runner;
 
 pub use casework::{Casework, NeedCaseView, RecipientView};
