@@ -8,6 +8,7 @@
 //! identified it and who requested its latest referral (pseudonymous subjects).
 
 use crate::directory::Directory;
+use crate::equity::cube::Cube;
 use careledger_domain::DomainEvent;
 use careledger_domain::aggregate::Aggregate;
 use careledger_domain::ids::{NeedCaseId, RecipientId, ReferralId, ServiceId};
@@ -33,6 +34,9 @@ pub struct NeedCaseView {
     pub identified_by: String,
     /// Who requested the latest referral.
     pub referred_by: Option<String>,
+    /// Rejected referrals by reason (`equity::cube::REJECTION_REASONS` order).
+    #[serde(default)]
+    pub rejections: [u16; 5],
 }
 
 impl NeedCaseView {
@@ -56,6 +60,9 @@ impl NeedCaseView {
             }
             NeedCaseEvent::ReferralRequested(_) => {
                 self.referred_by = Some(actor_subject.to_string());
+            }
+            NeedCaseEvent::ReferralRejected(r) => {
+                self.rejections[crate::equity::cube::rejection_index(r.reason)] += 1;
             }
             _ => {}
         }
@@ -205,6 +212,7 @@ pub struct Casework {
     /// Need cases that are not finished.
     open: BTreeSet<NeedCaseId>,
     directory: Directory,
+    equity: Cube,
 }
 
 /// The referral an event moves, if it moves one.
@@ -228,7 +236,7 @@ fn referral_of(ev: &NeedCaseEvent) -> Option<ReferralId> {
 }
 
 /// The snapshot format; a snapshot of another format is discarded and rebuilt.
-const SNAPSHOT_FORMAT: u32 = 2;
+const SNAPSHOT_FORMAT: u32 = 3;
 
 #[derive(Serialize)]
 struct SnapshotOut<'a> {
@@ -296,6 +304,7 @@ impl Casework {
                     return;
                 };
                 let view = self.need_cases.entry(id).or_default();
+                let facts_before = crate::equity::cube::facts(view);
                 let moved = referral_of(ev);
                 let before = moved.and_then(|r| view.state.referral(r)).map(|r| r.status);
                 view.apply_recorded(ev, e);
@@ -313,6 +322,9 @@ impl Casework {
                 {
                     r.need_cases.push(id);
                 }
+                let facts_after = crate::equity::cube::facts(view);
+                self.equity
+                    .replace(facts_before.as_ref(), facts_after.as_ref());
                 if view.status().is_finished() {
                     self.open.remove(&id);
                 } else {
@@ -330,6 +342,11 @@ impl Casework {
                 }
             }
         }
+    }
+
+    /// The equity-of-access cube.
+    pub fn equity(&self) -> &Cube {
+        &self.equity
     }
 
     /// The service directory and each service's load.

@@ -462,3 +462,65 @@ fn service_load_and_the_need_index_follow_the_log() {
         1
     );
 }
+
+/// The equity cube counts each need case once per table, follows its milestones,
+/// and drops it when it is entered in error.
+#[test]
+fn the_equity_cube_follows_the_need_cases() {
+    use crate::equity::cube::{CubeFilter, Stratifier};
+    use careledger_domain::need_case::{ErrorReason, ErrorTarget};
+    let mut log = sample();
+    let m = fold(&log);
+    let by_site = m.equity().groups(Stratifier::Site, &CubeFilter::default());
+    let get = |g: &Vec<(String, crate::equity::cube::Counts)>, v: &str| {
+        g.iter().find(|(x, _)| x == v).unwrap().1
+    };
+    assert_eq!(
+        (
+            get(&by_site, "be-leuven").identified,
+            get(&by_site, "be-leuven").referred
+        ),
+        (3, 1)
+    );
+    assert_eq!(
+        (
+            get(&by_site, "de-koeln").identified,
+            get(&by_site, "de-koeln").referred
+        ),
+        (1, 1)
+    );
+    let by_lang = m
+        .equity()
+        .groups(Stratifier::Language, &CubeFilter::default());
+    assert_eq!(by_lang.len(), 1);
+    assert_eq!(
+        by_lang[0].1.identified, 4,
+        "every table counts every case once"
+    );
+    // Filters: by site, by domain, by month.
+    let f = CubeFilter {
+        sites: Some(vec!["de-koeln".into()]),
+        ..CubeFilter::default()
+    };
+    assert_eq!(m.equity().groups(Stratifier::Sex, &f)[0].1.identified, 1);
+    let f = CubeFilter {
+        domains: Some(vec!["social".into()]),
+        ..CubeFilter::default()
+    };
+    assert!(m.equity().groups(Stratifier::Sex, &f).is_empty());
+    // nc(2) entered in error: out of the population.
+    log.need_case(
+        nc(2),
+        vec![(
+            NeedCaseAction::MarkEnteredInError {
+                target: ErrorTarget::NeedCase,
+                reason: ErrorReason::Duplicate,
+            },
+            3,
+            "c1",
+        )],
+    );
+    let m = fold(&log);
+    let by_site = m.equity().groups(Stratifier::Site, &CubeFilter::default());
+    assert_eq!(get(&by_site, "be-leuven").identified, 2);
+}

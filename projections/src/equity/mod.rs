@@ -1,4 +1,6 @@
-//! Equity of access (DESIGN §4): the statistics; the cube and the queries over it
-//! arrive next.
+//! Equity of access (DESIGN §4): the cube folded from events ([`cube`]), the
+//! statistics ([`stats`]), and tables with small-cell suppression ([`report`]).
 
+pub mod cube;
+pub mod report;
 pub mod stats;

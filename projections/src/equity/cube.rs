@@ -1,0 +1,402 @@
+//! The equity cube: counts of each milestone and outcome, by month of
+//! identification, site, need (which fixes the domain) and the value of one
+//! stratifier — one table per stratifier (its marginal over the others), so a
+//! by-stratifier query sums a bounded number of cells however many need cases
+//! there are.
+//!
+//! A need case contributes its [`Counts`] to one cell of each table. When an event
+//! changes what it contributes, the old contribution is taken out and the new one
+//! put in (`replace`). A need case entered in error contributes nothing.
+//!
+//! Definitions (DESIGN §4): *identified* — need cases identified; *referred* —
+//! those with a referral not entered in error; *completed* — those completed with
+//! the need met or partly met; *unmet* — closed because no service was available,
+//! or completed with the need not met; *referrals* and *rejected* (by reason) count
+//! referrals, for the rejection rate.
+
+use crate::casework::NeedCaseView;
+use careledger_domain::need_case::{
+    CloseReason, NeedStatus, Outcome, ReferralStatus, RejectionReason,
+};
+use careledger_domain::recipient::RecipientKind;
+use chrono::Datelike;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Stratifier {
+    AgeBand,
+    Sex,
+    Region,
+    Country,
+    Language,
+    PreferentialReimbursement,
+    DeprivationQuintile,
+    RecipientKind,
+    Site,
+    CancerSiteGroup,
+    Domain,
+}
+
+impl Stratifier {
+    pub const ALL: [Stratifier; 11] = [
+        Stratifier::AgeBand,
+        Stratifier::Sex,
+        Stratifier::Region,
+        Stratifier::Country,
+        Stratifier::Language,
+        Stratifier::PreferentialReimbursement,
+        Stratifier::DeprivationQuintile,
+        Stratifier::RecipientKind,
+        Stratifier::Site,
+        Stratifier::CancerSiteGroup,
+        Stratifier::Domain,
+    ];
+    fn index(self) -> usize {
+        Self::ALL.iter().position(|s| *s == self).expect("listed")
+    }
+}
+
+pub const REJECTION_REASONS: [RejectionReason; 5] = [
+    RejectionReason::NoCapacity,
+    RejectionReason::NotEligible,
+    RejectionReason::OutOfArea,
+    RejectionReason::MissingInformation,
+    RejectionReason::Other,
+];
+
+pub fn rejection_index(r: RejectionReason) -> usize {
+    REJECTION_REASONS
+        .iter()
+        .position(|x| *x == r)
+        .expect("listed")
+}
+
+/// What need cases contribute to a cell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub identified: u64,
+    pub referred: u64,
+    pub completed: u64,
+    pub unmet: u64,
+    pub referrals: u64,
+    pub rejected: [u64; 5],
+}
+
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.identified += o.identified;
+        self.referred += o.referred;
+        self.completed += o.completed;
+        self.unmet += o.unmet;
+        self.referrals += o.referrals;
+        for (a, b) in self.rejected.iter_mut().zip(o.rejected) {
+            *a += b;
+        }
+    }
+    fn sub(&mut self, o: &Counts) {
+        self.identified -= o.identified;
+        self.referred -= o.referred;
+        self.completed -= o.completed;
+        self.unmet -= o.unmet;
+        self.referrals -= o.referrals;
+        for (a, b) in self.rejected.iter_mut().zip(o.rejected) {
+            *a -= b;
+        }
+    }
+    pub fn is_zero(&self) -> bool {
+        *self == Counts::default()
+    }
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.iter().sum()
+    }
+    pub fn plus(mut self, o: &Counts) -> Counts {
+        self.add(o);
+        self
+    }
+}
+
+/// A month as `yyyy * 12 + (m - 1)`.
+pub type Month = u32;
+
+pub fn month_of(year: i32, month: u32) -> Month {
+    (year.max(0) as u32) * 12 + month - 1
+}
+
+pub fn month_label(m: Month) -> String {
+    format!("{:04}-{:02}", m / 12, m % 12 + 1)
+}
+
+/// Interns the values of one dimension. (Its index is rebuilt after loading, so
+/// equality looks at the values only.)
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Dictionary {
+    values: Vec<String>,
+    #[serde(skip)]
+    index: HashMap<String, u16>,
+}
+
+impl PartialEq for Dictionary {
+    fn eq(&self, other: &Self) -> bool {
+        self.values == other.values
+    }
+}
+
+impl Dictionary {
+    fn id(&mut self, v: &str) -> u16 {
+        if self.index.is_empty() && !self.values.is_empty() {
+            self.reindex();
+        }
+        if let Some(i) = self.index.get(v) {
+            return *i;
+        }
+        let i = self.values.len() as u16;
+        self.values.push(v.to_string());
+        self.index.insert(v.to_string(), i);
+        i
+    }
+    fn reindex(&mut self) {
+        self.index = self
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.clone(), i as u16))
+            .collect();
+    }
+    fn find(&self, v: &str) -> Option<u16> {
+        self.values.iter().position(|x| x == v).map(|i| i as u16)
+    }
+}
+
+/// Where one need case sits and what it contributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Facts {
+    pub month: Month,
+    pub site: String,
+    pub need: String,
+    pub values: [String; 11],
+    pub counts: Counts,
+}
+
+/// The facts of a need case as its view holds them (`None`: it counts for nothing).
+pub fn facts(view: &NeedCaseView) -> Option<Facts> {
+    let d = view.data()?;
+    let status = view.status();
+    if status == NeedStatus::EnteredInError {
+        return None;
+    }
+    let live = || {
+        d.referrals
+            .iter()
+            .filter(|r| r.status != ReferralStatus::EnteredInError)
+    };
+    let completed_with = |ok: &[Outcome]| {
+        live().any(|r| {
+            r.status == ReferralStatus::Completed && r.outcome.is_some_and(|o| ok.contains(&o))
+        })
+    };
+    let p = &d.recipient;
+    let age = p.age_band_at(d.identified_at);
+    let values = [
+        crate::equity::cube::age_name(age).to_string(),
+        enum_name(&p.sex),
+        p.region.as_str().to_string(),
+        p.country.code().to_string(),
+        p.language.language().to_string(),
+        enum_name(&p.preferential_reimbursement),
+        p.deprivation_decile
+            .map_or("unknown".to_string(), |d| format!("Q{}", d.quintile())),
+        match p.kind {
+            RecipientKind::Patient => "patient".to_string(),
+            RecipientKind::Relative { .. } => "relative".to_string(),
+        },
+        p.site.to_string(),
+        enum_name(&p.cancer_site_group),
+        d.domain.name().to_string(),
+    ];
+    let referrals = live().count() as u64;
+    Some(Facts {
+        month: month_of(d.identified_at.year(), d.identified_at.month()),
+        site: p.site.to_string(),
+        need: d.need.to_string(),
+        values,
+        counts: Counts {
+            identified: 1,
+            referred: u64::from(referrals > 0),
+            completed: u64::from(
+                status == NeedStatus::Completed
+                    && completed_with(&[Outcome::NeedMet, Outcome::NeedPartlyMet]),
+            ),
+            unmet: u64::from(
+                matches!(d.closed, Some((CloseReason::NoServiceAvailable, _)))
+                    || (status == NeedStatus::Completed
+                        && completed_with(&[Outcome::NeedNotMet])
+                        && !completed_with(&[Outcome::NeedMet, Outcome::NeedPartlyMet])),
+            ),
+            referrals,
+            rejected: view.rejections.map(u64::from),
+        },
+    })
+}
+
+/// The serde name of a unit enum variant (`female`, `yes`, `head_and_neck`).
+fn enum_name<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+pub fn age_name(a: careledger_domain::values::AgeBand) -> &'static str {
+    use careledger_domain::values::AgeBand as A;
+    match a {
+        A::Under18 => "0-17",
+        A::From18To39 => "18-39",
+        A::From40To64 => "40-64",
+        A::From65To74 => "65-74",
+        A::From75 => "75+",
+    }
+}
+
+fn key(month: Month, site: u16, need: u16, value: u16) -> u64 {
+    (u64::from(month) << 48) | (u64::from(site) << 32) | (u64::from(need) << 16) | u64::from(value)
+}
+
+fn unkey(k: u64) -> (Month, u16, u16, u16) {
+    (
+        (k >> 48) as u32,
+        (k >> 32) as u16,
+        (k >> 16) as u16,
+        k as u16,
+    )
+}
+
+/// Which need cases a query counts.
+#[derive(Debug, Clone, Default)]
+pub struct CubeFilter {
+    /// Months of identification, inclusive.
+    pub from: Option<Month>,
+    pub to: Option<Month>,
+    pub sites: Option<Vec<String>>,
+    /// Domain names (`psychosocial`, …).
+    pub domains: Option<Vec<String>>,
+    pub needs: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cube {
+    sites: Dictionary,
+    needs: Dictionary,
+    /// Per stratifier, its values.
+    values: Vec<Dictionary>,
+    /// Per stratifier: (month, site, need, value) → counts.
+    cells: Vec<HashMap<u64, Counts>>,
+}
+
+impl Cube {
+    fn ensure(&mut self) {
+        if self.cells.len() != Stratifier::ALL.len() {
+            self.cells = vec![HashMap::new(); Stratifier::ALL.len()];
+            self.values = vec![Dictionary::default(); Stratifier::ALL.len()];
+        }
+    }
+
+    /// Takes `before` out and puts `after` in.
+    pub fn replace(&mut self, before: Option<&Facts>, after: Option<&Facts>) {
+        if before == after {
+            return;
+        }
+        self.ensure();
+        if let Some(f) = before {
+            self.apply(f, false);
+        }
+        if let Some(f) = after {
+            self.apply(f, true);
+        }
+    }
+
+    fn apply(&mut self, f: &Facts, add: bool) {
+        let site = self.sites.id(&f.site);
+        let need = self.needs.id(&f.need);
+        for (i, v) in f.values.iter().enumerate() {
+            let value = self.values[i].id(v);
+            let k = key(f.month, site, need, value);
+            let cell = self.cells[i].entry(k).or_default();
+            if add {
+                cell.add(&f.counts);
+            } else {
+                cell.sub(&f.counts);
+                if cell.is_zero() {
+                    self.cells[i].remove(&k);
+                }
+            }
+        }
+    }
+
+    fn selector(&self, f: &CubeFilter) -> impl Fn(Month, u16, u16) -> bool + '_ {
+        let ids = |d: &Dictionary, list: &Option<Vec<String>>| -> Option<Vec<u16>> {
+            list.as_ref()
+                .map(|l| l.iter().filter_map(|v| d.find(v)).collect())
+        };
+        let sites = ids(&self.sites, &f.sites);
+        let needs = ids(&self.needs, &f.needs);
+        let domains = f.domains.clone();
+        let (from, to) = (f.from, f.to);
+        move |month, site, need| {
+            from.is_none_or(|m| month >= m)
+                && to.is_none_or(|m| month <= m)
+                && sites.as_ref().is_none_or(|s| s.contains(&site))
+                && needs.as_ref().is_none_or(|n| n.contains(&need))
+                && domains.as_ref().is_none_or(|ds| {
+                    let code = &self.needs.values[need as usize];
+                    let prefix = code.split('.').next().unwrap_or_default();
+                    careledger_domain::values::NeedDomain::from_prefix(prefix)
+                        .is_some_and(|d| ds.iter().any(|x| x == d.name()))
+                })
+        }
+    }
+
+    /// Counts by value of `by`, over the need cases `filter` selects.
+    pub fn groups(&self, by: Stratifier, filter: &CubeFilter) -> Vec<(String, Counts)> {
+        self.grouped(by, filter, |_| ())
+            .into_iter()
+            .map(|((), v, c)| (v, c))
+            .collect()
+    }
+
+    /// Counts by month and value of `by` (a trend).
+    pub fn trend(&self, by: Stratifier, filter: &CubeFilter) -> Vec<(Month, String, Counts)> {
+        self.grouped(by, filter, |m| m)
+    }
+
+    fn grouped<K: Ord + Copy + std::hash::Hash>(
+        &self,
+        by: Stratifier,
+        filter: &CubeFilter,
+        part: impl Fn(Month) -> K,
+    ) -> Vec<(K, String, Counts)> {
+        let i = by.index();
+        let Some(cells) = self.cells.get(i) else {
+            return vec![];
+        };
+        let keep = self.selector(filter);
+        let mut acc: HashMap<(K, u16), Counts> = HashMap::new();
+        for (k, c) in cells {
+            let (month, site, need, value) = unkey(*k);
+            if keep(month, site, need) {
+                acc.entry((part(month), value)).or_default().add(c);
+            }
+        }
+        let mut out: Vec<(K, String, Counts)> = acc
+            .into_iter()
+            .map(|((p, v), c)| (p, self.values[i].values[v as usize].clone(), c))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        out
+    }
+
+    /// How many cells the cube holds (for the benchmark's memory report).
+    pub fn cell_count(&self) -> usize {
+        self.cells.iter().map(HashMap::len).sum()
+    }
+}

@@ -1,0 +1,325 @@
+//! An equity table: per group the rate of an outcome with its interval, compared
+//! with a reference group; a summary; and small-cell suppression applied before
+//! anything leaves.
+//!
+//! **Suppression.** A group's figures are all withheld when its denominator, its
+//! numerator or the complement (denominator − numerator) is a count from 1 to
+//! k − 1 (a zero identifies nobody and is released). Because the totals are
+//! released, one withheld group could be recovered by subtraction: wherever
+//! exactly one group is withheld, the smallest other group is withheld too
+//! (complementary suppression). Totals below k are withheld with everything.
+//! The table lists every withheld group and the rule that withheld it.
+
+use super::cube::Counts;
+use super::stats::{self, Interval, Test};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutcomeKind {
+    /// Referred / identified (higher is better).
+    ReferralRate,
+    /// Completed with the need met or partly met / referred (higher is better).
+    CompletionRate,
+    /// Closed for want of a service, or not met / identified (lower is better).
+    UnmetNeedRate,
+    /// Referrals rejected / referrals requested (lower is better).
+    RejectionRate,
+}
+
+impl OutcomeKind {
+    pub fn higher_is_better(self) -> bool {
+        matches!(
+            self,
+            OutcomeKind::ReferralRate | OutcomeKind::CompletionRate
+        )
+    }
+    /// (numerator, denominator).
+    pub fn counts(self, c: &Counts) -> (u64, u64) {
+        match self {
+            OutcomeKind::ReferralRate => (c.referred, c.identified),
+            OutcomeKind::CompletionRate => (c.completed, c.referred),
+            OutcomeKind::UnmetNeedRate => (c.unmet, c.identified),
+            OutcomeKind::RejectionRate => (c.rejected_total(), c.referrals),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reference {
+    Largest,
+    MostFavourable,
+    Named(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SuppressionRule {
+    DenominatorBelowK,
+    NumeratorBelowK,
+    ComplementBelowK,
+    /// Withheld so that another withheld group cannot be recovered from the totals.
+    Complementary,
+    /// The totals themselves are below k.
+    TotalBelowK,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub difference: f64,
+    pub difference_ci: Interval,
+    pub ratio: Option<(f64, Interval)>,
+    pub p_value: f64,
+    pub test: Test,
+    pub parity: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRow {
+    pub group: String,
+    /// `None` when suppressed.
+    pub released: Option<Released>,
+    pub is_reference: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Released {
+    pub n: u64,
+    pub numerator: u64,
+    pub rate: f64,
+    pub ci: Interval,
+    /// Against the reference (none for the reference itself).
+    pub comparison: Option<Comparison>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub n: u64,
+    pub numerator: u64,
+    pub overall_rate: f64,
+    /// Highest over lowest released rate.
+    pub max_min_ratio: Option<f64>,
+    pub max_difference: Option<f64>,
+    /// WHO HEAT, against the most favourable released group.
+    pub par: Option<f64>,
+    pub paf: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EquityTable {
+    pub outcome: OutcomeKind,
+    pub k: u64,
+    pub rows: Vec<GroupRow>,
+    /// `None` when the totals are below k.
+    pub summary: Option<Summary>,
+    pub suppressed: Vec<(String, SuppressionRule)>,
+    pub reference: Option<String>,
+}
+
+fn small(x: u64, k: u64) -> bool {
+    x > 0 && x < k
+}
+
+/// Which groups to withhold, and why (primary, then complementary).
+pub fn suppress(groups: &[(String, u64, u64)], k: u64) -> Vec<Option<SuppressionRule>> {
+    let mut rules: Vec<Option<SuppressionRule>> = groups
+        .iter()
+        .map(|(_, num, den)| {
+            if small(*den, k) {
+                Some(SuppressionRule::DenominatorBelowK)
+            } else if small(*num, k) {
+                Some(SuppressionRule::NumeratorBelowK)
+            } else if small(den - num, k) {
+                Some(SuppressionRule::ComplementBelowK)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let withheld = rules.iter().filter(|r| r.is_some()).count();
+    if withheld == 1 && groups.len() > 1 {
+        // The totals would give it away: withhold the smallest other group too.
+        if let Some((i, _)) = groups
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| rules[*i].is_none())
+            .min_by_key(|(_, g)| (g.2, g.0.clone()))
+        {
+            rules[i] = Some(SuppressionRule::Complementary);
+        }
+    }
+    rules
+}
+
+/// Builds the table for `groups` (value, counts), with suppression at `k` (at least 1).
+pub fn table(
+    groups: &[(String, Counts)],
+    outcome: OutcomeKind,
+    reference: &Reference,
+    k: u64,
+) -> EquityTable {
+    let k = k.max(1);
+    let cells: Vec<(String, u64, u64)> = groups
+        .iter()
+        .map(|(g, c)| {
+            let (num, den) = outcome.counts(c);
+            (g.clone(), num, den)
+        })
+        .filter(|(_, _, den)| *den > 0)
+        .collect();
+    let total_n: u64 = cells.iter().map(|c| c.2).sum();
+    let total_num: u64 = cells.iter().map(|c| c.1).sum();
+    let totals_small = small(total_n, k) || small(total_num, k) || small(total_n - total_num, k);
+    let rules = if totals_small {
+        vec![Some(SuppressionRule::TotalBelowK); cells.len()]
+    } else {
+        suppress(&cells, k)
+    };
+    let released: Vec<usize> = (0..cells.len()).filter(|i| rules[*i].is_none()).collect();
+    let rate = |i: usize| cells[i].1 as f64 / cells[i].2 as f64;
+    let better = |a: f64, b: f64| {
+        if outcome.higher_is_better() {
+            a > b
+        } else {
+            a < b
+        }
+    };
+    let ref_index = match reference {
+        Reference::Largest => released
+            .iter()
+            .copied()
+            .max_by_key(|i| (cells[*i].2, std::cmp::Reverse(cells[*i].0.clone()))),
+        Reference::MostFavourable => released
+            .iter()
+            .copied()
+            .reduce(|a, b| if better(rate(b), rate(a)) { b } else { a }),
+        Reference::Named(name) => released.iter().copied().find(|i| cells[*i].0 == *name),
+    };
+    let rows = cells
+        .iter()
+        .enumerate()
+        .map(|(i, (g, num, den))| GroupRow {
+            group: g.clone(),
+            is_reference: Some(i) == ref_index,
+            released: rules[i].is_none().then(|| Released {
+                n: *den,
+                numerator: *num,
+                rate: rate(i),
+                ci: stats::wilson(*num, *den).expect("n > 0"),
+                comparison: ref_index.filter(|r| *r != i).map(|r| {
+                    let (rn, rd) = (cells[r].1, cells[r].2);
+                    let (difference, difference_ci) =
+                        stats::difference(*num, *den, rn, rd).expect("n > 0");
+                    let ratio = stats::ratio(*num, *den, rn, rd);
+                    let (p_value, test) = stats::compare(*num, *den, rn, rd).expect("n > 0");
+                    Comparison {
+                        difference,
+                        difference_ci,
+                        parity: ratio.map(|(r, _)| stats::parity(r)),
+                        ratio,
+                        p_value,
+                        test,
+                    }
+                }),
+            }),
+        })
+        .collect();
+    let summary = (!totals_small && total_n > 0).then(|| {
+        let rates: Vec<f64> = released.iter().map(|i| rate(*i)).collect();
+        let (max, min) = rates
+            .iter()
+            .fold((f64::MIN, f64::MAX), |(a, b), r| (a.max(*r), b.min(*r)));
+        let overall = total_num as f64 / total_n as f64;
+        let fav = released
+            .iter()
+            .copied()
+            .reduce(|a, b| if better(rate(b), rate(a)) { b } else { a });
+        let (par, paf) = match fav {
+            Some(f) => {
+                let (par, paf) = stats::par_paf(rate(f), overall);
+                (Some(par), paf)
+            }
+            None => (None, None),
+        };
+        Summary {
+            n: total_n,
+            numerator: total_num,
+            overall_rate: overall,
+            max_min_ratio: (rates.len() >= 2 && min > 0.0).then(|| max / min),
+            max_difference: (rates.len() >= 2).then_some(max - min),
+            par,
+            paf,
+        }
+    });
+    EquityTable {
+        outcome,
+        k,
+        suppressed: cells
+            .iter()
+            .zip(&rules)
+            .filter_map(|((g, _, _), r)| r.map(|r| (g.clone(), r)))
+            .collect(),
+        reference: ref_index.map(|i| cells[i].0.clone()),
+        rows,
+        summary,
+    }
+}
+
+impl EquityTable {
+    /// The table as CSV (suppressed figures left empty, the rule named).
+    pub fn to_csv(&self, by: &str) -> String {
+        let mut out = format!(
+            "{by},n,numerator,rate,rate_low,rate_high,difference,difference_low,difference_high,ratio,ratio_low,ratio_high,p_value,test,parity,reference,suppressed\n"
+        );
+        let f = |x: f64| format!("{x:.6}");
+        for r in &self.rows {
+            let supp = self
+                .suppressed
+                .iter()
+                .find(|(g, _)| *g == r.group)
+                .map(|(_, rule)| format!("{rule:?}"))
+                .unwrap_or_default();
+            let group = csv_field(&r.group);
+            match &r.released {
+                None => out.push_str(&format!(
+                    "{group},,,,,,,,,,,,,,,{},{supp}\n",
+                    r.is_reference
+                )),
+                Some(x) => {
+                    let (d, dl, dh, ra, rl, rh, p, t, par) = match &x.comparison {
+                        None => Default::default(),
+                        Some(c) => (
+                            f(c.difference),
+                            f(c.difference_ci.low),
+                            f(c.difference_ci.high),
+                            c.ratio.map(|r| f(r.0)).unwrap_or_default(),
+                            c.ratio.map(|r| f(r.1.low)).unwrap_or_default(),
+                            c.ratio.map(|r| f(r.1.high)).unwrap_or_default(),
+                            format!("{:.6e}", c.p_value),
+                            format!("{:?}", c.test),
+                            c.parity.map(|p| p.to_string()).unwrap_or_default(),
+                        ),
+                    };
+                    out.push_str(&format!(
+                        "{group},{},{},{},{},{},{d},{dl},{dh},{ra},{rl},{rh},{p},{t},{par},{},\n",
+                        x.n,
+                        x.numerator,
+                        f(x.rate),
+                        f(x.ci.low),
+                        f(x.ci.high),
+                        r.is_reference
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests;
