@@ -43,6 +43,8 @@ pub struct Settings {
     pub overdue_days: u32,
     /// The longest a query waits for projections to reach a requested position.
     pub consistency_timeout: Duration,
+    /// Small-cell suppression threshold k for equity tables (at least 1).
+    pub min_cell: u64,
 }
 
 impl Default for Settings {
@@ -50,6 +52,7 @@ impl Default for Settings {
         Self {
             overdue_days: 14,
             consistency_timeout: Duration::from_secs(5),
+            min_cell: 5,
         }
     }
 }

@@ -82,6 +82,10 @@ pub struct ServeArgs {
         default_value_t = 5000
     )]
     pub consistency_timeout_ms: u64,
+    /// Equity tables withhold counts from 1 to k − 1 (and what derives from them);
+    /// queries may ask for a larger k, never a smaller one.
+    #[arg(long, env = "CARELEDGER_MIN_CELL", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub min_cell: u64,
     /// On an empty store, load a synthetic demonstration data set first.
     #[arg(long, env = "CARELEDGER_DEMO")]
     pub demo: bool,

@@ -103,6 +103,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         settings: Settings {
             overdue_days: args.overdue_days,
             consistency_timeout: Duration::from_millis(args.consistency_timeout_ms),
+            min_cell: args.min_cell,
         },
         metrics: Arc::default(),
         streams: Default::default(),

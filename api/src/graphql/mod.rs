@@ -3,6 +3,7 @@
 //! * [`types`] — objects, enums, scalars; [`ids`] — opaque global ids.
 //! * [`query`] — reads, all from the projections (but `history`, which is the log).
 //! * [`directory`] — the service directory: `Service`, `services`, its mutations.
+//! * [`equity`] — equity-of-access tables and trends from the equity cube.
 //! * [`mutation`] — one mutation per lifecycle command, each through
 //!   [`App::execute`](crate::app::App::execute).
 //!
@@ -13,6 +14,7 @@
 //! logged, never sent).
 
 pub mod directory;
+pub mod equity;
 pub mod ids;
 pub mod mutation;
 pub mod query;
@@ -26,7 +28,11 @@ use std::sync::Arc;
 
 /// Every query: need cases and recipients, and the directory.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Query(query::CaseQuery, directory::DirectoryQuery);
+pub struct Query(
+    query::CaseQuery,
+    directory::DirectoryQuery,
+    equity::EquityQuery,
+);
 
 /// Every mutation: the lifecycle commands, and the directory's.
 #[derive(async_graphql::MergedObject, Default)]

@@ -4,6 +4,7 @@
 
 mod api;
 mod directory;
+mod equity;
 mod helpers;
 mod http;
 mod lifecycle;

@@ -1,0 +1,385 @@
+//! Equity-of-access tables over GraphQL (DESIGN §4), answered from the equity
+//! cube. Only aggregates leave, with small-cell suppression applied for every role.
+
+use super::types::{NeedDomain, Position};
+use super::{access, app, error};
+use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject};
+use careledger_projections::equity::cube::{self, CubeFilter, Month};
+use careledger_projections::equity::report::{self, OutcomeKind, Reference};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Stratifier {
+    AgeBand,
+    Sex,
+    Region,
+    Country,
+    Language,
+    PreferentialReimbursement,
+    DeprivationQuintile,
+    RecipientKind,
+    Site,
+    CancerSiteGroup,
+    Domain,
+}
+
+impl From<Stratifier> for cube::Stratifier {
+    fn from(s: Stratifier) -> Self {
+        use cube::Stratifier as C;
+        match s {
+            Stratifier::AgeBand => C::AgeBand,
+            Stratifier::Sex => C::Sex,
+            Stratifier::Region => C::Region,
+            Stratifier::Country => C::Country,
+            Stratifier::Language => C::Language,
+            Stratifier::PreferentialReimbursement => C::PreferentialReimbursement,
+            Stratifier::DeprivationQuintile => C::DeprivationQuintile,
+            Stratifier::RecipientKind => C::RecipientKind,
+            Stratifier::Site => C::Site,
+            Stratifier::CancerSiteGroup => C::CancerSiteGroup,
+            Stratifier::Domain => C::Domain,
+        }
+    }
+}
+
+/// The outcome measured (DESIGN §4). Time outcomes (Kaplan–Meier) are not served yet.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum EquityOutcome {
+    /// Referred / identified.
+    ReferralRate,
+    /// Completed with the need met or partly met / referred.
+    CompletionRate,
+    /// Closed for want of a service, or completed with the need not met / identified.
+    UnmetNeedRate,
+    /// Referrals rejected / referrals requested.
+    RejectionRate,
+}
+
+impl From<EquityOutcome> for OutcomeKind {
+    fn from(o: EquityOutcome) -> Self {
+        match o {
+            EquityOutcome::ReferralRate => OutcomeKind::ReferralRate,
+            EquityOutcome::CompletionRate => OutcomeKind::CompletionRate,
+            EquityOutcome::UnmetNeedRate => OutcomeKind::UnmetNeedRate,
+            EquityOutcome::RejectionRate => OutcomeKind::RejectionRate,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum ReferenceKind {
+    /// The group with the largest denominator.
+    Largest,
+    /// The group with the best rate (WHO HEAT's choice).
+    MostFavourable,
+    /// The group named in `referenceGroup`.
+    Named,
+}
+
+/// Which need cases count: identified in a period (months, inclusive), at sites,
+/// in domains, for needs.
+#[derive(InputObject, Default)]
+pub struct EquityFilterInput {
+    /// First month, `YYYY-MM`.
+    pub from: Option<String>,
+    /// Last month, `YYYY-MM`.
+    pub to: Option<String>,
+    pub sites: Option<Vec<String>>,
+    pub domains: Option<Vec<NeedDomain>>,
+    pub needs: Option<Vec<String>>,
+}
+
+fn month(s: &str, field: &str) -> Result<Month> {
+    let bad = || {
+        error(
+            "BAD_USER_INPUT",
+            format!(
+                "{field} must be a month as YYYY-MM, got '{}'",
+                super::ids::clip(s)
+            ),
+        )
+    };
+    let (y, m) = s.split_once('-').ok_or_else(bad)?;
+    let (y, m): (i32, u32) = (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if !(2000..=2100).contains(&y) || !(1..=12).contains(&m) {
+        return Err(bad());
+    }
+    Ok(cube::month_of(y, m))
+}
+
+fn cube_filter(f: Option<EquityFilterInput>) -> Result<CubeFilter> {
+    let f = f.unwrap_or_default();
+    Ok(CubeFilter {
+        from: f.from.as_deref().map(|m| month(m, "from")).transpose()?,
+        to: f.to.as_deref().map(|m| month(m, "to")).transpose()?,
+        sites: f.sites,
+        domains: f.domains.map(|d| {
+            d.into_iter()
+                .map(|d| {
+                    careledger_domain::values::NeedDomain::from(d)
+                        .name()
+                        .to_string()
+                })
+                .collect()
+        }),
+        needs: f.needs,
+    })
+}
+
+#[derive(SimpleObject)]
+pub struct EquityGroup {
+    pub group: String,
+    /// Withheld by small-cell suppression: every figure below is null.
+    pub suppressed: bool,
+    pub is_reference: bool,
+    /// The denominator.
+    pub n: Option<u64>,
+    pub numerator: Option<u64>,
+    pub rate: Option<f64>,
+    /// Wilson 95% interval.
+    pub rate_low: Option<f64>,
+    pub rate_high: Option<f64>,
+    /// Against the reference group: difference with Newcombe's 95% interval.
+    pub difference: Option<f64>,
+    pub difference_low: Option<f64>,
+    pub difference_high: Option<f64>,
+    /// Ratio with a log-scale (Katz) 95% interval.
+    pub ratio: Option<f64>,
+    pub ratio_low: Option<f64>,
+    pub ratio_high: Option<f64>,
+    /// Two-sided; Fisher's exact test when an expected cell is below 5, else the z-test.
+    pub p_value: Option<f64>,
+    pub test: Option<String>,
+    /// Ratio within 0.8–1.25.
+    pub parity: Option<bool>,
+}
+
+#[derive(SimpleObject)]
+pub struct EquitySummary {
+    pub n: u64,
+    pub numerator: u64,
+    pub overall_rate: f64,
+    pub max_min_ratio: Option<f64>,
+    pub max_difference: Option<f64>,
+    /// Population attributable risk (WHO HEAT): most favourable group minus overall.
+    pub par: Option<f64>,
+    /// Population attributable fraction: PAR over the overall rate.
+    pub paf: Option<f64>,
+}
+
+#[derive(SimpleObject)]
+pub struct SuppressedCell {
+    pub group: String,
+    /// DENOMINATOR_BELOW_K, NUMERATOR_BELOW_K, COMPLEMENT_BELOW_K, COMPLEMENTARY or TOTAL_BELOW_K.
+    pub rule: String,
+}
+
+#[derive(SimpleObject)]
+pub struct EquityTable {
+    pub by: Stratifier,
+    pub outcome: EquityOutcome,
+    /// The suppression threshold used.
+    pub k: u64,
+    pub reference: Option<String>,
+    pub groups: Vec<EquityGroup>,
+    /// Null when the totals themselves are below k.
+    pub summary: Option<EquitySummary>,
+    pub suppressed: Vec<SuppressedCell>,
+    /// The table as CSV, suppression applied.
+    pub csv: String,
+}
+
+fn rule_name(r: report::SuppressionRule) -> &'static str {
+    use report::SuppressionRule as R;
+    match r {
+        R::DenominatorBelowK => "DENOMINATOR_BELOW_K",
+        R::NumeratorBelowK => "NUMERATOR_BELOW_K",
+        R::ComplementBelowK => "COMPLEMENT_BELOW_K",
+        R::Complementary => "COMPLEMENTARY",
+        R::TotalBelowK => "TOTAL_BELOW_K",
+    }
+}
+
+/// Builds the GraphQL table from a report table.
+pub fn to_graphql(
+    by: Stratifier,
+    outcome: EquityOutcome,
+    t: &report::EquityTable,
+    by_name: &str,
+) -> EquityTable {
+    EquityTable {
+        by,
+        outcome,
+        k: t.k,
+        reference: t.reference.clone(),
+        groups: t
+            .rows
+            .iter()
+            .map(|r| {
+                let x = r.released.as_ref();
+                let c = x.and_then(|x| x.comparison.as_ref());
+                EquityGroup {
+                    group: r.group.clone(),
+                    suppressed: x.is_none(),
+                    is_reference: r.is_reference,
+                    n: x.map(|x| x.n),
+                    numerator: x.map(|x| x.numerator),
+                    rate: x.map(|x| x.rate),
+                    rate_low: x.map(|x| x.ci.low),
+                    rate_high: x.map(|x| x.ci.high),
+                    difference: c.map(|c| c.difference),
+                    difference_low: c.map(|c| c.difference_ci.low),
+                    difference_high: c.map(|c| c.difference_ci.high),
+                    ratio: c.and_then(|c| c.ratio.map(|r| r.0)),
+                    ratio_low: c.and_then(|c| c.ratio.map(|r| r.1.low)),
+                    ratio_high: c.and_then(|c| c.ratio.map(|r| r.1.high)),
+                    p_value: c.map(|c| c.p_value),
+                    test: c.map(|c| format!("{:?}", c.test)),
+                    parity: c.and_then(|c| c.parity),
+                }
+            })
+            .collect(),
+        summary: t.summary.as_ref().map(|s| EquitySummary {
+            n: s.n,
+            numerator: s.numerator,
+            overall_rate: s.overall_rate,
+            max_min_ratio: s.max_min_ratio,
+            max_difference: s.max_difference,
+            par: s.par,
+            paf: s.paf,
+        }),
+        suppressed: t
+            .suppressed
+            .iter()
+            .map(|(g, r)| SuppressedCell {
+                group: g.clone(),
+                rule: rule_name(*r).to_string(),
+            })
+            .collect(),
+        csv: t.to_csv(by_name),
+    }
+}
+
+/// One month of a trend, for one group.
+#[derive(SimpleObject)]
+pub struct EquityTrendPoint {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub group: String,
+    pub suppressed: bool,
+    pub n: Option<u64>,
+    pub numerator: Option<u64>,
+    pub rate: Option<f64>,
+    pub rate_low: Option<f64>,
+    pub rate_high: Option<f64>,
+}
+
+#[derive(Default)]
+pub struct EquityQuery;
+
+fn threshold(ctx: &Context<'_>, k: Option<i32>) -> Result<u64> {
+    let floor = app(ctx).settings.min_cell;
+    match k {
+        None => Ok(floor),
+        Some(k) if k >= 1 && k as u64 >= floor => Ok(k as u64),
+        Some(k) => Err(error(
+            "BAD_USER_INPUT",
+            format!("k must be at least {floor} (the server's minimum cell size), got {k}"),
+        )),
+    }
+}
+
+fn stratifier_name(by: Stratifier) -> &'static str {
+    match by {
+        Stratifier::AgeBand => "age_band",
+        Stratifier::Sex => "sex",
+        Stratifier::Region => "region",
+        Stratifier::Country => "country",
+        Stratifier::Language => "language",
+        Stratifier::PreferentialReimbursement => "preferential_reimbursement",
+        Stratifier::DeprivationQuintile => "deprivation_quintile",
+        Stratifier::RecipientKind => "recipient_kind",
+        Stratifier::Site => "site",
+        Stratifier::CancerSiteGroup => "cancer_site_group",
+        Stratifier::Domain => "domain",
+    }
+}
+
+#[Object]
+impl EquityQuery {
+    /// Equity of access by one stratifier: per group the rate with its interval,
+    /// compared with a reference group; a summary; small cells suppressed.
+    #[allow(clippy::too_many_arguments)]
+    async fn equity(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<EquityFilterInput>,
+        by: Stratifier,
+        outcome: EquityOutcome,
+        #[graphql(default_with = "ReferenceKind::Largest")] reference: ReferenceKind,
+        reference_group: Option<String>,
+        k: Option<i32>,
+        min_position: Option<Position>,
+    ) -> Result<EquityTable> {
+        access(ctx)?;
+        let k = threshold(ctx, k)?;
+        let reference = match (reference, reference_group) {
+            (ReferenceKind::Named, Some(g)) => Reference::Named(g),
+            (ReferenceKind::Named, None) => {
+                return Err(error(
+                    "BAD_USER_INPUT",
+                    "reference NAMED needs referenceGroup",
+                ));
+            }
+            (ReferenceKind::Largest, _) => Reference::Largest,
+            (ReferenceKind::MostFavourable, _) => Reference::MostFavourable,
+        };
+        let f = cube_filter(filter)?;
+        super::query::consistent(ctx, min_position).await?;
+        let groups = app(ctx).projector.read().equity().groups(by.into(), &f);
+        let t = report::table(&groups, outcome.into(), &reference, k);
+        Ok(to_graphql(by, outcome, &t, stratifier_name(by)))
+    }
+
+    /// An outcome month by month for each group, each month suppressed on its own.
+    async fn equity_trend(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<EquityFilterInput>,
+        by: Stratifier,
+        outcome: EquityOutcome,
+        k: Option<i32>,
+        min_position: Option<Position>,
+    ) -> Result<Vec<EquityTrendPoint>> {
+        access(ctx)?;
+        let k = threshold(ctx, k)?;
+        let f = cube_filter(filter)?;
+        super::query::consistent(ctx, min_position).await?;
+        let rows = app(ctx).projector.read().equity().trend(by.into(), &f);
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < rows.len() {
+            let m = rows[i].0;
+            let month: Vec<(String, cube::Counts)> = rows[i..]
+                .iter()
+                .take_while(|r| r.0 == m)
+                .map(|r| (r.1.clone(), r.2))
+                .collect();
+            i += month.len();
+            let t = report::table(&month, outcome.into(), &Reference::Largest, k);
+            for r in t.rows {
+                let x = r.released.as_ref();
+                out.push(EquityTrendPoint {
+                    month: cube::month_label(m),
+                    group: r.group,
+                    suppressed: x.is_none(),
+                    n: x.map(|x| x.n),
+                    numerator: x.map(|x| x.numerator),
+                    rate: x.map(|x| x.rate),
+                    rate_low: x.map(|x| x.ci.low),
+                    rate_high: x.map(|x| x.ci.high),
+                });
+            }
+        }
+        Ok(out)
+    }
+}

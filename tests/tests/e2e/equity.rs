@@ -1,0 +1,123 @@
+//! Equity of access through the API: a planted disparity is found, small cells are
+//! withheld.
+
+use crate::api::{Server, v7};
+use serde_json::json;
+
+/// A cohort at one site where French speakers are referred half as often as Dutch
+/// speakers (40 % against 80 %), plus two tiny language groups.
+#[test]
+fn a_planted_disparity_is_visible_and_small_cells_are_withheld() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let service = v7();
+    let mut last = json!(null);
+    for (language, n, referred) in [("nl", 100, 80), ("fr", 100, 40), ("de", 3, 3), ("en", 2, 1)] {
+        for i in 0..n {
+            let r = s.mutate(
+                "registerCareRecipient",
+                json!({ "site": "be-leuven", "birthYear": 1960, "sex": "FEMALE", "country": "BE", "postalCode": "3000", "language": language }),
+                "careRecipient { recipientId }",
+            );
+            let nc = s.mutate(
+                "identifyNeed",
+                json!({ "recipientId": r["careRecipient"]["recipientId"], "needCode": "psy.anxiety" }),
+                "needCase { needCaseId }",
+            );
+            last = nc["position"].clone();
+            if i < referred {
+                let id = nc["needCase"]["needCaseId"].clone();
+                s.mutate(
+                    "suggestServices",
+                    json!({ "needCaseId": id, "services": [{ "serviceId": service }] }),
+                    "needCase { status }",
+                );
+                let p = s.mutate(
+                    "requestReferral",
+                    json!({ "needCaseId": id, "serviceId": service }),
+                    "needCase { status }",
+                );
+                assert_eq!(p["userErrors"], json!([]), "{p}");
+                last = p["position"].clone();
+            }
+        }
+    }
+    let q = "query($p: Position) { equity(by: LANGUAGE, outcome: REFERRAL_RATE, reference: MOST_FAVOURABLE, minPosition: $p) {
+        k reference summary { n numerator overallRate maxMinRatio par paf }
+        groups { group suppressed isReference n numerator rate rateLow rateHigh ratio ratioLow ratioHigh pValue test parity }
+        suppressed { group rule } csv } }";
+    let t = s.data(q, json!({ "p": last }))["equity"].clone();
+    assert_eq!(t["k"], 5);
+    assert_eq!(t["reference"], "nl");
+    let group = |g: &str| {
+        t["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["group"] == g)
+            .unwrap()
+            .clone()
+    };
+    let fr = group("fr");
+    assert_eq!(
+        (fr["n"].clone(), fr["numerator"].clone()),
+        (json!(100), json!(40))
+    );
+    let ratio = fr["ratio"].as_f64().unwrap();
+    assert!((ratio - 0.5).abs() < 1e-9, "{fr}");
+    assert!(
+        fr["ratioHigh"].as_f64().unwrap() < 0.8,
+        "the whole interval is below parity: {fr}"
+    );
+    assert!(fr["pValue"].as_f64().unwrap() < 1e-6, "{fr}");
+    assert_eq!(fr["parity"], false);
+    assert_eq!(group("nl")["isReference"], true);
+    // de (3) and en (2) are below k = 5: withheld with every figure; two withheld
+    // groups cannot be told apart from the totals, so nothing more is hidden.
+    for g in ["de", "en"] {
+        let x = group(g);
+        assert_eq!(x["suppressed"], true);
+        assert!(
+            x["n"].is_null() && x["rate"].is_null() && x["ratio"].is_null(),
+            "{x}"
+        );
+    }
+    assert_eq!(
+        t["suppressed"],
+        json!([{ "group": "de", "rule": "DENOMINATOR_BELOW_K" }, { "group": "en", "rule": "DENOMINATOR_BELOW_K" }])
+    );
+    assert_eq!(t["summary"]["n"], 205);
+    assert!(
+        t["csv"].as_str().unwrap().contains("fr,100,40,0.400000,"),
+        "{}",
+        t["csv"]
+    );
+    assert!(t["csv"].as_str().unwrap().contains("de,,,"), "{}", t["csv"]);
+
+    // A stricter k is allowed, a looser one is not.
+    let v = s.gql(
+        "{ equity(by: SITE, outcome: REFERRAL_RATE, k: 2) { k } }",
+        json!({}),
+    );
+    assert_eq!(
+        v["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{v}"
+    );
+    let v = s.data(
+        "{ equity(by: SEX, outcome: COMPLETION_RATE, k: 50) { k groups { group suppressed } } }",
+        json!({}),
+    );
+    assert_eq!(v["equity"]["k"], 50);
+    // A trend, month by month.
+    let v = s.data(
+        "{ equityTrend(by: LANGUAGE, outcome: REFERRAL_RATE) { month group suppressed rate } }",
+        json!({}),
+    );
+    let points = v["equityTrend"].as_array().unwrap();
+    assert!(
+        points
+            .iter()
+            .any(|p| p["group"] == "nl" && (p["rate"].as_f64().unwrap() - 0.8).abs() < 1e-9),
+        "{v}"
+    );
+}
