@@ -41,7 +41,7 @@ impl From<Stratifier> for cube::Stratifier {
     }
 }
 
-/// The outcome measured (DESIGN §4). Time outcomes (Kaplan–Meier) are not served yet.
+/// The outcome measured (DESIGN §4).
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum EquityOutcome {
     /// Referred / identified.
@@ -52,11 +52,19 @@ pub enum EquityOutcome {
     UnmetNeedRate,
     /// Referrals rejected / referrals requested.
     RejectionRate,
+    /// Days from identification to the first referral (Kaplan–Meier; cases still
+    /// waiting are censored at the period's end, closed ones at closure).
+    TimeToReferral,
+    /// Days from identification to completion with the need met or partly met.
+    TimeToCompletion,
 }
 
 impl From<EquityOutcome> for OutcomeKind {
     fn from(o: EquityOutcome) -> Self {
         match o {
+            EquityOutcome::TimeToReferral | EquityOutcome::TimeToCompletion => {
+                unreachable!("time outcomes have their own table")
+            }
             EquityOutcome::ReferralRate => OutcomeKind::ReferralRate,
             EquityOutcome::CompletionRate => OutcomeKind::CompletionRate,
             EquityOutcome::UnmetNeedRate => OutcomeKind::UnmetNeedRate,
@@ -151,6 +159,15 @@ pub struct EquityGroup {
     pub test: Option<String>,
     /// Ratio within 0.8–1.25.
     pub parity: Option<bool>,
+    /// Time outcomes: how many had the event (n is the cases observed).
+    pub events: Option<u64>,
+    /// Time outcomes: Kaplan–Meier median in days, with its 95% interval (null: not reached).
+    pub median: Option<f64>,
+    pub median_low: Option<f64>,
+    pub median_high: Option<f64>,
+    /// Time outcomes: first and third quartiles in days.
+    pub q1: Option<f64>,
+    pub q3: Option<f64>,
 }
 
 #[derive(SimpleObject)]
@@ -235,6 +252,12 @@ pub fn to_graphql(
                     p_value: c.map(|c| c.p_value),
                     test: c.map(|c| format!("{:?}", c.test)),
                     parity: c.and_then(|c| c.parity),
+                    events: None,
+                    median: None,
+                    median_low: None,
+                    median_high: None,
+                    q1: None,
+                    q3: None,
                 }
             })
             .collect(),
@@ -271,6 +294,131 @@ pub struct EquityTrendPoint {
     pub rate: Option<f64>,
     pub rate_low: Option<f64>,
     pub rate_high: Option<f64>,
+}
+
+/// The last day a time query observes: the end of its last month, or today.
+fn end_day(ctx: &Context<'_>, f: &CubeFilter) -> i32 {
+    let today = (app(ctx).clock.now().timestamp().div_euclid(86_400)) as i32;
+    match f.to {
+        None => today,
+        Some(m) => {
+            let (y, mo) = ((m / 12) as i32, m % 12 + 1);
+            let next = if mo == 12 { (y + 1, 1) } else { (y, mo + 1) };
+            let first_of_next = chrono::NaiveDate::from_ymd_opt(next.0, next.1, 1)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|d| d.and_utc().timestamp().div_euclid(86_400) as i32)
+                .unwrap_or(today + 1);
+            (first_of_next - 1).min(today)
+        }
+    }
+}
+
+/// Kaplan–Meier medians and quartiles by group; a group is withheld when its
+/// cases, its events or the rest are 1 to k − 1 (with complementary suppression).
+fn time_table(
+    ctx: &Context<'_>,
+    by: Stratifier,
+    outcome: EquityOutcome,
+    f: &CubeFilter,
+    k: u64,
+) -> EquityTable {
+    let times = app(ctx).projector.read().equity().times(by.into(), f);
+    let end = end_day(ctx, f);
+    let fits: Vec<(String, careledger_projections::equity::stats::KaplanMeier)> = times
+        .iter()
+        .map(|(g, t)| {
+            let h = if outcome == EquityOutcome::TimeToReferral {
+                &t.referral
+            } else {
+                &t.completion
+            };
+            (g.clone(), h.fit(end))
+        })
+        .filter(|(_, km)| km.n > 0)
+        .collect();
+    let cells: Vec<(String, u64, u64)> = fits
+        .iter()
+        .map(|(g, km)| (g.clone(), km.events, km.n))
+        .collect();
+    let (total_n, total_e) = cells.iter().fold((0, 0), |(n, e), c| (n + c.2, e + c.1));
+    let small = |x: u64| x > 0 && x < k;
+    let rules = if small(total_n) || small(total_e) || small(total_n - total_e) {
+        vec![Some(report::SuppressionRule::TotalBelowK); cells.len()]
+    } else {
+        report::suppress(&cells, k)
+    };
+    let groups = fits
+        .iter()
+        .zip(&rules)
+        .map(|((g, km), rule)| {
+            let released = rule.is_none();
+            let (m, q1, q3) = (km.quantile(0.5), km.quantile(0.25), km.quantile(0.75));
+            let keep = |x: Option<f64>| if released { x } else { None };
+            EquityGroup {
+                group: g.clone(),
+                suppressed: !released,
+                is_reference: false,
+                n: released.then_some(km.n),
+                numerator: None,
+                rate: None,
+                rate_low: None,
+                rate_high: None,
+                difference: None,
+                difference_low: None,
+                difference_high: None,
+                ratio: None,
+                ratio_low: None,
+                ratio_high: None,
+                p_value: None,
+                test: None,
+                parity: None,
+                events: released.then_some(km.events),
+                median: keep(m.estimate),
+                median_low: keep(m.low),
+                median_high: keep(m.high),
+                q1: keep(q1.estimate),
+                q3: keep(q3.estimate),
+            }
+        })
+        .collect::<Vec<_>>();
+    let mut csv = format!(
+        "{},n,events,median,median_low,median_high,q1,q3,suppressed\n",
+        stratifier_name(by)
+    );
+    let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
+    for (g, r) in groups.iter().zip(&rules) {
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{}\n",
+            g.group,
+            g.n.map(|v| v.to_string()).unwrap_or_default(),
+            g.events.map(|v| v.to_string()).unwrap_or_default(),
+            opt(g.median),
+            opt(g.median_low),
+            opt(g.median_high),
+            opt(g.q1),
+            opt(g.q3),
+            r.map(|r| rule_name(r)).unwrap_or_default()
+        ));
+    }
+    EquityTable {
+        by,
+        outcome,
+        k,
+        reference: None,
+        suppressed: cells
+            .iter()
+            .zip(&rules)
+            .filter_map(|((g, _, _), r)| {
+                r.map(|r| SuppressedCell {
+                    group: g.clone(),
+                    rule: rule_name(r).to_string(),
+                })
+            })
+            .collect(),
+        groups,
+        summary: None,
+        csv,
+    }
 }
 
 #[derive(Default)]
@@ -335,6 +483,12 @@ impl EquityQuery {
         };
         let f = cube_filter(filter)?;
         super::query::consistent(ctx, min_position).await?;
+        if matches!(
+            outcome,
+            EquityOutcome::TimeToReferral | EquityOutcome::TimeToCompletion
+        ) {
+            return Ok(time_table(ctx, by, outcome, &f, k));
+        }
         let groups = app(ctx).projector.read().equity().groups(by.into(), &f);
         let t = report::table(&groups, outcome.into(), &reference, k);
         Ok(to_graphql(by, outcome, &t, stratifier_name(by)))
@@ -352,6 +506,15 @@ impl EquityQuery {
     ) -> Result<Vec<EquityTrendPoint>> {
         access(ctx)?;
         let k = threshold(ctx, k)?;
+        if matches!(
+            outcome,
+            EquityOutcome::TimeToReferral | EquityOutcome::TimeToCompletion
+        ) {
+            return Err(error(
+                "BAD_USER_INPUT",
+                "a trend is of a rate outcome; use equity for times",
+            ));
+        }
         let f = cube_filter(filter)?;
         super::query::consistent(ctx, min_position).await?;
         let rows = app(ctx).projector.read().equity().trend(by.into(), &f);

@@ -497,6 +497,21 @@ fn the_equity_cube_follows_the_need_cases() {
         by_lang[0].1.identified, 4,
         "every table counts every case once"
     );
+    // Times to referral at be-leuven: referred after 29 days; closed after 1 day
+    // without referral (censored); one still waiting (censored at the query's end).
+    let times = m.equity().times(Stratifier::Site, &CubeFilter::default());
+    let leuven = &times
+        .iter()
+        .find(|(g, _)| g == "be-leuven")
+        .unwrap()
+        .1
+        .referral;
+    assert_eq!(leuven.events.iter().collect::<Vec<_>>(), vec![(&29, &1)]);
+    assert_eq!(leuven.censored.iter().collect::<Vec<_>>(), vec![(&1, &1)]);
+    assert_eq!(leuven.open.values().sum::<u64>(), 1);
+    let day1 = (day(1).timestamp() / 86_400) as i32;
+    let km = leuven.fit(day1 + 100);
+    assert_eq!((km.n, km.events), (3, 1));
     // Filters: by site, by domain, by month.
     let f = CubeFilter {
         sites: Some(vec!["de-koeln".into()]),

@@ -21,7 +21,7 @@ use careledger_domain::need_case::{
 use careledger_domain::recipient::RecipientKind;
 use chrono::Datelike;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Stratifier {
@@ -168,6 +168,93 @@ impl Dictionary {
     }
 }
 
+/// One need case's observation of a time to event, in days from identification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeObs {
+    Event(u32),
+    /// Left the risk set without the event (closed, or completed without it).
+    Censored(u32),
+    /// Still waiting: censored at the query's end. Holds the day of identification
+    /// (days since 1970-01-01).
+    Open(i32),
+}
+
+/// Counts of time observations, what Kaplan–Meier needs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Hist {
+    pub events: BTreeMap<u32, u64>,
+    pub censored: BTreeMap<u32, u64>,
+    /// Open cases by day of identification.
+    pub open: BTreeMap<i32, u64>,
+}
+
+impl Hist {
+    fn put(&mut self, o: TimeObs, add: bool) {
+        fn bump<K: Ord>(m: &mut BTreeMap<K, u64>, k: K, add: bool) {
+            if add {
+                *m.entry(k).or_default() += 1;
+            } else if let Some(v) = m.get_mut(&k) {
+                *v -= 1;
+                if *v == 0 {
+                    m.remove(&k);
+                }
+            }
+        }
+        match o {
+            TimeObs::Event(d) => bump(&mut self.events, d, add),
+            TimeObs::Censored(d) => bump(&mut self.censored, d, add),
+            TimeObs::Open(day) => bump(&mut self.open, day, add),
+        }
+    }
+    pub fn merge(&mut self, o: &Hist) {
+        for (k, v) in &o.events {
+            *self.events.entry(*k).or_default() += v;
+        }
+        for (k, v) in &o.censored {
+            *self.censored.entry(*k).or_default() += v;
+        }
+        for (k, v) in &o.open {
+            *self.open.entry(*k).or_default() += v;
+        }
+    }
+    fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.censored.is_empty() && self.open.is_empty()
+    }
+    /// The Kaplan–Meier fit with open cases censored at `end_day`.
+    pub fn fit(&self, end_day: i32) -> crate::equity::stats::KaplanMeier {
+        let obs = self
+            .events
+            .iter()
+            .map(|(d, n)| (f64::from(*d), true, *n))
+            .chain(
+                self.censored
+                    .iter()
+                    .map(|(d, n)| (f64::from(*d), false, *n)),
+            )
+            .chain(
+                self.open
+                    .iter()
+                    .filter(|(day, _)| **day <= end_day)
+                    .map(|(day, n)| (f64::from(end_day - day), false, *n)),
+            );
+        crate::equity::stats::KaplanMeier::fit_weighted(obs)
+    }
+    pub fn cases(&self) -> u64 {
+        self.events
+            .values()
+            .chain(self.censored.values())
+            .chain(self.open.values())
+            .sum()
+    }
+}
+
+/// Times to referral and to completion in a cell.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Times {
+    pub referral: Hist,
+    pub completion: Hist,
+}
+
 /// Where one need case sits and what it contributes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Facts {
@@ -176,6 +263,8 @@ pub struct Facts {
     pub need: String,
     pub values: [String; 11],
     pub counts: Counts,
+    pub to_referral: TimeObs,
+    pub to_completion: TimeObs,
 }
 
 /// The facts of a need case as its view holds them (`None`: it counts for nothing).
@@ -215,7 +304,41 @@ pub fn facts(view: &NeedCaseView) -> Option<Facts> {
         d.domain.name().to_string(),
     ];
     let referrals = live().count() as u64;
+    let days = |t: chrono::DateTime<chrono::Utc>| (t - d.identified_at).num_days().max(0) as u32;
+    let id_day = (d.identified_at.timestamp().div_euclid(86_400)) as i32;
+    let finished_at = || {
+        d.closed.map(|(_, at)| at).or_else(|| {
+            live()
+                .filter(|r| r.status == ReferralStatus::Completed)
+                .map(|r| r.changed_at)
+                .max()
+        })
+    };
+    let to_referral = match live().map(|r| r.requested_at).min() {
+        Some(t) => TimeObs::Event(days(t)),
+        None => match d.closed {
+            Some((_, at)) => TimeObs::Censored(days(at)),
+            None => TimeObs::Open(id_day),
+        },
+    };
+    let done_ok = live()
+        .filter(|r| {
+            r.status == ReferralStatus::Completed
+                && r.outcome
+                    .is_some_and(|o| matches!(o, Outcome::NeedMet | Outcome::NeedPartlyMet))
+        })
+        .map(|r| r.changed_at)
+        .min();
+    let to_completion = match done_ok {
+        Some(t) => TimeObs::Event(days(t)),
+        None => match (status.is_finished(), finished_at()) {
+            (true, Some(at)) => TimeObs::Censored(days(at)),
+            _ => TimeObs::Open(id_day),
+        },
+    };
     Some(Facts {
+        to_referral,
+        to_completion,
         month: month_of(d.identified_at.year(), d.identified_at.month()),
         site: p.site.to_string(),
         need: d.need.to_string(),
@@ -291,6 +414,9 @@ pub struct Cube {
     values: Vec<Dictionary>,
     /// Per stratifier: (month, site, need, value) → counts.
     cells: Vec<HashMap<u64, Counts>>,
+    /// Per stratifier, the same cells' time observations.
+    #[serde(default)]
+    times: Vec<HashMap<u64, Times>>,
 }
 
 impl Cube {
@@ -298,6 +424,9 @@ impl Cube {
         if self.cells.len() != Stratifier::ALL.len() {
             self.cells = vec![HashMap::new(); Stratifier::ALL.len()];
             self.values = vec![Dictionary::default(); Stratifier::ALL.len()];
+        }
+        if self.times.len() != Stratifier::ALL.len() {
+            self.times = vec![HashMap::new(); Stratifier::ALL.len()];
         }
     }
 
@@ -329,6 +458,12 @@ impl Cube {
                 if cell.is_zero() {
                     self.cells[i].remove(&k);
                 }
+            }
+            let times = self.times[i].entry(k).or_default();
+            times.referral.put(f.to_referral, add);
+            times.completion.put(f.to_completion, add);
+            if times.referral.is_empty() && times.completion.is_empty() {
+                self.times[i].remove(&k);
             }
         }
     }
@@ -362,6 +497,30 @@ impl Cube {
             .into_iter()
             .map(|((), v, c)| (v, c))
             .collect()
+    }
+
+    /// Time observations by value of `by`.
+    pub fn times(&self, by: Stratifier, filter: &CubeFilter) -> Vec<(String, Times)> {
+        let i = by.index();
+        let Some(cells) = self.times.get(i) else {
+            return vec![];
+        };
+        let keep = self.selector(filter);
+        let mut acc: HashMap<u16, Times> = HashMap::new();
+        for (k, t) in cells {
+            let (month, site, need, value) = unkey(*k);
+            if keep(month, site, need) {
+                let a = acc.entry(value).or_default();
+                a.referral.merge(&t.referral);
+                a.completion.merge(&t.completion);
+            }
+        }
+        let mut out: Vec<(String, Times)> = acc
+            .into_iter()
+            .map(|(v, t)| (self.values[i].values[v as usize].clone(), t))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
     }
 
     /// Counts by month and value of `by` (a trend).

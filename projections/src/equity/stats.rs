@@ -188,9 +188,14 @@ impl KaplanMeier {
     /// From (time, event?) observations; `false` is a censored observation.
     /// Ties: events before censorings at the same time.
     pub fn fit(observations: impl IntoIterator<Item = (f64, bool)>) -> Self {
-        let mut obs: Vec<(f64, bool)> = observations.into_iter().collect();
+        Self::fit_weighted(observations.into_iter().map(|(t, e)| (t, e, 1)))
+    }
+
+    /// From (time, event?, how many) observations.
+    pub fn fit_weighted(observations: impl IntoIterator<Item = (f64, bool, u64)>) -> Self {
+        let mut obs: Vec<(f64, bool, u64)> = observations.into_iter().filter(|o| o.2 > 0).collect();
         obs.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
-        let n = obs.len() as u64;
+        let n: u64 = obs.iter().map(|o| o.2).sum();
         let mut at_risk = n as f64;
         let (mut s, mut gw) = (1.0, 0.0);
         let mut steps = Vec::new();
@@ -201,9 +206,9 @@ impl KaplanMeier {
             let (mut d, mut c) = (0.0, 0.0);
             while i < obs.len() && obs[i].0 == t {
                 if obs[i].1 {
-                    d += 1.0
+                    d += obs[i].2 as f64;
                 } else {
-                    c += 1.0
+                    c += obs[i].2 as f64;
                 }
                 i += 1;
             }
@@ -225,7 +230,7 @@ impl KaplanMeier {
     }
 
     /// The pointwise 95% interval of S at a step (log–log transform).
-    fn band(step: &KmStep) -> (f64, f64) {
+    pub fn band(step: &KmStep) -> (f64, f64) {
         let s = step.survival;
         if s <= 0.0 || s >= 1.0 {
             return (s, s);

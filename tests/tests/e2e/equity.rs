@@ -108,6 +108,45 @@ fn a_planted_disparity_is_visible_and_small_cells_are_withheld() {
         json!({}),
     );
     assert_eq!(v["equity"]["k"], 50);
+    // Time to referral: everyone referred was referred at once (day 0); the rest
+    // still wait, censored at today. nl: 80 of 100 referred, so the median is 0 days.
+    let v = s.data(
+        "{ equity(by: LANGUAGE, outcome: TIME_TO_REFERRAL) { groups { group suppressed n events median q1 q3 } suppressed { group rule } csv } }",
+        json!({}),
+    );
+    let g = |name: &str| {
+        v["equity"]["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["group"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        (
+            g("nl")["n"].clone(),
+            g("nl")["events"].clone(),
+            g("nl")["median"].clone()
+        ),
+        (json!(100), json!(80), json!(0.0))
+    );
+    // fr: 40 of 100 referred: S stays above one half, the median is not reached.
+    assert_eq!(
+        (
+            g("fr")["events"].clone(),
+            g("fr")["median"].clone(),
+            g("fr")["q1"].clone()
+        ),
+        (json!(40), json!(null), json!(0.0))
+    );
+    assert_eq!(g("de")["suppressed"], true);
+    assert!(
+        v["equity"]["csv"]
+            .as_str()
+            .unwrap()
+            .starts_with("language,n,events,median")
+    );
     // A trend, month by month.
     let v = s.data(
         "{ equityTrend(by: LANGUAGE, outcome: REFERRAL_RATE) { month group suppressed rate } }",

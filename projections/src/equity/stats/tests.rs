@@ -142,3 +142,16 @@ fn kaplan_meier_median_and_quartiles_with_censoring() {
     let none = KaplanMeier::fit([(3.0, false), (5.0, false)]);
     assert_eq!(none.quantile(0.5).estimate, None);
 }
+
+#[test]
+fn weighted_observations_fit_as_their_expansion() {
+    let plain = km();
+    let t = [1., 2., 2., 3., 4., 4., 5., 6., 7., 8., 9., 10., 12., 15.];
+    let e = [1, 1, 0, 1, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0];
+    let mut counts: std::collections::BTreeMap<(u64, bool), u64> = Default::default();
+    for (t, e) in t.iter().zip(e) {
+        *counts.entry((*t as u64, e == 1)).or_default() += 1;
+    }
+    let weighted = KaplanMeier::fit_weighted(counts.iter().map(|((t, e), n)| (*t as f64, *e, *n)));
+    assert_eq!(weighted, plain);
+}
