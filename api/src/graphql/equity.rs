@@ -397,7 +397,7 @@ fn time_table(
             opt(g.median_high),
             opt(g.q1),
             opt(g.q3),
-            r.map(|r| rule_name(r)).unwrap_or_default()
+            r.map(rule_name).unwrap_or_default()
         ));
     }
     EquityTable {
