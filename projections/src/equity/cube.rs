@@ -21,7 +21,7 @@ use careledger_domain::need_case::{
 use careledger_domain::recipient::RecipientKind;
 use chrono::Datelike;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Stratifier {
@@ -179,43 +179,75 @@ pub enum TimeObs {
     Open(i32),
 }
 
+/// A small sorted map of counts: a cell holds few distinct values, and a vector
+/// costs far less than a tree per cell (there are millions of cells).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Tally<K: Ord>(Vec<(K, u64)>);
+
+impl<K: Ord> Default for Tally<K> {
+    fn default() -> Self {
+        Tally(Vec::new())
+    }
+}
+
+impl<K: Ord + Copy> Tally<K> {
+    fn bump(&mut self, k: K, add: bool) {
+        match self.0.binary_search_by(|(x, _)| x.cmp(&k)) {
+            Ok(i) => {
+                if add {
+                    self.0[i].1 += 1;
+                } else {
+                    self.0[i].1 -= 1;
+                    if self.0[i].1 == 0 {
+                        self.0.remove(i);
+                    }
+                }
+            }
+            Err(i) if add => self.0.insert(i, (k, 1)),
+            Err(_) => {}
+        }
+    }
+    fn merge(&mut self, o: &Tally<K>) {
+        for (k, v) in &o.0 {
+            match self.0.binary_search_by(|(x, _)| x.cmp(k)) {
+                Ok(i) => self.0[i].1 += v,
+                Err(i) => self.0.insert(i, (*k, *v)),
+            }
+        }
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &u64)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+    pub fn values(&self) -> impl Iterator<Item = &u64> {
+        self.0.iter().map(|(_, v)| v)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// Counts of time observations, what Kaplan–Meier needs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Hist {
-    pub events: BTreeMap<u32, u64>,
-    pub censored: BTreeMap<u32, u64>,
+    pub events: Tally<u32>,
+    pub censored: Tally<u32>,
     /// Open cases by day of identification.
-    pub open: BTreeMap<i32, u64>,
+    pub open: Tally<i32>,
 }
 
 impl Hist {
     fn put(&mut self, o: TimeObs, add: bool) {
-        fn bump<K: Ord>(m: &mut BTreeMap<K, u64>, k: K, add: bool) {
-            if add {
-                *m.entry(k).or_default() += 1;
-            } else if let Some(v) = m.get_mut(&k) {
-                *v -= 1;
-                if *v == 0 {
-                    m.remove(&k);
-                }
-            }
-        }
         match o {
-            TimeObs::Event(d) => bump(&mut self.events, d, add),
-            TimeObs::Censored(d) => bump(&mut self.censored, d, add),
-            TimeObs::Open(day) => bump(&mut self.open, day, add),
+            TimeObs::Event(d) => self.events.bump(d, add),
+            TimeObs::Censored(d) => self.censored.bump(d, add),
+            TimeObs::Open(day) => self.open.bump(day, add),
         }
     }
     pub fn merge(&mut self, o: &Hist) {
-        for (k, v) in &o.events {
-            *self.events.entry(*k).or_default() += v;
-        }
-        for (k, v) in &o.censored {
-            *self.censored.entry(*k).or_default() += v;
-        }
-        for (k, v) in &o.open {
-            *self.open.entry(*k).or_default() += v;
-        }
+        self.events.merge(&o.events);
+        self.censored.merge(&o.censored);
+        self.open.merge(&o.open);
     }
     fn is_empty(&self) -> bool {
         self.events.is_empty() && self.censored.is_empty() && self.open.is_empty()

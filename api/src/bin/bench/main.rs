@@ -40,6 +40,7 @@ struct Scale {
     http_duration: Duration,
 }
 
+mod equity;
 mod graphql;
 mod suggest;
 
@@ -114,6 +115,14 @@ fn main() {
             graphql::graphql_mutation(&scenario_dir(&dir, "graphql_mutation"), scale.http_duration)
                 .await;
             clean(&dir, "graphql_mutation");
+        }
+        if wanted("projection_fold") || wanted("equity_query") {
+            equity::run(
+                if quick { 50_000 } else { 1_000_000 },
+                if quick { 50 } else { 500 },
+                wanted("projection_fold"),
+                wanted("equity_query"),
+            );
         }
         if wanted("suggest") {
             suggest::suggest(10_000, if quick { 100 } else { 1_000 });
