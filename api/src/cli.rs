@@ -26,6 +26,9 @@ pub enum Command {
     /// Import an HSDS 3.0 data package into the service directory (the server must
     /// be stopped). Checks every record first; imports nothing if one is bad.
     ImportHsds(ImportArgs),
+    /// Print an equity table as CSV (small cells suppressed), as the GraphQL `equity`
+    /// field serves it.
+    ExportEquity(ExportArgs),
     /// Print the GraphQL schema (SDL), as checked in at api/schema.graphql.
     PrintSchema,
     /// Mint a bearer token signed with the server's secret.
@@ -109,6 +112,38 @@ pub struct ImportArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The stratifier: age_band, sex, region, country, language,
+    /// preferential_reimbursement, deprivation_quintile, recipient_kind, site,
+    /// cancer_site_group, domain.
+    #[arg(long)]
+    pub by: String,
+    /// referral_rate, completion_rate, unmet_need_rate, rejection_rate,
+    /// time_to_referral, time_to_completion.
+    #[arg(long, default_value = "referral_rate")]
+    pub outcome: String,
+    /// First month of identification, YYYY-MM.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Last month of identification, YYYY-MM.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only these sites, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub sites: Option<Vec<String>>,
+    /// A stricter suppression threshold than the minimum.
+    #[arg(long)]
+    pub k: Option<i32>,
+    /// The minimum cell size (as the server's --min-cell).
+    #[arg(long, env = "CARELEDGER_MIN_CELL", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub min_cell: u64,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub catalogue: CatalogueArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct RebuildArgs {
     #[command(flatten)]
     pub store: StoreArgs,
@@ -140,6 +175,7 @@ impl Cli {
             Command::Serve(args) => crate::serve::serve(args).await,
             Command::Rebuild(args) => crate::serve::rebuild(args).await,
             Command::ImportHsds(args) => crate::import::run(args).await,
+            Command::ExportEquity(args) => crate::export::run(args).await,
             Command::PrintSchema => {
                 print!("{}", crate::graphql::sdl());
                 Ok(())

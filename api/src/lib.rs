@@ -13,6 +13,7 @@
 //! * [`http`] — GraphQL over HTTP, GraphiQL, `/healthz`, `/readyz`, `/metrics`.
 //! * [`auth`] — bearer tokens and the access they grant.
 //! * [`metrics`] — Prometheus text exposition.
+//! * [`export`] — `careledger export-equity`: an equity table as CSV.
 //! * [`import`] — `careledger import-hsds`: an HSDS package into the directory.
 //! * [`demo`] — the synthetic demonstration data set (`serve --demo`).
 
@@ -20,6 +21,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod demo;
+pub mod export;
 pub mod graphql;
 pub mod http;
 pub mod import;

@@ -159,4 +159,35 @@ fn a_planted_disparity_is_visible_and_small_cells_are_withheld() {
             .any(|p| p["group"] == "nl" && (p["rate"].as_f64().unwrap() - 0.8).abs() < 1e-9),
         "{v}"
     );
+
+    // The same table as CSV from the command line (server stopped: one process per store).
+    assert!(s.running.stop_with("TERM").success());
+    let out = crate::helpers::run_to_end(
+        &[
+            "export-equity",
+            "--by",
+            "language",
+            "--outcome",
+            "referral_rate",
+        ],
+        dir.path(),
+    );
+    assert!(out.success, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("language,n,numerator,rate"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("fr,100,40,0.400000,"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("de,,,"),
+        "small cells stay withheld: {}",
+        out.stdout
+    );
+    let bad = crate::helpers::run_to_end(&["export-equity", "--by", "shoe_size"], dir.path());
+    assert!(
+        !bad.success && bad.stderr.contains("SHOE_SIZE"),
+        "{}",
+        bad.stderr
+    );
 }

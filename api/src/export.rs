@@ -1,0 +1,73 @@
+//! `careledger export-equity`: an equity table as CSV on standard output,
+//! suppression applied — the same table the GraphQL `equity` field serves (the
+//! command asks the schema in process), from the read models brought up to the
+//! log's head.
+
+use crate::app::{App, Settings};
+use crate::auth::{Access, SiteScope};
+use crate::cli::ExportArgs;
+use anyhow::Context;
+use careledger_domain::store::{Actor, EventStore, Role};
+use careledger_infra::clock::SystemClock;
+use careledger_infra::snapshot::FileSnapshots;
+use careledger_projections::runner::{self, Projector};
+use std::sync::Arc;
+
+pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
+    let catalogue = Arc::new(crate::serve::load_catalogue(&args.catalogue)?);
+    let sqlite = crate::serve::open_store(&args.store, Arc::new(SystemClock))?;
+    let store: Arc<dyn EventStore> = Arc::new(sqlite.clone());
+    let snapshots = FileSnapshots::new(args.store.data_dir.join(crate::serve::PROJECTIONS_DIR));
+    let projector = Projector::new(runner::load(&snapshots));
+    // Bring the read models up to the head.
+    let head = store.head().await?;
+    let mut after = projector.position();
+    while after < head {
+        let page = store.read_all(after, 16_384).await?;
+        let Some(last) = page.last() else { break };
+        after = last.position;
+        for e in &page {
+            projector.apply(e);
+        }
+    }
+    let app = Arc::new(App {
+        store,
+        clock: Arc::new(SystemClock),
+        catalogue,
+        projector,
+        settings: Settings {
+            min_cell: args.min_cell,
+            ..Settings::default()
+        },
+        metrics: Arc::default(),
+        streams: Default::default(),
+    });
+    let schema = crate::graphql::build_schema(app);
+    let query =
+        "query($by: Stratifier!, $outcome: EquityOutcome!, $filter: EquityFilterInput, $k: Int) {
+        equity(by: $by, outcome: $outcome, filter: $filter, k: $k) { csv } }";
+    let vars = serde_json::json!({
+        "by": args.by.to_uppercase(),
+        "outcome": args.outcome.to_uppercase(),
+        "k": args.k,
+        "filter": { "from": args.from, "to": args.to, "sites": args.sites },
+    });
+    let request = async_graphql::Request::new(query)
+        .variables(async_graphql::Variables::from_json(vars))
+        .data(Access {
+            actor: Actor {
+                subject: "export-equity".into(),
+                role: Role::System,
+            },
+            sites: SiteScope::All,
+        })
+        .data(careledger_domain::values::Lang::En);
+    let response = schema.execute(request).await;
+    sqlite.close().await;
+    if let Some(e) = response.errors.first() {
+        anyhow::bail!("{}", e.message);
+    }
+    let data = response.data.into_json().context("unreadable answer")?;
+    print!("{}", data["equity"]["csv"].as_str().unwrap_or_default());
+    Ok(())
+}
