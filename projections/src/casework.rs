@@ -37,6 +37,9 @@ pub struct NeedCaseView {
     /// Rejected referrals by reason (`equity::cube::REJECTION_REASONS` order).
     #[serde(default)]
     pub rejections: [u16; 5],
+    /// Its cells in the equity cube, once interned.
+    #[serde(default)]
+    pub equity_key: Option<crate::equity::cube::CaseKey>,
 }
 
 impl NeedCaseView {
@@ -304,7 +307,7 @@ impl Casework {
                     return;
                 };
                 let view = self.need_cases.entry(id).or_default();
-                let facts_before = crate::equity::cube::facts(view);
+                let measures_before = crate::equity::cube::measures(view);
                 let moved = referral_of(ev);
                 let before = moved.and_then(|r| view.state.referral(r)).map(|r| r.status);
                 view.apply_recorded(ev, e);
@@ -322,9 +325,22 @@ impl Casework {
                 {
                     r.need_cases.push(id);
                 }
-                let facts_after = crate::equity::cube::facts(view);
-                self.equity
-                    .replace(facts_before.as_ref(), facts_after.as_ref());
+                let measures_after = crate::equity::cube::measures(view);
+                if measures_before != measures_after {
+                    // A case's labels are fixed at identification: intern them once.
+                    let key = match view.equity_key {
+                        Some(k) => Some(k),
+                        None => crate::equity::cube::labels(view).map(|l| self.equity.intern(&l)),
+                    };
+                    view.equity_key = key;
+                    if let Some(key) = key {
+                        self.equity.replace(
+                            &key,
+                            measures_before.as_ref(),
+                            measures_after.as_ref(),
+                        );
+                    }
+                }
                 if view.status().is_finished() {
                     self.open.remove(&id);
                 } else {

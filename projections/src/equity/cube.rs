@@ -287,20 +287,39 @@ pub struct Times {
     pub completion: Hist,
 }
 
-/// Where one need case sits and what it contributes.
+/// Where one need case sits: fixed from its identification on.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Facts {
+pub struct Labels {
     pub month: Month,
     pub site: String,
     pub need: String,
     pub values: [String; 11],
+}
+
+/// What one need case contributes now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measures {
     pub counts: Counts,
     pub to_referral: TimeObs,
     pub to_completion: TimeObs,
 }
 
+/// A need case's place in the cube, interned once (the cells of each table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseKey([u64; 11]);
+
+/// The labels of a need case (`None` before identification).
+pub fn labels(view: &NeedCaseView) -> Option<Labels> {
+    parts(view, true).and_then(|(l, _)| l)
+}
+
+/// What a need case contributes (`None`: nothing — not identified, or entered in error).
+pub fn measures(view: &NeedCaseView) -> Option<Measures> {
+    parts(view, false).map(|(_, m)| m)
+}
+
 /// The facts of a need case as its view holds them (`None`: it counts for nothing).
-pub fn facts(view: &NeedCaseView) -> Option<Facts> {
+fn parts(view: &NeedCaseView, with_labels: bool) -> Option<(Option<Labels>, Measures)> {
     let d = view.data()?;
     let status = view.status();
     if status == NeedStatus::EnteredInError {
@@ -318,23 +337,25 @@ pub fn facts(view: &NeedCaseView) -> Option<Facts> {
     };
     let p = &d.recipient;
     let age = p.age_band_at(d.identified_at);
-    let values = [
-        crate::equity::cube::age_name(age).to_string(),
-        enum_name(&p.sex),
-        p.region.as_str().to_string(),
-        p.country.code().to_string(),
-        p.language.language().to_string(),
-        enum_name(&p.preferential_reimbursement),
-        p.deprivation_decile
-            .map_or("unknown".to_string(), |d| format!("Q{}", d.quintile())),
-        match p.kind {
-            RecipientKind::Patient => "patient".to_string(),
-            RecipientKind::Relative { .. } => "relative".to_string(),
-        },
-        p.site.to_string(),
-        enum_name(&p.cancer_site_group),
-        d.domain.name().to_string(),
-    ];
+    let values = || {
+        [
+            crate::equity::cube::age_name(age).to_string(),
+            enum_name(&p.sex),
+            p.region.as_str().to_string(),
+            p.country.code().to_string(),
+            p.language.language().to_string(),
+            enum_name(&p.preferential_reimbursement),
+            p.deprivation_decile
+                .map_or("unknown".to_string(), |d| format!("Q{}", d.quintile())),
+            match p.kind {
+                RecipientKind::Patient => "patient".to_string(),
+                RecipientKind::Relative { .. } => "relative".to_string(),
+            },
+            p.site.to_string(),
+            enum_name(&p.cancer_site_group),
+            d.domain.name().to_string(),
+        ]
+    };
     let referrals = live().count() as u64;
     let days = |t: chrono::DateTime<chrono::Utc>| (t - d.identified_at).num_days().max(0) as u32;
     let id_day = (d.identified_at.timestamp().div_euclid(86_400)) as i32;
@@ -368,30 +389,35 @@ pub fn facts(view: &NeedCaseView) -> Option<Facts> {
             _ => TimeObs::Open(id_day),
         },
     };
-    Some(Facts {
-        to_referral,
-        to_completion,
+    let labels = with_labels.then(|| Labels {
         month: month_of(d.identified_at.year(), d.identified_at.month()),
         site: p.site.to_string(),
         need: d.need.to_string(),
-        values,
-        counts: Counts {
-            identified: 1,
-            referred: u64::from(referrals > 0),
-            completed: u64::from(
-                status == NeedStatus::Completed
-                    && completed_with(&[Outcome::NeedMet, Outcome::NeedPartlyMet]),
-            ),
-            unmet: u64::from(
-                matches!(d.closed, Some((CloseReason::NoServiceAvailable, _)))
-                    || (status == NeedStatus::Completed
-                        && completed_with(&[Outcome::NeedNotMet])
-                        && !completed_with(&[Outcome::NeedMet, Outcome::NeedPartlyMet])),
-            ),
-            referrals,
-            rejected: view.rejections.map(u64::from),
+        values: values(),
+    });
+    Some((
+        labels,
+        Measures {
+            to_referral,
+            to_completion,
+            counts: Counts {
+                identified: 1,
+                referred: u64::from(referrals > 0),
+                completed: u64::from(
+                    status == NeedStatus::Completed
+                        && completed_with(&[Outcome::NeedMet, Outcome::NeedPartlyMet]),
+                ),
+                unmet: u64::from(
+                    matches!(d.closed, Some((CloseReason::NoServiceAvailable, _)))
+                        || (status == NeedStatus::Completed
+                            && completed_with(&[Outcome::NeedNotMet])
+                            && !completed_with(&[Outcome::NeedMet, Outcome::NeedPartlyMet])),
+                ),
+                referrals,
+                rejected: view.rejections.map(u64::from),
+            },
         },
-    })
+    ))
 }
 
 /// The serde name of a unit enum variant (`female`, `yes`, `head_and_neck`).
@@ -462,26 +488,34 @@ impl Cube {
         }
     }
 
-    /// Takes `before` out and puts `after` in.
-    pub fn replace(&mut self, before: Option<&Facts>, after: Option<&Facts>) {
+    /// The cells a need case with these labels falls in.
+    pub fn intern(&mut self, l: &Labels) -> CaseKey {
+        self.ensure();
+        let site = self.sites.id(&l.site);
+        let need = self.needs.id(&l.need);
+        let mut keys = [0u64; 11];
+        for (i, v) in l.values.iter().enumerate() {
+            keys[i] = key(l.month, site, need, self.values[i].id(v));
+        }
+        CaseKey(keys)
+    }
+
+    /// Takes `before` out of the case's cells and puts `after` in.
+    pub fn replace(&mut self, at: &CaseKey, before: Option<&Measures>, after: Option<&Measures>) {
         if before == after {
             return;
         }
         self.ensure();
-        if let Some(f) = before {
-            self.apply(f, false);
+        if let Some(m) = before {
+            self.apply(at, m, false);
         }
-        if let Some(f) = after {
-            self.apply(f, true);
+        if let Some(m) = after {
+            self.apply(at, m, true);
         }
     }
 
-    fn apply(&mut self, f: &Facts, add: bool) {
-        let site = self.sites.id(&f.site);
-        let need = self.needs.id(&f.need);
-        for (i, v) in f.values.iter().enumerate() {
-            let value = self.values[i].id(v);
-            let k = key(f.month, site, need, value);
+    fn apply(&mut self, at: &CaseKey, f: &Measures, add: bool) {
+        for (i, &k) in at.0.iter().enumerate() {
             let cell = self.cells[i].entry(k).or_default();
             if add {
                 cell.add(&f.counts);
