@@ -210,7 +210,7 @@ pub type WorklistKey = (DateTime<Utc>, NeedCaseId);
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Casework {
     position: u64,
-    need_cases: BTreeMap<NeedCaseId, NeedCaseView>,
+    need_cases: BTreeMap<NeedCaseId, Box<NeedCaseView>>,
     recipients: HashMap<RecipientId, RecipientView>,
     /// Need cases that are not finished.
     open: BTreeSet<NeedCaseId>,
@@ -262,7 +262,7 @@ impl Casework {
     }
 
     pub fn need_case(&self, id: NeedCaseId) -> Option<&NeedCaseView> {
-        self.need_cases.get(&id)
+        self.need_cases.get(&id).map(|v| &**v)
     }
 
     pub fn recipient(&self, id: RecipientId) -> Option<&RecipientView> {
@@ -378,7 +378,7 @@ impl Casework {
         overdue: Overdue,
         slice: Slice<NeedCaseId>,
     ) -> Page<'_, NeedCaseId> {
-        let get = |id: &NeedCaseId| self.need_cases.get(id).map(|v| (*id, v));
+        let get = |id: &NeedCaseId| self.need_cases.get(id).map(|v| (*id, &**v));
         let keep = |&(_, v): &(NeedCaseId, &NeedCaseView)| filter.matches(v, overdue);
         let (lo, hi) = match slice {
             Slice::First { after, .. } => (
@@ -394,7 +394,7 @@ impl Casework {
             if filter.only_unfinished() {
                 Box::new(self.open.range((lo, hi)).filter_map(get))
             } else {
-                Box::new(self.need_cases.range((lo, hi)).map(|(k, v)| (*k, v)))
+                Box::new(self.need_cases.range((lo, hi)).map(|(k, v)| (*k, &**v)))
             };
         match slice {
             Slice::First { n, after } => {
@@ -451,7 +451,7 @@ impl Casework {
         let mut all: Vec<(WorklistKey, &NeedCaseView)> = self
             .open
             .iter()
-            .filter_map(|id| self.need_cases.get(id).map(|v| ((v.updated_at, *id), v)))
+            .filter_map(|id| self.need_cases.get(id).map(|v| ((v.updated_at, *id), &**v)))
             .filter(|(_, v)| v.site().is_some_and(|s| sites.contains(s)))
             .filter(|(_, v)| v.open_referral().is_some() || v.is_overdue(overdue.now, overdue.days))
             .filter(|(_, v)| {
