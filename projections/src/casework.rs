@@ -365,6 +365,21 @@ impl Casework {
         &self.equity
     }
 
+    /// A two-way equity table (stratifier × stratifier), summed over the need
+    /// cases' cube keys.
+    pub fn equity_two_way(
+        &self,
+        rows: crate::equity::cube::Stratifier,
+        columns: crate::equity::cube::Stratifier,
+        filter: &crate::equity::cube::CubeFilter,
+    ) -> Vec<((String, String), crate::equity::cube::Counts)> {
+        let cases = self.need_cases.values().filter_map(|v| {
+            let key = v.equity_key.as_ref()?;
+            Some((key, crate::equity::cube::measures(v)?))
+        });
+        self.equity.two_way(rows, columns, filter, cases)
+    }
+
     /// The service directory and each service's load.
     pub fn directory(&self) -> &Directory {
         &self.directory

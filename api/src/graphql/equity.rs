@@ -421,6 +421,31 @@ fn time_table(
     }
 }
 
+/// One cell of a two-way table.
+#[derive(SimpleObject)]
+pub struct EquityCell {
+    pub row: String,
+    pub column: String,
+    pub suppressed: bool,
+    pub n: Option<u64>,
+    pub numerator: Option<u64>,
+    pub rate: Option<f64>,
+    pub rate_low: Option<f64>,
+    pub rate_high: Option<f64>,
+}
+
+#[derive(SimpleObject)]
+pub struct EquityTwoWay {
+    pub rows: Stratifier,
+    pub columns: Stratifier,
+    pub outcome: EquityOutcome,
+    pub k: u64,
+    pub cells: Vec<EquityCell>,
+    /// Each withheld cell as `row × column` and the rule.
+    pub suppressed: Vec<SuppressedCell>,
+    pub csv: String,
+}
+
 #[derive(Default)]
 pub struct EquityQuery;
 
@@ -492,6 +517,100 @@ impl EquityQuery {
         let groups = app(ctx).projector.read().equity().groups(by.into(), &f);
         let t = report::table(&groups, outcome.into(), &reference, k);
         Ok(to_graphql(by, outcome, &t, stratifier_name(by)))
+    }
+
+    /// A two-way table (stratifier × stratifier) of a rate outcome, with small
+    /// cells suppressed and complementary suppression along rows and columns.
+    #[allow(clippy::too_many_arguments)]
+    async fn equity_two_way(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<EquityFilterInput>,
+        rows: Stratifier,
+        columns: Stratifier,
+        outcome: EquityOutcome,
+        k: Option<i32>,
+        min_position: Option<Position>,
+    ) -> Result<EquityTwoWay> {
+        access(ctx)?;
+        let k = threshold(ctx, k)?;
+        if matches!(
+            outcome,
+            EquityOutcome::TimeToReferral | EquityOutcome::TimeToCompletion
+        ) {
+            return Err(error(
+                "BAD_USER_INPUT",
+                "a two-way table is of a rate outcome",
+            ));
+        }
+        if rows == columns {
+            return Err(error(
+                "BAD_USER_INPUT",
+                "rows and columns must be two different stratifiers",
+            ));
+        }
+        let f = cube_filter(filter)?;
+        super::query::consistent(ctx, min_position).await?;
+        let kind = OutcomeKind::from(outcome);
+        let table = app(ctx)
+            .projector
+            .read()
+            .equity_two_way(rows.into(), columns.into(), &f);
+        let cells: Vec<(String, String, u64, u64)> = table
+            .iter()
+            .map(|((r, c), counts)| {
+                let (num, den) = kind.counts(counts);
+                (r.clone(), c.clone(), num, den)
+            })
+            .filter(|c| c.3 > 0)
+            .collect();
+        let rules = report::suppress_two_way(&cells, k);
+        let mut csv = format!(
+            "{},{},n,numerator,rate,rate_low,rate_high,suppressed\n",
+            stratifier_name(rows),
+            stratifier_name(columns)
+        );
+        let mut out = Vec::new();
+        let mut suppressed = Vec::new();
+        for ((r, c, num, den), rule) in cells.iter().zip(&rules) {
+            let released = rule.is_none();
+            let ci = released
+                .then(|| careledger_projections::equity::stats::wilson(*num, *den))
+                .flatten();
+            let rate = released.then(|| *num as f64 / *den as f64);
+            if let Some(rule) = rule {
+                suppressed.push(SuppressedCell {
+                    group: format!("{r} × {c}"),
+                    rule: rule_name(*rule).to_string(),
+                });
+            }
+            csv.push_str(&match (rate, ci) {
+                (Some(rate), Some(ci)) => format!(
+                    "{r},{c},{den},{num},{rate:.6},{:.6},{:.6},\n",
+                    ci.low, ci.high
+                ),
+                _ => format!("{r},{c},,,,,,{}\n", rule.map(rule_name).unwrap_or_default()),
+            });
+            out.push(EquityCell {
+                row: r.clone(),
+                column: c.clone(),
+                suppressed: !released,
+                n: released.then_some(*den),
+                numerator: released.then_some(*num),
+                rate,
+                rate_low: ci.map(|i| i.low),
+                rate_high: ci.map(|i| i.high),
+            });
+        }
+        Ok(EquityTwoWay {
+            rows,
+            columns,
+            outcome,
+            k,
+            cells: out,
+            suppressed,
+            csv,
+        })
     }
 
     /// An outcome month by month for each group, each month suppressed on its own.

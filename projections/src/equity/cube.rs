@@ -624,4 +624,34 @@ impl Cube {
     pub fn cell_count(&self) -> usize {
         self.cells.iter().map(HashMap::len).sum()
     }
+
+    /// Counts by (value of `rows`, value of `columns`) over need cases given by their
+    /// cube keys and current measures. The cube keeps marginal tables only, so a
+    /// two-way table is summed over the cases' keys (one pass over the need cases,
+    /// no event read).
+    pub fn two_way<'a>(
+        &self,
+        rows: Stratifier,
+        columns: Stratifier,
+        filter: &CubeFilter,
+        cases: impl Iterator<Item = (&'a CaseKey, Measures)>,
+    ) -> Vec<((String, String), Counts)> {
+        let keep = self.selector(filter);
+        let (ri, ci) = (rows.index(), columns.index());
+        let mut acc: HashMap<(u16, u16), Counts> = HashMap::new();
+        for (key, m) in cases {
+            let (month, site, need, r) = unkey(key.0[ri]);
+            if keep(month, site, need) {
+                let c = unkey(key.0[ci]).3;
+                acc.entry((r, c)).or_default().add(&m.counts);
+            }
+        }
+        let name = |i: usize, v: u16| self.values[i].values[v as usize].clone();
+        let mut out: Vec<((String, String), Counts)> = acc
+            .into_iter()
+            .map(|((r, c), n)| ((name(ri, r), name(ci, c)), n))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
 }

@@ -148,6 +148,67 @@ pub fn suppress(groups: &[(String, u64, u64)], k: u64) -> Vec<Option<Suppression
     rules
 }
 
+/// Suppression for a two-way table whose row and column margins are released:
+/// primary suppression cell by cell, then, until nothing changes, wherever a row or
+/// a column holds exactly one withheld cell, its smallest other cell is withheld too.
+/// `cells` are (row, column, numerator, denominator).
+pub fn suppress_two_way(
+    cells: &[(String, String, u64, u64)],
+    k: u64,
+) -> Vec<Option<SuppressionRule>> {
+    let mut rules: Vec<Option<SuppressionRule>> = cells
+        .iter()
+        .map(|(_, _, num, den)| {
+            if small(*den, k) {
+                Some(SuppressionRule::DenominatorBelowK)
+            } else if small(*num, k) {
+                Some(SuppressionRule::NumeratorBelowK)
+            } else if small(den - num, k) {
+                Some(SuppressionRule::ComplementBelowK)
+            } else {
+                None
+            }
+        })
+        .collect();
+    loop {
+        let mut changed = false;
+        for line in [0usize, 1] {
+            let mut keys: Vec<&String> = cells
+                .iter()
+                .map(|c| if line == 0 { &c.0 } else { &c.1 })
+                .collect();
+            keys.sort();
+            keys.dedup();
+            for key in keys {
+                let members: Vec<usize> = (0..cells.len())
+                    .filter(|i| {
+                        (if line == 0 {
+                            &cells[*i].0
+                        } else {
+                            &cells[*i].1
+                        }) == key
+                    })
+                    .collect();
+                let withheld = members.iter().filter(|i| rules[**i].is_some()).count();
+                if withheld == 1
+                    && members.len() > 1
+                    && let Some(i) = members
+                        .iter()
+                        .copied()
+                        .filter(|i| rules[*i].is_none())
+                        .min_by_key(|i| cells[*i].3)
+                {
+                    rules[i] = Some(SuppressionRule::Complementary);
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            return rules;
+        }
+    }
+}
+
 /// Builds the table for `groups` (value, counts), with suppression at `k` (at least 1).
 pub fn table(
     groups: &[(String, Counts)],

@@ -160,6 +160,31 @@ fn a_planted_disparity_is_visible_and_small_cells_are_withheld() {
         "{v}"
     );
 
+    // A two-way table: language × sex (all female here), small cells withheld.
+    let v = s.data(
+        "{ equityTwoWay(rows: LANGUAGE, columns: SEX, outcome: REFERRAL_RATE) { cells { row column suppressed n numerator rate } suppressed { group rule } } }",
+        json!({}),
+    );
+    let cells = v["equityTwoWay"]["cells"].as_array().unwrap();
+    let fr = cells.iter().find(|c| c["row"] == "fr").unwrap();
+    assert_eq!(
+        (
+            fr["column"].clone(),
+            fr["n"].clone(),
+            fr["numerator"].clone()
+        ),
+        (json!("female"), json!(100), json!(40))
+    );
+    assert!(cells.iter().find(|c| c["row"] == "de").unwrap()["n"].is_null());
+    let v = s.gql(
+        "{ equityTwoWay(rows: SEX, columns: SEX, outcome: REFERRAL_RATE) { k } }",
+        json!({}),
+    );
+    assert_eq!(
+        v["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{v}"
+    );
+
     // The same table as CSV from the command line (server stopped: one process per store).
     assert!(s.running.stop_with("TERM").success());
     let out = crate::helpers::run_to_end(

@@ -122,3 +122,32 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn two_way_suppression_protects_rows_and_columns() {
+    let c = |r: &str, col: &str, num: u64, den: u64| (r.to_string(), col.to_string(), num, den);
+    // One small cell (b, y) forces a second in its row and, in turn, its column.
+    let cells = vec![
+        c("a", "x", 20, 40),
+        c("a", "y", 10, 30),
+        c("b", "x", 25, 50),
+        c("b", "y", 1, 3),
+    ];
+    let rules = suppress_two_way(&cells, 5);
+    assert_eq!(rules[3], Some(SuppressionRule::DenominatorBelowK));
+    let withheld = rules.iter().filter(|r| r.is_some()).count();
+    assert!(withheld >= 2);
+    for line in 0..2 {
+        for key in ["a", "b", "x", "y"] {
+            let n = cells
+                .iter()
+                .zip(&rules)
+                .filter(|(c, r)| (if line == 0 { &c.0 } else { &c.1 }) == key && r.is_some())
+                .count();
+            assert_ne!(
+                n, 1,
+                "a line with one withheld cell lets it be recovered: {key}"
+            );
+        }
+    }
+}
