@@ -133,7 +133,7 @@ fn cube_filter(f: Option<EquityFilterInput>) -> Result<CubeFilter> {
     })
 }
 
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Default)]
 pub struct EquityGroup {
     pub group: String,
     /// Withheld by small-cell suppression: every figure below is null.
@@ -252,12 +252,7 @@ pub fn to_graphql(
                     p_value: c.map(|c| c.p_value),
                     test: c.map(|c| format!("{:?}", c.test)),
                     parity: c.and_then(|c| c.parity),
-                    events: None,
-                    median: None,
-                    median_low: None,
-                    median_high: None,
-                    q1: None,
-                    q3: None,
+                    ..EquityGroup::default()
                 }
             })
             .collect(),
@@ -341,8 +336,7 @@ fn time_table(
         .map(|(g, km)| (g.clone(), km.events, km.n))
         .collect();
     let (total_n, total_e) = cells.iter().fold((0, 0), |(n, e), c| (n + c.2, e + c.1));
-    let small = |x: u64| x > 0 && x < k;
-    let rules = if small(total_n) || small(total_e) || small(total_n - total_e) {
+    let rules = if report::primary(total_e, total_n, k).is_some() {
         vec![Some(report::SuppressionRule::TotalBelowK); cells.len()]
     } else {
         report::suppress(&cells, k)
@@ -357,27 +351,14 @@ fn time_table(
             EquityGroup {
                 group: g.clone(),
                 suppressed: !released,
-                is_reference: false,
                 n: released.then_some(km.n),
-                numerator: None,
-                rate: None,
-                rate_low: None,
-                rate_high: None,
-                difference: None,
-                difference_low: None,
-                difference_high: None,
-                ratio: None,
-                ratio_low: None,
-                ratio_high: None,
-                p_value: None,
-                test: None,
-                parity: None,
                 events: released.then_some(km.events),
                 median: keep(m.estimate),
                 median_low: keep(m.low),
                 median_high: keep(m.high),
                 q1: keep(q1.estimate),
                 q3: keep(q3.estimate),
+                ..EquityGroup::default()
             }
         })
         .collect::<Vec<_>>();

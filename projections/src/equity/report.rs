@@ -117,21 +117,25 @@ fn small(x: u64, k: u64) -> bool {
     x > 0 && x < k
 }
 
+/// The primary rule a count of `num` out of `den` breaks, if any: the
+/// denominator, the numerator or the complement is a count from 1 to k − 1.
+pub fn primary(num: u64, den: u64, k: u64) -> Option<SuppressionRule> {
+    if small(den, k) {
+        Some(SuppressionRule::DenominatorBelowK)
+    } else if small(num, k) {
+        Some(SuppressionRule::NumeratorBelowK)
+    } else if small(den - num, k) {
+        Some(SuppressionRule::ComplementBelowK)
+    } else {
+        None
+    }
+}
+
 /// Which groups to withhold, and why (primary, then complementary).
 pub fn suppress(groups: &[(String, u64, u64)], k: u64) -> Vec<Option<SuppressionRule>> {
     let mut rules: Vec<Option<SuppressionRule>> = groups
         .iter()
-        .map(|(_, num, den)| {
-            if small(*den, k) {
-                Some(SuppressionRule::DenominatorBelowK)
-            } else if small(*num, k) {
-                Some(SuppressionRule::NumeratorBelowK)
-            } else if small(den - num, k) {
-                Some(SuppressionRule::ComplementBelowK)
-            } else {
-                None
-            }
-        })
+        .map(|(_, num, den)| primary(*num, *den, k))
         .collect();
     let withheld = rules.iter().filter(|r| r.is_some()).count();
     if withheld == 1 && groups.len() > 1 {
@@ -158,17 +162,7 @@ pub fn suppress_two_way(
 ) -> Vec<Option<SuppressionRule>> {
     let mut rules: Vec<Option<SuppressionRule>> = cells
         .iter()
-        .map(|(_, _, num, den)| {
-            if small(*den, k) {
-                Some(SuppressionRule::DenominatorBelowK)
-            } else if small(*num, k) {
-                Some(SuppressionRule::NumeratorBelowK)
-            } else if small(den - num, k) {
-                Some(SuppressionRule::ComplementBelowK)
-            } else {
-                None
-            }
-        })
+        .map(|(_, _, num, den)| primary(*num, *den, k))
         .collect();
     loop {
         let mut changed = false;
@@ -227,7 +221,7 @@ pub fn table(
         .collect();
     let total_n: u64 = cells.iter().map(|c| c.2).sum();
     let total_num: u64 = cells.iter().map(|c| c.1).sum();
-    let totals_small = small(total_n, k) || small(total_num, k) || small(total_n - total_num, k);
+    let totals_small = primary(total_num, total_n, k).is_some();
     let rules = if totals_small {
         vec![Some(SuppressionRule::TotalBelowK); cells.len()]
     } else {

@@ -302,6 +302,39 @@ fn directory_changes_are_checked_and_kept_to_administrators() {
     assert_eq!(r["userErrors"][0]["code"], "SERVICE_NOT_FOUND", "{r}");
     assert_eq!(s.head(), head, "refusals wrote nothing");
 
+    // A ranked suggestion with nothing eligible, or a bad limit, writes nothing.
+    let rec = s.mutate(
+        "registerCareRecipient",
+        json!({ "site": "be-leuven", "birthYear": 1960, "sex": "MALE", "country": "BE", "postalCode": "3000", "language": "nl" }),
+        "careRecipient { recipientId }",
+    );
+    let nc = s.mutate(
+        "identifyNeed",
+        json!({ "recipientId": rec["careRecipient"]["recipientId"], "needCode": "soc.pets" }),
+        "needCase { needCaseId }",
+    );
+    let id = nc["needCase"]["needCaseId"].clone();
+    let head = s.head();
+    let p = s.mutate(
+        "suggestServices",
+        json!({ "needCaseId": id }),
+        "needCase { status }",
+    );
+    assert_eq!(p["userErrors"][0]["code"], "NO_ELIGIBLE_SERVICE", "{p}");
+    let p = s.mutate(
+        "suggestServices",
+        json!({ "needCaseId": id, "limit": 0 }),
+        "needCase { status }",
+    );
+    assert_eq!(p["userErrors"][0]["code"], "INVALID_LIMIT", "{p}");
+    let p = s.mutate(
+        "suggestServices",
+        json!({ "needCaseId": v7() }),
+        "needCase { status }",
+    );
+    assert_eq!(p["userErrors"][0]["code"], "NEED_CASE_NOT_FOUND", "{p}");
+    assert_eq!(s.head(), head, "refusals wrote nothing");
+
     let out = run_to_end(
         &[
             "token",

@@ -94,6 +94,23 @@ fn a_planted_disparity_is_visible_and_small_cells_are_withheld() {
     );
     assert!(t["csv"].as_str().unwrap().contains("de,,,"), "{}", t["csv"]);
 
+    // Bad requests: a named reference without its name, a malformed month.
+    let v = s.gql(
+        "{ equity(by: SEX, outcome: REFERRAL_RATE, reference: NAMED) { k } }",
+        json!({}),
+    );
+    assert_eq!(
+        v["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{v}"
+    );
+    let v = s.gql(
+        "{ equity(by: SEX, outcome: REFERRAL_RATE, filter: { from: \"2026-13\" }) { k } }",
+        json!({}),
+    );
+    assert_eq!(
+        v["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{v}"
+    );
     // A stricter k is allowed, a looser one is not.
     let v = s.gql(
         "{ equity(by: SITE, outcome: REFERRAL_RATE, k: 2) { k } }",
