@@ -52,8 +52,9 @@ impl Stratifier {
         Stratifier::CancerSiteGroup,
         Stratifier::Domain,
     ];
+    /// Its place in [`Stratifier::ALL`] (the declaration order).
     fn index(self) -> usize {
-        Self::ALL.iter().position(|s| *s == self).expect("listed")
+        self as usize
     }
 }
 
@@ -92,16 +93,6 @@ impl Counts {
         self.referrals += o.referrals;
         for (a, b) in self.rejected.iter_mut().zip(o.rejected) {
             *a += b;
-        }
-    }
-    fn sub(&mut self, o: &Counts) {
-        self.identified -= o.identified;
-        self.referred -= o.referred;
-        self.completed -= o.completed;
-        self.unmet -= o.unmet;
-        self.referrals -= o.referrals;
-        for (a, b) in self.rejected.iter_mut().zip(o.rejected) {
-            *a -= b;
         }
     }
     pub fn is_zero(&self) -> bool {
@@ -192,20 +183,10 @@ impl<K: Ord> Default for Tally<K> {
 }
 
 impl<K: Ord + Copy> Tally<K> {
-    fn bump(&mut self, k: K, add: bool) {
+    fn add(&mut self, k: K, n: u64) {
         match self.0.binary_search_by(|(x, _)| x.cmp(&k)) {
-            Ok(i) => {
-                if add {
-                    self.0[i].1 += 1;
-                } else {
-                    self.0[i].1 -= 1;
-                    if self.0[i].1 == 0 {
-                        self.0.remove(i);
-                    }
-                }
-            }
-            Err(i) if add => self.0.insert(i, (k, 1)),
-            Err(_) => {}
+            Ok(i) => self.0[i].1 += n,
+            Err(i) => self.0.insert(i, (k, n)),
         }
     }
     fn merge(&mut self, o: &Tally<K>) {
@@ -237,20 +218,10 @@ pub struct Hist {
 }
 
 impl Hist {
-    fn put(&mut self, o: TimeObs, add: bool) {
-        match o {
-            TimeObs::Event(d) => self.events.bump(d, add),
-            TimeObs::Censored(d) => self.censored.bump(d, add),
-            TimeObs::Open(day) => self.open.bump(day, add),
-        }
-    }
     pub fn merge(&mut self, o: &Hist) {
         self.events.merge(&o.events);
         self.censored.merge(&o.censored);
         self.open.merge(&o.open);
-    }
-    fn is_empty(&self) -> bool {
-        self.events.is_empty() && self.censored.is_empty() && self.open.is_empty()
     }
     /// The Kaplan–Meier fit with open cases censored at `end_day`.
     pub fn fit(&self, end_day: i32) -> crate::equity::stats::KaplanMeier {
@@ -304,9 +275,27 @@ pub struct Measures {
     pub to_completion: TimeObs,
 }
 
+/// Tables not stored: site and domain are part of every cell's key (a need fixes
+/// its domain), so their tables are the base table summed over its values.
+const DERIVED: [usize; 2] = [Stratifier::Site as usize, Stratifier::Domain as usize];
+const BASE: Stratifier = Stratifier::RecipientKind;
+
 /// A need case's place in the cube, interned once (the cells of each table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CaseKey([u64; 11]);
+pub struct CaseKey {
+    month: Month,
+    site: u16,
+    need: u16,
+    /// Per stratifier, the id of the case's value.
+    values: [u16; 11],
+}
+
+impl CaseKey {
+    /// The case's cell in the table of stratifier `i`.
+    fn cell(&self, i: usize) -> u64 {
+        key(self.month, self.site, self.need, self.values[i])
+    }
+}
 
 /// The labels of a need case (`None` before identification).
 pub fn labels(view: &NeedCaseView) -> Option<Labels> {
@@ -464,27 +453,244 @@ pub struct CubeFilter {
     pub needs: Option<Vec<String>>,
 }
 
+/// A multiplicative hasher for the cube's `u64` cell keys (the keys are ours,
+/// not an attacker's, so SipHash's flooding resistance buys nothing here and
+/// costs a third of the fold).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        // The SplitMix64 finaliser: every key bit reaches the low bits (the bucket)
+        // and the top seven (hashbrown's tag).
+        let mut h = self.0;
+        h ^= h >> 30;
+        h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        h ^= h >> 27;
+        h = h.wrapping_mul(0x94D0_49BB_1331_11EB);
+        h ^ (h >> 31)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = self.0.rotate_left(5) ^ n;
+    }
+}
+
+type CellMap = HashMap<u64, Cell, std::hash::BuildHasherDefault<KeyHasher>>;
+
+/// A cell's counts, as stored (u32: a cell is one month at one site for one need).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct CellCounts {
+    identified: u32,
+    referred: u32,
+    completed: u32,
+    unmet: u32,
+    referrals: u32,
+    rejected: [u32; 5],
+}
+
+impl CellCounts {
+    fn fields(c: &Counts) -> [u64; 10] {
+        let r = c.rejected;
+        [
+            c.identified,
+            c.referred,
+            c.completed,
+            c.unmet,
+            c.referrals,
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+        ]
+    }
+    fn slots(&mut self) -> [&mut u32; 10] {
+        let [r0, r1, r2, r3, r4] = &mut self.rejected;
+        [
+            &mut self.identified,
+            &mut self.referred,
+            &mut self.completed,
+            &mut self.unmet,
+            &mut self.referrals,
+            r0,
+            r1,
+            r2,
+            r3,
+            r4,
+        ]
+    }
+    /// Adds `after` and takes out `before` (one need case's change).
+    fn change(&mut self, before: Option<&Counts>, after: Option<&Counts>) {
+        let b = before.map_or([0; 10], Self::fields);
+        let a = after.map_or([0; 10], Self::fields);
+        for ((slot, b), a) in self.slots().into_iter().zip(b).zip(a) {
+            *slot = (i64::from(*slot) + a as i64 - b as i64) as u32;
+        }
+    }
+    fn counts(&self) -> Counts {
+        let r = self.rejected.map(u64::from);
+        Counts {
+            identified: self.identified.into(),
+            referred: self.referred.into(),
+            completed: self.completed.into(),
+            unmet: self.unmet.into(),
+            referrals: self.referrals.into(),
+            rejected: r,
+        }
+    }
+    fn is_zero(&self) -> bool {
+        *self == CellCounts::default()
+    }
+}
+
+/// The first day of a month, in days since 1970-01-01.
+fn month_start_day(m: Month) -> i32 {
+    chrono::NaiveDate::from_ymd_opt((m / 12) as i32, m % 12 + 1, 1)
+        .map_or(0, |d| (d - chrono::NaiveDate::default()).num_days() as i32)
+}
+
+/// Days below this are counted in a cell's dense table (when it has one).
+const DENSE_DAYS: u32 = 64;
+/// A cell's sparse list turns dense past this many entries.
+const DENSE_AFTER: usize = 24;
+/// (Time to referral, time to completion) × (event, censored, open).
+const SLOTS: u32 = 6;
+
+/// What Kaplan–Meier needs, as a cell stores it. An observation is a slot (which
+/// time, and event / censored / still open) and a day: days to the event or the
+/// censoring, or, for open cases, the day of identification counted from the
+/// first of the cell's month. A cell starts with a sorted list of (slot and day,
+/// count); once that grows, days below [`DENSE_DAYS`] move to a table indexed
+/// directly (one memory access instead of a binary search over cold memory —
+/// this was the fold's largest cost).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct CellTimes {
+    sparse: Vec<(u32, u32)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dense: Option<Box<[u16]>>,
+}
+
+impl CellTimes {
+    /// `hist`: 0 time to referral, 1 time to completion.
+    fn code(hist: u32, o: TimeObs, month_start: i32) -> (u32, u32) {
+        let (kind, day) = match o {
+            TimeObs::Event(d) => (0, d),
+            TimeObs::Censored(d) => (1, d),
+            TimeObs::Open(day) => (2, (day - month_start).max(0) as u32),
+        };
+        (hist * 3 + kind, day)
+    }
+    fn bump(&mut self, (slot, day): (u32, u32), add: bool) {
+        // A dense counter that is full spills into the sparse list; a removal
+        // takes from the dense counter first. The count is always their sum.
+        if let Some(dense) = &mut self.dense
+            && day < DENSE_DAYS
+        {
+            let c = &mut dense[(slot * DENSE_DAYS + day) as usize];
+            if add && *c < u16::MAX {
+                *c += 1;
+                return;
+            }
+            if !add && *c > 0 {
+                *c -= 1;
+                return;
+            }
+        }
+        let code = (slot << 28) | day.min((1 << 28) - 1);
+        match self.sparse.binary_search_by_key(&code, |(k, _)| *k) {
+            Ok(i) if add => self.sparse[i].1 += 1,
+            Ok(i) => {
+                self.sparse[i].1 -= 1;
+                if self.sparse[i].1 == 0 {
+                    self.sparse.remove(i);
+                }
+            }
+            Err(i) if add => {
+                self.sparse.insert(i, (code, 1));
+                if self.sparse.len() > DENSE_AFTER && self.dense.is_none() {
+                    self.densify();
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    fn densify(&mut self) {
+        let mut dense = vec![0u16; (SLOTS * DENSE_DAYS) as usize].into_boxed_slice();
+        self.sparse.retain_mut(|(code, n)| {
+            let (slot, day) = (*code >> 28, *code & ((1 << 28) - 1));
+            if day < DENSE_DAYS {
+                let moved = (*n).min(u32::from(u16::MAX)) as u16;
+                dense[(slot * DENSE_DAYS + day) as usize] = moved;
+                *n -= u32::from(moved);
+            }
+            *n > 0
+        });
+        self.dense = Some(dense);
+    }
+    fn swap(&mut self, hist: u32, before: Option<TimeObs>, after: Option<TimeObs>, start: i32) {
+        if let Some(o) = before {
+            self.bump(Self::code(hist, o, start), false);
+        }
+        if let Some(o) = after {
+            self.bump(Self::code(hist, o, start), true);
+        }
+    }
+    /// Adds this cell's observations (of the month starting on day `start`) to `into`.
+    fn merge_into(&self, into: &mut Times, start: i32) {
+        let dense = self.dense.iter().flat_map(|d| {
+            d.iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(i, n)| (i as u32 / DENSE_DAYS, i as u32 % DENSE_DAYS, u32::from(*n)))
+        });
+        let sparse = self
+            .sparse
+            .iter()
+            .map(|&(code, n)| (code >> 28, code & ((1 << 28) - 1), n));
+        for (slot, day, n) in dense.chain(sparse) {
+            let h = if slot / 3 == 0 {
+                &mut into.referral
+            } else {
+                &mut into.completion
+            };
+            let n = u64::from(n);
+            match slot % 3 {
+                0 => h.events.add(day, n),
+                1 => h.censored.add(day, n),
+                _ => h.open.add(start + day as i32, n),
+            }
+        }
+    }
+}
+
+/// One cell: what its need cases contribute.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Cell {
+    counts: CellCounts,
+    #[serde(default)]
+    times: CellTimes,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Cube {
     sites: Dictionary,
     needs: Dictionary,
     /// Per stratifier, its values.
     values: Vec<Dictionary>,
-    /// Per stratifier: (month, site, need, value) → counts.
-    cells: Vec<HashMap<u64, Counts>>,
-    /// Per stratifier, the same cells' time observations.
-    #[serde(default)]
-    times: Vec<HashMap<u64, Times>>,
+    /// Per stratifier: (month, site, need, value) → counts and time observations.
+    cells: Vec<CellMap>,
 }
 
 impl Cube {
     fn ensure(&mut self) {
         if self.cells.len() != Stratifier::ALL.len() {
-            self.cells = vec![HashMap::new(); Stratifier::ALL.len()];
+            self.cells = vec![CellMap::default(); Stratifier::ALL.len()];
             self.values = vec![Dictionary::default(); Stratifier::ALL.len()];
-        }
-        if self.times.len() != Stratifier::ALL.len() {
-            self.times = vec![HashMap::new(); Stratifier::ALL.len()];
         }
     }
 
@@ -493,43 +699,53 @@ impl Cube {
         self.ensure();
         let site = self.sites.id(&l.site);
         let need = self.needs.id(&l.need);
-        let mut keys = [0u64; 11];
+        let mut values = [0u16; 11];
         for (i, v) in l.values.iter().enumerate() {
-            keys[i] = key(l.month, site, need, self.values[i].id(v));
+            values[i] = self.values[i].id(v);
         }
-        CaseKey(keys)
+        CaseKey {
+            month: l.month,
+            site,
+            need,
+            values,
+        }
     }
 
-    /// Takes `before` out of the case's cells and puts `after` in.
+    /// Takes `before` out of the case's cells and puts `after` in: one lookup per
+    /// table, and the time observations are touched only where they changed.
     pub fn replace(&mut self, at: &CaseKey, before: Option<&Measures>, after: Option<&Measures>) {
         if before == after {
             return;
         }
         self.ensure();
-        if let Some(m) = before {
-            self.apply(at, m, false);
-        }
-        if let Some(m) = after {
-            self.apply(at, m, true);
-        }
-    }
-
-    fn apply(&mut self, at: &CaseKey, f: &Measures, add: bool) {
-        for (i, &k) in at.0.iter().enumerate() {
-            let cell = self.cells[i].entry(k).or_default();
-            if add {
-                cell.add(&f.counts);
-            } else {
-                cell.sub(&f.counts);
-                if cell.is_zero() {
-                    self.cells[i].remove(&k);
-                }
+        let counts = (before.map(|m| m.counts), after.map(|m| m.counts));
+        let counts_changed = counts.0 != counts.1;
+        let time = |f: fn(&Measures) -> TimeObs| {
+            let (b, a) = (before.map(f), after.map(f));
+            (b != a).then_some((b, a))
+        };
+        let to_referral = time(|m| m.to_referral);
+        let to_completion = time(|m| m.to_completion);
+        let start = month_start_day(at.month);
+        for i in 0..Stratifier::ALL.len() {
+            if DERIVED.contains(&i) {
+                continue;
             }
-            let times = self.times[i].entry(k).or_default();
-            times.referral.put(f.to_referral, add);
-            times.completion.put(f.to_completion, add);
-            if times.referral.is_empty() && times.completion.is_empty() {
-                self.times[i].remove(&k);
+            let k = at.cell(i);
+            let cell = self.cells[i].entry(k).or_default();
+            if counts_changed {
+                cell.counts.change(counts.0.as_ref(), counts.1.as_ref());
+            }
+            if let Some((b, a)) = to_referral {
+                cell.times.swap(0, b, a, start);
+            }
+            if let Some((b, a)) = to_completion {
+                cell.times.swap(1, b, a, start);
+            }
+            // Every need case counted in a cell has observations there and the
+            // other way round, so a cell with no count is empty.
+            if cell.counts.is_zero() {
+                self.cells[i].remove(&k);
             }
         }
     }
@@ -549,11 +765,43 @@ impl Cube {
                 && sites.as_ref().is_none_or(|s| s.contains(&site))
                 && needs.as_ref().is_none_or(|n| n.contains(&need))
                 && domains.as_ref().is_none_or(|ds| {
-                    let code = &self.needs.values[need as usize];
-                    let prefix = code.split('.').next().unwrap_or_default();
-                    careledger_domain::values::NeedDomain::from_prefix(prefix)
-                        .is_some_and(|d| ds.iter().any(|x| x == d.name()))
+                    self.domain_of(need)
+                        .is_some_and(|d| ds.iter().any(|x| x == d))
                 })
+        }
+    }
+
+    /// The domain of an interned need.
+    fn domain_of(&self, need: u16) -> Option<&'static str> {
+        let code = self.needs.values.get(need as usize)?;
+        let prefix = code.split('.').next().unwrap_or_default();
+        careledger_domain::values::NeedDomain::from_prefix(prefix).map(|d| d.name())
+    }
+
+    /// The table that answers for `by` (a derived stratifier reads the base table),
+    /// and how a cell's key gives its group: an id, named by [`Cube::name`].
+    fn table(&self, by: Stratifier) -> Option<&CellMap> {
+        let i = if DERIVED.contains(&by.index()) {
+            BASE.index()
+        } else {
+            by.index()
+        };
+        self.cells.get(i)
+    }
+
+    fn group_of(by: Stratifier, site: u16, need: u16, value: u16) -> u16 {
+        match by {
+            Stratifier::Site => site,
+            Stratifier::Domain => need,
+            _ => value,
+        }
+    }
+
+    fn name(&self, by: Stratifier, id: u16) -> String {
+        match by {
+            Stratifier::Site => self.sites.values[id as usize].clone(),
+            Stratifier::Domain => self.domain_of(id).unwrap_or_default().to_string(),
+            _ => self.values[by.index()].values[id as usize].clone(),
         }
     }
 
@@ -567,26 +815,27 @@ impl Cube {
 
     /// Time observations by value of `by`.
     pub fn times(&self, by: Stratifier, filter: &CubeFilter) -> Vec<(String, Times)> {
-        let i = by.index();
-        let Some(cells) = self.times.get(i) else {
+        let Some(cells) = self.table(by) else {
             return vec![];
         };
         let keep = self.selector(filter);
         let mut acc: HashMap<u16, Times> = HashMap::new();
-        for (k, t) in cells {
+        for (k, cell) in cells {
             let (month, site, need, value) = unkey(*k);
             if keep(month, site, need) {
-                let a = acc.entry(value).or_default();
-                a.referral.merge(&t.referral);
-                a.completion.merge(&t.completion);
+                let start = month_start_day(month);
+                let group = Self::group_of(by, site, need, value);
+                cell.times.merge_into(acc.entry(group).or_default(), start);
             }
         }
-        let mut out: Vec<(String, Times)> = acc
-            .into_iter()
-            .map(|(v, t)| (self.values[i].values[v as usize].clone(), t))
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
+        // Several ids can share a name (the needs of one domain).
+        let mut out: std::collections::BTreeMap<String, Times> = Default::default();
+        for (id, t) in acc {
+            let into = out.entry(self.name(by, id)).or_default();
+            into.referral.merge(&t.referral);
+            into.completion.merge(&t.completion);
+        }
+        out.into_iter().collect()
     }
 
     /// Counts by month and value of `by` (a trend).
@@ -600,29 +849,30 @@ impl Cube {
         filter: &CubeFilter,
         part: impl Fn(Month) -> K,
     ) -> Vec<(K, String, Counts)> {
-        let i = by.index();
-        let Some(cells) = self.cells.get(i) else {
+        let Some(cells) = self.table(by) else {
             return vec![];
         };
         let keep = self.selector(filter);
         let mut acc: HashMap<(K, u16), Counts> = HashMap::new();
-        for (k, c) in cells {
+        for (k, cell) in cells {
             let (month, site, need, value) = unkey(*k);
-            if keep(month, site, need) {
-                acc.entry((part(month), value)).or_default().add(c);
+            if keep(month, site, need) && !cell.counts.is_zero() {
+                acc.entry((part(month), Self::group_of(by, site, need, value)))
+                    .or_default()
+                    .add(&cell.counts.counts());
             }
         }
-        let mut out: Vec<(K, String, Counts)> = acc
-            .into_iter()
-            .map(|((p, v), c)| (p, self.values[i].values[v as usize].clone(), c))
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
-        out
+        // Several ids can share a name (the needs of one domain).
+        let mut out: std::collections::BTreeMap<(K, String), Counts> = Default::default();
+        for ((p, id), c) in acc {
+            out.entry((p, self.name(by, id))).or_default().add(&c);
+        }
+        out.into_iter().map(|((p, v), c)| (p, v, c)).collect()
     }
 
     /// How many cells the cube holds (for the benchmark's memory report).
     pub fn cell_count(&self) -> usize {
-        self.cells.iter().map(HashMap::len).sum()
+        self.cells.iter().map(CellMap::len).sum()
     }
 
     /// Counts by (value of `rows`, value of `columns`) over need cases given by their
@@ -640,9 +890,9 @@ impl Cube {
         let (ri, ci) = (rows.index(), columns.index());
         let mut acc: HashMap<(u16, u16), Counts> = HashMap::new();
         for (key, m) in cases {
-            let (month, site, need, r) = unkey(key.0[ri]);
+            let (month, site, need, r) = unkey(key.cell(ri));
             if keep(month, site, need) {
-                let c = unkey(key.0[ci]).3;
+                let c = key.values[ci];
                 acc.entry((r, c)).or_default().add(&m.counts);
             }
         }
@@ -653,5 +903,107 @@ impl Cube {
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn stratifier_indices_follow_the_declaration_order() {
+        for (i, s) in Stratifier::ALL.iter().enumerate() {
+            assert_eq!(s.index(), i, "{s:?}");
+        }
+        assert_eq!(Stratifier::ALL[DERIVED[0]], Stratifier::Site);
+        assert_eq!(Stratifier::ALL[DERIVED[1]], Stratifier::Domain);
+    }
+
+    /// The naive model: (time, observation) → count.
+    type Naive = BTreeMap<(u32, (u8, i64)), u64>;
+
+    fn naive_key(o: TimeObs) -> (u8, i64) {
+        match o {
+            TimeObs::Event(d) => (0, i64::from(d)),
+            TimeObs::Censored(d) => (1, i64::from(d)),
+            TimeObs::Open(d) => (2, i64::from(d)),
+        }
+    }
+
+    fn as_naive(t: &Times) -> Naive {
+        let mut out = Naive::new();
+        for (h, hist) in [(0, &t.referral), (1, &t.completion)] {
+            for (d, n) in hist.events.iter() {
+                out.insert((h, (0, i64::from(*d))), *n);
+            }
+            for (d, n) in hist.censored.iter() {
+                out.insert((h, (1, i64::from(*d))), *n);
+            }
+            for (d, n) in hist.open.iter() {
+                out.insert((h, (2, i64::from(*d))), *n);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn cell_times_agree_with_a_naive_count_through_densifying_and_spilling() {
+        let start = month_start_day(month_of(2026, 3));
+        let mut cell = CellTimes::default();
+        let mut naive = Naive::new();
+        let mut rng = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |m: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % m
+        };
+        let mut live: Vec<(u32, TimeObs)> = Vec::new();
+        for step in 0..20_000 {
+            let hist = next(2) as u32;
+            // Days below and above the dense range; open cases within the month.
+            let obs = match next(3) {
+                0 => TimeObs::Event(next(90) as u32),
+                1 => TimeObs::Censored(next(90) as u32),
+                _ => TimeObs::Open(start + next(31) as i32),
+            };
+            if step % 3 == 2 && !live.is_empty() {
+                // Move one observation (a need case's change), or take it out.
+                let (h, before) = live.swap_remove(next(live.len() as u64) as usize);
+                let after = (next(4) > 0).then_some(obs);
+                cell.swap(h, Some(before), after.filter(|_| h == hist), start);
+                *naive.get_mut(&(h, naive_key(before))).unwrap() -= 1;
+                if let Some(a) = after.filter(|_| h == hist) {
+                    *naive.entry((h, naive_key(a))).or_default() += 1;
+                    live.push((h, a));
+                }
+            } else {
+                cell.swap(hist, None, Some(obs), start);
+                *naive.entry((hist, naive_key(obs))).or_default() += 1;
+                live.push((hist, obs));
+            }
+        }
+        assert!(cell.dense.is_some(), "the cell grew dense");
+        // One observation more than a dense counter holds.
+        let many = TimeObs::Event(3);
+        for _ in 0..(u32::from(u16::MAX) + 10) {
+            cell.swap(0, None, Some(many), start);
+        }
+        *naive.entry((0, naive_key(many))).or_default() += u64::from(u16::MAX) + 10;
+        naive.retain(|_, n| *n > 0);
+        let mut merged = Times::default();
+        cell.merge_into(&mut merged, start);
+        assert_eq!(as_naive(&merged), naive);
+        // And back down past the spill.
+        for _ in 0..(u32::from(u16::MAX) + 10) {
+            cell.swap(0, Some(many), None, start);
+        }
+        let mut merged = Times::default();
+        cell.merge_into(&mut merged, start);
+        let mut expected = naive.clone();
+        *expected.get_mut(&(0, naive_key(many))).unwrap() -= u64::from(u16::MAX) + 10;
+        expected.retain(|_, n| *n > 0);
+        assert_eq!(as_naive(&merged), expected);
     }
 }
