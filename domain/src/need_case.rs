@@ -859,15 +859,20 @@ impl Aggregate for NeedCase {
                 d.left_out = e.left_out.clone();
                 d.suggested_at = Some(at);
             }
-            E::ReferralRequested(e) => d.referrals.push(Referral {
-                id: e.referral,
-                service: e.service,
-                status: ReferralStatus::Requested,
-                requested_at: at,
-                changed_at: at,
-                outcome: None,
-                estimated_wait_days: None,
-            }),
+            E::ReferralRequested(e) => {
+                // A need case seldom has more than one referral: grow one at a time
+                // (read models keep a million of these).
+                d.referrals.reserve_exact(1);
+                d.referrals.push(Referral {
+                    id: e.referral,
+                    service: e.service,
+                    status: ReferralStatus::Requested,
+                    requested_at: at,
+                    changed_at: at,
+                    outcome: None,
+                    estimated_wait_days: None,
+                });
+            }
             E::ReferralAccepted(e) => {
                 set(d, e.referral, ReferralStatus::Accepted, at);
             }

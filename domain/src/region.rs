@@ -20,7 +20,7 @@ pub(crate) fn region_of(p: &PostalCode) -> Region {
         Country::FR => format!("FR-{}", &code[..2]),
         Country::LU => "LU".to_string(),
     };
-    Region(r)
+    Region(r.into())
 }
 
 fn belgium(n: u32) -> &'static str {

@@ -4,6 +4,7 @@
 //! `parse` too).
 
 use chrono::{DateTime, Datelike, Utc};
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -58,11 +59,11 @@ pub(crate) fn clip(s: &str) -> String {
 
 macro_rules! string_newtype_serde {
     ($name:ident) => {
-        impl TryFrom<String> for $name {
+        impl TryFrom<CompactString> for $name {
             type Error = ValueError;
-            /// Validates and keeps the given allocation (decoding stored events
-            /// goes through here, so it matters).
-            fn try_from(s: String) -> Result<Self, ValueError> {
+            /// Validates and keeps the given string (decoding stored events goes
+            /// through here, so it matters: short ones never touch the heap).
+            fn try_from(s: CompactString) -> Result<Self, ValueError> {
                 match Self::check(&s) {
                     Ok(()) => Ok(Self(s)),
                     // Not in canonical form: parse normalises (or refuses).
@@ -70,9 +71,20 @@ macro_rules! string_newtype_serde {
                 }
             }
         }
+        impl TryFrom<String> for $name {
+            type Error = ValueError;
+            fn try_from(s: String) -> Result<Self, ValueError> {
+                Self::try_from(CompactString::from(s))
+            }
+        }
+        impl From<$name> for CompactString {
+            fn from(v: $name) -> CompactString {
+                v.0
+            }
+        }
         impl From<$name> for String {
             fn from(v: $name) -> String {
-                v.0
+                v.0.into()
             }
         }
         impl fmt::Display for $name {
@@ -90,13 +102,13 @@ macro_rules! string_newtype_serde {
 
 /// A hospital site (tenant), e.g. `be-uzleuven`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct SiteId(String);
+#[serde(try_from = "CompactString", into = "CompactString")]
+pub struct SiteId(CompactString);
 string_newtype_serde!(SiteId);
 
 impl SiteId {
     pub fn parse(s: &str) -> Result<Self, ValueError> {
-        Self::check(s).map(|()| Self(s.to_string()))
+        Self::check(s).map(|()| Self(s.into()))
     }
     fn check(s: &str) -> Result<(), ValueError> {
         let ok = (2..=32).contains(&s.len())
@@ -113,13 +125,13 @@ impl SiteId {
 
 /// A stable code of the needs catalogue, e.g. `psy.fear-of-recurrence`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct NeedCode(String);
+#[serde(try_from = "CompactString", into = "CompactString")]
+pub struct NeedCode(CompactString);
 string_newtype_serde!(NeedCode);
 
 impl NeedCode {
     pub fn parse(s: &str) -> Result<Self, ValueError> {
-        Self::check(s).map(|()| Self(s.to_string()))
+        Self::check(s).map(|()| Self(s.into()))
     }
     fn check(s: &str) -> Result<(), ValueError> {
         let err = || ValueError::InvalidNeedCode { value: clip(s) };
@@ -242,13 +254,13 @@ impl fmt::Display for Country {
 #[serde(try_from = "PostalCodeRepr", into = "PostalCodeRepr")]
 pub struct PostalCode {
     country: Country,
-    code: String,
+    code: CompactString,
 }
 
 #[derive(Serialize, Deserialize)]
 struct PostalCodeRepr {
     country: Country,
-    code: String,
+    code: CompactString,
 }
 
 impl TryFrom<PostalCodeRepr> for PostalCode {
@@ -304,7 +316,10 @@ impl PostalCode {
                 up
             }
         };
-        Ok(Self { country, code })
+        Ok(Self {
+            country,
+            code: code.into(),
+        })
     }
 
     pub fn country(&self) -> Country {
@@ -324,7 +339,7 @@ impl PostalCode {
 /// postal code determines one).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Region(pub(crate) String);
+pub struct Region(pub(crate) CompactString);
 
 impl Region {
     pub fn as_str(&self) -> &str {
@@ -346,7 +361,7 @@ impl Region {
                         .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
             };
         if ok {
-            Ok(Self(s.to_string()))
+            Ok(Self(s.into()))
         } else {
             Err(ValueError::InvalidRegion { value: clip(s) })
         }
@@ -361,8 +376,8 @@ impl fmt::Display for Region {
 
 /// A BCP 47 language tag restricted to language and region (`nl`, `fr-BE`, `tr`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct LanguageTag(String);
+#[serde(try_from = "CompactString", into = "CompactString")]
+pub struct LanguageTag(CompactString);
 string_newtype_serde!(LanguageTag);
 
 impl LanguageTag {
@@ -400,7 +415,7 @@ impl LanguageTag {
             out.push('-');
             out.push_str(&r.to_ascii_uppercase());
         }
-        Ok(Self(out))
+        Ok(Self(out.into()))
     }
 
     /// The language without its region: `fr-BE` → `fr`.

@@ -307,7 +307,19 @@ impl Casework {
                     return;
                 };
                 let view = self.need_cases.entry(id).or_default();
-                let measures_before = crate::equity::cube::measures(view);
+                // What a need case contributes to the equity cube changes with its
+                // identification, referrals requested, ended or entered in error,
+                // and its closing; not with suggestions or a referral moving
+                // between open states (checked in debug builds).
+                let may_change = !matches!(
+                    ev,
+                    NeedCaseEvent::ServicesSuggested(_)
+                        | NeedCaseEvent::ReferralAccepted(_)
+                        | NeedCaseEvent::ReferralWaitlisted(_)
+                        | NeedCaseEvent::ReferralStarted(_)
+                );
+                let measures_before = (may_change || cfg!(debug_assertions))
+                    .then(|| crate::equity::cube::measures(view));
                 let moved = referral_of(ev);
                 let before = moved.and_then(|r| view.state.referral(r)).map(|r| r.status);
                 view.apply_recorded(ev, e);
@@ -325,8 +337,12 @@ impl Casework {
                 {
                     r.need_cases.push(id);
                 }
-                let measures_after = crate::equity::cube::measures(view);
-                if measures_before != measures_after {
+                let measures_after = (may_change || cfg!(debug_assertions))
+                    .then(|| crate::equity::cube::measures(view));
+                debug_assert!(may_change || measures_before == measures_after);
+                if may_change && measures_before != measures_after {
+                    let (measures_before, measures_after) =
+                        (measures_before.flatten(), measures_after.flatten());
                     // A case's labels are fixed at identification: intern them once.
                     let key = match view.equity_key {
                         Some(k) => Some(k),

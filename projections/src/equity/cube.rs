@@ -875,6 +875,31 @@ impl Cube {
         self.cells.iter().map(CellMap::len).sum()
     }
 
+    /// The bytes the cube's tables hold on the heap: each table's buckets (entry
+    /// and control byte), each cell's sparse list and dense table, the
+    /// dictionaries. (Allocator overhead not included.)
+    pub fn heap_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<(u64, Cell)>() + 1;
+        let tables: usize = self
+            .cells
+            .iter()
+            .map(|t| {
+                t.capacity() * entry
+                    + t.values()
+                        .map(|c| {
+                            c.times.sparse.capacity() * std::mem::size_of::<(u32, u32)>()
+                                + c.times.dense.as_ref().map_or(0, |d| d.len() * 2)
+                        })
+                        .sum::<usize>()
+            })
+            .sum();
+        let dictionary = |d: &Dictionary| d.values.iter().map(|v| v.len() + 24).sum::<usize>();
+        tables
+            + dictionary(&self.sites)
+            + dictionary(&self.needs)
+            + self.values.iter().map(dictionary).sum::<usize>()
+    }
+
     /// Counts by (value of `rows`, value of `columns`) over need cases given by their
     /// cube keys and current measures. The cube keeps marginal tables only, so a
     /// two-way table is summed over the cases' keys (one pass over the need cases,

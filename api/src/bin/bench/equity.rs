@@ -219,10 +219,11 @@ pub fn run(cases: usize, queries: usize, fold_wanted: bool, query_wanted: bool) 
             "events/s",
             Some(walk),
             &format!(
-                "a loop over the same {} events without folding; the read models of {cases} need cases (all projections) take ~{:.0} MB (resident set {before:.0} MB with the generated events before folding, {after:.0} MB after); equity cube: {} cells",
+                "a loop over the same {} events without folding; the read models of {cases} need cases (all projections) take ~{:.0} MB (resident set {before:.0} MB with the generated events before folding, {after:.0} MB after); equity cube: {} cells, {:.0} MB on the heap",
                 events.len(),
                 after - before,
-                model.equity().cell_count()
+                model.equity().cell_count(),
+                model.equity().heap_bytes() as f64 / 1e6
             ),
             None,
             ">= 500000 events/s folded into all projections",
