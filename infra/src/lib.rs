@@ -5,6 +5,8 @@
 //!
 //! ## Layout
 //! * [`sqlite`] — the embedded event store (SQLite, WAL, group commit).
+//! * [`postgres`] — the PostgreSQL event store (positions committed in order, group
+//!   commit, LISTEN/NOTIFY), checkpoints in the database, projection leadership.
 //! * [`codec`] — event encoding, schema versions and upcasting.
 //! * [`catalogue`] — reading the needs catalogue file.
 //! * [`hsds`] — reading an Open Referral HSDS 3.0 data package (the service directory).
@@ -15,5 +17,6 @@ pub mod catalogue;
 pub mod clock;
 pub mod codec;
 pub mod hsds;
+pub mod postgres;
 pub mod snapshot;
 pub mod sqlite;

@@ -4,7 +4,8 @@
 //! parent that kills this process with SIGKILL knows exactly which appends were
 //! acknowledged before the kill. Runs until killed.
 //!
-//! Usage: `careledger-crash-writer sqlite:<path>`
+//! Usage: `careledger-crash-writer sqlite:<path>` or
+//! `careledger-crash-writer postgres:<schema>|<url>`
 
 use careledger_domain::ids::EventId;
 use careledger_domain::need_case::{CloseReason, NeedCaseEvent, NeedClosed};
@@ -33,6 +34,21 @@ async fn main() {
             SqliteEventStore::open(path, Arc::new(SystemClock), SqliteOptions::default())
                 .expect("open the store"),
         ),
+        Some(("postgres", rest)) => {
+            let (schema, url) = rest.split_once('|').expect("postgres:<schema>|<url>");
+            Arc::new(
+                careledger_infra::postgres::PgEventStore::open(
+                    url,
+                    Arc::new(SystemClock),
+                    careledger_infra::postgres::PgOptions {
+                        schema: schema.to_string(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .expect("open the store"),
+            )
+        }
         _ => panic!("unknown store spec {spec}"),
     };
     let mut tasks = Vec::new();
