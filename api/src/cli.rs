@@ -44,9 +44,20 @@ pub struct StoreArgs {
     #[arg(long, env = "CARELEDGER_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
     /// The event store, as a URL: `sqlite:<path>` for an embedded store elsewhere
-    /// than the data directory. Default: `<data-dir>/careledger.sqlite`.
-    #[arg(long, env = "CARELEDGER_STORE_URL")]
+    /// than the data directory, or `postgres://user:password@host:port/database` to
+    /// keep events and read-model checkpoints in PostgreSQL (several servers may
+    /// share it). Default: `<data-dir>/careledger.sqlite`.
+    #[arg(
+        long,
+        alias = "store",
+        env = "CARELEDGER_STORE_URL",
+        hide_env_values = true
+    )]
     pub store_url: Option<String>,
+    /// With a PostgreSQL store: the schema holding CareLedger's tables (created and
+    /// migrated at start).
+    #[arg(long, env = "CARELEDGER_PG_SCHEMA", default_value = "careledger")]
+    pub pg_schema: String,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -89,6 +100,10 @@ pub struct ServeArgs {
     /// queries may ask for a larger k, never a smaller one.
     #[arg(long, env = "CARELEDGER_MIN_CELL", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub min_cell: u64,
+    /// Seconds between read-model checkpoints (saved by the one server that leads
+    /// the projection when several share a PostgreSQL store).
+    #[arg(long, env = "CARELEDGER_CHECKPOINT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub checkpoint_secs: u64,
     /// On an empty store, load a synthetic demonstration data set first.
     #[arg(long, env = "CARELEDGER_DEMO")]
     pub demo: bool,

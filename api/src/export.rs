@@ -9,16 +9,15 @@ use crate::cli::ExportArgs;
 use anyhow::Context;
 use careledger_domain::store::{Actor, EventStore, Role};
 use careledger_infra::clock::SystemClock;
-use careledger_infra::snapshot::FileSnapshots;
 use careledger_projections::runner::{self, Projector};
 use std::sync::Arc;
 
 pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
     let catalogue = Arc::new(crate::serve::load_catalogue(&args.catalogue)?);
-    let sqlite = crate::serve::open_store(&args.store, Arc::new(SystemClock))?;
-    let store: Arc<dyn EventStore> = Arc::new(sqlite.clone());
-    let snapshots = FileSnapshots::new(args.store.data_dir.join(crate::serve::PROJECTIONS_DIR));
-    let projector = Projector::new(runner::load(&snapshots));
+    let opened = crate::serve::open_store(&args.store, Arc::new(SystemClock)).await?;
+    let store: Arc<dyn EventStore> = opened.events();
+    let snapshots = opened.snapshots(&args.store.data_dir);
+    let projector = Projector::new(runner::load(snapshots.as_ref()));
     // Bring the read models up to the head.
     let head = store.head().await?;
     let mut after = projector.position();
@@ -63,7 +62,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
         })
         .data(careledger_domain::values::Lang::En);
     let response = schema.execute(request).await;
-    sqlite.close().await;
+    opened.close().await;
     if let Some(e) = response.errors.first() {
         anyhow::bail!("{}", e.message);
     }

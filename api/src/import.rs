@@ -139,9 +139,9 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
             );
         }
     };
-    let sqlite = crate::serve::open_store(&args.store, Arc::new(SystemClock))?;
+    let opened = crate::serve::open_store(&args.store, Arc::new(SystemClock)).await?;
     let app = App {
-        store: Arc::new(sqlite.clone()),
+        store: opened.events(),
         clock: Arc::new(SystemClock),
         catalogue,
         projector: Projector::new(Casework::default()),
@@ -153,7 +153,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     let result = import_services(&app, &services, || bar.inc(1)).await;
     bar.finish_and_clear();
     let head = app.store.head().await;
-    sqlite.close().await;
+    opened.close().await;
     let sum = result
         .map_err(|e| anyhow::anyhow!("{e:?}"))
         .context("the import stopped")?;

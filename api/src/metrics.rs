@@ -35,6 +35,10 @@ pub struct Metrics {
     ops: Mutex<BTreeMap<String, OpStats>>,
     appended: AtomicU64,
     in_flight: AtomicU64,
+    /// 1 while this process runs (checkpoints) the projection.
+    pub leader: AtomicU64,
+    /// The position of the last checkpoint this process saved.
+    pub checkpoint: AtomicU64,
 }
 
 /// Counts a GraphQL request as in flight while it lives.
@@ -142,10 +146,14 @@ impl Metrics {
              # HELP careledger_graphql_requests_in_flight GraphQL requests being answered.\n# TYPE careledger_graphql_requests_in_flight gauge\ncareledger_graphql_requests_in_flight {}\n\
              # HELP careledger_store_head_position Position of the last committed event.\n# TYPE careledger_store_head_position gauge\ncareledger_store_head_position {head}\n\
              # HELP careledger_projection_position Position each projection has folded up to.\n# TYPE careledger_projection_position gauge\ncareledger_projection_position{{projection=\"casework\"}} {projected}\n\
-             # HELP careledger_projection_lag Positions between the head and each projection.\n# TYPE careledger_projection_lag gauge\ncareledger_projection_lag{{projection=\"casework\"}} {}\n",
+             # HELP careledger_projection_lag Positions between the head and each projection.\n# TYPE careledger_projection_lag gauge\ncareledger_projection_lag{{projection=\"casework\"}} {}\n\
+             # HELP careledger_projection_leader 1 while this process runs the projection (saves its checkpoints).\n# TYPE careledger_projection_leader gauge\ncareledger_projection_leader{{projection=\"casework\"}} {}\n\
+             # HELP careledger_projection_checkpoint_position Position of the last checkpoint this process saved.\n# TYPE careledger_projection_checkpoint_position gauge\ncareledger_projection_checkpoint_position{{projection=\"casework\"}} {}\n",
             self.appended.load(Ordering::Relaxed),
             self.in_flight.load(Ordering::Relaxed),
-            head.saturating_sub(projected)
+            head.saturating_sub(projected),
+            self.leader.load(Ordering::Relaxed),
+            self.checkpoint.load(Ordering::Relaxed),
         );
         out
     }

@@ -13,8 +13,9 @@ use crate::cli::{CatalogueArgs, RebuildArgs, SecretArgs, ServeArgs, StoreArgs, T
 use crate::http::{HttpState, router};
 use anyhow::Context;
 use careledger_domain::catalogue::Catalogue;
-use careledger_domain::store::{Clock, EventStore, Position};
+use careledger_domain::store::{Clock, EventStore, Position, SnapshotStore};
 use careledger_infra::clock::SystemClock;
+use careledger_infra::postgres::{PgEventStore, PgOptions};
 use careledger_infra::snapshot::FileSnapshots;
 use careledger_infra::sqlite::{SqliteEventStore, SqliteOptions};
 use careledger_projections::Casework;
@@ -28,8 +29,8 @@ use std::time::Duration;
 pub const STORE_FILE: &str = "careledger.sqlite";
 /// Where read-model checkpoints live inside the data directory.
 pub const PROJECTIONS_DIR: &str = "projections";
-/// How often the read-model checkpoint is saved while serving.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(30);
+/// How often a follower asks to lead the projection.
+const LEAD_RETRY: Duration = Duration::from_secs(1);
 
 pub fn load_catalogue(args: &CatalogueArgs) -> anyhow::Result<Catalogue> {
     match &args.catalogue {
@@ -40,10 +41,10 @@ pub fn load_catalogue(args: &CatalogueArgs) -> anyhow::Result<Catalogue> {
     }
 }
 
-/// The store file a configuration names.
-fn store_path(args: &StoreArgs) -> anyhow::Result<PathBuf> {
+/// The store file a configuration names (`None`: a PostgreSQL URL).
+fn store_path(args: &StoreArgs) -> anyhow::Result<Option<PathBuf>> {
     match args.store_url.as_deref() {
-        None => Ok(args.data_dir.join(STORE_FILE)),
+        None => Ok(Some(args.data_dir.join(STORE_FILE))),
         Some(url) => {
             if let Some(path) = url
                 .strip_prefix("sqlite://")
@@ -53,24 +54,76 @@ fn store_path(args: &StoreArgs) -> anyhow::Result<PathBuf> {
                     !path.is_empty(),
                     "the store URL '{url}' names no file: use sqlite:<path>"
                 );
-                Ok(PathBuf::from(path))
+                Ok(Some(PathBuf::from(path)))
             } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-                anyhow::bail!(
-                    "a PostgreSQL event store is not available in this version; use the embedded store (sqlite:<path>, or no --store-url)"
-                )
+                Ok(None)
             } else {
                 anyhow::bail!(
-                    "'{url}' is not a store URL this version understands: use sqlite:<path>"
+                    "the store URL '{}' is not one this version understands: use sqlite:<path> or postgres://user:password@host:port/database",
+                    url.split('@').next_back().unwrap_or_default()
                 )
             }
         }
     }
 }
 
-pub fn open_store(args: &StoreArgs, clock: Arc<dyn Clock>) -> anyhow::Result<SqliteEventStore> {
-    let path = store_path(args)?;
-    SqliteEventStore::open(&path, clock, SqliteOptions::default())
-        .with_context(|| format!("failed to open the event store at {}", path.display()))
+/// An opened event store: the embedded one or PostgreSQL.
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(SqliteEventStore),
+    Postgres(PgEventStore),
+}
+
+impl Store {
+    pub fn events(&self) -> Arc<dyn EventStore> {
+        match self {
+            Store::Sqlite(s) => Arc::new(s.clone()),
+            Store::Postgres(s) => Arc::new(s.clone()),
+        }
+    }
+
+    /// Where read-model checkpoints are kept: files in the data directory, or the
+    /// PostgreSQL database (so replicas share them and keep nothing on local disk).
+    pub fn snapshots(&self, data_dir: &Path) -> Arc<dyn SnapshotStore> {
+        match self {
+            Store::Sqlite(_) => Arc::new(FileSnapshots::new(data_dir.join(PROJECTIONS_DIR))),
+            Store::Postgres(s) => Arc::new(s.snapshots()),
+        }
+    }
+
+    /// Where it is, without credentials.
+    pub fn describe(&self) -> String {
+        match self {
+            Store::Sqlite(s) => s.path().display().to_string(),
+            Store::Postgres(s) => s.describe(),
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(s) => s.close().await,
+            Store::Postgres(s) => s.close().await,
+        }
+    }
+}
+
+pub async fn open_store(args: &StoreArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
+    match store_path(args)? {
+        Some(path) => SqliteEventStore::open(&path, clock, SqliteOptions::default())
+            .map(Store::Sqlite)
+            .with_context(|| format!("failed to open the event store at {}", path.display())),
+        None => {
+            let url = args.store_url.as_deref().unwrap_or_default();
+            let options = PgOptions {
+                schema: args.pg_schema.clone(),
+                ..PgOptions::default()
+            };
+            PgEventStore::open(url, clock, options)
+                .await
+                .map(Store::Postgres)
+                .context("failed to open the PostgreSQL event store")
+        }
+    }
 }
 
 fn token_key(secret: &SecretArgs, data_dir: &Path) -> anyhow::Result<(TokenKey, bool)> {
@@ -86,13 +139,17 @@ fn token_key(secret: &SecretArgs, data_dir: &Path) -> anyhow::Result<(TokenKey, 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let catalogue = Arc::new(load_catalogue(&args.catalogue)?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let sqlite = open_store(&args.store, clock.clone())?;
-    let store: Arc<dyn EventStore> = Arc::new(sqlite.clone());
+    if store_path(&args.store)?.is_none() {
+        anyhow::ensure!(
+            args.secret.jwt_secret.is_some(),
+            "with a PostgreSQL store several servers share one database, so they must share the token secret too: set --jwt-secret (or CARELEDGER_JWT_SECRET); mint tokens with `careledger token --jwt-secret …`"
+        );
+    }
+    let opened = open_store(&args.store, clock.clone()).await?;
+    let store = opened.events();
     let (keys, first_start) = token_key(&args.secret, &args.store.data_dir)?;
 
-    let snapshots = Arc::new(FileSnapshots::new(
-        args.store.data_dir.join(PROJECTIONS_DIR),
-    ));
+    let snapshots = opened.snapshots(&args.store.data_dir);
     let projector = Projector::new(runner::load(snapshots.as_ref()));
     let runner_task = tokio::spawn(runner::run(projector.clone(), store.clone()));
     let app = Arc::new(App {
@@ -139,27 +196,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         });
     }
-    let checkpoints = {
-        let (projector, snapshots) = (projector.clone(), snapshots.clone());
-        tokio::spawn(async move {
-            let mut saved = projector.position();
-            let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                if projector.position() != saved {
-                    let (p, s) = (projector.clone(), snapshots.clone());
-                    match tokio::task::spawn_blocking(move || runner::save(&p, s.as_ref())).await {
-                        Ok(Ok(pos)) => saved = pos,
-                        Ok(Err(e)) => {
-                            tracing::warn!(error = %e, "cannot save the read-model checkpoint")
-                        }
-                        Err(e) => tracing::warn!(error = %e, "checkpoint task failed"),
-                    }
-                }
-            }
-        })
-    };
+    let (stop_checkpoints, stop) = tokio::sync::oneshot::channel();
+    let checkpoints = tokio::spawn(checkpoint_loop(
+        stop,
+        opened.clone(),
+        projector.clone(),
+        snapshots.clone(),
+        app.metrics.clone(),
+        Duration::from_secs(args.checkpoint_secs),
+    ));
 
     let signals = ShutdownSignals::install()?;
     let listener = tokio::net::TcpListener::bind(args.addr)
@@ -176,7 +221,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(%addr, catalogue_version = catalogue.version(), needs = catalogue.len(), head = head.raw(), "serving");
     println!(
         "CareLedger: event store at {} (head position {head}); needs catalogue {} with {} needs.",
-        sqlite.path().display(),
+        opened.describe(),
         catalogue.version(),
         catalogue.len()
     );
@@ -194,27 +239,112 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("the HTTP server failed")?;
 
     tracing::info!("shutting down");
-    checkpoints.abort();
-    // Let the projection fold everything committed, then save its checkpoint.
+    // Let the projection fold everything committed, then save its checkpoint (the
+    // loop saves it if this process leads, then gives the lead up).
     let head = store.head().await.unwrap_or(Position::START);
     let _ = projector.wait_for(head, Duration::from_secs(10)).await;
     runner_task.abort();
     let _ = runner_task.await;
-    match runner::save(&projector, snapshots.as_ref()) {
-        Ok(p) => tracing::info!(position = p.raw(), "read-model checkpoint saved"),
-        Err(e) => tracing::warn!(error = %e, "cannot save the read-model checkpoint"),
-    }
-    sqlite.close().await;
+    let _ = stop_checkpoints.send(());
+    let _ = checkpoints.await;
+    opened.close().await;
     println!("CareLedger: stopped; store closed.");
     Ok(())
 }
 
+/// Saves the read-model checkpoint every `every` while the projection moves. With
+/// the embedded store this process is the only one. With PostgreSQL, only the
+/// server holding the projection's advisory lock saves (the others keep their
+/// in-memory copy current from the log and ask to lead every second); when the
+/// leader dies its session ends, the lock is released, and another takes over and
+/// saves at once.
+async fn checkpoint_loop(
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+    store: Store,
+    projector: Arc<Projector>,
+    snapshots: Arc<dyn SnapshotStore>,
+    metrics: Arc<crate::metrics::Metrics>,
+    every: Duration,
+) {
+    let mut lead: Option<careledger_infra::postgres::Leadership> = None;
+    let mut saved = projector.position();
+    let mut last_save = tokio::time::Instant::now();
+    let mut tick = tokio::time::interval(LEAD_RETRY.min(every));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = &mut stop => {
+                // Shutting down: the last checkpoint, then the lead (if held) is let go.
+                if matches!(store, Store::Sqlite(_)) || lead.is_some() {
+                    save_checkpoint(&projector, &snapshots, &metrics).await;
+                }
+                return;
+            }
+        }
+        let mut became = false;
+        let leading = match &store {
+            Store::Sqlite(_) => true,
+            Store::Postgres(pg) => {
+                if lead.as_ref().is_some_and(|l| !l.is_held()) {
+                    tracing::warn!("lost the projection lock's connection; following");
+                    lead = None;
+                }
+                if lead.is_none() {
+                    match pg.try_lead(Casework::NAME).await {
+                        Ok(Some(l)) => {
+                            tracing::info!("leading the casework projection");
+                            lead = Some(l);
+                            became = true;
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(error = %e, "cannot ask to lead the projection"),
+                    }
+                }
+                lead.is_some()
+            }
+        };
+        metrics.leader.store(u64::from(leading), Ordering::Relaxed);
+        let due = became || last_save.elapsed() >= every;
+        if leading
+            && due
+            && (became || projector.position() != saved)
+            && let Some(pos) = save_checkpoint(&projector, &snapshots, &metrics).await
+        {
+            saved = pos;
+            last_save = tokio::time::Instant::now();
+        }
+    }
+}
+
+async fn save_checkpoint(
+    projector: &Arc<Projector>,
+    snapshots: &Arc<dyn SnapshotStore>,
+    metrics: &crate::metrics::Metrics,
+) -> Option<Position> {
+    let (p, s) = (projector.clone(), snapshots.clone());
+    match tokio::task::spawn_blocking(move || runner::save(&p, s.as_ref())).await {
+        Ok(Ok(pos)) => {
+            metrics.checkpoint.store(pos.raw(), Ordering::Relaxed);
+            tracing::debug!(position = pos.raw(), "read-model checkpoint saved");
+            Some(pos)
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot save the read-model checkpoint");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "checkpoint task failed");
+            None
+        }
+    }
+}
+
 /// `careledger rebuild`: fold the whole log into fresh read models and save them.
 pub async fn rebuild(args: RebuildArgs) -> anyhow::Result<()> {
-    let sqlite = open_store(&args.store, Arc::new(SystemClock))?;
-    let store: &dyn EventStore = &sqlite;
+    let opened = open_store(&args.store, Arc::new(SystemClock)).await?;
+    let store = opened.events();
     let head = store.head().await?;
-    let snapshots = FileSnapshots::new(args.store.data_dir.join(PROJECTIONS_DIR));
+    let snapshots = opened.snapshots(&args.store.data_dir);
     snapshots
         .remove(Casework::NAME)
         .context("cannot remove the old checkpoint")?;
@@ -234,11 +364,13 @@ pub async fn rebuild(args: RebuildArgs) -> anyhow::Result<()> {
         bar.set_position(after.raw());
     }
     bar.finish_and_clear();
-    use careledger_domain::store::SnapshotStore;
-    snapshots
-        .save(Casework::NAME, &model.to_snapshot())
-        .context("cannot save the rebuilt checkpoint")?;
-    sqlite.close().await;
+    let bytes = model.to_snapshot();
+    let saved = {
+        let snapshots = snapshots.clone();
+        tokio::task::spawn_blocking(move || snapshots.save(Casework::NAME, &bytes)).await?
+    };
+    saved.context("cannot save the rebuilt checkpoint")?;
+    opened.close().await;
     let secs = started.elapsed().as_secs_f64();
     println!(
         "CareLedger: read models rebuilt from {count} events in {secs:.2} s ({:.0} events/s): {} need cases, {} care recipients, up to position {}.",

@@ -600,20 +600,20 @@ struct Placed {
     position: u64,
 }
 
-/// The rows of one INSERT, column by column.
+/// The rows of one INSERT, column by column (borrowing the batch's data).
 #[derive(Default)]
-struct Columns {
+struct Columns<'a> {
     position: Vec<i64>,
     id: Vec<Uuid>,
-    stream: Vec<String>,
+    stream: Vec<&'a str>,
     version: Vec<i64>,
     event_type: Vec<&'static str>,
     schema_version: Vec<i32>,
-    payload: Vec<Vec<u8>>,
+    payload: Vec<&'a [u8]>,
     occurred_at: Vec<i64>,
-    actor_subject: Vec<String>,
+    actor_subject: Vec<&'a str>,
     actor_role: Vec<&'static str>,
-    site: Vec<Option<String>>,
+    site: Vec<Option<&'a str>>,
     correlation_id: Vec<Uuid>,
     causation_id: Vec<Option<Uuid>>,
 }
@@ -701,126 +701,203 @@ impl Writer {
         batch: &[AppendRequest],
         recorded_at: i64,
     ) -> Result<(Vec<Result<Appended, StoreError>>, u64), StoreError> {
-        let channel = channel(&self.schema);
-        let tx = self
+        let result = self.transaction_body(batch, recorded_at).await;
+        if result.is_err() && !self.client.is_closed() {
+            let _ = self.client.batch_execute("ROLLBACK").await;
+        }
+        result
+    }
+
+    /// The batch's transaction in three round trips: (1) BEGIN, lock the head, read
+    /// the streams' versions, set a savepoint — one simple-protocol message; (2)
+    /// the INSERT of every row from arrays; (3) move the head, NOTIFY, COMMIT — one
+    /// message. Retries and conflicts cost a few more. The literals spliced into the
+    /// simple messages are stream names (`<category>-<uuid>`, validated), integers
+    /// and the channel name (a validated schema name), never user text.
+    async fn transaction_body(
+        &mut self,
+        batch: &[AppendRequest],
+        recorded_at: i64,
+    ) -> Result<(Vec<Result<Appended, StoreError>>, u64), StoreError> {
+        use tokio_postgres::SimpleQueryMessage as M;
+        let streams: HashSet<&str> = batch.iter().map(|r| r.stream.as_str()).collect();
+        let list = streams
+            .iter()
+            .map(|s| format!("'{s}'"))
+            .collect::<Vec<_>>()
+            .join(",");
+        // Row-locks the head until COMMIT: appends commit in position order.
+        let opening = format!(
+            "BEGIN;
+             UPDATE log_head SET position = position WHERE only_row RETURNING position;
+             SELECT stream, max(version) FROM events WHERE stream IN ({list}) GROUP BY stream;
+             SAVEPOINT optimistic"
+        );
+        let messages = self
             .client
-            .transaction()
+            .simple_query(&opening)
             .await
             .map_err(db_err("starting an append"))?;
-        // Row-locks the head until COMMIT: appends commit in position order.
-        let head: i64 = tx
-            .query_one(
-                "UPDATE log_head SET position = position WHERE only_row RETURNING position",
-                &[],
-            )
-            .await
-            .map_err(db_err("locking the log head"))?
-            .get(0);
-        let streams: Vec<&str> = batch
-            .iter()
-            .map(|r| r.stream.as_str())
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let mut versions: HashMap<String, u64> = tx
-            .query(
-                "SELECT stream, max(version) FROM events WHERE stream = ANY($1) GROUP BY stream",
-                &[&streams],
-            )
-            .await
-            .map_err(db_err("reading stream versions"))?
-            .iter()
-            .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1) as u64))
-            .collect();
-        let ids: Vec<Uuid> = batch
-            .iter()
-            .flat_map(|r| r.events.iter().map(|e| e.id))
-            .collect();
-        let mut placed: HashMap<Uuid, Placed> = tx
-            .query(
-                "SELECT event_id, stream, version, position FROM events WHERE event_id = ANY($1)",
-                &[&ids],
-            )
-            .await
-            .map_err(db_err("checking event ids"))?
-            .iter()
-            .map(|r| {
-                (
-                    r.get::<_, Uuid>(0),
-                    Placed {
-                        stream: r.get(1),
-                        version: r.get::<_, i64>(2) as u64,
-                        position: r.get::<_, i64>(3) as u64,
-                    },
-                )
-            })
-            .collect();
-        let mut next = head as u64;
+        let mut statement = 0;
+        let mut head: Option<u64> = None;
+        let mut versions: HashMap<String, u64> = HashMap::new();
+        for m in &messages {
+            match m {
+                M::CommandComplete(_) => statement += 1,
+                M::Row(r) if statement == 1 => head = r.get(0).and_then(|v| v.parse().ok()),
+                M::Row(r) if statement == 2 => {
+                    if let (Some(s), Some(v)) = (r.get(0), r.get(1).and_then(|v| v.parse().ok())) {
+                        versions.insert(s.to_string(), v);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let head = head.ok_or_else(|| unavailable("the log head row is missing"))?;
+
+        // First assume no event id is stored yet (a retry is rare): the INSERT skips
+        // any row whose id exists, and if it skipped one, the batch is decided
+        // again, this time knowing where the stored ids are.
+        let mut placed: HashMap<Uuid, Placed> = HashMap::new();
+        let mut next = head;
         let mut cols = Columns::default();
-        let mut replies = Vec::with_capacity(batch.len());
-        for req in batch {
-            replies.push(decide(
-                req,
-                &mut versions,
-                &mut placed,
-                &mut next,
-                &mut cols,
-            ));
+        let mut trial_versions = versions.clone();
+        let mut replies: Vec<_> = batch
+            .iter()
+            .map(|req| decide(req, &mut trial_versions, &mut placed, &mut next, &mut cols))
+            .collect();
+        // An append refused for its version may be the retry of one that committed
+        // (its stream moved on since): that needs the stored ids too.
+        let refused: Vec<Uuid> = batch
+            .iter()
+            .zip(&replies)
+            .filter(|(_, r)| matches!(r, Err(StoreError::WrongExpectedVersion { .. })))
+            .flat_map(|(req, _)| req.events.iter().map(|e| e.id))
+            .collect();
+        let retry_suspected = !refused.is_empty()
+            && self
+                .client
+                .query_opt(
+                    "SELECT 1 FROM events WHERE event_id = ANY($1) LIMIT 1",
+                    &[&refused],
+                )
+                .await
+                .map_err(db_err("checking event ids"))?
+                .is_some();
+        let done = !retry_suspected && insert(&self.client, &cols, recorded_at).await?;
+        if !done {
+            self.client
+                .batch_execute("ROLLBACK TO SAVEPOINT optimistic")
+                .await
+                .map_err(db_err("undoing an append"))?;
+            let ids: Vec<Uuid> = batch
+                .iter()
+                .flat_map(|r| r.events.iter().map(|e| e.id))
+                .collect();
+            placed = self
+                .client
+                .query(
+                    "SELECT event_id, stream, version, position FROM events WHERE event_id = ANY($1)",
+                    &[&ids],
+                )
+                .await
+                .map_err(db_err("checking event ids"))?
+                .iter()
+                .map(|r| {
+                    (
+                        r.get::<_, Uuid>(0),
+                        Placed {
+                            stream: r.get(1),
+                            version: r.get::<_, i64>(2) as u64,
+                            position: r.get::<_, i64>(3) as u64,
+                        },
+                    )
+                })
+                .collect();
+            next = head;
+            cols = Columns::default();
+            replies = batch
+                .iter()
+                .map(|req| decide(req, &mut versions, &mut placed, &mut next, &mut cols))
+                .collect();
+            if !insert(&self.client, &cols, recorded_at).await? {
+                return Err(unavailable(
+                    "an event id appeared while its batch held the log lock",
+                ));
+            }
         }
-        if !cols.position.is_empty() {
-            let site: Vec<Option<&str>> = cols.site.iter().map(|s| s.as_deref()).collect();
-            tx.execute(
-                "INSERT INTO events (position, event_id, stream, version, event_type, schema_version, payload, occurred_at, recorded_at, actor_subject, actor_role, site, correlation_id, causation_id)
-                 SELECT p, i, s, v, t, sv, pl, o, $9, a, ar, st, c, ca
-                 FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::integer[], $7::bytea[], $8::bigint[], $10::text[], $11::text[], $12::text[], $13::uuid[], $14::uuid[])
-                 AS u(p, i, s, v, t, sv, pl, o, a, ar, st, c, ca)",
-                &[
-                    &cols.position,
-                    &cols.id,
-                    &cols.stream,
-                    &cols.version,
-                    &cols.event_type,
-                    &cols.schema_version,
-                    &cols.payload,
-                    &cols.occurred_at,
-                    &recorded_at,
-                    &cols.actor_subject,
-                    &cols.actor_role,
-                    &site,
-                    &cols.correlation_id,
-                    &cols.causation_id,
-                ],
+        let closing = if next > head {
+            format!(
+                "UPDATE log_head SET position = {next} WHERE only_row;
+                 SELECT pg_notify('{}', '{next}');
+                 COMMIT",
+                channel(&self.schema)
             )
+        } else {
+            "COMMIT".to_string()
+        };
+        self.client
+            .batch_execute(&closing)
             .await
-            .map_err(db_err("inserting events"))?;
-            let new_head = next as i64;
-            tx.execute(
-                "UPDATE log_head SET position = $1 WHERE only_row",
-                &[&new_head],
-            )
-            .await
-            .map_err(db_err("moving the log head"))?;
-            tx.execute(
-                "SELECT pg_notify($1, $2)",
-                &[&channel, &new_head.to_string()],
-            )
-            .await
-            .map_err(db_err("notifying subscribers"))?;
-        }
-        tx.commit().await.map_err(db_err("committing an append"))?;
+            .map_err(db_err("committing an append"))?;
         Ok((replies, next))
+    }
+}
+
+/// Inserts the rows. `Ok(false)`: an event id is stored already (the statement
+/// failed and the caller rolls back to its savepoint). A plain INSERT, not ON
+/// CONFLICT: speculative insertion costs every row, a retry is rare.
+async fn insert(client: &Client, cols: &Columns<'_>, recorded_at: i64) -> Result<bool, StoreError> {
+    if cols.position.is_empty() {
+        return Ok(true);
+    }
+    let result = client
+        .execute(
+            "INSERT INTO events (position, event_id, stream, version, event_type, schema_version, payload, occurred_at, recorded_at, actor_subject, actor_role, site, correlation_id, causation_id)
+             SELECT p, i, s, v, t, sv, pl, o, $9, a, ar, st, c, ca
+             FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::integer[], $7::bytea[], $8::bigint[], $10::text[], $11::text[], $12::text[], $13::uuid[], $14::uuid[])
+             AS u(p, i, s, v, t, sv, pl, o, a, ar, st, c, ca)",
+            &[
+                &cols.position,
+                &cols.id,
+                &cols.stream,
+                &cols.version,
+                &cols.event_type,
+                &cols.schema_version,
+                &cols.payload,
+                &cols.occurred_at,
+                &recorded_at,
+                &cols.actor_subject,
+                &cols.actor_role,
+                &cols.site,
+                &cols.correlation_id,
+                &cols.causation_id,
+            ],
+        )
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_db_error().is_some_and(|d| {
+                d.code() == &tokio_postgres::error::SqlState::UNIQUE_VIOLATION
+                    && d.constraint() == Some("events_event_id_key")
+            }) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(db_err("inserting events")(e)),
     }
 }
 
 /// One append's answer inside the batch, given the streams' versions and the event
 /// ids already placed (stored before, or earlier in this batch). Writes its rows to
 /// `cols` and moves `next` (the last position given) when it appends.
-fn decide(
-    req: &AppendRequest,
+fn decide<'a>(
+    req: &'a AppendRequest,
     versions: &mut HashMap<String, u64>,
     placed: &mut HashMap<Uuid, Placed>,
     next: &mut u64,
-    cols: &mut Columns,
+    cols: &mut Columns<'a>,
 ) -> Result<Appended, StoreError> {
     let stream = req.stream.as_str();
     if req.events.iter().any(|e| placed.contains_key(&e.id)) {
@@ -855,15 +932,15 @@ fn decide(
         );
         cols.position.push(*next as i64);
         cols.id.push(e.id);
-        cols.stream.push(stream.to_string());
+        cols.stream.push(stream);
         cols.version.push(version as i64);
         cols.event_type.push(e.event_type);
         cols.schema_version.push(e.schema_version);
-        cols.payload.push(e.payload.clone());
+        cols.payload.push(&e.payload);
         cols.occurred_at.push(e.occurred_at);
-        cols.actor_subject.push(e.actor_subject.clone());
+        cols.actor_subject.push(&e.actor_subject);
         cols.actor_role.push(e.actor_role);
-        cols.site.push(e.site.clone());
+        cols.site.push(e.site.as_deref());
         cols.correlation_id.push(e.correlation_id);
         cols.causation_id.push(e.causation_id);
     }

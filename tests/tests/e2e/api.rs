@@ -54,6 +54,24 @@ impl Server {
         Self::attach(running, token)
     }
 
+    /// Starts `careledger serve <args>` when no first-start token is printed (a
+    /// configured secret): the caller brings the token.
+    pub fn start_with_token(data_dir: &Path, args: &[&str], token: &str) -> Self {
+        let mut all = vec!["serve"];
+        all.extend_from_slice(args);
+        Self::attach(Running::start(&all, data_dir), token.to_string())
+    }
+
+    /// A gauge from `/metrics` (the first sample whose line starts with `name`).
+    pub fn metric(&self, name: &str) -> u64 {
+        let text = self.http("/metrics", &[], None).body;
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no metric {name}"))
+    }
+
     /// Starts again on a data directory that has been used (no admin token is
     /// printed then): the caller brings the token.
     pub fn restart(data_dir: &Path, token: &str) -> Self {

@@ -9,4 +9,5 @@ mod helpers;
 mod http;
 mod lifecycle;
 mod refusals;
+mod replicas;
 mod serve;

@@ -42,6 +42,7 @@ struct Scale {
 
 mod equity;
 mod graphql;
+mod pg;
 mod suggest;
 
 fn main() {
@@ -123,6 +124,37 @@ fn main() {
                 wanted("projection_fold"),
                 wanted("equity_query"),
             );
+        }
+        // PostgreSQL scenarios when a database is named.
+        match std::env::var("CARELEDGER_BENCH_PG_URL") {
+            Ok(url) if !url.is_empty() => {
+                let pg = pg::PgScale {
+                    batched_events: if quick { 10_000 } else { 100_000 },
+                    batch: 1_000,
+                    tasks: 64,
+                    per_task: if quick { 60 } else { 600 },
+                    per_event_baseline: if quick {
+                        Duration::from_millis(500)
+                    } else {
+                        Duration::from_secs(3)
+                    },
+                    replay_events: if quick { 30_000 } else { 300_000 },
+                };
+                if wanted("pg_append_batched") {
+                    pg::pg_append_batched(&url, &pg).await;
+                }
+                if wanted("pg_append_concurrent") {
+                    pg::pg_append_concurrent(&url, &pg).await;
+                }
+                if wanted("pg_replay") {
+                    pg::pg_replay(&url, &pg).await;
+                }
+            }
+            _ => {
+                if only.iter().any(|o| o.starts_with("pg_")) {
+                    eprintln!("PostgreSQL scenarios need CARELEDGER_BENCH_PG_URL");
+                }
+            }
         }
         if wanted("suggest") {
             suggest::suggest(10_000, if quick { 100 } else { 1_000 });
@@ -275,7 +307,7 @@ fn open_raw(path: &Path) -> rusqlite::Connection {
 }
 
 /// One encoded row, as the raw baseline inserts it.
-struct Row {
+pub(crate) struct Row {
     id: Uuid,
     stream: String,
     version: i64,
@@ -284,7 +316,7 @@ struct Row {
     payload: Vec<u8>,
 }
 
-fn encode_rows(events: &[NewEvent], per_stream: usize) -> Vec<Row> {
+pub(crate) fn encode_rows(events: &[NewEvent], per_stream: usize) -> Vec<Row> {
     let codec = Codec::default();
     let mut s = stream();
     events
