@@ -143,6 +143,17 @@ async fn bad_configuration_is_refused_in_words_not_with_a_panic_or_a_hang() {
         d.contains("no_such_database_here") && d.contains("does not exist"),
         "{d}"
     );
+    // Credentials the server refuses (here: a role that does not exist).
+    let d = open_err(
+        "postgres://no_such_role_here:pw@127.0.0.1:5432/test",
+        "careledger",
+    )
+    .await;
+    assert!(
+        d.contains("no_such_role_here") && d.contains("does not exist"),
+        "{d}"
+    );
+    assert!(!d.contains(":pw@"), "{d}");
     // Not a URL; and the password never shows in a message.
     let d = open_err("postgres://someone:s3cret@[nonsense", "careledger").await;
     assert!(
