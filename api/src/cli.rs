@@ -100,6 +100,18 @@ pub struct ServeArgs {
     /// queries may ask for a larger k, never a smaller one.
     #[arg(long, env = "CARELEDGER_MIN_CELL", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub min_cell: u64,
+    /// Requests per second each credential may make (a token bucket holding
+    /// `--rate-limit-burst`); over it a request is refused with 429. 0: no limit.
+    #[arg(long, env = "CARELEDGER_RATE_LIMIT", default_value_t = 200)]
+    pub rate_limit: u32,
+    /// How many requests a credential may make at once before the rate applies.
+    #[arg(long, env = "CARELEDGER_RATE_LIMIT_BURST", default_value_t = 400, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_burst: u32,
+    /// The longest a GraphQL request may run; past it the answer is 503
+    /// `REQUEST_TIMEOUT` (a mutation may have been applied: retry it with the same
+    /// idempotency key).
+    #[arg(long, env = "CARELEDGER_REQUEST_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_ms: u64,
     /// Seconds between read-model checkpoints (saved by the one server that leads
     /// the projection when several share a PostgreSQL store).
     #[arg(long, env = "CARELEDGER_CHECKPOINT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]

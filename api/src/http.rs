@@ -7,7 +7,9 @@
 //! `application/json` (then such a request is answered `200`, as the spec asks for
 //! legacy clients). A malformed body is `400`, a body over the limit `413`, an
 //! unsupported content type `415`, an unacceptable `Accept` `406`, a missing or bad
-//! bearer token `401`.
+//! bearer token `401`, a credential over its rate limit `429` (with `Retry-After`), a
+//! request running past the time limit `503`. Each refusal carries a GraphQL error
+//! with a code.
 
 use crate::app::App;
 use crate::auth::TokenKey;
@@ -21,7 +23,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -36,6 +38,66 @@ pub struct HttpState {
     /// Set once the projections caught up with the log as it was at start.
     pub ready: Arc<AtomicBool>,
     pub documents: DocumentCache,
+    pub limits: Limits,
+    pub limiter: RateLimiter,
+}
+
+/// Abuse limits of the HTTP edge.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Requests per second per credential (0: no limit).
+    pub rate_per_sec: f64,
+    /// The bucket's size: requests a credential may make at once.
+    pub burst: f64,
+    /// The longest a GraphQL request may run.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            rate_per_sec: 0.0,
+            burst: 1.0,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One token bucket per credential (role and subject).
+#[derive(Default)]
+pub struct RateLimiter {
+    buckets: std::sync::Mutex<std::collections::HashMap<String, (f64, Instant)>>,
+}
+
+/// Credentials idle this long are forgotten (their bucket would be full anyway).
+const BUCKET_IDLE: Duration = Duration::from_secs(120);
+const MAX_BUCKETS: usize = 100_000;
+
+impl RateLimiter {
+    /// Takes one request from `key`'s bucket; `Err(wait)` when it is empty.
+    pub fn take(&self, key: &str, limits: &Limits, now: Instant) -> Result<(), Duration> {
+        if limits.rate_per_sec <= 0.0 {
+            return Ok(());
+        }
+        let mut buckets = self.buckets.lock().expect("not poisoned");
+        if buckets.len() >= MAX_BUCKETS {
+            buckets.retain(|_, (_, at)| now.duration_since(*at) < BUCKET_IDLE);
+        }
+        let (tokens, at) = buckets
+            .entry(key.to_string())
+            .or_insert((limits.burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * limits.rate_per_sec)
+            .min(limits.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(
+                (1.0 - *tokens) / limits.rate_per_sec,
+            ))
+        }
+    }
 }
 
 /// Parsed GraphQL documents by query text. Clients send the same few documents
@@ -216,6 +278,22 @@ async fn execute(
             return r;
         }
     };
+    let credential = format!("{}:{}", access.actor.role.name(), access.actor.subject);
+    if let Err(wait) = s.limiter.take(&credential, &s.limits, Instant::now()) {
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut r = request_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            media,
+            "RATE_LIMITED",
+            &format!(
+                "this credential made more than {} requests per second (bursts up to {}); retry in {secs} s",
+                s.limits.rate_per_sec, s.limits.burst
+            ),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        return r;
+    }
     s.documents.prepare(&mut request);
     if is_get {
         let name = request.operation_name.clone();
@@ -243,7 +321,24 @@ async fn execute(
         .map(lang_from_accept_language)
         .unwrap_or(careledger_domain::values::Lang::En);
     let operation = request.operation_name.clone();
-    let mut response = s.schema.execute(request.data(access).data(lang)).await;
+    let run = s.schema.execute(request.data(access).data(lang));
+    let mut response = match tokio::time::timeout(s.limits.request_timeout, run).await {
+        Ok(r) => r,
+        Err(_) => {
+            s.app
+                .metrics
+                .request(operation.as_deref(), false, started.elapsed());
+            return request_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                media,
+                "REQUEST_TIMEOUT",
+                &format!(
+                    "the request ran longer than {} ms and was abandoned; a mutation may or may not have been applied: retry it with the same idempotencyKey",
+                    s.limits.request_timeout.as_millis()
+                ),
+            );
+        }
+    };
 
     // Errors from parsing and validation carry no code of ours: give them one, and
     // tell them apart (the request never executed) for the status code.
@@ -361,5 +456,38 @@ mod tests {
         assert_eq!(negotiate(&accept("application/json")), Some(JSON));
         assert_eq!(negotiate(&accept("*/*")), Some(JSON));
         assert_eq!(negotiate(&accept("text/html")), None);
+    }
+
+    #[test]
+    fn a_credential_gets_its_burst_then_its_rate_and_others_are_not_touched() {
+        let limits = Limits {
+            rate_per_sec: 2.0,
+            burst: 3.0,
+            request_timeout: Duration::from_secs(1),
+        };
+        let l = RateLimiter::default();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(l.take("coordinator:a", &limits, t0).is_ok());
+        }
+        let wait = l.take("coordinator:a", &limits, t0).unwrap_err();
+        assert!((wait.as_secs_f64() - 0.5).abs() < 1e-9, "{wait:?}");
+        // Another credential has its own bucket.
+        assert!(l.take("coordinator:b", &limits, t0).is_ok());
+        // Half a second later one request is allowed again, not two.
+        let t1 = t0 + Duration::from_millis(500);
+        assert!(l.take("coordinator:a", &limits, t1).is_ok());
+        assert!(l.take("coordinator:a", &limits, t1).is_err());
+        // A long pause refills the bucket up to the burst, no more.
+        let t2 = t1 + Duration::from_secs(60);
+        for _ in 0..3 {
+            assert!(l.take("coordinator:a", &limits, t2).is_ok());
+        }
+        assert!(l.take("coordinator:a", &limits, t2).is_err());
+        // Rate 0: no limit.
+        let off = Limits::default();
+        for _ in 0..1_000 {
+            assert!(l.take("x", &off, t0).is_ok());
+        }
     }
 }

@@ -217,6 +217,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         keys: keys.clone(),
         ready,
         documents: Default::default(),
+        limits: crate::http::Limits {
+            rate_per_sec: f64::from(args.rate_limit),
+            burst: f64::from(args.rate_limit_burst),
+            request_timeout: Duration::from_millis(args.request_timeout_ms),
+        },
+        limiter: Default::default(),
     });
     tracing::info!(%addr, catalogue_version = catalogue.version(), needs = catalogue.len(), head = head.raw(), "serving");
     println!(

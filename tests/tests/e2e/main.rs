@@ -8,6 +8,7 @@ mod equity;
 mod helpers;
 mod http;
 mod lifecycle;
+mod limits;
 mod refusals;
 mod replicas;
 mod serve;

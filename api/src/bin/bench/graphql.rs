@@ -86,6 +86,10 @@ pub fn start_server(dir: &Path) -> ChildServer {
         "127.0.0.1:0",
         "--data-dir",
         data,
+        // The load comes from one credential on purpose (the engine is measured,
+        // not the per-credential limit).
+        "--rate-limit",
+        "0",
     ])
 }
 
