@@ -1,10 +1,12 @@
-//! Who is calling: bearer tokens (JWT, HS256) and the access they grant.
+//! Who is calling: bearer tokens (JWT, HS256 or RS256) and the access they grant.
 //!
 //! A token carries `sub` (a pseudonymous subject, never a name), `role` and `sites`
-//! (the sites the holder works for; `"*"` for all). The shared secret comes from
-//! configuration (`--jwt-secret` / `CARELEDGER_JWT_SECRET`) or, on the embedded
+//! (the sites the holder works for; `"*"` for all). The HS256 shared secret comes
+//! from configuration (`--jwt-secret` / `CARELEDGER_JWT_SECRET`) or, on the embedded
 //! default, from a file the server creates in its data directory at first start —
-//! never from the code. That first start prints one admin token.
+//! never from the code. That first start prints one admin token. RS256 tokens (from
+//! an identity provider) verify against public keys from configuration
+//! (`--jwt-public-key`, PEM); a token's `kid`, when present, picks the key.
 //!
 //! Every resolver asks an [`Access`] before it reads or writes a site's data, so the
 //! full role-and-site matrix (a later milestone) changes this module, not the
@@ -26,7 +28,16 @@ const MIN_SECRET_BYTES: usize = 32;
 
 #[derive(Clone)]
 pub struct TokenKey {
-    secret: Vec<u8>,
+    /// The HS256 secret, if HS256 tokens are accepted.
+    secret: Option<Vec<u8>>,
+    /// RS256 public keys with their key ids.
+    public: Vec<PublicKey>,
+}
+
+#[derive(Clone)]
+struct PublicKey {
+    kid: String,
+    key: rsa::pkcs1v15::VerifyingKey<Sha256>,
 }
 
 impl std::fmt::Debug for TokenKey {
@@ -51,6 +62,8 @@ pub enum AuthError {
     Missing,
     #[error("the bearer token is malformed")]
     Malformed,
+    #[error("the bearer token's algorithm '{0}' is not accepted here")]
+    Algorithm(String),
     #[error("the bearer token's signature does not verify")]
     BadSignature,
     #[error("the bearer token has expired")]
@@ -99,8 +112,48 @@ impl TokenKey {
             "the JWT secret must be at least {MIN_SECRET_BYTES} bytes long"
         );
         Ok(Self {
-            secret: secret.as_bytes().to_vec(),
+            secret: Some(secret.as_bytes().to_vec()),
+            public: Vec::new(),
         })
+    }
+
+    /// Accepts RS256 tokens signed by the private half of any of these keys (PEM
+    /// `PUBLIC KEY` or `RSA PUBLIC KEY`). A key's id (`kid`) is its file stem.
+    pub fn with_public_keys(mut self, files: &[std::path::PathBuf]) -> anyhow::Result<Self> {
+        use rsa::pkcs1::DecodeRsaPublicKey;
+        use rsa::pkcs8::DecodePublicKey;
+        for f in files {
+            let pem = std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read the JWT public key {}", f.display()))?;
+            let key = rsa::RsaPublicKey::from_public_key_pem(&pem)
+                .or_else(|_| rsa::RsaPublicKey::from_pkcs1_pem(&pem))
+                .map_err(|e| {
+                    anyhow::anyhow!("{} is not an RSA public key in PEM ({e})", f.display())
+                })?;
+            let kid = f
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            self.public.push(PublicKey {
+                kid,
+                key: rsa::pkcs1v15::VerifyingKey::new(key),
+            });
+        }
+        Ok(self)
+    }
+
+    /// Only RS256 tokens, verified with these keys.
+    pub fn public_only(files: &[std::path::PathBuf]) -> anyhow::Result<Self> {
+        Self {
+            secret: None,
+            public: Vec::new(),
+        }
+        .with_public_keys(files)
+    }
+
+    /// Whether this key can mint tokens (it holds an HS256 secret).
+    pub fn can_sign(&self) -> bool {
+        self.secret.is_some()
     }
 
     /// The key in `data_dir`, which must exist (a server has started there once).
@@ -140,6 +193,7 @@ impl TokenKey {
         }
     }
 
+    /// Signs HS256 claims (only a key holding a secret signs; see [`TokenKey::can_sign`]).
     pub fn sign(&self, claims: &Claims) -> String {
         let header = B64.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
         let payload = B64.encode(serde_json::to_vec(claims).expect("claims serialise"));
@@ -160,23 +214,43 @@ impl TokenKey {
         #[derive(Deserialize)]
         struct Header {
             alg: String,
+            #[serde(default)]
+            kid: Option<String>,
         }
         let header: Header = B64
             .decode(h)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or(AuthError::Malformed)?;
-        if header.alg != "HS256" {
-            return Err(AuthError::Malformed);
-        }
         let sig = B64.decode(s).map_err(|_| AuthError::Malformed)?;
-        let mut mac = self.mac();
-        mac.update(h.as_bytes());
-        mac.update(b".");
-        mac.update(p.as_bytes());
-        // Constant-time comparison.
-        mac.verify_slice(&sig)
-            .map_err(|_| AuthError::BadSignature)?;
+        match header.alg.as_str() {
+            // Only the algorithms configured are accepted: never "none", and a
+            // public key is never used as an HMAC secret.
+            "HS256" if self.secret.is_some() => {
+                let mut mac = self.mac();
+                mac.update(h.as_bytes());
+                mac.update(b".");
+                mac.update(p.as_bytes());
+                // Constant-time comparison.
+                mac.verify_slice(&sig)
+                    .map_err(|_| AuthError::BadSignature)?;
+            }
+            "RS256" if !self.public.is_empty() => {
+                use rsa::signature::Verifier;
+                let sig = rsa::pkcs1v15::Signature::try_from(sig.as_slice())
+                    .map_err(|_| AuthError::Malformed)?;
+                let input = format!("{h}.{p}");
+                let ok = self
+                    .public
+                    .iter()
+                    .filter(|k| header.kid.as_ref().is_none_or(|kid| *kid == k.kid))
+                    .any(|k| k.key.verify(input.as_bytes(), &sig).is_ok());
+                if !ok {
+                    return Err(AuthError::BadSignature);
+                }
+            }
+            other => return Err(AuthError::Algorithm(other.to_string())),
+        }
         let claims: Claims = B64
             .decode(p)
             .ok()
@@ -213,7 +287,8 @@ impl TokenKey {
     }
 
     fn mac(&self) -> Hmac<Sha256> {
-        Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes keys of any length")
+        Hmac::<Sha256>::new_from_slice(self.secret.as_deref().unwrap_or_default())
+            .expect("HMAC takes keys of any length")
     }
 }
 
@@ -295,5 +370,144 @@ mod tests {
         assert!(!created);
         let t = a.sign(&admin_claims(0));
         assert!(b.verify(&t, 0).is_ok());
+    }
+
+    mod rs256 {
+        use super::super::*;
+        use rsa::pkcs8::{EncodePublicKey, LineEnding};
+        use rsa::signature::{SignatureEncoding, Signer};
+
+        fn keypair() -> rsa::RsaPrivateKey {
+            rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 1024).unwrap()
+        }
+
+        /// An RS256 token as an identity provider would sign it.
+        fn rs256(private: &rsa::RsaPrivateKey, kid: Option<&str>, claims: &Claims) -> String {
+            let header = match kid {
+                Some(k) => format!(r#"{{"alg":"RS256","typ":"JWT","kid":"{k}"}}"#),
+                None => r#"{"alg":"RS256","typ":"JWT"}"#.to_string(),
+            };
+            let input = format!(
+                "{}.{}",
+                B64.encode(header),
+                B64.encode(serde_json::to_vec(claims).unwrap())
+            );
+            let key = rsa::pkcs1v15::SigningKey::<Sha256>::new(private.clone());
+            let sig = key.sign(input.as_bytes()).to_bytes();
+            format!("{input}.{}", B64.encode(sig))
+        }
+
+        fn claims(exp: Option<i64>) -> Claims {
+            Claims {
+                sub: "idp-user-7".into(),
+                role: "quality_manager".into(),
+                sites: vec!["be-leuven".into()],
+                iat: 1_000,
+                exp,
+            }
+        }
+
+        /// Writes the public key to `<dir>/<kid>.pem`.
+        fn pem(
+            dir: &std::path::Path,
+            kid: &str,
+            private: &rsa::RsaPrivateKey,
+        ) -> std::path::PathBuf {
+            let path = dir.join(format!("{kid}.pem"));
+            let text = private
+                .to_public_key()
+                .to_public_key_pem(LineEnding::LF)
+                .unwrap();
+            std::fs::write(&path, text).unwrap();
+            path
+        }
+
+        #[test]
+        fn rs256_tokens_verify_against_the_configured_keys_only() {
+            let dir = tempfile::tempdir().unwrap();
+            let (a, b, stranger) = (keypair(), keypair(), keypair());
+            let key = TokenKey::public_only(&[
+                pem(dir.path(), "idp-a", &a),
+                pem(dir.path(), "idp-b", &b),
+            ])
+            .unwrap();
+            assert!(!key.can_sign());
+            // Either key, with or without a kid; the claims become the access.
+            for t in [
+                rs256(&a, Some("idp-a"), &claims(None)),
+                rs256(&b, None, &claims(Some(5_000))),
+            ] {
+                let access = key.authenticate(&t, 2_000).unwrap();
+                assert_eq!(access.actor.role, Role::QualityManager);
+                assert_eq!(access.actor.subject, "idp-user-7");
+                assert!(access.may_access_site(&SiteId::parse("be-leuven").unwrap()));
+                assert!(!access.may_access_site(&SiteId::parse("de-koeln").unwrap()));
+            }
+            // An unknown signer, a kid naming the other key, an expired token.
+            assert_eq!(
+                key.verify(&rs256(&stranger, None, &claims(None)), 2_000),
+                Err(AuthError::BadSignature)
+            );
+            assert_eq!(
+                key.verify(&rs256(&a, Some("idp-b"), &claims(None)), 2_000),
+                Err(AuthError::BadSignature)
+            );
+            assert_eq!(
+                key.verify(&rs256(&a, Some("idp-a"), &claims(Some(1_500))), 2_000),
+                Err(AuthError::Expired)
+            );
+            // Without a configured secret, HS256 is refused — even one "signed" with
+            // the public key's text (algorithm confusion) — and so is "none".
+            let public_text = std::fs::read_to_string(dir.path().join("idp-a.pem")).unwrap();
+            let forged = TokenKey::from_secret(&public_text)
+                .unwrap()
+                .sign(&claims(None));
+            assert_eq!(
+                key.verify(&forged, 2_000),
+                Err(AuthError::Algorithm("HS256".into()))
+            );
+            let unsigned = format!(
+                "{}.{}.",
+                B64.encode(r#"{"alg":"none"}"#),
+                B64.encode(serde_json::to_vec(&claims(None)).unwrap())
+            );
+            assert!(key.verify(&unsigned, 2_000).is_err());
+            // A tampered payload fails.
+            let good = rs256(&a, None, &claims(None));
+            let mut parts: Vec<&str> = good.split('.').collect();
+            let other = B64.encode(
+                serde_json::to_vec(&Claims {
+                    role: "admin".into(),
+                    ..claims(None)
+                })
+                .unwrap(),
+            );
+            parts[1] = &other;
+            assert_eq!(
+                key.verify(&parts.join("."), 2_000),
+                Err(AuthError::BadSignature)
+            );
+        }
+
+        #[test]
+        fn a_secret_and_public_keys_accept_both_kinds_and_bad_key_files_are_refused() {
+            let dir = tempfile::tempdir().unwrap();
+            let a = keypair();
+            let key = TokenKey::from_secret("0123456789abcdef0123456789abcdef")
+                .unwrap()
+                .with_public_keys(&[pem(dir.path(), "idp", &a)])
+                .unwrap();
+            assert!(key.can_sign());
+            assert!(key.verify(&key.sign(&claims(None)), 2_000).is_ok());
+            assert!(key.verify(&rs256(&a, None, &claims(None)), 2_000).is_ok());
+            let junk = dir.path().join("junk.pem");
+            std::fs::write(&junk, "not a key").unwrap();
+            let e = TokenKey::public_only(&[junk]).unwrap_err().to_string();
+            assert!(e.contains("is not an RSA public key"), "{e}");
+            let e = TokenKey::public_only(&[dir.path().join("missing.pem")])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("cannot read the JWT public key"), "{e}");
+        }
     }
 }

@@ -73,6 +73,12 @@ pub struct SecretArgs {
     /// the one in `<data-dir>/jwt-secret`, created at first start.
     #[arg(long, env = "CARELEDGER_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// RSA public keys (PEM files, repeatable or comma-separated) that RS256 bearer
+    /// tokens from an identity provider are verified with; a token's `kid` names a
+    /// key by its file stem. With keys and no `--jwt-secret`, only RS256 tokens are
+    /// accepted.
+    #[arg(long, env = "CARELEDGER_JWT_PUBLIC_KEYS", value_delimiter = ',')]
+    pub jwt_public_key: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -127,6 +127,18 @@ pub async fn open_store(args: &StoreArgs, clock: Arc<dyn Clock>) -> anyhow::Resu
 }
 
 fn token_key(secret: &SecretArgs, data_dir: &Path) -> anyhow::Result<(TokenKey, bool)> {
+    let keys = &secret.jwt_public_key;
+    if !keys.is_empty() {
+        // With an identity provider's keys, HS256 only when a secret is configured
+        // (no secret file is created, no token printed).
+        let key = match &secret.jwt_secret {
+            Some(s) => TokenKey::from_secret(s)
+                .context("invalid --jwt-secret")?
+                .with_public_keys(keys)?,
+            None => TokenKey::public_only(keys)?,
+        };
+        return Ok((key, false));
+    }
     match &secret.jwt_secret {
         Some(s) => Ok((
             TokenKey::from_secret(s).context("invalid --jwt-secret")?,
@@ -141,8 +153,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     if store_path(&args.store)?.is_none() {
         anyhow::ensure!(
-            args.secret.jwt_secret.is_some(),
-            "with a PostgreSQL store several servers share one database, so they must share the token secret too: set --jwt-secret (or CARELEDGER_JWT_SECRET); mint tokens with `careledger token --jwt-secret …`"
+            args.secret.jwt_secret.is_some() || !args.secret.jwt_public_key.is_empty(),
+            "with a PostgreSQL store several servers share one database, so they must share how tokens are checked: set --jwt-secret (or CARELEDGER_JWT_SECRET; mint tokens with `careledger token --jwt-secret …`) or --jwt-public-key"
         );
     }
     let opened = open_store(&args.store, clock.clone()).await?;

@@ -1,6 +1,6 @@
-//! Abuse limits at the HTTP edge: a per-credential rate limit (429 with
-//! `Retry-After` and `RATE_LIMITED`, nothing written) and a request time limit
-//! (503 `REQUEST_TIMEOUT`).
+//! The HTTP edge's guards: a per-credential rate limit (429 with `Retry-After` and
+//! `RATE_LIMITED`, nothing written), a request time limit (503 `REQUEST_TIMEOUT`),
+//! and RS256 tokens verified with an identity provider's public key.
 
 use crate::api::{Server, v7};
 use crate::helpers::run_to_end;
@@ -104,5 +104,60 @@ fn a_request_running_past_the_time_limit_is_answered_503() {
     assert_eq!(
         post(&s, &s.token, "{ projections { head } }", json!({})).status,
         200
+    );
+}
+
+/// A server configured with an identity provider's public key accepts the RS256
+/// tokens it signs, refuses others, and (without a secret) prints no admin token.
+#[test]
+fn rs256_tokens_from_an_identity_provider_are_accepted_with_its_public_key() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use rsa::pkcs8::{EncodePublicKey, LineEnding};
+    use rsa::signature::{SignatureEncoding, Signer};
+    let dir = tempfile::tempdir().unwrap();
+    let idp = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 1024).unwrap();
+    let other = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 1024).unwrap();
+    let pem = dir.path().join("idp.pem");
+    std::fs::write(
+        &pem,
+        idp.to_public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap(),
+    )
+    .unwrap();
+    let sign = |key: &rsa::RsaPrivateKey| {
+        let input = format!(
+            "{}.{}",
+            B64.encode(r#"{"alg":"RS256","typ":"JWT","kid":"idp"}"#),
+            B64.encode(
+                json!({ "sub": "idp-admin", "role": "admin", "sites": ["*"], "iat": 0 })
+                    .to_string()
+            )
+        );
+        let sig = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key.clone())
+            .sign(input.as_bytes())
+            .to_bytes();
+        format!("{input}.{}", B64.encode(sig))
+    };
+    let data = dir.path().join("data");
+    let s = Server::start_with_token(
+        &data,
+        &["--jwt-public-key", pem.to_str().unwrap()],
+        &sign(&idp),
+    );
+    let q = "{ projections { head } }";
+    let ok = post(&s, &s.token, q, json!({}));
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert!(ok.json()["errors"].is_null(), "{}", ok.body);
+    let bad = post(&s, &sign(&other), q, json!({}));
+    assert_eq!(bad.status, 401, "{}", bad.body);
+    assert_eq!(
+        bad.json()["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
+    assert!(
+        !data.join("jwt-secret").exists(),
+        "no secret file is created"
     );
 }
