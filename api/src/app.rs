@@ -224,6 +224,31 @@ impl StreamAggregate for NeedCase {
     }
 }
 
+impl StreamAggregate for careledger_domain::credential::ApiKey {
+    fn event_of(e: &DomainEvent) -> Option<&careledger_domain::credential::CredentialEvent> {
+        match e {
+            DomainEvent::Credential(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn wrap(e: careledger_domain::credential::CredentialEvent) -> DomainEvent {
+        DomainEvent::Credential(e)
+    }
+    fn refusal(e: careledger_domain::credential::CredentialError) -> CommandError {
+        use careledger_domain::credential::CredentialError as E;
+        let field = match &e {
+            E::InvalidName => Some("name"),
+            E::NotFound | E::Exists { .. } => Some("apiKeyId"),
+            E::InvalidHash => None,
+        };
+        CommandError::rejected(field, e.code(), e.to_string())
+    }
+    /// Credentials belong to no site.
+    fn site(&self) -> Option<SiteId> {
+        None
+    }
+}
+
 impl StreamAggregate for Service {
     fn event_of(e: &DomainEvent) -> Option<&ServiceEvent> {
         match e {

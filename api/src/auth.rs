@@ -64,6 +64,8 @@ pub enum AuthError {
     Malformed,
     #[error("the bearer token's algorithm '{0}' is not accepted here")]
     Algorithm(String),
+    #[error("the API key is unknown or revoked")]
+    UnknownApiKey,
     #[error("the bearer token's signature does not verify")]
     BadSignature,
     #[error("the bearer token has expired")]

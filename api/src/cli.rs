@@ -33,6 +33,10 @@ pub enum Command {
     PrintSchema,
     /// Mint a bearer token signed with the server's secret.
     Token(TokenArgs),
+    /// Issue, revoke or list API keys for external applications (the server must be
+    /// stopped with the embedded store; with PostgreSQL it may run).
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
     /// Validate a needs catalogue file (or the shipped one) and summarise it.
     CheckCatalogue(CatalogueArgs),
 }
@@ -176,6 +180,29 @@ pub struct ExportArgs {
     pub catalogue: CatalogueArgs,
 }
 
+#[derive(Debug, clap::Subcommand)]
+pub enum ApiKeyCommand {
+    /// Issue a key; prints it once (only its hash is kept).
+    Issue {
+        /// What the key is for, e.g. "Regional statistics portal".
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a key by id: it stops working at once.
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List the keys (never their secrets).
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
 #[derive(Debug, Args)]
 pub struct RebuildArgs {
     #[command(flatten)]
@@ -208,6 +235,7 @@ impl Cli {
             Command::Serve(args) => crate::serve::serve(args).await,
             Command::Rebuild(args) => crate::serve::rebuild(args).await,
             Command::ImportHsds(args) => crate::import::run(args).await,
+            Command::ApiKey(cmd) => crate::credentials::cli(cmd).await,
             Command::ExportEquity(args) => crate::export::run(args).await,
             Command::PrintSchema => {
                 print!("{}", crate::graphql::sdl());

@@ -190,6 +190,30 @@ fn not_acceptable() -> Response {
     )
 }
 
+/// The access an API key grants: an external application, at no site — the
+/// catalogue, the directory and (suppressed) aggregates, never a site's records.
+fn api_key_access(
+    s: &HttpState,
+    presented: &str,
+) -> Result<crate::auth::Access, crate::auth::AuthError> {
+    let id = crate::credentials::key_id(presented).ok_or(crate::auth::AuthError::UnknownApiKey)?;
+    let model = s.app.projector.read();
+    let key = model
+        .api_key(id)
+        .filter(|k| k.revoked_at.is_none())
+        .ok_or(crate::auth::AuthError::UnknownApiKey)?;
+    if !crate::credentials::matches(presented, &key.secret_sha256) {
+        return Err(crate::auth::AuthError::UnknownApiKey);
+    }
+    Ok(crate::auth::Access {
+        actor: careledger_domain::store::Actor {
+            subject: format!("apikey-{id}"),
+            role: careledger_domain::store::Role::ExternalApp,
+        },
+        sites: crate::auth::SiteScope::Only(Vec::new()),
+    })
+}
+
 /// A request that is not a GraphQL request at all.
 fn malformed(media: &'static str, what: &str, e: impl std::fmt::Display) -> Response {
     request_error(
@@ -260,9 +284,10 @@ async fn execute(
             h.strip_prefix("Bearer ")
                 .or_else(|| h.strip_prefix("bearer "))
         });
-    let access = match token {
+    let access = match token.map(str::trim) {
         None => Err(crate::auth::AuthError::Missing),
-        Some(t) => s.keys.authenticate(t.trim(), s.app.clock.now().timestamp()),
+        Some(t) if t.starts_with(crate::credentials::PREFIX) => api_key_access(s, t),
+        Some(t) => s.keys.authenticate(t, s.app.clock.now().timestamp()),
     };
     let access = match access {
         Ok(a) => a,

@@ -20,6 +20,7 @@
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod credentials;
 pub mod demo;
 pub mod export;
 pub mod graphql;

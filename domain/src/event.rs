@@ -1,5 +1,6 @@
 //! All domain events, and the names they are stored under.
 
+use crate::credential::CredentialEvent;
 use crate::directory::ServiceEvent;
 use crate::need_case::NeedCaseEvent;
 use crate::recipient::RecipientEvent;
@@ -11,6 +12,7 @@ pub enum DomainEvent {
     Recipient(RecipientEvent),
     NeedCase(NeedCaseEvent),
     Service(ServiceEvent),
+    Credential(CredentialEvent),
 }
 
 impl DomainEvent {
@@ -26,6 +28,10 @@ impl DomainEvent {
                 ServiceEvent::ServiceUpdated(_) => "ServiceUpdated",
                 ServiceEvent::ServiceCapacityChanged(_) => "ServiceCapacityChanged",
                 ServiceEvent::ServiceRetired(_) => "ServiceRetired",
+            },
+            DomainEvent::Credential(e) => match e {
+                CredentialEvent::ApiKeyIssued(_) => "ApiKeyIssued",
+                CredentialEvent::ApiKeyRevoked(_) => "ApiKeyRevoked",
             },
             DomainEvent::NeedCase(e) => match e {
                 N::NeedIdentified(_) => "NeedIdentified",
@@ -60,5 +66,11 @@ impl From<NeedCaseEvent> for DomainEvent {
 impl From<ServiceEvent> for DomainEvent {
     fn from(e: ServiceEvent) -> Self {
         DomainEvent::Service(e)
+    }
+}
+
+impl From<CredentialEvent> for DomainEvent {
+    fn from(e: CredentialEvent) -> Self {
+        DomainEvent::Credential(e)
     }
 }

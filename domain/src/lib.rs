@@ -18,6 +18,7 @@
 
 pub mod aggregate;
 pub mod catalogue;
+pub mod credential;
 pub mod directory;
 pub mod event;
 pub mod ids;

@@ -51,6 +51,10 @@ impl StreamName {
     pub fn service(id: ServiceId) -> Self {
         Self(format!("{}-{}", ServiceId::PREFIX, id))
     }
+    /// An API key's stream.
+    pub fn api_key(id: uuid::Uuid) -> Self {
+        Self(format!("apikey-{id}"))
+    }
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -7,6 +7,7 @@
 //! nothing is ever silently dropped or skipped.
 
 use careledger_domain::DomainEvent;
+use careledger_domain::credential::CredentialEvent;
 use careledger_domain::directory::ServiceEvent;
 use careledger_domain::need_case::NeedCaseEvent;
 use careledger_domain::recipient::RecipientEvent;
@@ -94,6 +95,8 @@ event_table! {
     ServiceUpdated: Service::ServiceEvent = 1,
     ServiceCapacityChanged: Service::ServiceEvent = 1,
     ServiceRetired: Service::ServiceEvent = 1,
+    ApiKeyIssued: Credential::CredentialEvent = 1,
+    ApiKeyRevoked: Credential::CredentialEvent = 1,
 }
 
 /// Encoder/decoder with its upcasting chain.
@@ -217,7 +220,7 @@ mod tests {
     fn the_event_table_covers_every_type_name_the_domain_uses() {
         // A type name missing from the table would panic in `encode`; this keeps
         // the table and `DomainEvent::event_type` in step.
-        assert_eq!(EVENT_TYPES.len(), 17);
+        assert_eq!(EVENT_TYPES.len(), 19);
         for t in EVENT_TYPES {
             let expected = if *t == "ServicesSuggested" { 2 } else { 1 };
             assert_eq!(current_schema_version(t), Some(expected), "{t}");

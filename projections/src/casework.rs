@@ -216,6 +216,21 @@ pub struct Casework {
     open: BTreeSet<NeedCaseId>,
     directory: Directory,
     equity: Cube,
+    /// API keys by id (their secrets' hashes, never the secrets).
+    #[serde(default)]
+    api_keys: BTreeMap<uuid::Uuid, ApiKeyView>,
+}
+
+/// An API key as the API and the authentication check see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeyView {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub secret_sha256: String,
+    pub issued_at: DateTime<Utc>,
+    pub issued_by: String,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub position: u64,
 }
 
 /// The referral an event moves, if it moves one.
@@ -363,6 +378,31 @@ impl Casework {
                     self.open.insert(id);
                 }
             }
+            DomainEvent::Credential(ev) => {
+                use careledger_domain::credential::CredentialEvent as C;
+                match ev {
+                    C::ApiKeyIssued(k) => {
+                        self.api_keys.insert(
+                            k.key_id,
+                            ApiKeyView {
+                                id: k.key_id,
+                                name: k.name.clone(),
+                                secret_sha256: k.secret_sha256.clone(),
+                                issued_at: e.metadata.occurred_at,
+                                issued_by: e.metadata.actor.subject.clone(),
+                                revoked_at: None,
+                                position: e.position.raw(),
+                            },
+                        );
+                    }
+                    C::ApiKeyRevoked(k) => {
+                        if let Some(v) = self.api_keys.get_mut(&k.key_id) {
+                            v.revoked_at = Some(e.metadata.occurred_at);
+                            v.position = e.position.raw();
+                        }
+                    }
+                }
+            }
             DomainEvent::Service(ev) => {
                 if let Some(id) = e
                     .stream
@@ -374,6 +414,16 @@ impl Casework {
                 }
             }
         }
+    }
+
+    /// An API key by id.
+    pub fn api_key(&self, id: uuid::Uuid) -> Option<&ApiKeyView> {
+        self.api_keys.get(&id)
+    }
+
+    /// Every API key, by id.
+    pub fn api_keys(&self) -> impl Iterator<Item = &ApiKeyView> {
+        self.api_keys.values()
     }
 
     /// The equity-of-access cube.

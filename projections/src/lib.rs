@@ -24,4 +24,4 @@ pub mod directory;
 pub mod equity;
 pub mod runner;
 
-pub use casework::{Casework, NeedCaseView, RecipientView};
+pub use casework::{ApiKeyView, Casework, NeedCaseView, RecipientView};

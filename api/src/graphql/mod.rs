@@ -13,6 +13,7 @@
 //! (`PROJECTION_NOT_CAUGHT_UP`) and faults (`UNAVAILABLE`, `INTERNAL`; the cause is
 //! logged, never sent).
 
+pub mod credentials;
 pub mod directory;
 pub mod equity;
 pub mod ids;
@@ -32,11 +33,16 @@ pub struct Query(
     query::CaseQuery,
     directory::DirectoryQuery,
     equity::EquityQuery,
+    credentials::CredentialQuery,
 );
 
-/// Every mutation: the lifecycle commands, and the directory's.
+/// Every mutation: the lifecycle commands, the directory's, API keys.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Mutation(mutation::CaseMutation, directory::DirectoryMutation);
+pub struct Mutation(
+    mutation::CaseMutation,
+    directory::DirectoryMutation,
+    credentials::CredentialMutation,
+);
 
 pub type CareLedgerSchema = Schema<Query, Mutation, EmptySubscription>;
 

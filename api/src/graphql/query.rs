@@ -399,6 +399,17 @@ impl CaseQuery {
     ) -> Result<Vec<HistoryEvent>> {
         let access = access(ctx)?;
         let stream = StreamName::parse(&stream).map_err(|e| bad_input(e.to_string()))?;
+        if stream.category() == "apikey"
+            && !matches!(
+                access.actor.role,
+                careledger_domain::store::Role::Admin | careledger_domain::store::Role::System
+            )
+        {
+            return Err(error(
+                "FORBIDDEN",
+                "only administrators read API keys' history",
+            ));
+        }
         let n = match first {
             None => 100,
             Some(n) if (0..=MAX_PAGE).contains(&n) => n as usize,

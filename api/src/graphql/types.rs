@@ -544,6 +544,17 @@ impl From<&RecordedEvent> for HistoryEvent {
             D::Recipient(r) => serde_json::to_value(r),
             D::NeedCase(n) => serde_json::to_value(n),
             D::Service(x) => serde_json::to_value(x),
+            // An API key's history shows who issued or revoked it, not its hash.
+            D::Credential(x) => serde_json::to_value(x).map(|mut v| {
+                if let Some(m) = v
+                    .as_object_mut()
+                    .and_then(|m| m.values_mut().next())
+                    .and_then(|m| m.as_object_mut())
+                {
+                    m.remove("secret_sha256");
+                }
+                v
+            }),
         }
         .unwrap_or(serde_json::Value::Null);
         let data = match tagged {

@@ -3,6 +3,7 @@
 //! binary, so the program and helpers are built once.
 
 mod api;
+mod apikeys;
 mod directory;
 mod equity;
 mod helpers;
