@@ -10,6 +10,7 @@ mod helpers;
 mod http;
 mod lifecycle;
 mod limits;
+mod privacy;
 mod refusals;
 mod replicas;
 mod serve;

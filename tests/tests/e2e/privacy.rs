@@ -1,0 +1,204 @@
+//! No personal data and no credential in the logs: a whole lifecycle (and an API
+//! key's issue and use) runs with the most verbose log level, and the captured
+//! logs are searched for every token, key and recipient attribute used.
+
+use crate::helpers::CARELEDGER;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+fn post(agent: &ureq::Agent, base: &str, token: &str, query: &str, vars: Value) -> Value {
+    let body = json!({ "query": query, "variables": vars }).to_string();
+    let mut r = agent
+        .post(format!("{base}/graphql"))
+        .header("content-type", "application/json")
+        .header("authorization", &format!("Bearer {token}"))
+        .send(body.as_bytes())
+        .unwrap();
+    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
+}
+
+#[test]
+fn a_full_lifecycle_leaves_no_personal_data_and_no_credential_in_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(CARELEDGER)
+        .args(["serve"])
+        .env("CARELEDGER_DATA_DIR", dir.path())
+        .env("CARELEDGER_ADDR", "127.0.0.1:0")
+        // Everything every crate logs, down to trace.
+        .env("CARELEDGER_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let err = child.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        let mut all = String::new();
+        for l in BufReader::new(err).lines().map_while(Result::ok) {
+            all.push_str(&l);
+            all.push('\n');
+        }
+        all
+    });
+    let mut token = String::new();
+    let mut base = String::new();
+    while base.is_empty() {
+        let l = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("server output");
+        if l.contains("admin token") {
+            token = l.rsplit(' ').next().unwrap().to_string();
+        }
+        if let Some(w) = l.split_whitespace().find(|w| w.starts_with("http://")) {
+            base = w.to_string();
+        }
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let ok = |v: &Value, name: &str| {
+        assert!(v["errors"].is_null(), "{v}");
+        assert_eq!(v["data"][name]["userErrors"], json!([]), "{v}");
+        v["data"][name].clone()
+    };
+    // Distinctive personal attributes, so a leak cannot hide among other numbers.
+    let r = post(
+        &agent,
+        &base,
+        &token,
+        "mutation($i: RegisterCareRecipientInput!) { registerCareRecipient(input: $i) { careRecipient { id } userErrors { code } } }",
+        json!({ "i": { "site": "nl-maastricht", "birthYear": 1937, "sex": "FEMALE", "country": "NL",
+                        "postalCode": "6217 KX", "language": "tr", "preferentialReimbursement": "YES",
+                        "deprivationDecile": 2, "cancerSiteGroup": "GYNAECOLOGICAL" } }),
+    );
+    let recipient = ok(&r, "registerCareRecipient")["careRecipient"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let n = post(
+        &agent,
+        &base,
+        &token,
+        "mutation($i: IdentifyNeedInput!) { identifyNeed(input: $i) { needCase { id } userErrors { code } } }",
+        json!({ "i": { "recipientId": recipient, "needCode": "psy.fear-of-recurrence" } }),
+    );
+    let case = ok(&n, "identifyNeed")["needCase"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let service = uuid::Uuid::now_v7().to_string();
+    ok(
+        &post(
+            &agent,
+            &base,
+            &token,
+            "mutation($i: SuggestServicesInput!) { suggestServices(input: $i) { userErrors { code } } }",
+            json!({ "i": { "needCaseId": case, "services": [{ "serviceId": service }] } }),
+        ),
+        "suggestServices",
+    );
+    let referral = uuid::Uuid::now_v7().to_string();
+    ok(
+        &post(
+            &agent,
+            &base,
+            &token,
+            "mutation($i: RequestReferralInput!) { requestReferral(input: $i) { userErrors { code } } }",
+            json!({ "i": { "needCaseId": case, "serviceId": service, "referralId": referral } }),
+        ),
+        "requestReferral",
+    );
+    for (m, input) in [
+        (
+            "acceptReferral",
+            json!({ "needCaseId": case, "referralId": referral }),
+        ),
+        (
+            "startReferral",
+            json!({ "needCaseId": case, "referralId": referral }),
+        ),
+        (
+            "completeReferral",
+            json!({ "needCaseId": case, "referralId": referral, "outcome": "NEED_MET" }),
+        ),
+    ] {
+        let mut t = m[..1].to_uppercase();
+        t.push_str(&m[1..]);
+        ok(
+            &post(
+                &agent,
+                &base,
+                &token,
+                &format!(
+                    "mutation($i: {t}Input!) {{ {m}(input: $i) {{ userErrors {{ code }} }} }}"
+                ),
+                json!({ "i": input }),
+            ),
+            m,
+        );
+    }
+    // A refused request and a bad token are logged as events, not with their content.
+    let _ = post(
+        &agent,
+        &base,
+        "not-a-token",
+        "{ catalogue { version } }",
+        json!({}),
+    );
+    let key = post(
+        &agent,
+        &base,
+        &token,
+        "mutation { issueApiKey(input: { name: \"portal\" }) { secret userErrors { code } } }",
+        json!({}),
+    );
+    let secret = ok(&key, "issueApiKey")["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        post(
+            &agent,
+            &base,
+            &secret,
+            "{ catalogue { version } }",
+            json!({})
+        )["errors"]
+            .is_null()
+    );
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let logs = logs.join().unwrap();
+    assert!(
+        logs.contains("serving") && logs.contains("shutting down"),
+        "the logs were captured:\n{logs}"
+    );
+    for (what, needle) in [
+        ("the admin token", token.as_str()),
+        ("the token's signature", token.rsplit('.').next().unwrap()),
+        ("the API key", secret.as_str()),
+        ("the birth year", "1937"),
+        ("the postal code", "6217"),
+        ("the postal code", "KX"),
+        ("the cancer site group", "GYNAECOLOGICAL"),
+        ("the cancer site group", "gynaecological"),
+    ] {
+        assert!(
+            !logs.contains(needle),
+            "{what} ({needle}) appears in the logs:\n{logs}"
+        );
+    }
+}
