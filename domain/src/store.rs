@@ -250,6 +250,36 @@ pub enum StoreError {
     Unavailable { detail: String },
 }
 
+/// What an audit query selects: every field given narrows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub stream: Option<StreamName>,
+    /// The actor's subject.
+    pub actor: Option<String>,
+    /// Events recorded for one of these sites (`None`: any site, or none).
+    pub sites: Option<Vec<SiteId>>,
+    /// Recorded (server clock) at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Recorded before this instant.
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl AuditFilter {
+    pub fn matches(&self, e: &RecordedEvent) -> bool {
+        self.stream.as_ref().is_none_or(|s| *s == e.stream)
+            && self
+                .actor
+                .as_ref()
+                .is_none_or(|a| *a == e.metadata.actor.subject)
+            && self
+                .sites
+                .as_ref()
+                .is_none_or(|sites| e.metadata.site.as_ref().is_some_and(|s| sites.contains(s)))
+            && self.from.is_none_or(|t| e.recorded_at >= t)
+            && self.to.is_none_or(|t| e.recorded_at < t)
+    }
+}
+
 /// A live feed of the global log: first the events after the starting position,
 /// then new ones as they commit. Never skips a committed event, never repeats one.
 pub trait Subscription: Send {
@@ -305,6 +335,32 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// A subscription to the global log from strictly after `after`.
     fn subscribe_all(&self, after: Position) -> Box<dyn Subscription>;
+
+    /// Up to `limit` events matching `filter`, strictly after `after`, in position
+    /// order: the audit trail. Adapters answer from indexes; this default scans the
+    /// log page by page.
+    ///
+    /// # Errors
+    /// As `read_all`.
+    fn read_audit(
+        &self,
+        filter: AuditFilter,
+        after: Position,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<RecordedEvent>, StoreError>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            let mut at = after;
+            while out.len() < limit {
+                let page = self.read_all(at, 4_096).await?;
+                let Some(last) = page.last() else { break };
+                at = last.position;
+                out.extend(page.into_iter().filter(|e| filter.matches(e)));
+            }
+            out.truncate(limit);
+            Ok(out)
+        })
+    }
 
     /// The position of the last committed event (`Position::START` when empty).
     ///

@@ -53,10 +53,11 @@ use tokio_postgres::{AsyncMessage, Client, Config, NoTls, Row};
 use uuid::Uuid;
 
 /// The schema version this build writes; a database with a higher one is refused.
-pub const PG_SCHEMA_VERSION: i32 = 1;
+pub const PG_SCHEMA_VERSION: i32 = 2;
 
 /// The migrations, in order: `MIGRATIONS[i]` takes the schema to version `i + 1`.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE events (
     position bigint PRIMARY KEY,
     event_id uuid NOT NULL UNIQUE,
@@ -84,7 +85,12 @@ CREATE TABLE snapshots (
     bytes bytea NOT NULL,
     saved_at timestamptz NOT NULL DEFAULT now()
 );
-"];
+",
+    "
+CREATE INDEX events_actor ON events (actor_subject, position);
+CREATE INDEX events_site ON events (site, position);
+",
+];
 
 const COLUMNS: &str = "position, event_id, stream, version, event_type, schema_version, payload, occurred_at, recorded_at, actor_subject, actor_role, site, correlation_id, causation_id";
 
@@ -1079,6 +1085,57 @@ impl EventStore for PgEventStore {
                 )
                 .await
                 .map_err(db_err("reading a stream"))?;
+            rows.iter()
+                .map(|r| decode_row(r, &self.inner.codec))
+                .collect()
+        })
+    }
+
+    fn read_audit(
+        &self,
+        filter: careledger_domain::store::AuditFilter,
+        after: Position,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<RecordedEvent>, StoreError>> {
+        Box::pin(async move {
+            let after = after.raw() as i64;
+            let limit = limit.min(i64::MAX as usize) as i64;
+            let stream = filter.stream.as_ref().map(|s| s.to_string());
+            let from = filter.from.map(micros);
+            let to = filter.to.map(micros);
+            let sites: Option<Vec<String>> = filter
+                .sites
+                .as_ref()
+                .map(|v| v.iter().map(|s| s.to_string()).collect());
+            let mut sql = format!("SELECT {COLUMNS} FROM events WHERE position > $1");
+            let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&after];
+            if let Some(s) = &stream {
+                params.push(s);
+                sql.push_str(&format!(" AND stream = ${}", params.len()));
+            }
+            if let Some(a) = &filter.actor {
+                params.push(a);
+                sql.push_str(&format!(" AND actor_subject = ${}", params.len()));
+            }
+            if let Some(t) = &from {
+                params.push(t);
+                sql.push_str(&format!(" AND recorded_at >= ${}", params.len()));
+            }
+            if let Some(t) = &to {
+                params.push(t);
+                sql.push_str(&format!(" AND recorded_at < ${}", params.len()));
+            }
+            if let Some(s) = &sites {
+                params.push(s);
+                sql.push_str(&format!(" AND site = ANY(${})", params.len()));
+            }
+            params.push(&limit);
+            sql.push_str(&format!(" ORDER BY position LIMIT ${}", params.len()));
+            let rows = self
+                .reader()
+                .query(&sql, &params)
+                .await
+                .map_err(db_err("reading the audit trail"))?;
             rows.iter()
                 .map(|r| decode_row(r, &self.inner.codec))
                 .collect()

@@ -60,7 +60,9 @@ CREATE TABLE IF NOT EXISTS events (
     correlation_id  BLOB    NOT NULL,
     causation_id    BLOB,
     UNIQUE (stream, version)
-);";
+);
+CREATE INDEX IF NOT EXISTS events_actor ON events (actor_subject, position);
+CREATE INDEX IF NOT EXISTS events_site ON events (site, position);";
 
 /// The durability pragmas every connection that writes must use.
 pub const DURABLE_PRAGMAS: &str =
@@ -858,6 +860,55 @@ impl EventStore for SqliteEventStore {
                     from_version as i64,
                     limit.min(i64::MAX as usize) as i64
                 ],
+            )
+        }))
+    }
+
+    fn read_audit(
+        &self,
+        filter: careledger_domain::store::AuditFilter,
+        after: Position,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<RecordedEvent>, StoreError>> {
+        use rusqlite::types::Value;
+        let mut sql = format!("{SELECT_COLUMNS} WHERE position > ?1");
+        let mut params: Vec<Value> = vec![Value::Integer(after.raw() as i64)];
+        let mut bind = |sql: &mut String, clause: &str, v: Value| {
+            params.push(v);
+            sql.push_str(&clause.replace('?', &format!("?{}", params.len())));
+        };
+        if let Some(st) = &filter.stream {
+            bind(&mut sql, " AND stream = ?", Value::Text(st.to_string()));
+        }
+        if let Some(a) = &filter.actor {
+            bind(&mut sql, " AND actor_subject = ?", Value::Text(a.clone()));
+        }
+        if let Some(t) = filter.from {
+            bind(&mut sql, " AND recorded_at >= ?", Value::Integer(micros(t)));
+        }
+        if let Some(t) = filter.to {
+            bind(&mut sql, " AND recorded_at < ?", Value::Integer(micros(t)));
+        }
+        if let Some(sites) = &filter.sites {
+            let mut list = Vec::new();
+            for s in sites {
+                params.push(Value::Text(s.to_string()));
+                list.push(format!("?{}", params.len()));
+            }
+            if list.is_empty() {
+                sql.push_str(" AND 0");
+            } else {
+                sql.push_str(&format!(" AND site IN ({})", list.join(",")));
+            }
+        }
+        params.push(Value::Integer(limit.min(i64::MAX as usize) as i64));
+        sql.push_str(&format!(" ORDER BY position LIMIT ?{}", params.len()));
+        Box::pin(self.with_reader(move |inner, conn| {
+            read_rows(
+                conn,
+                &inner.codec,
+                &sql,
+                rusqlite::params_from_iter(params.iter()),
             )
         }))
     }

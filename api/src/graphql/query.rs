@@ -386,6 +386,108 @@ impl CaseQuery {
         })
     }
 
+    /// The audit trail: who did what, when, at which site — the events of one stream,
+    /// one actor or one site (at least one of them), optionally within a period of
+    /// recording (`from` inclusive, `to` exclusive), oldest first, paged with
+    /// `first` (≤ 100) and `after` (an edge's cursor). Quality managers see their
+    /// sites' events only; administrators see all; other roles are refused.
+    #[graphql(complexity = "first.unwrap_or(50).max(1) as usize * child_complexity")]
+    #[allow(clippy::too_many_arguments)]
+    async fn audit_trail(
+        &self,
+        ctx: &Context<'_>,
+        stream: Option<String>,
+        actor: Option<String>,
+        site: Option<String>,
+        from: Option<DateTime<chrono::Utc>>,
+        to: Option<DateTime<chrono::Utc>>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<AuditTrailConnection> {
+        use careledger_domain::store::{AuditFilter, Role};
+        let access = access(ctx)?;
+        let scope = match access.actor.role {
+            Role::Admin | Role::System => None,
+            Role::QualityManager => Some(access.site_filter()),
+            _ => {
+                return Err(error(
+                    "FORBIDDEN",
+                    "the audit trail is for quality managers and administrators",
+                ));
+            }
+        };
+        if stream.is_none() && actor.is_none() && site.is_none() {
+            return Err(bad_input("name a stream, an actor or a site"));
+        }
+        let n = match first {
+            None => 50,
+            Some(n) if (1..=MAX_PAGE).contains(&n) => n as usize,
+            Some(n) => {
+                return Err(bad_input(format!(
+                    "first must be between 1 and {MAX_PAGE}, got {n}"
+                )));
+            }
+        };
+        let stream = stream
+            .map(|s| StreamName::parse(&s).map_err(|e| bad_input(e.to_string())))
+            .transpose()?;
+        let site = site
+            .map(|s| SiteId::parse(&s).map_err(|e| bad_input(e.to_string())))
+            .transpose()?;
+        if let (Some(s), Some(_)) = (&site, &scope)
+            && !access.may_access_site(s)
+        {
+            return Err(forbidden_site());
+        }
+        let after = match after {
+            None => StorePosition::START,
+            Some(c) => StorePosition::new(
+                c.parse()
+                    .map_err(|_| bad_input(format!("'{c}' is not an audit-trail cursor")))?,
+            ),
+        };
+        // A quality manager's view is narrowed to their sites (all, when the token
+        // says "*").
+        let sites = match (site, scope) {
+            (Some(s), _) => Some(vec![s]),
+            (None, Some(Some(theirs))) => Some(theirs),
+            (None, _) => None,
+        };
+        let filter = AuditFilter {
+            stream,
+            actor,
+            sites,
+            from,
+            to,
+        };
+        let mut events = app(ctx)
+            .store
+            .read_audit(filter, after, n + 1)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "audit read failed");
+                error("UNAVAILABLE", "the event store cannot be read right now")
+            })?;
+        let has_next_page = events.len() > n;
+        events.truncate(n);
+        let cursor = |e: &careledger_domain::store::RecordedEvent| e.position.raw().to_string();
+        Ok(AuditTrailConnection {
+            page_info: PageInfo {
+                has_next_page,
+                has_previous_page: after != StorePosition::START,
+                start_cursor: events.first().map(cursor),
+                end_cursor: events.last().map(cursor),
+            },
+            edges: events
+                .iter()
+                .map(|e| AuditTrailEdge {
+                    cursor: cursor(e),
+                    node: HistoryEvent::from(e),
+                })
+                .collect(),
+        })
+    }
+
     /// The events of one stream (e.g. `need-<uuid>`) with their metadata: the audit
     /// trail. Read from the log itself, so it is never behind. At most 100 per call;
     /// page on with `fromVersion`.

@@ -469,6 +469,19 @@ pub struct PageInfo {
 }
 
 #[derive(SimpleObject)]
+pub struct AuditTrailEdge {
+    /// The event's position.
+    pub cursor: String,
+    pub node: HistoryEvent,
+}
+
+#[derive(SimpleObject)]
+pub struct AuditTrailConnection {
+    pub edges: Vec<AuditTrailEdge>,
+    pub page_info: PageInfo,
+}
+
+#[derive(SimpleObject)]
 pub struct NeedCaseEdge {
     pub cursor: String,
     pub node: NeedCase,

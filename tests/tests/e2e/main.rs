@@ -4,6 +4,7 @@
 
 mod api;
 mod apikeys;
+mod audit;
 mod directory;
 mod equity;
 mod helpers;
