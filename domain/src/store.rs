@@ -250,6 +250,29 @@ pub enum StoreError {
     Unavailable { detail: String },
 }
 
+/// The checks every adapter makes before an append reaches storage: at least one
+/// event, no event id twice.
+///
+/// # Errors
+/// `EmptyAppend`, `DuplicateIdInAppend`.
+pub fn check_append(stream: &StreamName, events: &[NewEvent]) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Err(StoreError::EmptyAppend {
+            stream: stream.to_string(),
+        });
+    }
+    if events.len() > 1 {
+        let mut seen = std::collections::HashSet::with_capacity(events.len());
+        if let Some(dup) = events.iter().find(|e| !seen.insert(e.id)) {
+            return Err(StoreError::DuplicateIdInAppend {
+                stream: stream.to_string(),
+                event_id: dup.id,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// What an audit query selects: every field given narrows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {

@@ -1032,20 +1032,7 @@ impl EventStore for PgEventStore {
         events: Vec<NewEvent>,
     ) -> BoxFuture<'_, Result<Appended, StoreError>> {
         Box::pin(async move {
-            if events.is_empty() {
-                return Err(StoreError::EmptyAppend {
-                    stream: stream.to_string(),
-                });
-            }
-            let mut seen = HashSet::with_capacity(events.len());
-            if events.len() > 1
-                && let Some(dup) = events.iter().find(|e| !seen.insert(e.id))
-            {
-                return Err(StoreError::DuplicateIdInAppend {
-                    stream: stream.to_string(),
-                    event_id: dup.id,
-                });
-            }
+            careledger_domain::store::check_append(&stream, &events)?;
             let events = self.encode(&events);
             let (reply, answer) = oneshot::channel();
             self.inner

@@ -31,7 +31,7 @@ use careledger_domain::store::{
 use careledger_domain::values::SiteId;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -807,20 +807,7 @@ impl EventStore for SqliteEventStore {
         events: Vec<NewEvent>,
     ) -> BoxFuture<'_, Result<Appended, StoreError>> {
         Box::pin(async move {
-            if events.is_empty() {
-                return Err(StoreError::EmptyAppend {
-                    stream: stream.to_string(),
-                });
-            }
-            let mut seen = HashSet::with_capacity(events.len());
-            if events.len() > 1
-                && let Some(dup) = events.iter().find(|e| !seen.insert(e.id))
-            {
-                return Err(StoreError::DuplicateIdInAppend {
-                    stream: stream.to_string(),
-                    event_id: dup.id,
-                });
-            }
+            careledger_domain::store::check_append(&stream, &events)?;
             // Encoding happens here, on the caller's task, so it runs in parallel
             // with the writer's inserts instead of inside the batch.
             let events = self.encode(&events);

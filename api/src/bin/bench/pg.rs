@@ -5,7 +5,6 @@
 //! scenario works in a schema of its own, dropped afterwards.
 
 use super::{encode_rows, report, sample_events, stream};
-use careledger_domain::ids::EventId;
 use careledger_domain::store::{EventStore, ExpectedVersion, NewEvent, Position};
 use careledger_infra::clock::SystemClock;
 use careledger_infra::postgres::{PG_PAGE, PgEventStore, PgOptions};
@@ -144,7 +143,6 @@ pub async fn pg_append_batched(url: &str, s: &PgScale) {
 }
 
 pub async fn pg_append_concurrent(url: &str, s: &PgScale) {
-    let total = s.tasks * s.per_task;
     eprintln!(
         "pg_append_concurrent: {} tasks x {} single-event appends",
         s.tasks, s.per_task
@@ -166,40 +164,7 @@ pub async fn pg_append_concurrent(url: &str, s: &PgScale) {
 
     let schema = format!("bench_ours_c_{}", std::process::id());
     let store: Arc<dyn EventStore> = Arc::new(open(url, &schema).await);
-    let t = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..s.tasks {
-        let store = store.clone();
-        let events = sample_events(s.per_task);
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(events.len());
-            for life in events.chunks(6) {
-                let stream = stream();
-                let mut expected = ExpectedVersion::NoStream;
-                for e in life {
-                    let e = NewEvent {
-                        id: EventId::from_uuid(Uuid::now_v7()),
-                        ..e.clone()
-                    };
-                    let start = Instant::now();
-                    let a = store
-                        .append(stream.clone(), expected, vec![e])
-                        .await
-                        .unwrap();
-                    latencies.push(start.elapsed());
-                    expected = ExpectedVersion::Exact(a.last_version());
-                }
-            }
-            latencies
-        }));
-    }
-    let mut latencies = Vec::with_capacity(total);
-    for task in tasks {
-        latencies.extend(task.await.unwrap());
-    }
-    let rate = total as f64 / t.elapsed().as_secs_f64();
-    latencies.sort();
-    let p99 = latencies[latencies.len() * 99 / 100].as_secs_f64() * 1000.0;
+    let (rate, p99) = super::concurrent_lifecycles(store.clone(), s.tasks, s.per_task).await;
     drop(store);
     drop_schema(url, &schema).await;
     report(
