@@ -16,6 +16,7 @@
 pub mod catalogue;
 pub mod clock;
 pub mod codec;
+mod group_commit;
 pub mod hsds;
 pub mod postgres;
 pub mod snapshot;

@@ -36,6 +36,7 @@
 //! do not race. A schema written by a newer CareLedger is refused with a clear error.
 
 use crate::codec::{Codec, StoredAt};
+use crate::group_commit::{Queue, Queued, WriteMsg};
 use careledger_domain::ids::EventId;
 use careledger_domain::store::{
     Actor, Appended, BoxFuture, Clock, EventMetadata, EventStore, ExpectedVersion, NewEvent,
@@ -128,7 +129,7 @@ struct Inner {
     config: Config,
     schema: String,
     codec: Codec,
-    writer: mpsc::Sender<WriteMsg>,
+    writer: mpsc::Sender<WriteMsg<AppendRequest>>,
     readers: Vec<Client>,
     next_reader: AtomicUsize,
     head: watch::Receiver<u64>,
@@ -138,9 +139,13 @@ struct Inner {
     _listener: Client,
 }
 
-enum WriteMsg {
-    Append(AppendRequest),
-    Shutdown(oneshot::Sender<()>),
+impl Queued for AppendRequest {
+    fn events(&self) -> usize {
+        self.events.len()
+    }
+    fn refuse(self, e: StoreError) {
+        let _ = self.reply.send(Err(e));
+    }
 }
 
 struct AppendRequest {
@@ -625,46 +630,14 @@ struct Columns<'a> {
 }
 
 impl Writer {
-    async fn run(mut self, mut rx: mpsc::Receiver<WriteMsg>) {
-        let mut pending: Option<WriteMsg> = None;
-        loop {
-            let first = match pending.take() {
-                Some(m) => m,
-                None => match rx.recv().await {
-                    Some(m) => m,
-                    None => return,
-                },
-            };
-            let mut batch = Vec::new();
-            let mut shutdown = None;
-            let mut events = 0;
-            let mut next = Some(first);
-            while let Some(msg) = next.take() {
-                match msg {
-                    WriteMsg::Shutdown(ack) => {
-                        shutdown = Some(ack);
-                        break;
-                    }
-                    WriteMsg::Append(req) => {
-                        if events > 0 && events + req.events.len() > self.max_batch {
-                            pending = Some(WriteMsg::Append(req));
-                            break;
-                        }
-                        events += req.events.len();
-                        batch.push(req);
-                    }
-                }
-                next = rx.try_recv().ok();
+    async fn run(mut self, rx: mpsc::Receiver<WriteMsg<AppendRequest>>) {
+        let mut queue = Queue::new(rx, self.max_batch);
+        while let Some(round) = queue.next().await {
+            if !round.batch.is_empty() {
+                self.commit_batch(round.batch).await;
             }
-            if !batch.is_empty() {
-                self.commit_batch(batch).await;
-            }
-            if let Some(ack) = shutdown {
-                rx.close();
-                while let Ok(WriteMsg::Append(req)) = rx.try_recv() {
-                    let _ = req.reply.send(Err(unavailable("the store is closed")));
-                }
-                let _ = ack.send(());
+            if let Some(ack) = round.shutdown {
+                queue.close(ack);
                 return;
             }
         }

@@ -23,6 +23,7 @@
 //! second opener with a clear error instead of letting two group-commit writers race.
 
 use crate::codec::{Codec, Encoded, StoredAt};
+use crate::group_commit::{Queue, Queued, WriteMsg};
 use careledger_domain::ids::EventId;
 use careledger_domain::store::{
     Actor, Appended, BoxFuture, Clock, EventMetadata, EventStore, ExpectedVersion, NewEvent,
@@ -99,7 +100,7 @@ pub struct SqliteEventStore {
 
 struct Inner {
     path: PathBuf,
-    writer: mpsc::Sender<WriteMsg>,
+    writer: mpsc::Sender<WriteMsg<AppendRequest>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
     head: watch::Receiver<u64>,
@@ -107,9 +108,13 @@ struct Inner {
     _lock: File,
 }
 
-enum WriteMsg {
-    Append(AppendRequest),
-    Shutdown(oneshot::Sender<()>),
+impl Queued for AppendRequest {
+    fn events(&self) -> usize {
+        self.events.len()
+    }
+    fn refuse(self, e: StoreError) {
+        let _ = self.reply.send(Err(e));
+    }
 }
 
 struct AppendRequest {
@@ -549,47 +554,15 @@ struct Writer {
 }
 
 impl Writer {
-    fn run(mut self, mut rx: mpsc::Receiver<WriteMsg>) {
-        let mut pending: Option<WriteMsg> = None;
-        loop {
-            let first = match pending.take() {
-                Some(m) => m,
-                None => match rx.blocking_recv() {
-                    Some(m) => m,
-                    None => return, // every store handle dropped
-                },
-            };
-            let mut batch = Vec::new();
-            let mut shutdown = None;
-            let mut events = 0;
-            let mut next = Some(first);
-            while let Some(msg) = next.take() {
-                match msg {
-                    WriteMsg::Shutdown(ack) => {
-                        shutdown = Some(ack);
-                        break;
-                    }
-                    WriteMsg::Append(req) => {
-                        if events > 0 && events + req.events.len() > self.max_batch {
-                            pending = Some(WriteMsg::Append(req));
-                            break;
-                        }
-                        events += req.events.len();
-                        batch.push(req);
-                    }
-                }
-                next = rx.try_recv().ok();
+    fn run(mut self, rx: mpsc::Receiver<WriteMsg<AppendRequest>>) {
+        let mut queue = Queue::new(rx, self.max_batch);
+        // `None`: every store handle dropped.
+        while let Some(round) = queue.next_blocking() {
+            if !round.batch.is_empty() {
+                self.commit_batch(round.batch);
             }
-            if !batch.is_empty() {
-                self.commit_batch(batch);
-            }
-            if let Some(ack) = shutdown {
-                rx.close();
-                // Appends that raced the shutdown are refused, not lost silently.
-                while let Ok(WriteMsg::Append(req)) = rx.try_recv() {
-                    let _ = req.reply.send(Err(unavailable("the store is closed")));
-                }
-                let _ = ack.send(());
+            if let Some(ack) = round.shutdown {
+                queue.close(ack);
                 return;
             }
         }

@@ -71,8 +71,7 @@ fn admin_only(ctx: &Context<'_>) -> Result<()> {
     Ok(())
 }
 
-fn view(ctx: &Context<'_>, id: Uuid, position: u64) -> Option<ApiKey> {
-    let _ = position;
+fn view(ctx: &Context<'_>, id: Uuid) -> Option<ApiKey> {
     app(ctx).projector.read().api_key(id).map(ApiKey::from)
 }
 
@@ -125,7 +124,7 @@ impl CredentialMutation {
                     .wait_for(issued.position, app.settings.consistency_timeout)
                     .await;
                 Ok(ApiKeyPayload {
-                    api_key: view(ctx, issued.key_id, issued.position.raw()),
+                    api_key: view(ctx, issued.key_id),
                     secret: issued.secret,
                     position: Some(Position(issued.position.raw())),
                     duplicate: issued.duplicate,
@@ -178,7 +177,7 @@ impl CredentialMutation {
                     .wait_for(x.position, app.settings.consistency_timeout)
                     .await;
                 Ok(ApiKeyPayload {
-                    api_key: view(ctx, id, x.position.raw()),
+                    api_key: view(ctx, id),
                     secret: None,
                     position: Some(Position(x.position.raw())),
                     duplicate: x.duplicate,

@@ -145,18 +145,23 @@ impl Server {
     }
 
     pub fn gql_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        let a = self.post_as(token, query, variables);
+        assert_eq!(a.status, 200, "{}", a.body);
+        a.json()
+    }
+
+    /// POSTs a GraphQL request with `token`, whatever the answer's status.
+    pub fn post_as(&self, token: &str, query: &str, variables: Value) -> Answer {
         let body = json!({ "query": query, "variables": variables }).to_string();
         let auth = format!("Bearer {token}");
-        let a = self.http(
+        self.http(
             "/graphql",
             &[
                 ("content-type", "application/json"),
                 ("authorization", &auth),
             ],
             Some(body.as_bytes()),
-        );
-        assert_eq!(a.status, 200, "{}", a.body);
-        a.json()
+        )
     }
 
     /// As `gql`, asserting there are no top-level errors; returns `data`.

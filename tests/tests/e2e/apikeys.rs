@@ -10,16 +10,7 @@ const ISSUE: &str = "mutation($i: IssueApiKeyInput!) { issueApiKey(input: $i) { 
 const REVOKE: &str = "mutation($i: RevokeApiKeyInput!) { revokeApiKey(input: $i) { apiKey { revoked } unchanged userErrors { code } } }";
 
 fn status_and_body(s: &Server, token: &str, query: &str, vars: Value) -> (u16, Value) {
-    let body = json!({ "query": query, "variables": vars }).to_string();
-    let auth = format!("Bearer {token}");
-    let a = s.http(
-        "/graphql",
-        &[
-            ("content-type", "application/json"),
-            ("authorization", &auth),
-        ],
-        Some(body.as_bytes()),
-    );
+    let a = s.post_as(token, query, vars);
     (
         a.status,
         serde_json::from_str(&a.body).unwrap_or(Value::Null),
@@ -110,6 +101,13 @@ fn an_issued_key_works_once_shown_reaches_only_shared_data_and_stops_when_revoke
     assert_eq!(v["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
     let r = s.data(REVOKE, json!({ "i": { "apiKeyId": id } }))["revokeApiKey"].clone();
     assert_eq!(r["unchanged"], json!(true), "{r}");
+    // Revoking what is not a key id, or no key, is refused in words.
+    let r = s.data(REVOKE, json!({ "i": { "apiKeyId": "nope" } }))["revokeApiKey"].clone();
+    assert_eq!(r["userErrors"][0]["code"], "INVALID_ID", "{r}");
+    let r = s.data(REVOKE, json!({ "i": { "apiKeyId": v7() } }))["revokeApiKey"].clone();
+    assert_eq!(r["userErrors"][0]["code"], "API_KEY_NOT_FOUND", "{r}");
+    let (_, v) = status_and_body(&s, &nurse, REVOKE, json!({ "i": { "apiKeyId": id } }));
+    assert_eq!(v["errors"][0]["extensions"]["code"], "FORBIDDEN", "{v}");
     // A forged key with a real id and a wrong secret is refused too.
     let forged = format!("{}{}", &secret[..secret.len() - 4], "AAAA");
     assert_eq!(

@@ -115,12 +115,22 @@ fn the_audit_trail_answers_by_site_actor_and_stream_within_the_callers_sites() {
     let v = s.gql_as(&qm, Q, json!({ "actor": "nurse-k" }));
     assert_eq!(types(&v), vec![], "{v}");
 
-    // Coordinators are refused; a query naming nothing is bad input.
+    // Coordinators are refused; a query naming nothing, or bad paging, a bad site or
+    // stream, is bad input.
     let v = s.gql_as(&leuven, Q, json!({ "site": "be-leuven" }));
     assert_eq!(v["errors"][0]["extensions"]["code"], "FORBIDDEN", "{v}");
-    let v = s.gql(Q, json!({}));
-    assert_eq!(
-        v["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
-        "{v}"
-    );
+    for bad in [
+        json!({}),
+        json!({ "site": "be-leuven", "first": 0 }),
+        json!({ "site": "be-leuven", "first": 101 }),
+        json!({ "site": "be-leuven", "after": "not-a-cursor" }),
+        json!({ "site": "Not A Site" }),
+        json!({ "stream": "nonsense" }),
+    ] {
+        let v = s.gql(Q, bad.clone());
+        assert_eq!(
+            v["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{bad}: {v}"
+        );
+    }
 }

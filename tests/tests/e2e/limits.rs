@@ -7,19 +7,6 @@ use crate::helpers::run_to_end;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-fn post(s: &Server, token: &str, query: &str, variables: serde_json::Value) -> crate::api::Answer {
-    let body = json!({ "query": query, "variables": variables }).to_string();
-    let auth = format!("Bearer {token}");
-    s.http(
-        "/graphql",
-        &[
-            ("content-type", "application/json"),
-            ("authorization", &auth),
-        ],
-        Some(body.as_bytes()),
-    )
-}
-
 #[test]
 fn a_credential_over_its_rate_is_refused_with_429_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
@@ -35,10 +22,10 @@ fn a_credential_over_its_rate_is_refused_with_429_and_nothing_is_written() {
     let other = other.stdout.trim().to_string();
     let q = "{ projections { head } }";
     for _ in 0..3 {
-        assert_eq!(post(&s, &s.token, q, json!({})).status, 200);
+        assert_eq!(s.post_as(&s.token, q, json!({})).status, 200);
     }
     let head = || {
-        let a = post(&s, &other, q, json!({}));
+        let a = s.post_as(&other, q, json!({}));
         assert_eq!(
             a.status, 200,
             "another credential is not limited: {}",
@@ -51,7 +38,7 @@ fn a_credential_over_its_rate_is_refused_with_429_and_nothing_is_written() {
     let m = "mutation($i: RegisterCareRecipientInput!) { registerCareRecipient(input: $i) { position } }";
     let input = json!({ "i": { "idempotencyKey": v7(), "site": "be-leuven", "birthYear": 1950, "sex": "FEMALE",
         "country": "BE", "postalCode": "3000", "language": "nl" } });
-    let a = post(&s, &s.token, m, input);
+    let a = s.post_as(&s.token, m, input);
     assert_eq!(a.status, 429, "{}", a.body);
     assert_eq!(
         a.json()["errors"][0]["extensions"]["code"],
@@ -68,7 +55,7 @@ fn a_credential_over_its_rate_is_refused_with_429_and_nothing_is_written() {
     assert_eq!(head(), before, "the refused mutation wrote nothing");
     // After the wait, the credential may go on.
     std::thread::sleep(Duration::from_secs(retry));
-    assert_eq!(post(&s, &s.token, q, json!({})).status, 200);
+    assert_eq!(s.post_as(&s.token, q, json!({})).status, 200);
 }
 
 #[test]
@@ -85,8 +72,7 @@ fn a_request_running_past_the_time_limit_is_answered_503() {
     );
     // Waiting for a position the log never reaches runs into the request limit first.
     let started = Instant::now();
-    let a = post(
-        &s,
+    let a = s.post_as(
         &s.token,
         "query($p: Position) { needCases(minPosition: $p, first: 1) { totalCount } }",
         json!({ "p": "999999" }),
@@ -102,7 +88,8 @@ fn a_request_running_past_the_time_limit_is_answered_503() {
     assert!(took < Duration::from_secs(3), "{took:?}");
     // The server goes on answering.
     assert_eq!(
-        post(&s, &s.token, "{ projections { head } }", json!({})).status,
+        s.post_as(&s.token, "{ projections { head } }", json!({}))
+            .status,
         200
     );
 }
@@ -147,10 +134,10 @@ fn rs256_tokens_from_an_identity_provider_are_accepted_with_its_public_key() {
         &sign(&idp),
     );
     let q = "{ projections { head } }";
-    let ok = post(&s, &s.token, q, json!({}));
+    let ok = s.post_as(&s.token, q, json!({}));
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert!(ok.json()["errors"].is_null(), "{}", ok.body);
-    let bad = post(&s, &sign(&other), q, json!({}));
+    let bad = s.post_as(&sign(&other), q, json!({}));
     assert_eq!(bad.status, 401, "{}", bad.body);
     assert_eq!(
         bad.json()["errors"][0]["extensions"]["code"],
