@@ -8,9 +8,8 @@
 //! an identity provider) verify against public keys from configuration
 //! (`--jwt-public-key`, PEM); a token's `kid`, when present, picks the key.
 //!
-//! Every resolver asks an [`Access`] before it reads or writes a site's data, so the
-//! full role-and-site matrix (a later milestone) changes this module, not the
-//! resolvers.
+//! What an [`Access`] may do is decided in one place, [`crate::authz`], which every
+//! resolver asks before it reads or writes.
 
 use anyhow::Context;
 use base64::Engine;
@@ -88,22 +87,6 @@ pub enum SiteScope {
 pub struct Access {
     pub actor: Actor,
     pub sites: SiteScope,
-}
-
-impl Access {
-    pub fn may_access_site(&self, site: &SiteId) -> bool {
-        match &self.sites {
-            SiteScope::All => true,
-            SiteScope::Only(s) => s.contains(site),
-        }
-    }
-    /// The sites a listing is narrowed to (`None`: no narrowing).
-    pub fn site_filter(&self) -> Option<Vec<SiteId>> {
-        match &self.sites {
-            SiteScope::All => None,
-            SiteScope::Only(s) => Some(s.clone()),
-        }
-    }
 }
 
 impl TokenKey {
@@ -339,8 +322,10 @@ mod tests {
         });
         let a = k.authenticate(&t, 50).unwrap();
         assert_eq!(a.actor.role, Role::Coordinator);
-        assert!(a.may_access_site(&SiteId::parse("be-leuven").unwrap()));
-        assert!(!a.may_access_site(&SiteId::parse("de-koeln").unwrap()));
+        assert_eq!(
+            a.sites,
+            SiteScope::Only(vec![SiteId::parse("be-leuven").unwrap()])
+        );
         assert_eq!(k.authenticate(&t, 100), Err(AuthError::Expired));
     }
 
@@ -442,8 +427,10 @@ mod tests {
                 let access = key.authenticate(&t, 2_000).unwrap();
                 assert_eq!(access.actor.role, Role::QualityManager);
                 assert_eq!(access.actor.subject, "idp-user-7");
-                assert!(access.may_access_site(&SiteId::parse("be-leuven").unwrap()));
-                assert!(!access.may_access_site(&SiteId::parse("de-koeln").unwrap()));
+                assert_eq!(
+                    access.sites,
+                    SiteScope::Only(vec![SiteId::parse("be-leuven").unwrap()])
+                );
             }
             // An unknown signer, a kid naming the other key, an expired token.
             assert_eq!(

@@ -19,6 +19,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod authz;
 pub mod cli;
 pub mod credentials;
 pub mod demo;

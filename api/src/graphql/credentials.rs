@@ -3,10 +3,11 @@
 
 use super::mutation::{CommandOptions, Invalid, command_context, invalid, refusal};
 use super::types::{Position, UserError};
-use super::{access, app, error};
+use super::{access, allow, app};
+use crate::authz::Action;
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use careledger_domain::credential::{ApiKey as DomainApiKey, CredentialAction};
-use careledger_domain::store::{Role, StreamName};
+use careledger_domain::store::StreamName;
 use careledger_projections::ApiKeyView;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -65,10 +66,7 @@ pub struct ApiKeyPayload {
 }
 
 fn admin_only(ctx: &Context<'_>) -> Result<()> {
-    if !matches!(access(ctx)?.actor.role, Role::Admin | Role::System) {
-        return Err(error("FORBIDDEN", "only administrators manage API keys"));
-    }
-    Ok(())
+    allow(ctx, Action::ManageCredentials).map(|_| ())
 }
 
 fn view(ctx: &Context<'_>, id: Uuid) -> Option<ApiKey> {

@@ -5,7 +5,8 @@
 use super::ids::{GlobalId, Kind, parse_input};
 use super::mutation::{CommandOptions, Invalid, command_context, invalid, refusal};
 use super::types::{Lang, Need, Position, UserError};
-use super::{MAX_PAGE, access, app, error, lang_of};
+use super::{MAX_PAGE, allow, app, error, lang_of};
+use crate::authz::Action;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -14,7 +15,7 @@ use careledger_domain::directory::{
 };
 use careledger_domain::ids::ServiceId;
 use careledger_domain::need_case::ReferralStatus;
-use careledger_domain::store::{Role, StreamName};
+use careledger_domain::store::StreamName;
 use careledger_domain::values::{self as v, Lang as DomainLang};
 use careledger_projections::directory::{ServiceFilter, ServiceLoad as DomainLoad, ServiceView};
 use std::sync::Arc;
@@ -236,9 +237,10 @@ impl Service {
         !self.d().retired
     }
     /// Its referrals by state, acceptance rate and time to acceptance.
-    async fn load(&self, ctx: &Context<'_>) -> ServiceLoad {
+    async fn load(&self, ctx: &Context<'_>) -> Result<ServiceLoad> {
+        allow(ctx, Action::ReadServiceLoad)?;
         let m = app(ctx).projector.read();
-        ServiceLoad::from(&m.directory().load(self.d().id))
+        Ok(ServiceLoad::from(&m.directory().load(self.d().id)))
     }
 }
 
@@ -309,7 +311,7 @@ impl DirectoryQuery {
         id: ID,
         min_position: Option<Position>,
     ) -> Result<Option<Service>> {
-        access(ctx)?;
+        allow(ctx, Action::ReadShared)?;
         let uuid = parse_input(&id, Kind::Service).map_err(bad)?;
         super::query::consistent(ctx, min_position).await?;
         Ok(service_by_id(ctx, ServiceId::from_uuid(uuid)))
@@ -326,7 +328,7 @@ impl DirectoryQuery {
         after: Option<String>,
         min_position: Option<Position>,
     ) -> Result<ServiceConnection> {
-        access(ctx)?;
+        allow(ctx, Action::ReadShared)?;
         super::query::consistent(ctx, min_position).await?;
         let n = match first {
             None => 20,
@@ -674,13 +676,7 @@ async fn run(
     options: &CommandOptions,
     build: impl FnOnce(&crate::app::CommandContext) -> Result<(ServiceId, DirectoryAction), Invalid>,
 ) -> Result<ServicePayload> {
-    let access = access(ctx)?;
-    if !matches!(access.actor.role, Role::Admin | Role::System) {
-        return Err(error(
-            "FORBIDDEN",
-            "only administrators manage the service directory",
-        ));
-    }
+    let access = allow(ctx, Action::ManageDirectory)?;
     let prepared = command_context(access, options).and_then(|c| build(&c).map(|b| (c, b)));
     let (cctx, (id, action)) = match prepared {
         Ok(p) => p,

@@ -2,7 +2,8 @@
 //! cube. Only aggregates leave, with small-cell suppression applied for every role.
 
 use super::types::{NeedDomain, Position};
-use super::{access, app, error};
+use super::{allow, app, error};
+use crate::authz::Action;
 use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject};
 use careledger_projections::equity::cube::{self, CubeFilter, Month};
 use careledger_projections::equity::report::{self, OutcomeKind, Reference};
@@ -114,12 +115,35 @@ fn month(s: &str, field: &str) -> Result<Month> {
     Ok(cube::month_of(y, m))
 }
 
-fn cube_filter(f: Option<EquityFilterInput>) -> Result<CubeFilter> {
+/// The cube filter of a request, bounded to the sites the caller reads aggregates
+/// of: a quality manager (or coordinator) of some sites sees those sites' figures
+/// only, and naming another site is refused.
+fn cube_filter(ctx: &Context<'_>, f: Option<EquityFilterInput>) -> Result<CubeFilter> {
+    let access = allow(ctx, Action::ReadAggregates)?;
     let f = f.unwrap_or_default();
+    let sites = match (f.sites, access.sites_for(Action::ReadAggregates)) {
+        (asked, None) => asked,
+        (None, Some(theirs)) => Some(theirs.iter().map(|s| s.as_str().to_string()).collect()),
+        (Some(asked), Some(theirs)) => {
+            if let Some(other) = asked
+                .iter()
+                .find(|a| !theirs.iter().any(|t| t.as_str() == a.as_str()))
+            {
+                return Err(error(
+                    "FORBIDDEN",
+                    format!(
+                        "your credentials do not cover site '{}'",
+                        super::ids::clip(other)
+                    ),
+                ));
+            }
+            Some(asked)
+        }
+    };
     Ok(CubeFilter {
         from: f.from.as_deref().map(|m| month(m, "from")).transpose()?,
         to: f.to.as_deref().map(|m| month(m, "to")).transpose()?,
-        sites: f.sites,
+        sites,
         domains: f.domains.map(|d| {
             d.into_iter()
                 .map(|d| {
@@ -474,7 +498,7 @@ impl EquityQuery {
         k: Option<i32>,
         min_position: Option<Position>,
     ) -> Result<EquityTable> {
-        access(ctx)?;
+        allow(ctx, Action::ReadAggregates)?;
         let k = threshold(ctx, k)?;
         let reference = match (reference, reference_group) {
             (ReferenceKind::Named, Some(g)) => Reference::Named(g),
@@ -487,7 +511,7 @@ impl EquityQuery {
             (ReferenceKind::Largest, _) => Reference::Largest,
             (ReferenceKind::MostFavourable, _) => Reference::MostFavourable,
         };
-        let f = cube_filter(filter)?;
+        let f = cube_filter(ctx, filter)?;
         super::query::consistent(ctx, min_position).await?;
         if matches!(
             outcome,
@@ -513,7 +537,7 @@ impl EquityQuery {
         k: Option<i32>,
         min_position: Option<Position>,
     ) -> Result<EquityTwoWay> {
-        access(ctx)?;
+        allow(ctx, Action::ReadAggregates)?;
         let k = threshold(ctx, k)?;
         if matches!(
             outcome,
@@ -530,7 +554,7 @@ impl EquityQuery {
                 "rows and columns must be two different stratifiers",
             ));
         }
-        let f = cube_filter(filter)?;
+        let f = cube_filter(ctx, filter)?;
         super::query::consistent(ctx, min_position).await?;
         let kind = OutcomeKind::from(outcome);
         let table = app(ctx)
@@ -604,7 +628,7 @@ impl EquityQuery {
         k: Option<i32>,
         min_position: Option<Position>,
     ) -> Result<Vec<EquityTrendPoint>> {
-        access(ctx)?;
+        allow(ctx, Action::ReadAggregates)?;
         let k = threshold(ctx, k)?;
         if matches!(
             outcome,
@@ -615,7 +639,7 @@ impl EquityQuery {
                 "a trend is of a rate outcome; use equity for times",
             ));
         }
-        let f = cube_filter(filter)?;
+        let f = cube_filter(ctx, filter)?;
         super::query::consistent(ctx, min_position).await?;
         let rows = app(ctx).projector.read().equity().trend(by.into(), &f);
         let mut out = Vec::new();

@@ -23,6 +23,7 @@ pub mod types;
 
 use crate::app::App;
 use crate::auth::Access;
+use crate::authz::{Action, Denied};
 use async_graphql::{Context, EmptySubscription, ErrorExtensions, Schema};
 use careledger_domain::values::Lang;
 use std::sync::Arc;
@@ -80,6 +81,18 @@ pub fn access<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Access> {
             "this request carries no valid bearer token",
         )
     })
+}
+
+/// The caller, if their role may do `action` at all (else `FORBIDDEN`).
+pub fn allow<'a>(ctx: &Context<'a>, action: Action) -> async_graphql::Result<&'a Access> {
+    let a = access(ctx)?;
+    a.check(action).map_err(denied)?;
+    Ok(a)
+}
+
+/// A refusal as a top-level `FORBIDDEN` error.
+pub fn denied(d: Denied) -> async_graphql::Error {
+    error("FORBIDDEN", d.message())
 }
 
 pub fn app<'a>(ctx: &Context<'a>) -> &'a Arc<App> {

@@ -9,9 +9,10 @@
 
 use super::ids::{Kind, parse_input, parse_uuid};
 use super::types::*;
-use super::{access, app, error};
+use super::{allow, app, denied, error};
 use crate::app::{CommandContext, CommandError, Executed};
 use crate::auth::Access;
+use crate::authz::Action;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use careledger_domain::ids::{NeedCaseId, RecipientId, ReferralId, ServiceId};
 use careledger_domain::need_case::{self as nc, NeedCase as DomainNeedCase, NeedCaseAction};
@@ -121,8 +122,10 @@ fn referral_id(id: &ID) -> Result<ReferralId, Invalid> {
 
 fn authorizer(access: &Access) -> impl Fn(Option<&v::SiteId>) -> Result<(), CommandError> + '_ {
     move |site| match site {
-        Some(s) if !access.may_access_site(s) => Err(CommandError::Forbidden),
-        _ => Ok(()),
+        Some(s) => access
+            .check_at(Action::WriteCasework, s)
+            .map_err(|_| CommandError::Forbidden),
+        None => Ok(()),
     }
 }
 
@@ -236,7 +239,7 @@ async fn need_case_command(
     need_case: &ID,
     build: impl FnOnce(&CommandContext) -> Result<(NeedCaseAction, Option<ReferralId>), Invalid>,
 ) -> Result<NeedCaseOutcome> {
-    let access = access(ctx)?;
+    let access = allow(ctx, Action::WriteCasework)?;
     let prepared = command_context(access, options)
         .and_then(|c| Ok((need_case_id(need_case)?, c)))
         .and_then(|(id, c)| build(&c).map(|(a, r)| (id, c, a, r)));
@@ -420,7 +423,7 @@ async fn ranked_suggestion(
     ctx: &Context<'_>,
     input: &SuggestServicesInput,
 ) -> Result<SuggestServicesPayload> {
-    let access = access(ctx)?;
+    let access = allow(ctx, Action::WriteCasework)?;
     let app = app(ctx);
     if !(1..=crate::app::MAX_RANKED as u32).contains(&input.limit) {
         let e = user_error(
@@ -445,12 +448,9 @@ async fn ranked_suggestion(
             left_out: vec![],
         },
         Some(d) => {
-            if !access.may_access_site(&d.recipient.site) {
-                return Err(error(
-                    "FORBIDDEN",
-                    "this record belongs to a site your credentials do not cover",
-                ));
-            }
+            access
+                .check_at(Action::WriteCasework, &d.recipient.site)
+                .map_err(denied)?;
             // Rank against the directory as committed now, not as the read model
             // lags behind it.
             let head = app.store.head().await.map_err(|e| {
@@ -513,7 +513,7 @@ impl CaseMutation {
         ctx: &Context<'_>,
         input: RegisterCareRecipientInput,
     ) -> Result<RegisterCareRecipientPayload> {
-        let access = access(ctx)?;
+        let access = allow(ctx, Action::WriteCasework)?;
         let prepared = (|| -> Result<(CommandContext, RegisterCareRecipient), Invalid> {
             let c = command_context(access, &input.options)?;
             let recipient = RecipientId::from_uuid(new_id(
@@ -585,12 +585,9 @@ impl CaseMutation {
                 });
             }
         };
-        if !access.may_access_site(&register.site) {
-            return Err(error(
-                "FORBIDDEN",
-                "your credentials do not cover this site",
-            ));
-        }
+        access
+            .check_at(Action::WriteCasework, &register.site)
+            .map_err(denied)?;
         let stream = StreamName::recipient(register.recipient);
         let app = app(ctx);
         match app
@@ -640,7 +637,7 @@ impl CaseMutation {
         ctx: &Context<'_>,
         input: IdentifyNeedInput,
     ) -> Result<IdentifyNeedPayload> {
-        let access = access(ctx)?;
+        let access = allow(ctx, Action::WriteCasework)?;
         let app = app(ctx);
         let recipient = match parse_input(&input.recipient_id, Kind::CareRecipient) {
             Ok(r) => RecipientId::from_uuid(r),
@@ -686,12 +683,9 @@ impl CaseMutation {
             },
             Err(e) => return Ok(NeedCaseOutcome::refused(refusal(e)?).into()),
         };
-        if !access.may_access_site(&profile.site) {
-            return Err(error(
-                "FORBIDDEN",
-                "this recipient belongs to a site your credentials do not cover",
-            ));
-        }
+        access
+            .check_at(Action::WriteCasework, &profile.site)
+            .map_err(denied)?;
         let cctx = match command_context(access, &input.options) {
             Ok(c) => c,
             Err(Invalid(e)) => return Ok(NeedCaseOutcome::refused(e).into()),

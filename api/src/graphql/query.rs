@@ -5,7 +5,8 @@
 
 use super::ids::{Kind, parse_input};
 use super::types::*;
-use super::{MAX_PAGE, access, app, error, lang_of};
+use super::{MAX_PAGE, access, allow, app, denied, error, lang_of};
+use crate::authz::Action;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -139,25 +140,18 @@ fn decode_worklist_cursor(c: &str) -> Option<WorklistKey> {
     ))
 }
 
-fn forbidden_site() -> async_graphql::Error {
-    error(
-        "FORBIDDEN",
-        "this record belongs to a site your credentials do not cover",
-    )
-}
-
 fn parse_site(s: &str) -> Result<SiteId> {
     SiteId::parse(s).map_err(|e| bad_input(e.to_string()))
 }
 
 impl CaseQuery {
     fn load_need_case(ctx: &Context<'_>, id: NeedCaseId) -> Result<Option<NeedCase>> {
-        let access = access(ctx)?;
+        let access = allow(ctx, Action::ReadCasework)?;
         let m = app(ctx).projector.read();
         match m.need_case(id) {
             Some(v) if v.data().is_some() => {
-                if !v.site().is_some_and(|s| access.may_access_site(s)) {
-                    return Err(forbidden_site());
+                if let Some(s) = v.site() {
+                    access.check_at(Action::ReadCasework, s).map_err(denied)?;
                 }
                 Ok(Some(NeedCase(Arc::new(v.clone()))))
             }
@@ -166,13 +160,13 @@ impl CaseQuery {
     }
 
     fn load_recipient(ctx: &Context<'_>, id: RecipientId) -> Result<Option<CareRecipient>> {
-        let access = access(ctx)?;
+        let access = allow(ctx, Action::ReadCasework)?;
         let m = app(ctx).projector.read();
         match m.recipient(id) {
             Some(r) => {
-                if !access.may_access_site(&r.profile.site) {
-                    return Err(forbidden_site());
-                }
+                access
+                    .check_at(Action::ReadCasework, &r.profile.site)
+                    .map_err(denied)?;
                 Ok(Some(CareRecipient(Arc::new(r.clone()))))
             }
             None => Ok(None),
@@ -214,7 +208,7 @@ impl CaseQuery {
         id: ID,
         min_position: Option<Position>,
     ) -> Result<Option<NeedCase>> {
-        access(ctx)?;
+        allow(ctx, Action::ReadCasework)?;
         let uuid = parse_input(&id, Kind::NeedCase).map_err(bad_input)?;
         consistent(ctx, min_position).await?;
         CaseQuery::load_need_case(ctx, NeedCaseId::from_uuid(uuid))
@@ -227,7 +221,7 @@ impl CaseQuery {
         id: ID,
         min_position: Option<Position>,
     ) -> Result<Option<CareRecipient>> {
-        access(ctx)?;
+        allow(ctx, Action::ReadCasework)?;
         let uuid = parse_input(&id, Kind::CareRecipient).map_err(bad_input)?;
         consistent(ctx, min_position).await?;
         CaseQuery::load_recipient(ctx, RecipientId::from_uuid(uuid))
@@ -247,11 +241,11 @@ impl CaseQuery {
         before: Option<String>,
         min_position: Option<Position>,
     ) -> Result<NeedCaseConnection> {
-        let access = access(ctx)?;
+        let access = allow(ctx, Action::ReadCasework)?;
         let slice = slice(first, after, last, before, decode_need_case_cursor)?;
         let f = filter.unwrap_or_default();
         let mut filter = NeedCaseFilter {
-            sites: access.site_filter(),
+            sites: access.sites_for(Action::ReadCasework).map(<[_]>::to_vec),
             statuses: f.status.map(|s| s.into_iter().map(Into::into).collect()),
             domain: f.domain.map(Into::into),
             need: f
@@ -270,9 +264,9 @@ impl CaseQuery {
         };
         if let Some(site) = f.site {
             let site = parse_site(&site)?;
-            if !access.may_access_site(&site) {
-                return Err(forbidden_site());
-            }
+            access
+                .check_at(Action::ReadCasework, &site)
+                .map_err(denied)?;
             filter.sites = Some(vec![site]);
         }
         consistent(ctx, min_position).await?;
@@ -321,11 +315,11 @@ impl CaseQuery {
         before: Option<String>,
         min_position: Option<Position>,
     ) -> Result<Worklist> {
-        let access = access(ctx)?;
+        let access = allow(ctx, Action::ReadCasework)?;
         let site = parse_site(&site)?;
-        if !access.may_access_site(&site) {
-            return Err(forbidden_site());
-        }
+        access
+            .check_at(Action::ReadCasework, &site)
+            .map_err(denied)?;
         let app = app(ctx);
         let days = match overdue_days {
             None => app.settings.overdue_days,
@@ -370,7 +364,7 @@ impl CaseQuery {
         domain: Option<NeedDomain>,
         lang: Option<Lang>,
     ) -> Result<Catalogue> {
-        access(ctx)?;
+        allow(ctx, Action::ReadShared)?;
         let app = app(ctx);
         let lang = lang.map(Into::into).unwrap_or_else(|| lang_of(ctx));
         let domain = domain.map(careledger_domain::values::NeedDomain::from);
@@ -404,18 +398,9 @@ impl CaseQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<AuditTrailConnection> {
-        use careledger_domain::store::{AuditFilter, Role};
-        let access = access(ctx)?;
-        let scope = match access.actor.role {
-            Role::Admin | Role::System => None,
-            Role::QualityManager => Some(access.site_filter()),
-            _ => {
-                return Err(error(
-                    "FORBIDDEN",
-                    "the audit trail is for quality managers and administrators",
-                ));
-            }
-        };
+        use careledger_domain::store::AuditFilter;
+        let access = allow(ctx, Action::ReadAuditTrail)?;
+        let scope = access.sites_for(Action::ReadAuditTrail);
         if stream.is_none() && actor.is_none() && site.is_none() {
             return Err(bad_input("name a stream, an actor or a site"));
         }
@@ -434,10 +419,8 @@ impl CaseQuery {
         let site = site
             .map(|s| SiteId::parse(&s).map_err(|e| bad_input(e.to_string())))
             .transpose()?;
-        if let (Some(s), Some(_)) = (&site, &scope)
-            && !access.may_access_site(s)
-        {
-            return Err(forbidden_site());
+        if let Some(s) = &site {
+            access.check_at(Action::ReadAuditTrail, s).map_err(denied)?;
         }
         let after = match after {
             None => StorePosition::START,
@@ -450,8 +433,8 @@ impl CaseQuery {
         // says "*").
         let sites = match (site, scope) {
             (Some(s), _) => Some(vec![s]),
-            (None, Some(Some(theirs))) => Some(theirs),
-            (None, _) => None,
+            (None, Some(theirs)) => Some(theirs.to_vec()),
+            (None, None) => None,
         };
         let filter = AuditFilter {
             stream,
@@ -501,17 +484,13 @@ impl CaseQuery {
     ) -> Result<Vec<HistoryEvent>> {
         let access = access(ctx)?;
         let stream = StreamName::parse(&stream).map_err(|e| bad_input(e.to_string()))?;
-        if stream.category() == "apikey"
-            && !matches!(
-                access.actor.role,
-                careledger_domain::store::Role::Admin | careledger_domain::store::Role::System
-            )
-        {
-            return Err(error(
-                "FORBIDDEN",
-                "only administrators read API keys' history",
-            ));
-        }
+        // What a stream's history is part of decides who reads it.
+        let action = match stream.category() {
+            "apikey" => Action::ManageCredentials,
+            "service" => Action::ReadDirectoryHistory,
+            _ => Action::ReadCasework,
+        };
+        access.check(action).map_err(denied)?;
         let n = match first {
             None => 100,
             Some(n) if (0..=MAX_PAGE).contains(&n) => n as usize,
@@ -530,20 +509,19 @@ impl CaseQuery {
                 tracing::error!(error = %e, "history read failed");
                 error("UNAVAILABLE", "the event store cannot be read right now")
             })?;
-        if events.iter().any(|e| {
-            e.metadata
-                .site
-                .as_ref()
-                .is_some_and(|s| !access.may_access_site(s))
-        }) {
-            return Err(forbidden_site());
+        if let Some(d) = events
+            .iter()
+            .filter_map(|e| e.metadata.site.as_ref())
+            .find_map(|s| access.check_at(action, s).err())
+        {
+            return Err(denied(d));
         }
         Ok(events.iter().map(HistoryEvent::from).collect())
     }
 
     /// Where the read models stand against the log.
     async fn projections(&self, ctx: &Context<'_>) -> Result<ProjectionStatus> {
-        access(ctx)?;
+        allow(ctx, Action::ReadShared)?;
         let app = app(ctx);
         let head = app
             .store

@@ -9,7 +9,11 @@ pub struct Server {
     pub running: Running,
     /// `http://127.0.0.1:<port>`
     pub base: String,
+    /// What `gql`, `data` and `mutate` send: on a fresh server, a care coordinator's
+    /// token for every site (case work is theirs, not the administrator's).
     pub token: String,
+    /// The administrator's token the first start printed (else the caller's token).
+    pub admin: String,
     agent: ureq::Agent,
 }
 
@@ -50,8 +54,11 @@ impl Server {
         all.extend_from_slice(args);
         let running = Running::start(&all, data_dir);
         let token_line = running.wait_for_line("admin token", Duration::from_secs(120));
-        let token = token_line.rsplit(' ').next().unwrap().to_string();
-        Self::attach(running, token)
+        let admin = token_line.rsplit(' ').next().unwrap().to_string();
+        let mut s = Self::attach(running, admin.clone());
+        s.admin = admin;
+        s.token = mint(data_dir, "e2e-coordinator", "coordinator", &["*"]);
+        s
     }
 
     /// Starts `careledger serve <args>` when no first-start token is printed (a
@@ -89,6 +96,7 @@ impl Server {
         Server {
             running,
             base,
+            admin: token.clone(),
             token,
             agent: agent(),
         }
@@ -171,14 +179,36 @@ impl Server {
         v["data"].clone()
     }
 
+    /// As `data`, with `token`.
+    pub fn data_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        let v = self.gql_as(token, query, variables);
+        assert!(v.get("errors").is_none(), "errors: {v}");
+        v["data"].clone()
+    }
+
+    /// As `data`, with the administrator's token.
+    pub fn admin_data(&self, query: &str, variables: Value) -> Value {
+        self.data_as(&self.admin, query, variables)
+    }
+
     /// Runs mutation `name` with `input`, selecting `selection` from its payload.
     pub fn mutate(&self, name: &str, input: Value, selection: &str) -> Value {
+        self.mutate_as(&self.token, name, input, selection)
+    }
+
+    /// As `mutate`, with the administrator's token.
+    pub fn admin_mutate(&self, name: &str, input: Value, selection: &str) -> Value {
+        self.mutate_as(&self.admin, name, input, selection)
+    }
+
+    /// As `mutate`, with `token`.
+    pub fn mutate_as(&self, token: &str, name: &str, input: Value, selection: &str) -> Value {
         let mut input_type = name[..1].to_uppercase();
         input_type.push_str(&name[1..]);
         let q = format!(
             "mutation($input: {input_type}Input!) {{ {name}(input: $input) {{ {selection} position duplicate userErrors {{ field code message }} }} }}"
         );
-        self.data(&q, json!({ "input": input }))[name].clone()
+        self.data_as(token, &q, json!({ "input": input }))[name].clone()
     }
 
     /// Waits until `/readyz` says the read models caught up with the log as it was
@@ -201,4 +231,17 @@ impl Server {
 /// A fresh UUIDv7 as a string (an idempotency key or a new id).
 pub fn v7() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+/// A token signed with the secret a server keeps in `data_dir` (as `careledger
+/// token` would mint it, without starting a process).
+pub fn mint(data_dir: &Path, sub: &str, role: &str, sites: &[&str]) -> String {
+    let key = careledger_api::auth::TokenKey::load(data_dir).expect("the server's secret");
+    key.sign(&careledger_api::auth::Claims {
+        sub: sub.into(),
+        role: role.into(),
+        sites: sites.iter().map(|s| s.to_string()).collect(),
+        iat: chrono::Utc::now().timestamp(),
+        exp: None,
+    })
 }

@@ -32,14 +32,14 @@ fn an_issued_key_works_once_shown_reaches_only_shared_data_and_stops_when_revoke
     assert_eq!(v["errors"][0]["extensions"]["code"], "FORBIDDEN", "{v}");
     assert_eq!(s.head(), head);
     // Bad names are refused, naming the field.
-    let bad = s.data(ISSUE, json!({ "i": { "name": "   " } }));
+    let bad = s.admin_data(ISSUE, json!({ "i": { "name": "   " } }));
     assert_eq!(
         bad["issueApiKey"]["userErrors"][0]["field"], "name",
         "{bad}"
     );
 
     let key = v7();
-    let issued = s.data(
+    let issued = s.admin_data(
         ISSUE,
         json!({ "i": { "name": "Statistics portal", "idempotencyKey": key } }),
     )["issueApiKey"]
@@ -50,7 +50,7 @@ fn an_issued_key_works_once_shown_reaches_only_shared_data_and_stops_when_revoke
     assert!(secret.starts_with("clk_"), "{secret}");
     assert_eq!(issued["apiKey"]["issuedBy"], "admin");
     // A retry gets the same key, without its secret.
-    let again = s.data(
+    let again = s.admin_data(
         ISSUE,
         json!({ "i": { "name": "Statistics portal", "idempotencyKey": key } }),
     )["issueApiKey"]
@@ -82,9 +82,9 @@ fn an_issued_key_works_once_shown_reaches_only_shared_data_and_stops_when_revoke
     assert!(v.to_string().contains("FORBIDDEN"), "{v}");
     assert_eq!(s.head(), head);
     // Neither the listing nor the key's history shows the secret or its hash.
-    let listed = s.data("{ apiKeys { id name revoked } }", json!({}));
+    let listed = s.admin_data("{ apiKeys { id name revoked } }", json!({}));
     assert_eq!(listed["apiKeys"][0]["id"], json!(id));
-    let history = s.data(
+    let history = s.admin_data(
         "query($s: String!) { history(stream: $s) { type data } }",
         json!({ "s": format!("apikey-{id}") }),
     );
@@ -94,17 +94,17 @@ fn an_issued_key_works_once_shown_reaches_only_shared_data_and_stops_when_revoke
     assert_eq!(v["errors"][0]["extensions"]["code"], "FORBIDDEN", "{v}");
 
     // Revoked: refused at once; revoking again changes nothing.
-    let r = s.data(REVOKE, json!({ "i": { "apiKeyId": id } }))["revokeApiKey"].clone();
+    let r = s.admin_data(REVOKE, json!({ "i": { "apiKeyId": id } }))["revokeApiKey"].clone();
     assert_eq!(r["apiKey"]["revoked"], json!(true), "{r}");
     let (status, v) = status_and_body(&s, &secret, "{ catalogue { version } }", json!({}));
     assert_eq!(status, 401, "{v}");
     assert_eq!(v["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
-    let r = s.data(REVOKE, json!({ "i": { "apiKeyId": id } }))["revokeApiKey"].clone();
+    let r = s.admin_data(REVOKE, json!({ "i": { "apiKeyId": id } }))["revokeApiKey"].clone();
     assert_eq!(r["unchanged"], json!(true), "{r}");
     // Revoking what is not a key id, or no key, is refused in words.
-    let r = s.data(REVOKE, json!({ "i": { "apiKeyId": "nope" } }))["revokeApiKey"].clone();
+    let r = s.admin_data(REVOKE, json!({ "i": { "apiKeyId": "nope" } }))["revokeApiKey"].clone();
     assert_eq!(r["userErrors"][0]["code"], "INVALID_ID", "{r}");
-    let r = s.data(REVOKE, json!({ "i": { "apiKeyId": v7() } }))["revokeApiKey"].clone();
+    let r = s.admin_data(REVOKE, json!({ "i": { "apiKeyId": v7() } }))["revokeApiKey"].clone();
     assert_eq!(r["userErrors"][0]["code"], "API_KEY_NOT_FOUND", "{r}");
     let (_, v) = status_and_body(&s, &nurse, REVOKE, json!({ "i": { "apiKeyId": id } }));
     assert_eq!(v["errors"][0]["extensions"]["code"], "FORBIDDEN", "{v}");

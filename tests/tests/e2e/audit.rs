@@ -64,19 +64,20 @@ fn the_audit_trail_answers_by_site_actor_and_stream_within_the_callers_sites() {
         .to_string();
 
     // Administrators: by site, by actor, by stream; paged.
-    let v = s.gql(Q, json!({ "site": "be-leuven" }));
+    let v = s.gql_as(&s.admin, Q, json!({ "site": "be-leuven" }));
     assert_eq!(
         types(&v),
         vec![("be-leuven".into(), "nurse-l".into()); 2],
         "{v}"
     );
-    let v = s.gql(Q, json!({ "actor": "nurse-k" }));
+    let v = s.gql_as(&s.admin, Q, json!({ "actor": "nurse-k" }));
     assert_eq!(
         types(&v),
         vec![("de-koeln".to_string(), "nurse-k".to_string())],
         "{v}"
     );
-    let v = s.gql(
+    let v = s.gql_as(
+        &s.admin,
         Q,
         json!({ "stream": format!("recipient-{koeln_recipient}") }),
     );
@@ -84,14 +85,15 @@ fn the_audit_trail_answers_by_site_actor_and_stream_within_the_callers_sites() {
         v["data"]["auditTrail"]["edges"][0]["node"]["type"], "CareRecipientRegistered",
         "{v}"
     );
-    let p1 = s.gql(Q, json!({ "site": "be-leuven", "first": 1 }));
+    let p1 = s.gql_as(&s.admin, Q, json!({ "site": "be-leuven", "first": 1 }));
     assert_eq!(
         p1["data"]["auditTrail"]["pageInfo"]["hasNextPage"],
         json!(true),
         "{p1}"
     );
     let cursor = p1["data"]["auditTrail"]["pageInfo"]["endCursor"].clone();
-    let p2 = s.gql(
+    let p2 = s.gql_as(
+        &s.admin,
         Q,
         json!({ "site": "be-leuven", "first": 1, "after": cursor }),
     );
@@ -127,7 +129,7 @@ fn the_audit_trail_answers_by_site_actor_and_stream_within_the_callers_sites() {
         json!({ "site": "Not A Site" }),
         json!({ "stream": "nonsense" }),
     ] {
-        let v = s.gql(Q, bad.clone());
+        let v = s.gql_as(&s.admin, Q, bad.clone());
         assert_eq!(
             v["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
             "{bad}: {v}"

@@ -24,7 +24,7 @@ fn profile(name: &str, need: &str, area: Value, languages: &[&str], cost: &str) 
 }
 
 fn register(s: &Server, p: Value, capacity: Value) -> String {
-    let r = s.mutate(
+    let r = s.admin_mutate(
         "registerService",
         json!({ "idempotencyKey": v7(), "profile": p, "capacity": capacity }),
         SEL,
@@ -183,7 +183,7 @@ fn the_directory_ranks_and_explains_suggestions_and_tracks_service_load() {
 
     // An unchanged update writes nothing; a capacity change is ranked in.
     let head = s.head();
-    let same = s.mutate(
+    let same = s.admin_mutate(
         "updateService",
         json!({ "serviceId": a, "profile": profile("Leuven psycho-oncology", need, json!({ "regions": ["BE-VBR"] }), &["en", "nl", "nl"], "FREE") }),
         "unchanged service { version }",
@@ -194,7 +194,7 @@ fn the_directory_ranks_and_explains_suggestions_and_tracks_service_load() {
         "{same}"
     );
     assert_eq!(s.head(), head);
-    s.mutate(
+    s.admin_mutate(
         "changeServiceCapacity",
         json!({ "serviceId": a, "capacity": { "status": "NO_CAPACITY" } }),
         SEL,
@@ -229,14 +229,14 @@ fn the_directory_ranks_and_explains_suggestions_and_tracks_service_load() {
     assert_eq!(count(json!({ "cost": "FEE" })), 1);
     assert_eq!(count(json!({ "text": "HOUSING" })), 1);
     assert_eq!(count(json!({ "hasCapacity": false })), 1);
-    s.mutate("retireService", json!({ "serviceId": b }), SEL);
+    s.admin_mutate("retireService", json!({ "serviceId": b }), SEL);
     assert_eq!(count(json!({})), 4);
     assert_eq!(count(json!({ "includeRetired": true })), 5);
-    let again = s.mutate("retireService", json!({ "serviceId": b }), SEL);
+    let again = s.admin_mutate("retireService", json!({ "serviceId": b }), SEL);
     assert_eq!(again["userErrors"][0]["code"], "SERVICE_RETIRED");
 
     // Load: refer to the service suggested, which accepts.
-    s.mutate(
+    s.admin_mutate(
         "changeServiceCapacity",
         json!({ "serviceId": a, "capacity": { "status": "HAS_CAPACITY" } }),
         SEL,
@@ -281,20 +281,20 @@ fn directory_changes_are_checked_and_kept_to_administrators() {
         "FREE",
     );
     bad["eligibility"] = json!({ "minAge": 70, "maxAge": 18 });
-    let r = s.mutate("registerService", json!({ "profile": bad }), SEL);
+    let r = s.admin_mutate("registerService", json!({ "profile": bad }), SEL);
     assert_eq!(r["userErrors"][0]["code"], "INVALID_SERVICE", "{r}");
     assert_eq!(r["userErrors"][0]["field"], "profile.eligibility");
-    let r = s.mutate("registerService", json!({ "profile": profile("X", "psy.nothing-like-it", json!({ "countries": ["BE"] }), &["nl"], "FREE") }), SEL);
+    let r = s.admin_mutate("registerService", json!({ "profile": profile("X", "psy.nothing-like-it", json!({ "countries": ["BE"] }), &["nl"], "FREE") }), SEL);
     assert_eq!(r["userErrors"][0]["code"], "UNKNOWN_NEED", "{r}");
-    let r = s.mutate("registerService", json!({ "profile": profile("X", "psy.anxiety", json!({ "regions": ["Flanders"] }), &["nl"], "FREE") }), SEL);
+    let r = s.admin_mutate("registerService", json!({ "profile": profile("X", "psy.anxiety", json!({ "regions": ["Flanders"] }), &["nl"], "FREE") }), SEL);
     assert_eq!(r["userErrors"][0]["code"], "INVALID_REGION", "{r}");
-    let r = s.mutate(
+    let r = s.admin_mutate(
         "registerService",
         json!({ "profile": profile("X", "psy.anxiety", json!({ "countries": ["BE"] }), &["nl"], "FREE"), "capacity": { "status": "WAITLIST" } }),
         SEL,
     );
     assert_eq!(r["userErrors"][0]["code"], "INVALID_CAPACITY", "{r}");
-    let r = s.mutate(
+    let r = s.admin_mutate(
         "changeServiceCapacity",
         json!({ "serviceId": v7(), "capacity": { "status": "NO_CAPACITY" } }),
         SEL,

@@ -245,7 +245,7 @@ fn need_cases_travel_every_path_of_the_lifecycle_over_http() {
     );
     assert_eq!(
         h["history"][0]["actor"],
-        json!({ "subject": "admin", "role": "admin" })
+        json!({ "subject": "e2e-coordinator", "role": "coordinator" })
     );
     assert_eq!(h["history"][0]["site"], "be-leuven");
 }

@@ -11,6 +11,7 @@ mod helpers;
 mod http;
 mod lifecycle;
 mod limits;
+mod matrix;
 mod privacy;
 mod refusals;
 mod replicas;

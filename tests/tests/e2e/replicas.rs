@@ -99,7 +99,7 @@ fn replicas_share_one_database_and_a_killed_leader_is_replaced_within_seconds() 
             "--jwt-secret",
             SECRET,
             "--role",
-            "admin",
+            "coordinator",
             "--sub",
             "replica-test",
         ],

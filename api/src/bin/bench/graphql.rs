@@ -79,7 +79,7 @@ fn spawn(args: &[&str]) -> ChildServer {
 /// Starts `careledger serve` on a fresh data directory.
 pub fn start_server(dir: &Path) -> ChildServer {
     let data = dir.to_str().unwrap();
-    spawn(&[
+    let mut server = spawn(&[
         "__serve",
         "serve",
         "--addr",
@@ -90,7 +90,17 @@ pub fn start_server(dir: &Path) -> ChildServer {
         // not the per-credential limit).
         "--rate-limit",
         "0",
-    ])
+    ]);
+    // The lifecycle is a coordinator's work, not the administrator's.
+    let key = careledger_api::auth::TokenKey::load(dir).expect("the server's secret");
+    server.token = key.sign(&careledger_api::auth::Claims {
+        sub: "bench-coordinator".into(),
+        role: "coordinator".into(),
+        sites: vec!["*".into()],
+        iat: chrono::Utc::now().timestamp(),
+        exp: None,
+    });
+    server
 }
 
 pub fn start_baseline() -> ChildServer {
