@@ -60,6 +60,8 @@ impl Default for Settings {
 /// Everything a request needs. Cheap to share (`Arc`).
 pub struct App {
     pub store: Arc<dyn EventStore>,
+    /// Seals and opens names and contact details; destroys keys on erasure.
+    pub vault: Arc<dyn careledger_domain::personal::KeyVault>,
     pub clock: Arc<dyn Clock>,
     pub catalogue: Arc<Catalogue>,
     pub projector: Arc<Projector>,
@@ -282,6 +284,7 @@ impl StreamAggregate for CareRecipient {
         let field = match &e {
             RecipientError::AlreadyRegistered { .. } => Some("recipientId"),
             RecipientError::NotRegistered { .. } => Some("recipientId"),
+            RecipientError::Erased { .. } => Some("recipientId"),
             RecipientError::RelativeOfThemself => Some("patientId"),
             RecipientError::BirthYearInFuture { .. } => Some("birthYear"),
             RecipientError::OccurredInFuture { .. } => Some("occurredAt"),
@@ -638,6 +641,7 @@ mod tests {
         let app = || {
             Arc::new(App {
                 store: Arc::new(store.clone()),
+                vault: Arc::new(careledger_infra::vault::SqliteKeyVault::in_dir(dir).unwrap()),
                 clock: Arc::new(SystemClock),
                 catalogue: Arc::new(careledger_infra::catalogue::default_catalogue().unwrap()),
                 projector: careledger_projections::runner::Projector::new(Casework::default()),
@@ -675,6 +679,7 @@ mod tests {
             preferential_reimbursement: PreferentialReimbursement::No,
             deprivation_decile: None,
             cancer_site_group: CancerSiteGroup::Breast,
+            personal: None,
         };
         app.execute::<CareRecipient>(
             StreamName::recipient(r),

@@ -111,6 +111,7 @@ pub async fn cli(cmd: crate::cli::ApiKeyCommand) -> anyhow::Result<()> {
     let opened = crate::serve::open_store(&store_args, Arc::new(SystemClock)).await?;
     let app = App {
         store: opened.events(),
+        vault: opened.key_vault(&store_args.data_dir)?,
         clock: Arc::new(SystemClock),
         catalogue: Arc::new(
             careledger_infra::catalogue::default_catalogue()

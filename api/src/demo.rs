@@ -315,6 +315,7 @@ async fn one_recipient(
         } else {
             *rng.weighted(&CANCER_SITES)
         },
+        personal: None,
     };
     let profile_site = register.site.clone();
     let x = app

@@ -31,6 +31,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
     }
     let app = Arc::new(App {
         store,
+        vault: opened.key_vault(&args.store.data_dir)?,
         clock: Arc::new(SystemClock),
         catalogue,
         projector,

@@ -142,6 +142,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     let opened = crate::serve::open_store(&args.store, Arc::new(SystemClock)).await?;
     let app = App {
         store: opened.events(),
+        vault: opened.key_vault(&args.store.data_dir)?,
         clock: Arc::new(SystemClock),
         catalogue,
         projector: Projector::new(Casework::default()),

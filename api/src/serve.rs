@@ -13,11 +13,13 @@ use crate::cli::{CatalogueArgs, RebuildArgs, SecretArgs, ServeArgs, StoreArgs, T
 use crate::http::{HttpState, router};
 use anyhow::Context;
 use careledger_domain::catalogue::Catalogue;
+use careledger_domain::personal::KeyVault;
 use careledger_domain::store::{Clock, EventStore, Position, SnapshotStore};
 use careledger_infra::clock::SystemClock;
 use careledger_infra::postgres::{PgEventStore, PgOptions};
 use careledger_infra::snapshot::FileSnapshots;
 use careledger_infra::sqlite::{SqliteEventStore, SqliteOptions};
+use careledger_infra::vault::SqliteKeyVault;
 use careledger_projections::Casework;
 use careledger_projections::runner::{self, Projector};
 use std::path::{Path, PathBuf};
@@ -89,6 +91,22 @@ impl Store {
             Store::Sqlite(_) => Arc::new(FileSnapshots::new(data_dir.join(PROJECTIONS_DIR))),
             Store::Postgres(s) => Arc::new(s.snapshots()),
         }
+    }
+
+    /// The key vault of personal data: `keys.db` in the data directory beside an
+    /// embedded store, the `recipient_keys` table with PostgreSQL (shared by replicas).
+    pub fn key_vault(&self, data_dir: &Path) -> anyhow::Result<Arc<dyn KeyVault>> {
+        Ok(match self {
+            Store::Sqlite(_) => {
+                std::fs::create_dir_all(data_dir).with_context(|| {
+                    format!("cannot create the data directory {}", data_dir.display())
+                })?;
+                Arc::new(SqliteKeyVault::in_dir(data_dir).with_context(|| {
+                    format!("cannot open the key vault in {}", data_dir.display())
+                })?)
+            }
+            Store::Postgres(s) => Arc::new(s.key_vault()),
+        })
     }
 
     /// Where it is, without credentials.
@@ -163,9 +181,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let snapshots = opened.snapshots(&args.store.data_dir);
     let projector = Projector::new(runner::load(snapshots.as_ref()));
+    let vault = opened.key_vault(&args.store.data_dir)?;
     let runner_task = tokio::spawn(runner::run(projector.clone(), store.clone()));
     let app = Arc::new(App {
         store: store.clone(),
+        vault,
         clock: clock.clone(),
         catalogue: catalogue.clone(),
         projector: projector.clone(),

@@ -23,6 +23,7 @@ impl DomainEvent {
             DomainEvent::Recipient(RecipientEvent::CareRecipientRegistered(_)) => {
                 "CareRecipientRegistered"
             }
+            DomainEvent::Recipient(RecipientEvent::CareRecipientErased(_)) => "CareRecipientErased",
             DomainEvent::Service(e) => match e {
                 ServiceEvent::ServiceRegistered(_) => "ServiceRegistered",
                 ServiceEvent::ServiceUpdated(_) => "ServiceUpdated",

@@ -15,6 +15,7 @@
 //! * [`values`], [`region`], [`ids`] — validating newtypes.
 //! * [`event`] — the union of all events and their stored type names.
 //! * [`store`] — the `EventStore` and `Clock` ports.
+//! * [`personal`] — names and contact details, sealed; the `KeyVault` port.
 
 pub mod aggregate;
 pub mod catalogue;
@@ -24,6 +25,7 @@ pub mod event;
 pub mod ids;
 pub mod matching;
 pub mod need_case;
+pub mod personal;
 pub mod recipient;
 pub mod region;
 pub mod store;

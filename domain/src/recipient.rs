@@ -1,10 +1,12 @@
 //! Care recipients: patients and their relatives. Stream `recipient-<uuid>`.
 //!
 //! A recipient carries the stratifiers of the equity audits. Names and contact
-//! details are not part of these events (they will be stored encrypted, apart).
+//! details travel only sealed under the recipient's own key ([`crate::personal`]);
+//! erasure destroys that key and records `CareRecipientErased`.
 
 use crate::aggregate::{Aggregate, CLOCK_SKEW_TOLERANCE, Command};
 use crate::ids::RecipientId;
+use crate::personal::Sealed;
 use crate::values::{
     AgeBand, BirthYear, CancerSiteGroup, Country, DeprivationDecile, LanguageTag, PostalCode,
     PreferentialReimbursement, Region, Sex, SiteId,
@@ -44,11 +46,18 @@ pub struct RegisterCareRecipient {
     pub preferential_reimbursement: PreferentialReimbursement,
     pub deprivation_decile: Option<DeprivationDecile>,
     pub cancer_site_group: CancerSiteGroup,
+    /// Names and contact details, sealed under the recipient's key.
+    pub personal: Option<Sealed>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum RecipientAction {
     Register(RegisterCareRecipient),
+    /// Record that the recipient's key was destroyed (an erasure request). Erasing
+    /// an erased recipient changes nothing.
+    Erase {
+        recipient: RecipientId,
+    },
 }
 
 /// The stratifiers of one recipient, as recorded at registration. Need cases copy it
@@ -78,11 +87,24 @@ impl RecipientProfile {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CareRecipientRegistered {
     pub profile: RecipientProfile,
+    /// Names and contact details, sealed (absent in events written before they
+    /// were recorded, and when none were given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal: Option<Sealed>,
 }
 
+/// The recipient's key was destroyed: their sealed personal data is unreadable for
+/// good. Their stratifiers and need cases stay (statistics still count them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CareRecipientErased {}
+
+// The registration carries the whole profile and erasure nothing; boxing the
+// profile would cost an allocation per registration event folded.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RecipientEvent {
     CareRecipientRegistered(CareRecipientRegistered),
+    CareRecipientErased(CareRecipientErased),
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -91,6 +113,8 @@ pub enum RecipientError {
     AlreadyRegistered { recipient: RecipientId },
     #[error("care recipient {recipient} is not registered")]
     NotRegistered { recipient: RecipientId },
+    #[error("care recipient {recipient} was erased")]
+    Erased { recipient: RecipientId },
     #[error("a relative cannot be registered as the relative of themself")]
     RelativeOfThemself,
     #[error("birth year {birth_year} lies after the year the registration happened ({year})")]
@@ -108,6 +132,7 @@ impl RecipientError {
         match self {
             RecipientError::AlreadyRegistered { .. } => "RECIPIENT_EXISTS",
             RecipientError::NotRegistered { .. } => "RECIPIENT_NOT_FOUND",
+            RecipientError::Erased { .. } => "RECIPIENT_ERASED",
             RecipientError::RelativeOfThemself => "RELATIVE_OF_THEMSELF",
             RecipientError::BirthYearInFuture { .. } => "BIRTH_YEAR_IN_FUTURE",
             RecipientError::OccurredInFuture { .. } => "OCCURRED_IN_FUTURE",
@@ -120,6 +145,7 @@ impl RecipientError {
 pub struct CareRecipient {
     profile: Option<RecipientProfile>,
     registered_at: Option<DateTime<Utc>>,
+    erased_at: Option<DateTime<Utc>>,
 }
 
 impl CareRecipient {
@@ -128,6 +154,9 @@ impl CareRecipient {
     }
     pub fn registered_at(&self) -> Option<DateTime<Utc>> {
         self.registered_at
+    }
+    pub fn erased_at(&self) -> Option<DateTime<Utc>> {
+        self.erased_at
     }
     /// The profile, or the refusal a command about an unregistered recipient gets.
     pub fn require(&self, id: RecipientId) -> Result<&RecipientProfile, RecipientError> {
@@ -187,7 +216,23 @@ impl Aggregate for CareRecipient {
                     cancer_site_group: r.cancer_site_group,
                 };
                 Ok(vec![RecipientEvent::CareRecipientRegistered(
-                    CareRecipientRegistered { profile },
+                    CareRecipientRegistered {
+                        profile,
+                        personal: r.personal.clone(),
+                    },
+                )])
+            }
+            RecipientAction::Erase { recipient } => {
+                if self.profile.is_none() {
+                    return Err(RecipientError::NotRegistered {
+                        recipient: *recipient,
+                    });
+                }
+                if self.erased_at.is_some() {
+                    return Ok(vec![]);
+                }
+                Ok(vec![RecipientEvent::CareRecipientErased(
+                    CareRecipientErased {},
                 )])
             }
         }
@@ -198,6 +243,9 @@ impl Aggregate for CareRecipient {
             RecipientEvent::CareRecipientRegistered(e) => {
                 self.profile = Some(e.profile.clone());
                 self.registered_at = Some(occurred_at);
+            }
+            RecipientEvent::CareRecipientErased(_) => {
+                self.erased_at = Some(occurred_at);
             }
         }
     }
@@ -226,13 +274,16 @@ pub(crate) mod tests {
             preferential_reimbursement: PreferentialReimbursement::Yes,
             deprivation_decile: Some(DeprivationDecile::parse(3).unwrap()),
             cancer_site_group: CancerSiteGroup::Breast,
+            personal: None,
         }
     }
 
     pub(crate) fn profile(id: RecipientId) -> RecipientProfile {
         let cmd = Command::now(RecipientAction::Register(register(id)), t(1));
         let events = CareRecipient::default().decide(&cmd).unwrap();
-        let RecipientEvent::CareRecipientRegistered(e) = &events[0];
+        let RecipientEvent::CareRecipientRegistered(e) = &events[0] else {
+            unreachable!()
+        };
         e.profile.clone()
     }
 
@@ -250,6 +301,7 @@ pub(crate) mod tests {
             .then_expect_events(vec![RecipientEvent::CareRecipientRegistered(
                 CareRecipientRegistered {
                     profile: profile(id()),
+                    personal: None,
                 },
             )]);
         let p = state.profile().unwrap();
@@ -262,6 +314,7 @@ pub(crate) mod tests {
     fn registering_twice_is_refused() {
         let first = RecipientEvent::CareRecipientRegistered(CareRecipientRegistered {
             profile: profile(id()),
+            personal: None,
         });
         given::<CareRecipient>(&[(first, t(1))])
             .when(Command::now(
@@ -305,5 +358,26 @@ pub(crate) mod tests {
                 occurred_at: t(3),
                 now: t(1),
             });
+    }
+
+    #[test]
+    fn erasure_is_recorded_once_and_only_for_a_registered_recipient() {
+        let registered = RecipientEvent::CareRecipientRegistered(CareRecipientRegistered {
+            profile: profile(id()),
+            personal: None,
+        });
+        let erase = || Command::now(RecipientAction::Erase { recipient: id() }, t(2));
+        given::<CareRecipient>(&[])
+            .when(erase())
+            .then_expect_error(RecipientError::NotRegistered { recipient: id() });
+        let erased = RecipientEvent::CareRecipientErased(CareRecipientErased {});
+        let state = given::<CareRecipient>(&[(registered.clone(), t(1))])
+            .when(erase())
+            .then_expect_events(vec![erased.clone()]);
+        assert_eq!(state.erased_at(), Some(t(2)));
+        assert!(state.profile().is_some(), "the stratifiers stay");
+        given::<CareRecipient>(&[(registered, t(1)), (erased, t(2))])
+            .when(erase())
+            .then_expect_events(vec![]);
     }
 }

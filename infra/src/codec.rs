@@ -79,6 +79,7 @@ macro_rules! event_table {
 
 event_table! {
     CareRecipientRegistered: Recipient::RecipientEvent = 1,
+    CareRecipientErased: Recipient::RecipientEvent = 1,
     NeedIdentified: NeedCase::NeedCaseEvent = 1,
     ServicesSuggested: NeedCase::NeedCaseEvent = 2,
     ReferralRequested: NeedCase::NeedCaseEvent = 1,
@@ -220,7 +221,7 @@ mod tests {
     fn the_event_table_covers_every_type_name_the_domain_uses() {
         // A type name missing from the table would panic in `encode`; this keeps
         // the table and `DomainEvent::event_type` in step.
-        assert_eq!(EVENT_TYPES.len(), 19);
+        assert_eq!(EVENT_TYPES.len(), 20);
         for t in EVENT_TYPES {
             let expected = if *t == "ServicesSuggested" { 2 } else { 1 };
             assert_eq!(current_schema_version(t), Some(expected), "{t}");

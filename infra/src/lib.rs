@@ -12,6 +12,8 @@
 //! * [`hsds`] — reading an Open Referral HSDS 3.0 data package (the service directory).
 //! * [`clock`] — the system clock.
 //! * [`snapshot`] — projection checkpoints as files, replaced atomically.
+//! * [`vault`] — key vaults (SQLite file, PostgreSQL table) and the AEAD sealing of
+//!   personal data.
 
 pub mod catalogue;
 pub mod clock;
@@ -21,3 +23,4 @@ pub mod hsds;
 pub mod postgres;
 pub mod snapshot;
 pub mod sqlite;
+pub mod vault;

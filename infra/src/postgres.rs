@@ -54,7 +54,7 @@ use tokio_postgres::{AsyncMessage, Client, Config, NoTls, Row};
 use uuid::Uuid;
 
 /// The schema version this build writes; a database with a higher one is refused.
-pub const PG_SCHEMA_VERSION: i32 = 2;
+pub const PG_SCHEMA_VERSION: i32 = 3;
 
 /// The migrations, in order: `MIGRATIONS[i]` takes the schema to version `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -90,6 +90,13 @@ CREATE TABLE snapshots (
     "
 CREATE INDEX events_actor ON events (actor_subject, position);
 CREATE INDEX events_site ON events (site, position);
+",
+    "
+CREATE TABLE recipient_keys (
+    recipient uuid PRIMARY KEY,
+    key bytea,
+    destroyed_at timestamptz
+);
 ",
 ];
 
@@ -427,6 +434,16 @@ impl PgEventStore {
         for t in self.inner.tasks.lock().expect("not poisoned").drain(..) {
             t.abort();
         }
+    }
+
+    /// A connection of the read pool (its `search_path` is the store's schema).
+    pub(crate) fn client(&self) -> &Client {
+        self.reader()
+    }
+
+    /// The key vault kept in this database (`recipient_keys`).
+    pub fn key_vault(&self) -> crate::vault::PgKeyVault {
+        crate::vault::PgKeyVault::new(self.clone())
     }
 
     fn reader(&self) -> &Client {

@@ -13,6 +13,7 @@ use careledger_domain::DomainEvent;
 use careledger_domain::aggregate::Aggregate;
 use careledger_domain::ids::{NeedCaseId, RecipientId, ReferralId, ServiceId};
 use careledger_domain::need_case::{NeedCase, NeedCaseData, NeedCaseEvent, NeedStatus, Referral};
+use careledger_domain::personal::Sealed;
 use careledger_domain::recipient::{RecipientEvent, RecipientProfile};
 use careledger_domain::store::{Position, RecordedEvent};
 use careledger_domain::values::{NeedCode, NeedDomain, SiteId};
@@ -125,6 +126,11 @@ pub struct RecipientView {
     pub position: u64,
     /// Their need cases, in the order they were identified.
     pub need_cases: Vec<NeedCaseId>,
+    /// Names and contact details, sealed under the recipient's key (dropped on
+    /// erasure: the read model keeps no unreadable copy either).
+    pub personal: Option<Sealed>,
+    /// When they were erased.
+    pub erased_at: Option<DateTime<Utc>>,
 }
 
 /// What a `needCases` listing filters on. Every field narrows; `None` does not.
@@ -254,7 +260,7 @@ fn referral_of(ev: &NeedCaseEvent) -> Option<ReferralId> {
 }
 
 /// The snapshot format; a snapshot of another format is discarded and rebuilt.
-const SNAPSHOT_FORMAT: u32 = 4;
+const SNAPSHOT_FORMAT: u32 = 5;
 
 #[derive(Serialize)]
 struct SnapshotOut<'a> {
@@ -309,8 +315,24 @@ impl Casework {
                         version: e.version,
                         position: e.position.raw(),
                         need_cases: Vec::new(),
+                        personal: r.personal.clone(),
+                        erased_at: None,
                     },
                 );
+            }
+            DomainEvent::Recipient(RecipientEvent::CareRecipientErased(_)) => {
+                if let Some(r) = e
+                    .stream
+                    .as_str()
+                    .strip_prefix("recipient-")
+                    .and_then(|s| RecipientId::parse(s).ok())
+                    .and_then(|id| self.recipients.get_mut(&id))
+                {
+                    r.personal = None;
+                    r.erased_at = Some(e.metadata.occurred_at);
+                    r.version = e.version;
+                    r.position = e.position.raw();
+                }
             }
             DomainEvent::NeedCase(ev) => {
                 let Some(id) = e

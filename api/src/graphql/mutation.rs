@@ -16,6 +16,7 @@ use crate::authz::Action;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use careledger_domain::ids::{NeedCaseId, RecipientId, ReferralId, ServiceId};
 use careledger_domain::need_case::{self as nc, NeedCase as DomainNeedCase, NeedCaseAction};
+use careledger_domain::personal::{PersonalData, VaultError};
 use careledger_domain::recipient::{
     CareRecipient as DomainRecipient, RecipientAction, RecipientKind as DomainKind,
     RegisterCareRecipient,
@@ -285,6 +286,53 @@ pub struct RegisterCareRecipientInput {
     pub deprivation_decile: Option<u8>,
     #[graphql(default_with = "CancerSiteGroup::Unknown")]
     pub cancer_site_group: CancerSiteGroup,
+    /// Names and contact details: sealed under the recipient's own key before they
+    /// are recorded; read back by the coordinators of the site only.
+    pub personal_data: Option<PersonalDataInput>,
+}
+
+/// Names and contact details (each optional, at least one; at most 200 characters).
+#[derive(InputObject, Default)]
+pub struct PersonalDataInput {
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    /// Digits, spaces and `+-.()`, 4 to 20 digits.
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    /// Postal address; may span lines.
+    pub address: Option<String>,
+}
+
+fn personal_data(input: Option<PersonalDataInput>) -> Result<Option<PersonalData>, Invalid> {
+    let Some(p) = input else { return Ok(None) };
+    PersonalData::new(p.given_name, p.family_name, p.phone, p.email, p.address)
+        .map(Some)
+        .map_err(|e| {
+            let field = match e.field() {
+                "personalData" => "personalData".to_string(),
+                f => format!("personalData.{f}"),
+            };
+            invalid(&field, e.code(), e.to_string())
+        })
+}
+
+#[derive(InputObject)]
+pub struct EraseCareRecipientInput {
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+    pub recipient_id: ID,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct EraseCareRecipientPayload {
+    pub recipient_id: Option<String>,
+    /// When the erasure was recorded (also for one recorded before).
+    pub erased_at: Option<DateTime<Utc>>,
+    pub position: Option<Position>,
+    pub duplicate: bool,
+    /// The recipient had already been erased: nothing was written.
+    pub unchanged: bool,
+    pub user_errors: Vec<UserError>,
 }
 
 #[derive(SimpleObject, Default)]
@@ -492,6 +540,13 @@ async fn ranked_suggestion(
     )
 }
 
+/// The key vault failed: the cause is logged (it names no person), the caller is
+/// told to retry.
+fn vault_unavailable(e: VaultError) -> async_graphql::Error {
+    tracing::error!(error = %e, "key vault failed");
+    error("UNAVAILABLE", "the key vault is unavailable; retry later")
+}
+
 /// A command on one referral.
 async fn referral_command(
     ctx: &Context<'_>,
@@ -507,6 +562,68 @@ async fn referral_command(
 
 #[Object]
 impl CaseMutation {
+    /// Erases a care recipient's names and contact details (administrators): their
+    /// key is destroyed, so every sealed copy is unreadable for good, and
+    /// `CareRecipientErased` is recorded. Their stratifiers and need cases stay, and
+    /// statistics still count them. Erasing again changes nothing (`unchanged`).
+    async fn erase_care_recipient(
+        &self,
+        ctx: &Context<'_>,
+        input: EraseCareRecipientInput,
+    ) -> Result<EraseCareRecipientPayload> {
+        let access = allow(ctx, Action::EraseRecipient)?;
+        let refused = |e: UserError| EraseCareRecipientPayload {
+            user_errors: vec![e],
+            ..Default::default()
+        };
+        let prepared = command_context(access, &input.options).and_then(|c| {
+            parse_input(&input.recipient_id, Kind::CareRecipient)
+                .map(|u| (c, RecipientId::from_uuid(u)))
+                .map_err(|m| invalid("recipientId", "INVALID_ID", m))
+        });
+        let (cctx, id) = match prepared {
+            Ok(p) => p,
+            Err(Invalid(e)) => return Ok(refused(e)),
+        };
+        let app = app(ctx);
+        match app.load_recipient(id).await {
+            Ok(state) if state.profile().is_some() => {}
+            Ok(_) => {
+                return Ok(refused(user_error(
+                    Some("recipientId"),
+                    "RECIPIENT_NOT_FOUND",
+                    format!("care recipient {id} is not registered"),
+                )));
+            }
+            Err(e) => return Ok(refused(refusal(e)?)),
+        }
+        // The key goes first: should recording the erasure then fail, the data is
+        // already unreadable, and a retry records it.
+        app.vault.destroy(id).await.map_err(vault_unavailable)?;
+        match app
+            .execute::<DomainRecipient>(
+                StreamName::recipient(id),
+                RecipientAction::Erase { recipient: id },
+                &cctx,
+                |_| Ok(()),
+            )
+            .await
+        {
+            Ok(x) => {
+                let state = crate::app::fold::<DomainRecipient>(&x.history);
+                Ok(EraseCareRecipientPayload {
+                    recipient_id: Some(id.to_string()),
+                    erased_at: state.erased_at(),
+                    position: Some(Position(x.position.raw())),
+                    duplicate: x.duplicate,
+                    unchanged: x.unchanged,
+                    user_errors: vec![],
+                })
+            }
+            Err(e) => Ok(refused(refusal(e)?)),
+        }
+    }
+
     /// Registers a care recipient at a site, with the stratifiers of equity audits.
     async fn register_care_recipient(
         &self,
@@ -514,6 +631,15 @@ impl CaseMutation {
         input: RegisterCareRecipientInput,
     ) -> Result<RegisterCareRecipientPayload> {
         let access = allow(ctx, Action::WriteCasework)?;
+        let personal = match personal_data(input.personal_data) {
+            Ok(p) => p,
+            Err(Invalid(e)) => {
+                return Ok(RegisterCareRecipientPayload {
+                    user_errors: vec![e],
+                    ..Default::default()
+                });
+            }
+        };
         let prepared = (|| -> Result<(CommandContext, RegisterCareRecipient), Invalid> {
             let c = command_context(access, &input.options)?;
             let recipient = RecipientId::from_uuid(new_id(
@@ -573,6 +699,7 @@ impl CaseMutation {
                     preferential_reimbursement: input.preferential_reimbursement.into(),
                     deprivation_decile,
                     cancer_site_group: input.cancer_site_group.into(),
+                    personal: None,
                 },
             ))
         })();
@@ -588,8 +715,25 @@ impl CaseMutation {
         access
             .check_at(Action::WriteCasework, &register.site)
             .map_err(denied)?;
-        let stream = StreamName::recipient(register.recipient);
         let app = app(ctx);
+        let mut register = register;
+        if let Some(p) = &personal {
+            register.personal = match app.vault.seal(register.recipient, p).await {
+                Ok(s) => Some(s),
+                Err(VaultError::Erased) => {
+                    return Ok(RegisterCareRecipientPayload {
+                        user_errors: vec![user_error(
+                            Some("recipientId"),
+                            "RECIPIENT_ERASED",
+                            "this care recipient was erased; their personal data cannot be recorded again",
+                        )],
+                        ..Default::default()
+                    });
+                }
+                Err(e) => return Err(vault_unavailable(e)),
+            };
+        }
+        let stream = StreamName::recipient(register.recipient);
         match app
             .execute::<DomainRecipient>(
                 stream,
@@ -605,7 +749,15 @@ impl CaseMutation {
                     .history
                     .last()
                     .expect("a registered recipient has an event");
+                let sealed = x.history.iter().find_map(|e| match &e.event {
+                    careledger_domain::DomainEvent::Recipient(
+                        careledger_domain::recipient::RecipientEvent::CareRecipientRegistered(r),
+                    ) => r.personal.clone(),
+                    _ => None,
+                });
                 let view = state.profile().map(|p| RecipientView {
+                    personal: sealed.filter(|_| state.erased_at().is_none()),
+                    erased_at: state.erased_at(),
                     profile: p.clone(),
                     registered_at: state.registered_at().unwrap_or(last.metadata.occurred_at),
                     version: last.version,

@@ -387,6 +387,28 @@ impl Need {
 #[derive(Clone)]
 pub struct CareRecipient(pub Arc<RecipientView>);
 
+/// A care recipient's names and contact details.
+#[derive(SimpleObject)]
+pub struct PersonalData {
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub address: Option<String>,
+}
+
+impl From<careledger_domain::personal::PersonalData> for PersonalData {
+    fn from(p: careledger_domain::personal::PersonalData) -> Self {
+        PersonalData {
+            given_name: p.given_name,
+            family_name: p.family_name,
+            phone: p.phone,
+            email: p.email,
+            address: p.address,
+        }
+    }
+}
+
 #[Object]
 impl CareRecipient {
     async fn id(&self) -> ID {
@@ -445,6 +467,44 @@ impl CareRecipient {
     }
     async fn registered_at(&self) -> DateTime<Utc> {
         self.0.registered_at
+    }
+    /// Names and contact details, opened with the recipient's key — for the care
+    /// coordinators of their site only. Null when none were recorded, and for good
+    /// once the recipient was erased.
+    async fn personal_data(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<PersonalData>> {
+        let access = super::access(ctx)?;
+        access
+            .check_at(crate::authz::Action::ReadPersonalData, &self.0.profile.site)
+            .map_err(super::denied)?;
+        let (Some(sealed), None) = (&self.0.personal, self.0.erased_at) else {
+            return Ok(None);
+        };
+        let app = super::app(ctx);
+        match app.vault.open(self.0.profile.recipient, sealed).await {
+            Ok(p) => Ok(p.map(PersonalData::from)),
+            Err(e) => {
+                // The error names no person; the data never reaches the log.
+                tracing::error!(error = %e, "personal data could not be opened");
+                Err(super::error(
+                    match e {
+                        careledger_domain::personal::VaultError::Unavailable(_) => "UNAVAILABLE",
+                        _ => "INTERNAL",
+                    },
+                    "the personal data could not be opened",
+                ))
+            }
+        }
+    }
+    /// True once the recipient was erased (their personal data is gone; their
+    /// need cases and their place in the statistics stay).
+    async fn erased(&self) -> bool {
+        self.0.erased_at.is_some()
+    }
+    async fn erased_at(&self) -> Option<DateTime<Utc>> {
+        self.0.erased_at
     }
     /// Their need cases, in the order they were identified.
     #[graphql(complexity = "10 * child_complexity")]
@@ -554,7 +614,18 @@ impl From<&RecordedEvent> for HistoryEvent {
         use careledger_domain::DomainEvent as D;
         // The inner enums serialise externally tagged ({"Type": {...}}): keep the fields.
         let tagged = match &e.event {
-            D::Recipient(r) => serde_json::to_value(r),
+            // Sealed personal data is shown as such, never as its ciphertext.
+            D::Recipient(r) => serde_json::to_value(r).map(|mut v| {
+                if let Some(m) = v
+                    .as_object_mut()
+                    .and_then(|m| m.values_mut().next())
+                    .and_then(|m| m.as_object_mut())
+                    && m.remove("personal").is_some()
+                {
+                    m.insert("personal_data".into(), "sealed".into());
+                }
+                v
+            }),
             D::NeedCase(n) => serde_json::to_value(n),
             D::Service(x) => serde_json::to_value(x),
             // An API key's history shows who issued or revoked it, not its hash.

@@ -6,3 +6,4 @@
 mod contract;
 mod postgres;
 mod sqlite;
+mod vault;

@@ -67,11 +67,14 @@ impl Log {
             preferential_reimbursement: PreferentialReimbursement::No,
             deprivation_decile: None,
             cancer_site_group: CancerSiteGroup::Breast,
+            personal: None,
         });
         let events = CareRecipient::default()
             .decide(&Command::now(action, day(0)))
             .unwrap();
-        let RecipientEvent::CareRecipientRegistered(r) = &events[0];
+        let RecipientEvent::CareRecipientRegistered(r) = &events[0] else {
+            unreachable!()
+        };
         let profile = r.profile.clone();
         self.record(
             StreamName::recipient(id),

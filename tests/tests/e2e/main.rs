@@ -7,6 +7,7 @@ mod apikeys;
 mod audit;
 mod directory;
 mod equity;
+mod erasure;
 mod helpers;
 mod http;
 mod lifecycle;

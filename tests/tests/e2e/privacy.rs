@@ -81,7 +81,8 @@ fn a_full_lifecycle_leaves_no_personal_data_and_no_credential_in_the_logs() {
         "mutation($i: RegisterCareRecipientInput!) { registerCareRecipient(input: $i) { careRecipient { id } userErrors { code } } }",
         json!({ "i": { "site": "nl-maastricht", "birthYear": 1937, "sex": "FEMALE", "country": "NL",
                         "postalCode": "6217 KX", "language": "tr", "preferentialReimbursement": "YES",
-                        "deprivationDecile": 2, "cancerSiteGroup": "GYNAECOLOGICAL" } }),
+                        "deprivationDecile": 2, "cancerSiteGroup": "GYNAECOLOGICAL",
+                        "personalData": { "givenName": "Ottoline", "familyName": "Brinkgreve", "phone": "+31 43 987 65 43", "email": "ottoline.b@example.nl" } } }),
     );
     let recipient = ok(&r, "registerCareRecipient")["careRecipient"]["id"]
         .as_str()
@@ -149,6 +150,36 @@ fn a_full_lifecycle_leaves_no_personal_data_and_no_credential_in_the_logs() {
             m,
         );
     }
+    // The name read back, then erased by an administrator.
+    let read = post(
+        &agent,
+        &base,
+        &nurse,
+        "query($id: ID!) { projections { head } }",
+        json!({ "id": recipient }),
+    );
+    let head = read["data"]["projections"]["head"].clone();
+    let read = post(
+        &agent,
+        &base,
+        &nurse,
+        "query($id: ID!, $p: Position) { careRecipient(id: $id, minPosition: $p) { personalData { givenName } } }",
+        json!({ "id": recipient, "p": head }),
+    );
+    assert_eq!(
+        read["data"]["careRecipient"]["personalData"]["givenName"], "Ottoline",
+        "{read}"
+    );
+    ok(
+        &post(
+            &agent,
+            &base,
+            &token,
+            "mutation($i: EraseCareRecipientInput!) { eraseCareRecipient(input: $i) { userErrors { code } } }",
+            json!({ "i": { "recipientId": recipient } }),
+        ),
+        "eraseCareRecipient",
+    );
     // A refused request and a bad token are logged as events, not with their content.
     let _ = post(
         &agent,
@@ -194,6 +225,10 @@ fn a_full_lifecycle_leaves_no_personal_data_and_no_credential_in_the_logs() {
         ("its signature", nurse.rsplit('.').next().unwrap()),
         ("the token's signature", token.rsplit('.').next().unwrap()),
         ("the API key", secret.as_str()),
+        ("the given name", "Ottoline"),
+        ("the family name", "Brinkgreve"),
+        ("the phone number", "987 65"),
+        ("the email address", "ottoline.b@"),
         ("the birth year", "1937"),
         ("the postal code", "6217"),
         ("the postal code", "KX"),
