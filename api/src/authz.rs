@@ -8,8 +8,9 @@
 //! | read aggregates (equity tables, suppressed) | own sites | own sites | all sites | all sites |
 //! | read a service's referral load (not suppressed) | yes | yes | — | yes |
 //! | read the directory's history | yes | yes | — | yes |
+//! | read where the read models stand (projection status) | yes | yes | — | yes |
 //! | read the audit trail | — | own sites | — | all sites |
-//! | read shared data (catalogue, directory, projection status) | yes | yes | yes | yes |
+//! | read shared data (catalogue, directory) | yes | yes | yes | yes |
 //! | manage the directory | — | — | — | yes |
 //! | manage credentials (API keys) | — | — | — | yes |
 //! | erase a care recipient | — | — | — | yes |
@@ -32,6 +33,7 @@ pub enum Action {
     ReadAggregates,
     ReadServiceLoad,
     ReadDirectoryHistory,
+    ReadProjectionStatus,
     ReadAuditTrail,
     ReadShared,
     ManageDirectory,
@@ -40,13 +42,14 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::ReadCasework,
         Action::WriteCasework,
         Action::ReadPersonalData,
         Action::ReadAggregates,
         Action::ReadServiceLoad,
         Action::ReadDirectoryHistory,
+        Action::ReadProjectionStatus,
         Action::ReadAuditTrail,
         Action::ReadShared,
         Action::ManageDirectory,
@@ -85,6 +88,9 @@ impl Action {
             Action::ReadDirectoryHistory => {
                 "the directory's history is not published to external applications"
             }
+            Action::ReadProjectionStatus => {
+                "the read models' status is not published to external applications"
+            }
             Action::ReadAuditTrail => "the audit trail is for quality managers and administrators",
             Action::ReadShared => "this credential reads nothing",
             Action::ManageDirectory => "only administrators manage the service directory",
@@ -103,7 +109,9 @@ pub const fn allowed(role: Role, action: Action) -> bool {
             matches!(role, R::Coordinator | R::System)
         }
         A::ReadAggregates | A::ReadShared => true,
-        A::ReadServiceLoad | A::ReadDirectoryHistory => !matches!(role, R::ExternalApp),
+        A::ReadServiceLoad | A::ReadDirectoryHistory | A::ReadProjectionStatus => {
+            !matches!(role, R::ExternalApp)
+        }
         A::ReadAuditTrail => matches!(role, R::QualityManager | R::Admin | R::System),
         A::ManageDirectory | A::ManageCredentials | A::EraseRecipient => {
             matches!(role, R::Admin | R::System)
@@ -197,6 +205,7 @@ mod tests {
             (A::ReadAggregates, [true, true, true, true]),
             (A::ReadServiceLoad, [true, true, false, true]),
             (A::ReadDirectoryHistory, [true, true, false, true]),
+            (A::ReadProjectionStatus, [true, true, false, true]),
             (A::ReadAuditTrail, [false, true, false, true]),
             (A::ReadShared, [true, true, true, true]),
             (A::ManageDirectory, [false, false, false, true]),

@@ -521,7 +521,7 @@ impl CaseQuery {
 
     /// Where the read models stand against the log.
     async fn projections(&self, ctx: &Context<'_>) -> Result<ProjectionStatus> {
-        allow(ctx, Action::ReadShared)?;
+        allow(ctx, Action::ReadProjectionStatus)?;
         let app = app(ctx);
         let head = app
             .store

@@ -265,7 +265,7 @@ fn rows() -> Vec<Row> {
                 json!({ "s": format!("apikey-{id}") }),
             )
         }),
-        row("Query.projections", EVERYONE, |_| {
+        row("Query.projections", INTERNAL, |_| {
             query("{ projections { position head } }", json!({}))
         }),
         row("Query.service", EVERYONE, |fx| {
