@@ -140,6 +140,54 @@ fn replicas_share_one_database_and_a_killed_leader_is_replaced_within_seconds() 
         need_cases(&a, &recipient, last),
         need_cases(&b, &recipient, last)
     );
+    // Personal data sealed through one replica opens on the other (one shared key
+    // vault); erased through that one, it is gone from both.
+    let admin = run_to_end(
+        &[
+            "token",
+            "--jwt-secret",
+            SECRET,
+            "--role",
+            "admin",
+            "--sub",
+            "replica-admin",
+        ],
+        dirs[0].path(),
+    );
+    assert!(admin.success, "{}", admin.stderr);
+    let admin = admin.stdout.trim().to_string();
+    let p = a.mutate(
+        "registerCareRecipient",
+        json!({ "site": "be-leuven", "birthYear": 1944, "sex": "FEMALE", "country": "BE", "postalCode": "3000",
+                "language": "nl", "personalData": { "givenName": "Godelieve", "email": "g@example.be" } }),
+        "careRecipient { id }",
+    );
+    let named = ok(&p)["careRecipient"]["id"].as_str().unwrap().to_string();
+    let at: u64 = p["position"].as_str().unwrap().parse().unwrap();
+    let personal = |s: &Server, at: u64| {
+        s.data(
+            "query($id: ID!, $p: Position) { careRecipient(id: $id, minPosition: $p) { erased personalData { givenName } } }",
+            json!({ "id": named, "p": at.to_string() }),
+        )["careRecipient"]
+            .clone()
+    };
+    assert_eq!(
+        personal(&b, at),
+        json!({ "erased": false, "personalData": { "givenName": "Godelieve" } })
+    );
+    let e = b.data_as(
+        &admin,
+        "mutation($i: EraseCareRecipientInput!) { eraseCareRecipient(input: $i) { position userErrors { code } } }",
+        json!({ "i": { "recipientId": named } }),
+    )["eraseCareRecipient"]
+        .clone();
+    let erased_at: u64 = ok(&e)["position"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        personal(&a, erased_at),
+        json!({ "erased": true, "personalData": null })
+    );
+    last = erased_at;
+
     wait_until("the leader checkpoints", Duration::from_secs(10), || {
         a.metric("careledger_projection_checkpoint_position") >= last
     });
