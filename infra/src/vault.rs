@@ -112,13 +112,67 @@ fn key_of(bytes: Option<Vec<u8>>) -> Result<Key, VaultError> {
         .ok_or_else(|| VaultError::Unavailable("a stored key has the wrong length".into()))
 }
 
+/// Where a vault keeps its keys: one row per recipient, with the key or a
+/// tombstone.
+trait KeyTable: Send + Sync + 'static {
+    /// Stores `fresh` unless the recipient has a row; answers the row.
+    fn insert_or_get(
+        &self,
+        r: RecipientId,
+        fresh: Key,
+    ) -> BoxFuture<'_, Result<KeyState, VaultError>>;
+    fn get(&self, r: RecipientId) -> BoxFuture<'_, Result<KeyState, VaultError>>;
+    /// Replaces the row by a tombstone, durably.
+    fn tombstone(&self, r: RecipientId) -> BoxFuture<'_, Result<(), VaultError>>;
+}
+
+/// A key vault over a [`KeyTable`]: the sealing is the same for every table.
+#[derive(Clone)]
+pub struct TableVault<T>(T);
+
+impl<T: KeyTable> KeyVault for TableVault<T> {
+    fn seal(
+        &self,
+        recipient: RecipientId,
+        data: &PersonalData,
+    ) -> BoxFuture<'_, Result<Sealed, VaultError>> {
+        let data = data.clone();
+        Box::pin(async move {
+            match self.0.insert_or_get(recipient, random()?).await? {
+                KeyState::Present(k) => seal_with(&k, recipient, &data),
+                KeyState::Destroyed => Err(VaultError::Erased),
+                KeyState::Missing => Err(VaultError::Unavailable("the key was not stored".into())),
+            }
+        })
+    }
+
+    fn open<'a>(
+        &'a self,
+        recipient: RecipientId,
+        sealed: &'a Sealed,
+    ) -> BoxFuture<'a, Result<Option<PersonalData>, VaultError>> {
+        Box::pin(async move {
+            match self.0.get(recipient).await? {
+                KeyState::Present(k) => open_with(&k, recipient, sealed).map(Some),
+                KeyState::Missing | KeyState::Destroyed => Ok(None),
+            }
+        })
+    }
+
+    fn destroy(&self, recipient: RecipientId) -> BoxFuture<'_, Result<(), VaultError>> {
+        self.0.tombstone(recipient)
+    }
+}
+
 // ---------------------------------------------------------------------------
 // SQLite
 // ---------------------------------------------------------------------------
 
 /// The embedded key vault: `<data-dir>/keys.db`.
+pub type SqliteKeyVault = TableVault<SqliteKeys>;
+
 #[derive(Clone)]
-pub struct SqliteKeyVault {
+pub struct SqliteKeys {
     conn: Arc<Mutex<Connection>>,
 }
 
@@ -126,7 +180,7 @@ fn sqlite_err(e: rusqlite::Error) -> VaultError {
     VaultError::Unavailable(e.to_string())
 }
 
-impl SqliteKeyVault {
+impl TableVault<SqliteKeys> {
     /// Opens (creating) the vault file.
     ///
     /// # Errors
@@ -149,19 +203,21 @@ impl SqliteKeyVault {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
         }
-        Ok(Self {
+        Ok(TableVault(SqliteKeys {
             conn: Arc::new(Mutex::new(conn)),
-        })
+        }))
     }
 
     /// Opens the vault in a data directory.
     ///
     /// # Errors
-    /// As [`SqliteKeyVault::open`].
+    /// As [`TableVault::open`].
     pub fn in_dir(dir: &Path) -> Result<Self, VaultError> {
         Self::open(&dir.join(KEY_FILE))
     }
+}
 
+impl SqliteKeys {
     fn state(conn: &Connection, recipient: RecipientId) -> Result<KeyState, VaultError> {
         let row: Option<(Option<Vec<u8>>, Option<String>)> = conn
             .query_row(
@@ -178,75 +234,52 @@ impl SqliteKeyVault {
         })
     }
 
-    async fn blocking<T: Send + 'static>(
+    fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, VaultError> + Send + 'static,
-    ) -> Result<T, VaultError> {
+    ) -> BoxFuture<'_, Result<T, VaultError>> {
         let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let c = conn
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            f(&c)
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let c = conn
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                f(&c)
+            })
+            .await
+            .map_err(|e| VaultError::Unavailable(e.to_string()))?
         })
-        .await
-        .map_err(|e| VaultError::Unavailable(e.to_string()))?
     }
+}
 
-    /// The key of a recipient, making one if they have none.
-    async fn key_for_sealing(&self, recipient: RecipientId) -> Result<Key, VaultError> {
-        let fresh: Key = random()?;
+impl KeyTable for SqliteKeys {
+    fn insert_or_get(
+        &self,
+        r: RecipientId,
+        fresh: Key,
+    ) -> BoxFuture<'_, Result<KeyState, VaultError>> {
         self.blocking(move |c| {
             c.execute(
                 "INSERT INTO recipient_keys (recipient, key) VALUES (?1, ?2)
                  ON CONFLICT (recipient) DO NOTHING",
-                params![recipient.to_string(), fresh.as_slice()],
+                params![r.to_string(), fresh.as_slice()],
             )
             .map_err(sqlite_err)?;
-            match Self::state(c, recipient)? {
-                KeyState::Present(k) => Ok(k),
-                KeyState::Destroyed => Err(VaultError::Erased),
-                KeyState::Missing => Err(VaultError::Unavailable("the key was not stored".into())),
-            }
-        })
-        .await
-    }
-}
-
-impl KeyVault for SqliteKeyVault {
-    fn seal(
-        &self,
-        recipient: RecipientId,
-        data: &PersonalData,
-    ) -> BoxFuture<'_, Result<Sealed, VaultError>> {
-        let data = data.clone();
-        Box::pin(async move {
-            let key = self.key_for_sealing(recipient).await?;
-            seal_with(&key, recipient, &data)
+            Self::state(c, r)
         })
     }
 
-    fn open<'a>(
-        &'a self,
-        recipient: RecipientId,
-        sealed: &'a Sealed,
-    ) -> BoxFuture<'a, Result<Option<PersonalData>, VaultError>> {
-        Box::pin(async move {
-            let state = self.blocking(move |c| Self::state(c, recipient)).await?;
-            match state {
-                KeyState::Present(k) => open_with(&k, recipient, sealed).map(Some),
-                KeyState::Missing | KeyState::Destroyed => Ok(None),
-            }
-        })
+    fn get(&self, r: RecipientId) -> BoxFuture<'_, Result<KeyState, VaultError>> {
+        self.blocking(move |c| Self::state(c, r))
     }
 
-    fn destroy(&self, recipient: RecipientId) -> BoxFuture<'_, Result<(), VaultError>> {
-        Box::pin(self.blocking(move |c| {
+    fn tombstone(&self, r: RecipientId) -> BoxFuture<'_, Result<(), VaultError>> {
+        self.blocking(move |c| {
             c.execute(
                 "INSERT INTO recipient_keys (recipient, key, destroyed_at) VALUES (?1, NULL, ?2)
                  ON CONFLICT (recipient) DO UPDATE
                  SET key = NULL, destroyed_at = COALESCE(destroyed_at, excluded.destroyed_at)",
-                params![recipient.to_string(), chrono::Utc::now().to_rfc3339()],
+                params![r.to_string(), chrono::Utc::now().to_rfc3339()],
             )
             .map_err(sqlite_err)?;
             // The page with the old key was zeroed (secure_delete); move it into the
@@ -254,7 +287,7 @@ impl KeyVault for SqliteKeyVault {
             c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
                 .map_err(sqlite_err)?;
             Ok(())
-        }))
+        })
     }
 }
 
@@ -263,8 +296,10 @@ impl KeyVault for SqliteKeyVault {
 // ---------------------------------------------------------------------------
 
 /// The vault in the PostgreSQL schema (`recipient_keys`, migration 3).
+pub type PgKeyVault = TableVault<PgKeys>;
+
 #[derive(Clone)]
-pub struct PgKeyVault {
+pub struct PgKeys {
     store: crate::postgres::PgEventStore,
 }
 
@@ -272,69 +307,52 @@ fn pg_err(e: tokio_postgres::Error) -> VaultError {
     VaultError::Unavailable(crate::postgres::describe(&e))
 }
 
-impl PgKeyVault {
+impl TableVault<PgKeys> {
     pub fn new(store: crate::postgres::PgEventStore) -> Self {
-        Self { store }
-    }
-
-    async fn state(&self, recipient: RecipientId) -> Result<KeyState, VaultError> {
-        let row = self
-            .store
-            .client()
-            .query_opt(
-                "SELECT key, destroyed_at IS NOT NULL FROM recipient_keys WHERE recipient = $1",
-                &[&recipient.as_uuid()],
-            )
-            .await
-            .map_err(pg_err)?;
-        Ok(match row {
-            None => KeyState::Missing,
-            Some(r) if r.get::<_, bool>(1) => KeyState::Destroyed,
-            Some(r) => KeyState::Present(key_of(r.get(0))?),
-        })
+        TableVault(PgKeys { store })
     }
 }
 
-impl KeyVault for PgKeyVault {
-    fn seal(
+impl KeyTable for PgKeys {
+    fn insert_or_get(
         &self,
-        recipient: RecipientId,
-        data: &PersonalData,
-    ) -> BoxFuture<'_, Result<Sealed, VaultError>> {
-        let data = data.clone();
+        r: RecipientId,
+        fresh: Key,
+    ) -> BoxFuture<'_, Result<KeyState, VaultError>> {
         Box::pin(async move {
-            let fresh: Key = random()?;
             self.store
                 .client()
                 .execute(
                     "INSERT INTO recipient_keys (recipient, key) VALUES ($1, $2)
                      ON CONFLICT (recipient) DO NOTHING",
-                    &[&recipient.as_uuid(), &fresh.as_slice()],
+                    &[&r.as_uuid(), &fresh.as_slice()],
                 )
                 .await
                 .map_err(pg_err)?;
-            match self.state(recipient).await? {
-                KeyState::Present(k) => seal_with(&k, recipient, &data),
-                KeyState::Destroyed => Err(VaultError::Erased),
-                KeyState::Missing => Err(VaultError::Unavailable("the key was not stored".into())),
-            }
+            self.get(r).await
         })
     }
 
-    fn open<'a>(
-        &'a self,
-        recipient: RecipientId,
-        sealed: &'a Sealed,
-    ) -> BoxFuture<'a, Result<Option<PersonalData>, VaultError>> {
+    fn get(&self, r: RecipientId) -> BoxFuture<'_, Result<KeyState, VaultError>> {
         Box::pin(async move {
-            match self.state(recipient).await? {
-                KeyState::Present(k) => open_with(&k, recipient, sealed).map(Some),
-                KeyState::Missing | KeyState::Destroyed => Ok(None),
-            }
+            let row = self
+                .store
+                .client()
+                .query_opt(
+                    "SELECT key, destroyed_at IS NOT NULL FROM recipient_keys WHERE recipient = $1",
+                    &[&r.as_uuid()],
+                )
+                .await
+                .map_err(pg_err)?;
+            Ok(match row {
+                None => KeyState::Missing,
+                Some(row) if row.get::<_, bool>(1) => KeyState::Destroyed,
+                Some(row) => KeyState::Present(key_of(row.get(0))?),
+            })
         })
     }
 
-    fn destroy(&self, recipient: RecipientId) -> BoxFuture<'_, Result<(), VaultError>> {
+    fn tombstone(&self, r: RecipientId) -> BoxFuture<'_, Result<(), VaultError>> {
         Box::pin(async move {
             self.store
                 .client()
@@ -342,7 +360,7 @@ impl KeyVault for PgKeyVault {
                     "INSERT INTO recipient_keys (recipient, key, destroyed_at) VALUES ($1, NULL, now())
                      ON CONFLICT (recipient) DO UPDATE
                      SET key = NULL, destroyed_at = COALESCE(recipient_keys.destroyed_at, now())",
-                    &[&recipient.as_uuid()],
+                    &[&r.as_uuid()],
                 )
                 .await
                 .map_err(pg_err)?;
@@ -412,8 +430,8 @@ mod tests {
             "one key per recipient"
         );
         let key = {
-            let c = v.conn.lock().unwrap();
-            match SqliteKeyVault::state(&c, rid(1)).unwrap() {
+            let c = v.0.conn.lock().unwrap();
+            match SqliteKeys::state(&c, rid(1)).unwrap() {
                 KeyState::Present(k) => k,
                 other => panic!("{other:?}"),
             }
