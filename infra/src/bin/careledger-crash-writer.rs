@@ -5,7 +5,10 @@
 //! acknowledged before the kill. Runs until killed.
 //!
 //! Usage: `careledger-crash-writer sqlite:<path>` or
-//! `careledger-crash-writer postgres:<schema>|<url>`
+//! `careledger-crash-writer postgres:<schema>|<url>`; or
+//! `careledger-crash-writer vault:<dir>`, which seals personal data for new
+//! recipients in the embedded key vault and prints one line per acknowledged seal
+//! (`ok <recipient> <nonce> <ciphertext> <given name>`).
 
 use careledger_domain::ids::EventId;
 use careledger_domain::need_case::{CloseReason, NeedCaseEvent, NeedClosed};
@@ -29,6 +32,9 @@ async fn main() {
     let spec = std::env::args()
         .nth(1)
         .expect("usage: careledger-crash-writer sqlite:<path>");
+    if let Some(dir) = spec.strip_prefix("vault:") {
+        return seal_until_killed(dir).await;
+    }
     let store: Arc<dyn EventStore> = match spec.split_once(':') {
         Some(("sqlite", path)) => Arc::new(
             SqliteEventStore::open(path, Arc::new(SystemClock), SqliteOptions::default())
@@ -98,5 +104,30 @@ async fn main() {
     // The tasks loop until the process is killed (a failing one exits it, see the
     // panic hook), so there is nothing to join.
     drop(tasks);
+    std::future::pending::<()>().await;
+}
+
+async fn seal_until_killed(dir: &str) {
+    use careledger_domain::ids::RecipientId;
+    use careledger_domain::personal::{KeyVault, PersonalData};
+    let vault: Arc<dyn KeyVault> = Arc::new(
+        careledger_infra::vault::SqliteKeyVault::in_dir(std::path::Path::new(dir))
+            .expect("open the vault"),
+    );
+    for t in 0..16 {
+        let vault = vault.clone();
+        tokio::spawn(async move {
+            for i in 0.. {
+                let r = RecipientId::from_uuid(Uuid::now_v7());
+                let name = format!("N{t}x{i}");
+                let data =
+                    PersonalData::new(Some(name.clone()), None, None, None, None).expect("valid");
+                let s = vault.seal(r, &data).await.expect("seal");
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "ok {r} {} {} {name}", s.nonce, s.ciphertext).expect("stdout");
+                out.flush().expect("flush");
+            }
+        });
+    }
     std::future::pending::<()>().await;
 }

@@ -42,6 +42,7 @@ struct Scale {
 
 mod equity;
 mod graphql;
+mod personal;
 mod pg;
 mod suggest;
 
@@ -158,6 +159,15 @@ fn main() {
         }
         if wanted("suggest") {
             suggest::suggest(10_000, if quick { 100 } else { 1_000 });
+        }
+        if wanted("personal_data") {
+            personal::personal_data(
+                &scenario_dir(&dir, "personal_data"),
+                64,
+                if quick { 10 } else { 50 },
+            )
+            .await;
+            clean(&dir, "personal_data");
         }
         if wanted("graphql_query") {
             graphql::graphql_query(
