@@ -10,8 +10,15 @@
 //!   every replica.
 //!
 //! A sealed value binds its recipient: the recipient id is the cipher's associated
-//! data, so ciphertext copied onto another recipient does not open. A random 192-bit
-//! nonce per seal makes nonce reuse under one key negligible.
+//! data, so ciphertext copied onto another recipient does not open.
+//!
+//! Sealing is deterministic (the SIV idea): the 192-bit nonce is an HMAC-SHA256, under
+//! a key derived from the recipient's, of the associated data and the plaintext. So
+//! the same data for the same recipient seals to the same bytes — a retried command
+//! (same idempotency key, same data) decides the same event and is recognised as the
+//! retry — while different data gets a different nonce (a nonce is never reused for
+//! two plaintexts). What this reveals is only whether two of one recipient's sealed
+//! values are equal.
 
 use crate::group_commit::{Queue, Queued, WriteMsg};
 use base64::Engine;
@@ -44,21 +51,42 @@ fn random<const N: usize>() -> Result<[u8; N], VaultError> {
     Ok(b)
 }
 
-/// Seals `data` under `key` for `recipient`.
+fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    use hmac::Mac;
+    let mut m = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key");
+    for p in parts {
+        m.update(p);
+    }
+    m.finalize().into_bytes().into()
+}
+
+/// The nonce of a seal: a PRF of what is sealed, under a key derived from the
+/// recipient's (never the encryption key itself).
+fn synthetic_nonce(key: &Key, aad: &[u8], plain: &[u8]) -> [u8; 24] {
+    let nonce_key = hmac(key, &[b"careledger/personal/v1/nonce-key"]);
+    let len = (aad.len() as u64).to_be_bytes();
+    let mac = hmac(&nonce_key, &[&len, aad, plain]);
+    let mut n = [0u8; 24];
+    n.copy_from_slice(&mac[..24]);
+    n
+}
+
+/// Seals `data` under `key` for `recipient` (deterministically: see the module).
 pub fn seal_with(
     key: &Key,
     recipient: RecipientId,
     data: &PersonalData,
 ) -> Result<Sealed, VaultError> {
     let plain = serde_json::to_vec(data).map_err(|e| VaultError::Unavailable(e.to_string()))?;
-    let nonce = random::<24>()?;
+    let aad = aad(recipient);
+    let nonce = synthetic_nonce(key, &aad, &plain);
     let cipher = XChaCha20Poly1305::new(key.into());
     let ct = cipher
         .encrypt(
             XNonce::from_slice(&nonce),
             Payload {
                 msg: &plain,
-                aad: &aad(recipient),
+                aad: &aad,
             },
         )
         .map_err(|_| VaultError::Unavailable("encryption failed".into()))?;
@@ -510,10 +538,22 @@ mod tests {
             Err(VaultError::Tampered),
             "tampered"
         );
+        assert_eq!(
+            seal_with(&key, rid(1), &data()).unwrap(),
+            s,
+            "the same data seals to the same bytes (a retry decides the same event)"
+        );
+        let mut other = data();
+        other.phone = Some("+32 16 00 00 00".into());
         assert_ne!(
-            seal_with(&key, rid(1), &data()).unwrap().nonce,
+            seal_with(&key, rid(1), &other).unwrap().nonce,
             s.nonce,
-            "fresh nonce"
+            "other data, another nonce"
+        );
+        assert_ne!(
+            seal_with(&key, rid(2), &data()).unwrap().nonce,
+            s.nonce,
+            "another recipient, another nonce"
         );
     }
 

@@ -103,13 +103,31 @@ fn erasure_shreds_personal_data_keeps_statistics_and_survives_a_rebuild() {
     }
     assert_eq!(s.head(), head, "refusals wrote nothing");
 
+    let key = v7();
+    let registration = |given: &str| {
+        json!({ "idempotencyKey": key, "site": "be-leuven", "birthYear": 1951, "sex": "FEMALE", "country": "BE", "postalCode": "3000", "language": "nl",
+                "personalData": { "givenName": given, "familyName": FAMILY, "phone": "+32 16 12 34 56", "email": EMAIL } })
+    };
+    const SEL: &str = "careRecipient { id recipientId personalData { givenName } }";
     let r = s.mutate(
         "registerCareRecipient",
-        json!({ "site": "be-leuven", "birthYear": 1951, "sex": "FEMALE", "country": "BE", "postalCode": "3000", "language": "nl",
-                "personalData": { "givenName": format!(" {NAME} "), "familyName": FAMILY, "phone": "+32 16 12 34 56", "email": EMAIL } }),
-        "careRecipient { id recipientId personalData { givenName } }",
+        registration(&format!(" {NAME} ")),
+        SEL,
     );
     assert_eq!(r["userErrors"], json!([]), "{r}");
+    // A retry (same key, same data) is answered as the original and writes nothing;
+    // the same key with other personal data is another command, refused.
+    let head = s.head();
+    let retry = s.mutate("registerCareRecipient", registration(NAME), SEL);
+    assert_eq!(retry["userErrors"], json!([]), "{retry}");
+    assert_eq!(retry["duplicate"], true, "{retry}");
+    assert_eq!(retry["position"], r["position"], "{retry}");
+    let other = s.mutate("registerCareRecipient", registration("Someone else"), SEL);
+    assert_eq!(
+        other["userErrors"][0]["code"], "IDEMPOTENCY_KEY_REUSED",
+        "{other}"
+    );
+    assert_eq!(s.head(), head, "neither the retry nor the reuse wrote");
     assert_eq!(
         r["careRecipient"]["personalData"]["givenName"], NAME,
         "trimmed"
