@@ -614,39 +614,26 @@ impl From<&RecordedEvent> for HistoryEvent {
         use careledger_domain::DomainEvent as D;
         // The inner enums serialise externally tagged ({"Type": {...}}): keep the fields.
         let tagged = match &e.event {
-            // Sealed personal data is shown as such, never as its ciphertext.
-            D::Recipient(r) => serde_json::to_value(r).map(|mut v| {
-                if let Some(m) = v
-                    .as_object_mut()
-                    .and_then(|m| m.values_mut().next())
-                    .and_then(|m| m.as_object_mut())
-                    && m.remove("personal").is_some()
-                {
-                    m.insert("personal_data".into(), "sealed".into());
-                }
-                v
-            }),
+            D::Recipient(r) => serde_json::to_value(r),
             D::NeedCase(n) => serde_json::to_value(n),
             D::Service(x) => serde_json::to_value(x),
-            // An API key's history shows who issued or revoked it, not its hash.
-            D::Credential(x) => serde_json::to_value(x).map(|mut v| {
-                if let Some(m) = v
-                    .as_object_mut()
-                    .and_then(|m| m.values_mut().next())
-                    .and_then(|m| m.as_object_mut())
-                {
-                    m.remove("secret_sha256");
-                }
-                v
-            }),
+            D::Credential(x) => serde_json::to_value(x),
         }
         .unwrap_or(serde_json::Value::Null);
-        let data = match tagged {
+        let mut data = match tagged {
             serde_json::Value::Object(mut m) if m.len() == 1 => {
                 m.remove(e.event.event_type()).unwrap_or_default()
             }
             other => other,
         };
+        if let Some(m) = data.as_object_mut() {
+            // An API key's history shows who issued or revoked it, not its hash;
+            // sealed personal data is shown as such, never as its ciphertext.
+            m.remove("secret_sha256");
+            if m.remove("personal").is_some() {
+                m.insert("personal_data".into(), "sealed".into());
+            }
+        }
         HistoryEvent {
             event_id: e.id.to_string(),
             stream: e.stream.to_string(),

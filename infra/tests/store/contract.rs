@@ -769,15 +769,13 @@ pub async fn a_reopened_store_keeps_everything_and_continues<H: Harness>() {
     ));
 }
 
-/// A writer process appending under load is killed with SIGKILL; every append it
-/// had acknowledged is found after reopening, at the version and position it was
-/// acknowledged with.
-pub async fn appends_acknowledged_before_a_kill_9_survive<H: Harness>() {
+/// Runs `careledger-crash-writer <spec>` until it has acknowledged `want` writes (or
+/// 20 s passed), kills it with SIGKILL, and returns every line it acknowledged —
+/// those written before the kill too — asserting at least `at_least`.
+pub async fn acknowledged_until_killed(spec: &str, want: usize, at_least: usize) -> Vec<String> {
     use tokio::io::{AsyncBufReadExt, BufReader};
-    let mut h = H::fresh().await;
-    h.release().await;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_careledger-crash-writer"))
-        .arg(h.spec())
+        .arg(spec)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .kill_on_drop(true)
@@ -786,24 +784,33 @@ pub async fn appends_acknowledged_before_a_kill_9_survive<H: Harness>() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut acked = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while acked.len() < 3_000 && tokio::time::Instant::now() < deadline {
+    while acked.len() < want && tokio::time::Instant::now() < deadline {
         match tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await {
             Ok(Ok(Some(line))) => acked.push(line),
             other => panic!("the crash writer stopped early: {other:?}"),
         }
     }
     child.start_kill().expect("SIGKILL");
-    // Lines written before the kill are acknowledgements too.
     while let Ok(Some(line)) = lines.next_line().await {
         acked.push(line);
     }
     let status = child.wait().await.unwrap();
     assert!(!status.success(), "the writer was killed, not finished");
     assert!(
-        acked.len() >= 1_000,
+        acked.len() >= at_least,
         "enough load before the kill: {}",
         acked.len()
     );
+    acked
+}
+
+/// A writer process appending under load is killed with SIGKILL; every append it
+/// had acknowledged is found after reopening, at the version and position it was
+/// acknowledged with.
+pub async fn appends_acknowledged_before_a_kill_9_survive<H: Harness>() {
+    let mut h = H::fresh().await;
+    h.release().await;
+    let acked = acknowledged_until_killed(&h.spec(), 3_000, 1_000).await;
     h.reopen().await;
     let store = h.store();
     let stored: BTreeMap<u64, RecordedEvent> = all(&*store)

@@ -100,34 +100,9 @@ async fn the_postgres_vault_keeps_the_contract() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_acknowledged_before_a_kill_9_survive() {
     use careledger_domain::personal::Sealed;
-    use tokio::io::{AsyncBufReadExt, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_careledger-crash-writer"))
-        .arg(format!("vault:{}", dir.path().display()))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the crash writer");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut acked = Vec::new();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-    while acked.len() < 2_000 && tokio::time::Instant::now() < deadline {
-        match lines.next_line().await {
-            Ok(Some(l)) => acked.push(l),
-            other => panic!("the crash writer stopped early: {other:?}"),
-        }
-    }
-    child.start_kill().expect("SIGKILL");
-    while let Ok(Some(l)) = lines.next_line().await {
-        acked.push(l);
-    }
-    assert!(!child.wait().await.unwrap().success());
-    assert!(
-        acked.len() >= 500,
-        "enough load before the kill: {}",
-        acked.len()
-    );
+    let spec = format!("vault:{}", dir.path().display());
+    let acked = crate::contract::acknowledged_until_killed(&spec, 2_000, 500).await;
     let v = SqliteKeyVault::in_dir(dir.path()).unwrap();
     for line in &acked {
         let f: Vec<&str> = line.split(' ').collect();

@@ -2,7 +2,7 @@
 //! CLI), shown once, stored hashed, usable as bearer credentials with an external
 //! application's reach, revoked at once.
 
-use crate::api::{Server, v7};
+use crate::api::{Server, mint, v7};
 use crate::helpers::run_to_end;
 use serde_json::{Value, json};
 
@@ -22,11 +22,7 @@ fn an_issued_key_works_once_shown_reaches_only_shared_data_and_stops_when_revoke
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), &[]);
     // Only administrators issue keys; a refusal writes nothing.
-    let nurse = run_to_end(
-        &["token", "--sub", "nurse-1", "--role", "coordinator"],
-        dir.path(),
-    );
-    let nurse = nurse.stdout.trim().to_string();
+    let nurse = mint(dir.path(), "nurse-1", "coordinator", &["*"]);
     let head = s.head();
     let (_, v) = status_and_body(&s, &nurse, ISSUE, json!({ "i": { "name": "portal" } }));
     assert_eq!(v["errors"][0]["extensions"]["code"], "FORBIDDEN", "{v}");

@@ -1,8 +1,7 @@
 //! The audit trail: who did what, when, at which site — for quality managers (their
 //! sites) and administrators only.
 
-use crate::api::Server;
-use crate::helpers::run_to_end;
+use crate::api::{Server, mint};
 use serde_json::{Value, json};
 
 const Q: &str =
@@ -10,15 +9,6 @@ const Q: &str =
   auditTrail(stream: $stream, actor: $actor, site: $site, first: $first, after: $after) {
     edges { cursor node { type stream site actor { subject role } } }
     pageInfo { hasNextPage endCursor } } }";
-
-fn token(dir: &std::path::Path, sub: &str, role: &str, sites: &str) -> String {
-    let out = run_to_end(
-        &["token", "--sub", sub, "--role", role, "--sites", sites],
-        dir,
-    );
-    assert!(out.success, "{}", out.stderr);
-    out.stdout.trim().to_string()
-}
 
 fn register(s: &Server, token: &str, site: &str, country: &str, postal: &str) -> Value {
     let v = s.gql_as(
@@ -52,9 +42,9 @@ fn types(v: &Value) -> Vec<(String, String)> {
 fn the_audit_trail_answers_by_site_actor_and_stream_within_the_callers_sites() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), &[]);
-    let leuven = token(dir.path(), "nurse-l", "coordinator", "be-leuven");
-    let koeln = token(dir.path(), "nurse-k", "coordinator", "de-koeln");
-    let qm = token(dir.path(), "qm-l", "quality_manager", "be-leuven");
+    let leuven = mint(dir.path(), "nurse-l", "coordinator", &["be-leuven"]);
+    let koeln = mint(dir.path(), "nurse-k", "coordinator", &["de-koeln"]);
+    let qm = mint(dir.path(), "qm-l", "quality_manager", &["be-leuven"]);
     register(&s, &leuven, "be-leuven", "BE", "3000");
     register(&s, &leuven, "be-leuven", "BE", "3001");
     let k = register(&s, &koeln, "de-koeln", "DE", "50667");

@@ -1,6 +1,6 @@
 //! The service directory and ranked, explained suggestions over HTTP.
 
-use crate::api::{Server, v7};
+use crate::api::{Server, mint, v7};
 use crate::helpers::run_to_end;
 use serde_json::{Value, json};
 
@@ -335,19 +335,7 @@ fn directory_changes_are_checked_and_kept_to_administrators() {
     assert_eq!(p["userErrors"][0]["code"], "NEED_CASE_NOT_FOUND", "{p}");
     assert_eq!(s.head(), head, "refusals wrote nothing");
 
-    let out = run_to_end(
-        &[
-            "token",
-            "--sub",
-            "nurse-2",
-            "--role",
-            "coordinator",
-            "--sites",
-            "be-leuven",
-        ],
-        dir.path(),
-    );
-    let nurse = out.stdout.trim().to_string();
+    let nurse = mint(dir.path(), "nurse-2", "coordinator", &["be-leuven"]);
     let v = s.gql_as(
         &nurse,
         "mutation($i: RegisterServiceInput!) { registerService(input: $i) { position } }",

@@ -2,8 +2,7 @@
 //! `RATE_LIMITED`, nothing written), a request time limit (503 `REQUEST_TIMEOUT`),
 //! and RS256 tokens verified with an identity provider's public key.
 
-use crate::api::{Server, v7};
-use crate::helpers::run_to_end;
+use crate::api::{Server, mint, v7};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -14,12 +13,7 @@ fn a_credential_over_its_rate_is_refused_with_429_and_nothing_is_written() {
         dir.path(),
         &["--rate-limit", "1", "--rate-limit-burst", "3"],
     );
-    let other = run_to_end(
-        &["token", "--sub", "nurse-2", "--role", "coordinator"],
-        dir.path(),
-    );
-    assert!(other.success, "{}", other.stderr);
-    let other = other.stdout.trim().to_string();
+    let other = mint(dir.path(), "nurse-2", "coordinator", &["*"]);
     let q = "{ projections { head } }";
     for _ in 0..3 {
         assert_eq!(s.post_as(&s.token, q, json!({})).status, 200);
@@ -34,7 +28,7 @@ fn a_credential_over_its_rate_is_refused_with_429_and_nothing_is_written() {
         a.json()["data"]["projections"]["head"].clone()
     };
     let before = head();
-    // The admin's bucket is empty: a mutation is refused before it runs.
+    // The first credential's bucket is empty: a mutation is refused before it runs.
     let m = "mutation($i: RegisterCareRecipientInput!) { registerCareRecipient(input: $i) { position } }";
     let input = json!({ "i": { "idempotencyKey": v7(), "site": "be-leuven", "birthYear": 1950, "sex": "FEMALE",
         "country": "BE", "postalCode": "3000", "language": "nl" } });

@@ -4,8 +4,8 @@
 //! transaction per event, and `pg_replay` against a raw scan of the same rows. Each
 //! scenario works in a schema of its own, dropped afterwards.
 
-use super::{encode_rows, report, sample_events, stream};
-use careledger_domain::store::{EventStore, ExpectedVersion, NewEvent, Position};
+use super::{batched_rate, encode_rows, report, sample_events, stream};
+use careledger_domain::store::{EventStore, ExpectedVersion, Position};
 use careledger_infra::clock::SystemClock;
 use careledger_infra::postgres::{PG_PAGE, PgEventStore, PgOptions};
 use std::sync::Arc;
@@ -119,15 +119,7 @@ pub async fn pg_append_batched(url: &str, s: &PgScale) {
 
         let schema = format!("bench_ours_{}_{round}", std::process::id());
         let store = open(url, &schema).await;
-        let batches: Vec<Vec<NewEvent>> = events.chunks(s.batch).map(|c| c.to_vec()).collect();
-        let t = Instant::now();
-        for batch in batches {
-            store
-                .append(stream(), ExpectedVersion::NoStream, batch)
-                .await
-                .unwrap();
-        }
-        best_ours = best_ours.max(s.batched_events as f64 / t.elapsed().as_secs_f64());
+        best_ours = best_ours.max(batched_rate(&store, &events, s.batch).await);
         store.close().await;
         drop_schema(url, &schema).await;
     }
