@@ -122,6 +122,22 @@ pub struct ServeArgs {
     /// idempotency key).
     #[arg(long, env = "CARELEDGER_REQUEST_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout_ms: u64,
+    /// Requests one credential may have running at once; more are refused at once
+    /// with 429 `TOO_MANY_IN_FLIGHT`.
+    #[arg(long, env = "CARELEDGER_MAX_IN_FLIGHT", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_in_flight: u32,
+    /// Open connections the server keeps at once; further clients wait in the
+    /// listen queue until one closes.
+    #[arg(long, env = "CARELEDGER_MAX_CONNECTIONS", default_value_t = 1_024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+    /// How long a client may take to send a request's headers (and, on a kept-alive
+    /// connection, to start the next request) before the connection is closed.
+    #[arg(long, env = "CARELEDGER_HEADER_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_ms: u64,
+    /// How long a client may pause while sending a request body; a body still
+    /// arriving when the request time limit ends is cut off too (408).
+    #[arg(long, env = "CARELEDGER_BODY_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout_ms: u64,
     /// Seconds between read-model checkpoints (saved by the one server that leads
     /// the projection when several share a PostgreSQL store).
     #[arg(long, env = "CARELEDGER_CHECKPOINT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
@@ -218,15 +234,17 @@ pub struct TokenArgs {
     /// The subject: a pseudonymous user or application id (never a name).
     #[arg(long)]
     pub sub: String,
-    /// coordinator, quality_manager, external_app or admin.
+    /// coordinator, quality_manager, external_app or admin (the server's internal
+    /// `system` role is never given to a token).
     #[arg(long, default_value = "coordinator")]
     pub role: String,
     /// Sites the token covers, comma-separated; `*` for all.
     #[arg(long, value_delimiter = ',', default_value = "*")]
     pub sites: Vec<String>,
-    /// Lifetime in hours (none: no expiry).
-    #[arg(long)]
-    pub hours: Option<u32>,
+    /// Lifetime in hours: 8 (a working day) unless given; at most 2160 (90 days),
+    /// e.g. `--hours 720` for an application's token. Every token expires.
+    #[arg(long, default_value_t = crate::auth::DEFAULT_TOKEN_HOURS, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::auth::MAX_TOKEN_HOURS)))]
+    pub hours: u32,
 }
 
 impl Cli {

@@ -1,4 +1,5 @@
-//! The HTTP edge: GraphQL over HTTP, GraphiQL, health, readiness and metrics.
+//! The HTTP edge: GraphQL over HTTP, GraphiQL, health, readiness and metrics (the
+//! page, its assets and the security headers of every response: [`crate::web`]).
 //!
 //! GraphQL follows the GraphQL-over-HTTP spec: `POST /graphql` with a JSON body,
 //! `GET /graphql?query=…` for queries only (a mutation over GET is `405`); the
@@ -14,12 +15,12 @@
 use crate::app::App;
 use crate::auth::TokenKey;
 use crate::graphql::{CareLedgerSchema, lang_from_accept_language};
-use async_graphql::parser::types::{ExecutableDocument, OperationType};
+use async_graphql::parser::types::ExecutableDocument;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,6 +41,7 @@ pub struct HttpState {
     pub documents: DocumentCache,
     pub limits: Limits,
     pub limiter: RateLimiter,
+    pub in_flight: InFlight,
 }
 
 /// Abuse limits of the HTTP edge.
@@ -51,6 +53,8 @@ pub struct Limits {
     pub burst: f64,
     /// The longest a GraphQL request may run.
     pub request_timeout: Duration,
+    /// Requests one credential may have running at once.
+    pub max_in_flight: usize,
 }
 
 impl Default for Limits {
@@ -59,43 +63,121 @@ impl Default for Limits {
             rate_per_sec: 0.0,
             burst: 1.0,
             request_timeout: Duration::from_secs(30),
+            max_in_flight: 8,
         }
     }
 }
 
-/// One token bucket per credential (role and subject).
-#[derive(Default)]
-pub struct RateLimiter {
-    buckets: std::sync::Mutex<std::collections::HashMap<String, (f64, Instant)>>,
+/// The per-credential rate limit: a GCRA token bucket (the `governor` crate) keyed
+/// by role and subject. Each mutation field of a request costs one token (a query
+/// costs one), so a document of aliased mutations is charged for every write.
+pub struct RateLimiter<C: governor::clock::Clock = governor::clock::DefaultClock> {
+    /// `None`: no limit.
+    inner: Option<KeyedLimiter<C>>,
+    clock: C,
 }
 
-/// Credentials idle this long are forgotten (their bucket would be full anyway).
-const BUCKET_IDLE: Duration = Duration::from_secs(120);
+type KeyedLimiter<C> = governor::RateLimiter<
+    String,
+    governor::state::keyed::DefaultKeyedStateStore<String>,
+    C,
+    governor::middleware::NoOpMiddleware<<C as governor::clock::Clock>::Instant>,
+>;
+
+/// Credentials are forgotten once this many are tracked and their buckets are full.
 const MAX_BUCKETS: usize = 100_000;
 
+/// Why the rate limiter said no.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Throttled {
+    /// Retry after this long.
+    Wait(Duration),
+    /// The request alone costs more than the bucket holds.
+    OverBurst,
+}
+
 impl RateLimiter {
-    /// Takes one request from `key`'s bucket; `Err(wait)` when it is empty.
-    pub fn take(&self, key: &str, limits: &Limits, now: Instant) -> Result<(), Duration> {
-        if limits.rate_per_sec <= 0.0 {
+    pub fn new(limits: &Limits) -> Self {
+        Self::with_clock(limits, governor::clock::DefaultClock::default())
+    }
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        Self::new(&Limits::default())
+    }
+}
+
+impl<C: governor::clock::Clock + Clone> RateLimiter<C> {
+    pub fn with_clock(limits: &Limits, clock: C) -> Self {
+        let inner = (limits.rate_per_sec > 0.0).then(|| {
+            let period =
+                Duration::from_secs_f64(1.0 / limits.rate_per_sec).max(Duration::from_nanos(1));
+            let burst =
+                std::num::NonZeroU32::new(limits.burst.max(1.0).min(f64::from(u32::MAX)) as u32)
+                    .unwrap_or(std::num::NonZeroU32::MIN);
+            let quota = governor::Quota::with_period(period)
+                .expect("a positive period")
+                .allow_burst(burst);
+            governor::RateLimiter::new(quota, Default::default(), clock.clone())
+        });
+        Self { inner, clock }
+    }
+
+    /// Takes `cost` tokens from `key`'s bucket (at least one).
+    pub fn take(&self, key: &str, cost: u32) -> Result<(), Throttled> {
+        let Some(limiter) = &self.inner else {
             return Ok(());
+        };
+        if limiter.len() >= MAX_BUCKETS {
+            limiter.retain_recent();
         }
-        let mut buckets = self.buckets.lock().expect("not poisoned");
-        if buckets.len() >= MAX_BUCKETS {
-            buckets.retain(|_, (_, at)| now.duration_since(*at) < BUCKET_IDLE);
+        let cost = std::num::NonZeroU32::new(cost).unwrap_or(std::num::NonZeroU32::MIN);
+        match limiter.check_key_n(&key.to_string(), cost) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(Throttled::Wait(not_until.wait_time_from(self.clock.now()))),
+            Err(_) => Err(Throttled::OverBurst),
         }
-        let (tokens, at) = buckets
-            .entry(key.to_string())
-            .or_insert((limits.burst, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * limits.rate_per_sec)
-            .min(limits.burst);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64(
-                (1.0 - *tokens) / limits.rate_per_sec,
-            ))
+    }
+}
+
+/// Requests each credential has running, capped so that one caller cannot hold
+/// every worker (a refused request is answered `429 TOO_MANY_IN_FLIGHT` at once).
+#[derive(Default)]
+pub struct InFlight {
+    running: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+}
+
+/// One running request; leaving it (dropping) frees its place.
+pub struct InFlightGuard<'a> {
+    owner: &'a InFlight,
+    key: String,
+}
+
+impl InFlight {
+    /// A place for one more request of `key`, if it has fewer than `max` running.
+    pub fn enter(&self, key: &str, max: usize) -> Option<InFlightGuard<'_>> {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let n = running.entry(key.to_string()).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(InFlightGuard {
+            owner: self,
+            key: key.to_string(),
+        })
+    }
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        let mut running = self.owner.running.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = running.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                running.remove(&self.key);
+            }
         }
     }
 }
@@ -141,7 +223,7 @@ impl DocumentCache {
 
 pub fn router(state: Arc<HttpState>) -> Router {
     Router::new()
-        .route("/", get(graphiql))
+        .route("/", get(wb_old_graphiql))
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -224,6 +306,26 @@ fn malformed(media: &'static str, what: &str, e: impl std::fmt::Display) -> Resp
     )
 }
 
+/// A request refused by a [`guard`](crate::guard) before it was parsed.
+fn refused(media: &'static str, r: &crate::guard::Refusal) -> Response {
+    request_error(StatusCode::BAD_REQUEST, media, r.code(), &r.to_string())
+}
+
+/// Whether a `Content-Type` is `application/json` (any case, optional
+/// parameters; a charset, if given, must be UTF-8). `application/jsonx` is not.
+fn is_json(content_type: &str) -> bool {
+    let mut parts = content_type.split(';');
+    let essence = parts.next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case(JSON) {
+        return false;
+    }
+    parts.all(|p| {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        !k.trim().eq_ignore_ascii_case("charset")
+            || v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+    })
+}
+
 async fn graphql_post(
     State(s): State<Arc<HttpState>>,
     headers: HeaderMap,
@@ -237,7 +339,7 @@ async fn graphql_post(
         .get(header::CONTENT_TYPE)
         .and_then(|c| c.to_str().ok())
         .unwrap_or("");
-    if !content_type.trim_start().starts_with(JSON) {
+    if !is_json(content_type) {
         return request_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             media,
@@ -245,11 +347,43 @@ async fn graphql_post(
             "send the request as application/json",
         );
     }
+    // Nothing recursive reads the body before its nesting is known to be bounded.
+    if let Err(r) = crate::guard::check_json("the JSON body", &body) {
+        return refused(media, &r);
+    }
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return malformed(media, "the JSON body", e),
     };
     execute(&s, &headers, media, request, false).await
+}
+
+/// The parameters of a GET request (GraphQL over HTTP §GET).
+#[derive(Default)]
+struct GetParams {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+fn parse_get(raw: &str) -> Result<GetParams, String> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(raw).map_err(|e| format!("cannot decode it: {e}"))?;
+    let mut p = GetParams::default();
+    for (k, v) in pairs {
+        let slot = match k.as_str() {
+            "query" => &mut p.query,
+            "operationName" => &mut p.operation_name,
+            "variables" => &mut p.variables,
+            "extensions" => &mut p.extensions,
+            _ => continue,
+        };
+        if slot.replace(v).is_some() {
+            return Err(format!("the parameter '{k}' is given twice"));
+        }
+    }
+    Ok(p)
 }
 
 async fn graphql_get(
@@ -261,12 +395,45 @@ async fn graphql_get(
         Some(m) => m,
         None => return not_acceptable(),
     };
-    let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or("")) {
-        Ok(r) => r,
+    let p = match parse_get(query.as_deref().unwrap_or("")) {
+        Ok(p) => p,
         Err(e) => return malformed(media, "the query string", e),
     };
+    let Some(text) = p.query.filter(|q| !q.trim().is_empty()) else {
+        return malformed(media, "the query string", "it has no 'query' parameter");
+    };
+    let mut request = async_graphql::Request::new(text);
+    if let Some(name) = p.operation_name.filter(|n| !n.is_empty()) {
+        request = request.operation_name(name);
+    }
+    if let Some(v) = p.variables.filter(|v| !v.is_empty()) {
+        if let Err(r) = crate::guard::check_json("the variables", v.as_bytes()) {
+            return refused(media, &r);
+        }
+        match serde_json::from_str::<serde_json::Value>(&v) {
+            Ok(v @ (serde_json::Value::Object(_) | serde_json::Value::Null)) => {
+                request = request.variables(async_graphql::Variables::from_json(v));
+            }
+            Ok(_) => return malformed(media, "the variables", "they are not a JSON object"),
+            Err(e) => return malformed(media, "the variables", e),
+        }
+    }
+    if let Some(x) = p.extensions.filter(|x| !x.is_empty()) {
+        if let Err(r) = crate::guard::check_json("the extensions", x.as_bytes()) {
+            return refused(media, &r);
+        }
+        match serde_json::from_str::<async_graphql::Extensions>(&x) {
+            Ok(map) => request.extensions = map,
+            Err(e) => return malformed(media, "the extensions", e),
+        }
+    }
     execute(&s, &headers, media, request, true).await
 }
+
+/// The moment a request's time is up: resolvers doing CPU-bound work check it
+/// before they start (see `graphql::equity`), so work past the limit never begins.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline(pub Instant);
 
 async fn execute(
     s: &HttpState,
@@ -303,57 +470,86 @@ async fn execute(
             return r;
         }
     };
-    // The credential's key is only built when a limit is set.
-    if s.limits.rate_per_sec > 0.0
-        && let Err(wait) = s.limiter.take(
-            &format!("{}:{}", access.actor.role.name(), access.actor.subject),
-            &s.limits,
-            Instant::now(),
-        )
-    {
-        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let credential = format!("{}:{}", access.actor.role.name(), access.actor.subject);
+    // The document's nesting is bounded before the (recursive) parser sees it.
+    if let Err(r) = crate::guard::check_document(&request.query) {
+        return refused(media, &r);
+    }
+    s.documents.prepare(&mut request);
+    let mut mutation_fields = 0;
+    let name = request.operation_name.clone();
+    if let Ok(doc) = request.parsed_query() {
+        match crate::guard::check_mutations(doc, name.as_deref()) {
+            Ok(n) => mutation_fields = n,
+            Err(r) => return refused(media, &r),
+        }
+        if is_get && mutation_fields > 0 {
+            let mut r = request_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                media,
+                "METHOD_NOT_ALLOWED",
+                "mutations must be sent with POST",
+            );
+            r.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return r;
+        }
+    }
+    // Every mutation field is charged (a query costs one).
+    match s.limiter.take(&credential, mutation_fields.max(1) as u32) {
+        Ok(()) => {}
+        Err(Throttled::Wait(wait)) => {
+            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+            let mut r = request_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                media,
+                "RATE_LIMITED",
+                &format!(
+                    "this credential made more than {} requests (or mutation fields) per second (bursts up to {}); retry in {secs} s",
+                    s.limits.rate_per_sec, s.limits.burst
+                ),
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            return r;
+        }
+        Err(Throttled::OverBurst) => {
+            return request_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                media,
+                "RATE_LIMITED",
+                &format!(
+                    "this request's {mutation_fields} mutation fields cost more than this credential's burst of {}",
+                    s.limits.burst
+                ),
+            );
+        }
+    }
+    let Some(_running) = s.in_flight.enter(&credential, s.limits.max_in_flight) else {
         let mut r = request_error(
             StatusCode::TOO_MANY_REQUESTS,
             media,
-            "RATE_LIMITED",
+            "TOO_MANY_IN_FLIGHT",
             &format!(
-                "this credential made more than {} requests per second (bursts up to {}); retry in {secs} s",
-                s.limits.rate_per_sec, s.limits.burst
+                "this credential already has {} requests running; wait for one to finish",
+                s.limits.max_in_flight
             ),
         );
         r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            .insert(header::RETRY_AFTER, HeaderValue::from(1u64));
         return r;
-    }
-    s.documents.prepare(&mut request);
-    if is_get {
-        let name = request.operation_name.clone();
-        if let Ok(doc) = request.parsed_query() {
-            let is_mutation = doc.operations.iter().any(|(n, op)| {
-                op.node.ty == OperationType::Mutation
-                    && (name.is_none() || n.map(|n| n.as_str()) == name.as_deref())
-            });
-            if is_mutation {
-                let mut r = request_error(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    media,
-                    "METHOD_NOT_ALLOWED",
-                    "mutations must be sent with POST",
-                );
-                r.headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
-                return r;
-            }
-        }
-    }
+    };
     let lang = headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|h| h.to_str().ok())
         .map(lang_from_accept_language)
         .unwrap_or(careledger_domain::values::Lang::En);
     let operation = request.operation_name.clone();
-    let run = s.schema.execute(request.data(access).data(lang));
-    let mut response = match tokio::time::timeout(s.limits.request_timeout, run).await {
+    let deadline = Deadline(started + s.limits.request_timeout);
+    let run = s
+        .schema
+        .execute(request.data(access).data(lang).data(deadline));
+    let mut response = match tokio::time::timeout_at(deadline.0.into(), run).await {
         Ok(r) => r,
         Err(_) => {
             s.app
@@ -461,10 +657,6 @@ async fn metrics(State(s): State<Arc<HttpState>>) -> Response {
     r
 }
 
-async fn graphiql() -> Html<&'static str> {
-    Html(include_str!("graphiql.html"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,35 +682,82 @@ mod tests {
     }
 
     #[test]
+    fn only_application_json_is_json() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON; charset=utf-8"));
+        assert!(is_json("application/json;charset=\"UTF-8\""));
+        assert!(!is_json("application/jsonx"));
+        assert!(!is_json("application/json; charset=latin1"));
+        assert!(!is_json("text/plain"));
+        assert!(!is_json(""));
+    }
+
+    #[test]
+    fn get_parameters_keep_the_operation_name_and_refuse_repeats() {
+        let p = parse_get("query=query%20A%7Ba%7D&operationName=A&variables=%7B%7D").unwrap();
+        assert_eq!(p.query.as_deref(), Some("query A{a}"));
+        assert_eq!(p.operation_name.as_deref(), Some("A"));
+        assert_eq!(p.variables.as_deref(), Some("{}"));
+        assert!(parse_get("query=a&query=b").is_err());
+    }
+
+    /// The bucket (governor's GCRA) gives a credential its burst, then its rate;
+    /// each credential has its own; a request costs one token per mutation field.
+    #[test]
     fn a_credential_gets_its_burst_then_its_rate_and_others_are_not_touched() {
+        use governor::clock::FakeRelativeClock;
         let limits = Limits {
             rate_per_sec: 2.0,
             burst: 3.0,
-            request_timeout: Duration::from_secs(1),
+            ..Limits::default()
         };
-        let l = RateLimiter::default();
-        let t0 = Instant::now();
+        let clock = FakeRelativeClock::default();
+        let l = RateLimiter::with_clock(&limits, clock.clone());
         for _ in 0..3 {
-            assert!(l.take("coordinator:a", &limits, t0).is_ok());
+            assert!(l.take("coordinator:a", 1).is_ok());
         }
-        let wait = l.take("coordinator:a", &limits, t0).unwrap_err();
-        assert!((wait.as_secs_f64() - 0.5).abs() < 1e-9, "{wait:?}");
+        let Err(Throttled::Wait(wait)) = l.take("coordinator:a", 1) else {
+            panic!("the fourth request must wait")
+        };
+        assert!((wait.as_secs_f64() - 0.5).abs() < 1e-6, "{wait:?}");
         // Another credential has its own bucket.
-        assert!(l.take("coordinator:b", &limits, t0).is_ok());
+        assert!(l.take("coordinator:b", 1).is_ok());
         // Half a second later one request is allowed again, not two.
-        let t1 = t0 + Duration::from_millis(500);
-        assert!(l.take("coordinator:a", &limits, t1).is_ok());
-        assert!(l.take("coordinator:a", &limits, t1).is_err());
+        clock.advance(Duration::from_millis(500));
+        assert!(l.take("coordinator:a", 1).is_ok());
+        assert!(l.take("coordinator:a", 1).is_err());
         // A long pause refills the bucket up to the burst, no more.
-        let t2 = t1 + Duration::from_secs(60);
-        for _ in 0..3 {
-            assert!(l.take("coordinator:a", &limits, t2).is_ok());
-        }
-        assert!(l.take("coordinator:a", &limits, t2).is_err());
+        clock.advance(Duration::from_secs(60));
+        assert!(
+            l.take("coordinator:a", 3).is_ok(),
+            "three mutation fields at once"
+        );
+        assert!(l.take("coordinator:a", 1).is_err());
+        // More than the burst at once can never pass.
+        clock.advance(Duration::from_secs(60));
+        assert_eq!(l.take("coordinator:a", 4), Err(Throttled::OverBurst));
         // Rate 0: no limit.
-        let off = Limits::default();
+        let off = RateLimiter::with_clock(&Limits::default(), clock);
         for _ in 0..1_000 {
-            assert!(l.take("x", &off, t0).is_ok());
+            assert!(off.take("x", 10).is_ok());
         }
     }
+
+    #[test]
+    fn a_credential_has_at_most_its_cap_of_requests_running() {
+        let f = InFlight::default();
+        let a1 = f.enter("a", 2).unwrap();
+        let _a2 = f.enter("a", 2).unwrap();
+        assert!(f.enter("a", 2).is_none());
+        assert!(f.enter("b", 2).is_some(), "others are not touched");
+        drop(a1);
+        assert!(
+            f.enter("a", 2).is_some(),
+            "a finished request frees its place"
+        );
+    }
+}
+
+async fn wb_old_graphiql() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("graphiql.html"))
 }

@@ -11,6 +11,7 @@
 //!   with idempotency and expected versions; the context queries read from.
 //! * [`graphql`] — the schema: types, queries, one mutation per lifecycle command.
 //! * [`http`] — GraphQL over HTTP, GraphiQL, `/healthz`, `/readyz`, `/metrics`.
+//! * [`web`] — the GraphiQL page and its vendored assets; security headers.
 //! * [`auth`] — bearer tokens and the access they grant.
 //! * [`metrics`] — Prometheus text exposition.
 //! * [`export`] — `careledger export-equity`: an equity table as CSV.
@@ -25,11 +26,14 @@ pub mod credentials;
 pub mod demo;
 pub mod export;
 pub mod graphql;
+pub mod guard;
 pub mod http;
 pub mod import;
+pub mod listener;
 pub mod metrics;
 pub mod progress;
 pub mod serve;
+pub mod web;
 
 use std::process::ExitCode;
 

@@ -243,18 +243,28 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
+    let limits = crate::http::Limits {
+        rate_per_sec: f64::from(args.rate_limit),
+        burst: f64::from(args.rate_limit_burst),
+        request_timeout: Duration::from_millis(args.request_timeout_ms),
+        max_in_flight: args.max_in_flight as usize,
+    };
+    let connection_limits = crate::listener::ConnectionLimits {
+        max_connections: args.max_connections as usize,
+        header_timeout: Duration::from_millis(args.header_timeout_ms),
+        body_timeout: Duration::from_millis(args.body_timeout_ms),
+        request_timeout: limits.request_timeout,
+        max_body_bytes: crate::http::MAX_BODY_BYTES,
+    };
     let state = Arc::new(HttpState {
         schema: crate::graphql::build_schema(app.clone()),
         app: app.clone(),
         keys: keys.clone(),
         ready,
         documents: Default::default(),
-        limits: crate::http::Limits {
-            rate_per_sec: f64::from(args.rate_limit),
-            burst: f64::from(args.rate_limit_burst),
-            request_timeout: Duration::from_millis(args.request_timeout_ms),
-        },
-        limiter: Default::default(),
+        limiter: crate::http::RateLimiter::new(&limits),
+        limits,
+        in_flight: Default::default(),
     });
     tracing::info!(%addr, catalogue_version = catalogue.version(), needs = catalogue.len(), head = head.raw(), "serving");
     println!(
@@ -264,17 +274,20 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         catalogue.len()
     );
     if first_start {
-        let token = keys.sign(&admin_claims(clock.now().timestamp()));
-        println!("CareLedger: first start: admin token (shown once; keep it safe): {token}");
+        let claims = admin_claims(clock.now().timestamp());
+        let token = keys.sign(&claims);
+        // The token stays the line's last word (scripts and tests read it there).
+        println!(
+            "CareLedger: first start: admin token (shown once; keep it safe; valid {} h, until {}; mint another with `careledger token --role admin --sub admin`): {token}",
+            crate::auth::ADMIN_TOKEN_HOURS,
+            expiry_text(claims.exp)
+        );
     }
     println!(
         "CareLedger: listening on http://{addr} (GraphiQL at /, GraphQL at /graphql). Ctrl-C to stop."
     );
 
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(signals.recv())
-        .await
-        .context("the HTTP server failed")?;
+    crate::listener::run(listener, router(state), connection_limits, signals.recv()).await;
 
     tracing::info!("shutting down");
     // Let the projection fold everything committed, then save its checkpoint (the
@@ -420,25 +433,37 @@ pub async fn rebuild(args: RebuildArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `careledger token`: mint a token with the server's secret.
+/// `careledger token`: mint a token with the server's secret. Every token expires
+/// (`--hours`, 8 unless given, at most [`crate::auth::MAX_TOKEN_HOURS`]), and only
+/// the roles of the authorisation table are minted.
 pub fn token(args: TokenArgs) -> anyhow::Result<()> {
-    let role = careledger_domain::store::Role::from_name(&args.role)
-        .filter(|r| *r != careledger_domain::store::Role::System)
-        .with_context(|| {
-            format!(
-                "unknown role '{}': coordinator, quality_manager, external_app or admin",
-                args.role
-            )
-        })?;
+    let role = crate::auth::token_role(&args.role).with_context(|| {
+        let why = if careledger_domain::store::Role::from_name(&args.role).is_some() {
+            "is the server's internal role and is never given to a token"
+        } else {
+            "is not a role"
+        };
+        format!(
+            "--role '{}' {why}: choose {}",
+            args.role,
+            crate::auth::token_role_names()
+        )
+    })?;
     for s in args.sites.iter().filter(|s| *s != "*") {
         careledger_domain::values::SiteId::parse(s)?;
     }
     anyhow::ensure!(!args.sub.trim().is_empty(), "--sub must name a subject");
+    anyhow::ensure!(
+        (1..=crate::auth::MAX_TOKEN_HOURS).contains(&args.hours),
+        "--hours must be between 1 and {}",
+        crate::auth::MAX_TOKEN_HOURS
+    );
     let keys = match &args.secret.jwt_secret {
         Some(s) => TokenKey::from_secret(s).context("invalid --jwt-secret")?,
         None => TokenKey::load(&args.store.data_dir)?,
     };
     let now = SystemClock.now().timestamp();
+    let exp = now + i64::from(args.hours) * 3600;
     println!(
         "{}",
         keys.sign(&Claims {
@@ -446,10 +471,23 @@ pub fn token(args: TokenArgs) -> anyhow::Result<()> {
             role: role.name().into(),
             sites: args.sites,
             iat: now,
-            exp: args.hours.map(|h| now + i64::from(h) * 3600),
+            exp,
         })
     );
+    eprintln!(
+        "CareLedger: {} token, valid {} h, until {}.",
+        role.name(),
+        args.hours,
+        expiry_text(exp)
+    );
     Ok(())
+}
+
+/// A token's expiry for people: `2026-11-30 14:05 UTC`.
+fn expiry_text(exp: i64) -> String {
+    chrono::DateTime::from_timestamp(exp, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| exp.to_string())
 }
 
 /// SIGTERM and Ctrl-C (SIGINT) handlers, installed before the server says it is

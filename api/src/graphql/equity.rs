@@ -3,6 +3,7 @@
 
 use super::types::{NeedDomain, Position};
 use super::{allow, app, error};
+use crate::app::App;
 use crate::authz::Action;
 use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject};
 use careledger_projections::equity::cube::{self, CubeFilter, Month};
@@ -316,8 +317,8 @@ pub struct EquityTrendPoint {
 }
 
 /// The last day a time query observes: the end of its last month, or today.
-fn end_day(ctx: &Context<'_>, f: &CubeFilter) -> i32 {
-    let today = (app(ctx).clock.now().timestamp().div_euclid(86_400)) as i32;
+fn end_day(app: &App, f: &CubeFilter) -> i32 {
+    let today = (app.clock.now().timestamp().div_euclid(86_400)) as i32;
     match f.to {
         None => today,
         Some(m) => {
@@ -335,14 +336,14 @@ fn end_day(ctx: &Context<'_>, f: &CubeFilter) -> i32 {
 /// Kaplan–Meier medians and quartiles by group; a group is withheld when its
 /// cases, its events or the rest are 1 to k − 1 (with complementary suppression).
 fn time_table(
-    ctx: &Context<'_>,
+    app: &App,
     by: Stratifier,
     outcome: EquityOutcome,
     f: &CubeFilter,
     k: u64,
 ) -> EquityTable {
-    let times = app(ctx).projector.read().equity().times(by.into(), f);
-    let end = end_day(ctx, f);
+    let times = app.projector.read().equity().times(by.into(), f);
+    let end = end_day(app, f);
     let fits: Vec<(String, careledger_projections::equity::stats::KaplanMeier)> = times
         .iter()
         .map(|(g, t)| {
@@ -454,6 +455,86 @@ pub struct EquityTwoWay {
 #[derive(Default)]
 pub struct EquityQuery;
 
+/// What an equity table weighs in a document's complexity (DESIGN §6: no request
+/// may out-rank the server). Each is tens of milliseconds of CPU over a large cube;
+/// with [`super::MAX_COMPLEXITY`] at 2,000 a document holds at most 19 one-way
+/// tables, or 9 two-way tables or trends — a second or so of work, not minutes.
+pub const TABLE_COST: usize = 100;
+pub const TWO_WAY_COST: usize = 200;
+pub const TREND_COST: usize = 200;
+
+/// Bounds the CPU-bound aggregate work of all requests together: at most
+/// `permits` tables are computed at once, each on tokio's blocking pool, so the
+/// async workers stay free for other clients' requests. A request waits for a
+/// permit only until its deadline ([`crate::http::Deadline`]); work that has not
+/// started by then never starts.
+pub struct AggregatePool {
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl AggregatePool {
+    /// One permit per core but one (at least one): a core stays free for the rest.
+    pub fn new() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self::with_permits(cores.saturating_sub(1).max(1))
+    }
+
+    pub fn with_permits(n: usize) -> Self {
+        Self {
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(n.max(1))),
+        }
+    }
+}
+
+impl Default for AggregatePool {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn too_late() -> async_graphql::Error {
+    error(
+        "REQUEST_TIMEOUT",
+        "the request's time limit ran out before this table could be computed",
+    )
+}
+
+/// Runs `work` (an equity computation) on the bounded aggregate pool, if the
+/// request's deadline has not passed.
+async fn aggregate<T: Send + 'static>(
+    ctx: &Context<'_>,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    let deadline = ctx.data_opt::<crate::http::Deadline>().map(|d| d.0);
+    let expired = || deadline.is_some_and(|d| std::time::Instant::now() >= d);
+    let pool = ctx.data_opt::<AggregatePool>();
+    let permit = match pool {
+        None => None,
+        Some(pool) => {
+            let acquire = pool.permits.clone().acquire_owned();
+            let permit = match deadline {
+                Some(d) => tokio::time::timeout_at(d.into(), acquire)
+                    .await
+                    .map_err(|_| too_late())?,
+                None => acquire.await,
+            };
+            Some(permit.map_err(|_| error("UNAVAILABLE", "the server is stopping"))?)
+        }
+    };
+    if expired() {
+        return Err(too_late());
+    }
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work()
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "an equity computation failed");
+        error("INTERNAL", "internal error")
+    })
+}
+
 fn threshold(ctx: &Context<'_>, k: Option<i32>) -> Result<u64> {
     let floor = app(ctx).settings.min_cell;
     match k {
@@ -487,6 +568,7 @@ impl EquityQuery {
     /// Equity of access by one stratifier: per group the rate with its interval,
     /// compared with a reference group; a summary; small cells suppressed.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "TABLE_COST + child_complexity")]
     async fn equity(
         &self,
         ctx: &Context<'_>,
@@ -513,20 +595,25 @@ impl EquityQuery {
         };
         let f = cube_filter(ctx, filter)?;
         super::query::consistent(ctx, min_position).await?;
-        if matches!(
-            outcome,
-            EquityOutcome::TimeToReferral | EquityOutcome::TimeToCompletion
-        ) {
-            return Ok(time_table(ctx, by, outcome, &f, k));
-        }
-        let groups = app(ctx).projector.read().equity().groups(by.into(), &f);
-        let t = report::table(&groups, outcome.into(), &reference, k);
-        Ok(to_graphql(by, outcome, &t, stratifier_name(by)))
+        let app = app(ctx).clone();
+        aggregate(ctx, move || {
+            if matches!(
+                outcome,
+                EquityOutcome::TimeToReferral | EquityOutcome::TimeToCompletion
+            ) {
+                return time_table(&app, by, outcome, &f, k);
+            }
+            let groups = app.projector.read().equity().groups(by.into(), &f);
+            let t = report::table(&groups, outcome.into(), &reference, k);
+            to_graphql(by, outcome, &t, stratifier_name(by))
+        })
+        .await
     }
 
     /// A two-way table (stratifier × stratifier) of a rate outcome, with small
     /// cells suppressed and complementary suppression along rows and columns.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "TWO_WAY_COST + child_complexity")]
     async fn equity_two_way(
         &self,
         ctx: &Context<'_>,
@@ -556,69 +643,12 @@ impl EquityQuery {
         }
         let f = cube_filter(ctx, filter)?;
         super::query::consistent(ctx, min_position).await?;
-        let kind = OutcomeKind::from(outcome);
-        let table = app(ctx)
-            .projector
-            .read()
-            .equity_two_way(rows.into(), columns.into(), &f);
-        let cells: Vec<(String, String, u64, u64)> = table
-            .iter()
-            .map(|((r, c), counts)| {
-                let (num, den) = kind.counts(counts);
-                (r.clone(), c.clone(), num, den)
-            })
-            .filter(|c| c.3 > 0)
-            .collect();
-        let rules = report::suppress_two_way(&cells, k);
-        let mut csv = format!(
-            "{},{},n,numerator,rate,rate_low,rate_high,suppressed\n",
-            stratifier_name(rows),
-            stratifier_name(columns)
-        );
-        let mut out = Vec::new();
-        let mut suppressed = Vec::new();
-        for ((r, c, num, den), rule) in cells.iter().zip(&rules) {
-            let released = rule.is_none();
-            let ci = released
-                .then(|| careledger_projections::equity::stats::wilson(*num, *den))
-                .flatten();
-            let rate = released.then(|| *num as f64 / *den as f64);
-            if let Some(rule) = rule {
-                suppressed.push(SuppressedCell {
-                    group: format!("{r} × {c}"),
-                    rule: rule_name(*rule).to_string(),
-                });
-            }
-            csv.push_str(&match (rate, ci) {
-                (Some(rate), Some(ci)) => format!(
-                    "{r},{c},{den},{num},{rate:.6},{:.6},{:.6},\n",
-                    ci.low, ci.high
-                ),
-                _ => format!("{r},{c},,,,,,{}\n", rule.map(rule_name).unwrap_or_default()),
-            });
-            out.push(EquityCell {
-                row: r.clone(),
-                column: c.clone(),
-                suppressed: !released,
-                n: released.then_some(*den),
-                numerator: released.then_some(*num),
-                rate,
-                rate_low: ci.map(|i| i.low),
-                rate_high: ci.map(|i| i.high),
-            });
-        }
-        Ok(EquityTwoWay {
-            rows,
-            columns,
-            outcome,
-            k,
-            cells: out,
-            suppressed,
-            csv,
-        })
+        let app = app(ctx).clone();
+        aggregate(ctx, move || two_way(&app, rows, columns, outcome, &f, k)).await
     }
 
     /// An outcome month by month for each group, each month suppressed on its own.
+    #[graphql(complexity = "TREND_COST + child_complexity")]
     async fn equity_trend(
         &self,
         ctx: &Context<'_>,
@@ -641,32 +671,113 @@ impl EquityQuery {
         }
         let f = cube_filter(ctx, filter)?;
         super::query::consistent(ctx, min_position).await?;
-        let rows = app(ctx).projector.read().equity().trend(by.into(), &f);
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < rows.len() {
-            let m = rows[i].0;
-            let month: Vec<(String, cube::Counts)> = rows[i..]
-                .iter()
-                .take_while(|r| r.0 == m)
-                .map(|r| (r.1.clone(), r.2))
-                .collect();
-            i += month.len();
-            let t = report::table(&month, outcome.into(), &Reference::Largest, k);
-            for r in t.rows {
-                let x = r.released.as_ref();
-                out.push(EquityTrendPoint {
-                    month: cube::month_label(m),
-                    group: r.group,
-                    suppressed: x.is_none(),
-                    n: x.map(|x| x.n),
-                    numerator: x.map(|x| x.numerator),
-                    rate: x.map(|x| x.rate),
-                    rate_low: x.map(|x| x.ci.low),
-                    rate_high: x.map(|x| x.ci.high),
-                });
-            }
-        }
-        Ok(out)
+        let app = app(ctx).clone();
+        aggregate(ctx, move || trend(&app, by, outcome, &f, k)).await
     }
+}
+
+fn two_way(
+    app: &App,
+    rows: Stratifier,
+    columns: Stratifier,
+    outcome: EquityOutcome,
+    f: &CubeFilter,
+    k: u64,
+) -> EquityTwoWay {
+    let kind = OutcomeKind::from(outcome);
+    let table = app
+        .projector
+        .read()
+        .equity_two_way(rows.into(), columns.into(), f);
+    let cells: Vec<(String, String, u64, u64)> = table
+        .iter()
+        .map(|((r, c), counts)| {
+            let (num, den) = kind.counts(counts);
+            (r.clone(), c.clone(), num, den)
+        })
+        .filter(|c| c.3 > 0)
+        .collect();
+    let rules = report::suppress_two_way(&cells, k);
+    let mut csv = format!(
+        "{},{},n,numerator,rate,rate_low,rate_high,suppressed\n",
+        stratifier_name(rows),
+        stratifier_name(columns)
+    );
+    let mut out = Vec::new();
+    let mut suppressed = Vec::new();
+    for ((r, c, num, den), rule) in cells.iter().zip(&rules) {
+        let released = rule.is_none();
+        let ci = released
+            .then(|| careledger_projections::equity::stats::wilson(*num, *den))
+            .flatten();
+        let rate = released.then(|| *num as f64 / *den as f64);
+        if let Some(rule) = rule {
+            suppressed.push(SuppressedCell {
+                group: format!("{r} × {c}"),
+                rule: rule_name(*rule).to_string(),
+            });
+        }
+        csv.push_str(&match (rate, ci) {
+            (Some(rate), Some(ci)) => format!(
+                "{r},{c},{den},{num},{rate:.6},{:.6},{:.6},\n",
+                ci.low, ci.high
+            ),
+            _ => format!("{r},{c},,,,,,{}\n", rule.map(rule_name).unwrap_or_default()),
+        });
+        out.push(EquityCell {
+            row: r.clone(),
+            column: c.clone(),
+            suppressed: !released,
+            n: released.then_some(*den),
+            numerator: released.then_some(*num),
+            rate,
+            rate_low: ci.map(|i| i.low),
+            rate_high: ci.map(|i| i.high),
+        });
+    }
+    EquityTwoWay {
+        rows,
+        columns,
+        outcome,
+        k,
+        cells: out,
+        suppressed,
+        csv,
+    }
+}
+
+fn trend(
+    app: &App,
+    by: Stratifier,
+    outcome: EquityOutcome,
+    f: &CubeFilter,
+    k: u64,
+) -> Vec<EquityTrendPoint> {
+    let rows = app.projector.read().equity().trend(by.into(), f);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < rows.len() {
+        let m = rows[i].0;
+        let month: Vec<(String, cube::Counts)> = rows[i..]
+            .iter()
+            .take_while(|r| r.0 == m)
+            .map(|r| (r.1.clone(), r.2))
+            .collect();
+        i += month.len();
+        let t = report::table(&month, outcome.into(), &Reference::Largest, k);
+        for r in t.rows {
+            let x = r.released.as_ref();
+            out.push(EquityTrendPoint {
+                month: cube::month_label(m),
+                group: r.group,
+                suppressed: x.is_none(),
+                n: x.map(|x| x.n),
+                numerator: x.map(|x| x.numerator),
+                rate: x.map(|x| x.rate),
+                rate_low: x.map(|x| x.ci.low),
+                rate_high: x.map(|x| x.ci.high),
+            });
+        }
+    }
+    out
 }

@@ -57,6 +57,7 @@ pub const MAX_PAGE: i32 = 100;
 pub fn build_schema(app: Arc<App>) -> CareLedgerSchema {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(app)
+        .data(equity::AggregatePool::new())
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .finish()

@@ -47,7 +47,7 @@ impl Drop for ChildServer {
     }
 }
 
-fn spawn(args: &[&str]) -> ChildServer {
+pub(crate) fn spawn(args: &[&str]) -> ChildServer {
     use std::io::BufRead;
     let exe = std::env::current_exe().expect("own path");
     let mut child = Command::new(exe)
@@ -76,9 +76,34 @@ fn spawn(args: &[&str]) -> ChildServer {
     ChildServer { child, addr, token }
 }
 
-/// Starts `careledger serve` on a fresh data directory.
+/// The directory's service the lifecycle suggests and refers to: the first active
+/// one of the shipped HSDS example package (a service the directory does not
+/// hold, or a retired one, is refused).
+fn bench_service() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let catalogue = careledger_infra::catalogue::default_catalogue().expect("the catalogue");
+        let services = careledger_infra::hsds::read_example(&catalogue).expect("the example");
+        let s = services
+            .iter()
+            .find(|s| s.active)
+            .expect("an active service");
+        s.id.to_string()
+    })
+}
+
+/// Starts `careledger serve` on a data directory, its directory holding the
+/// shipped HSDS example package (imported first; a re-import writes nothing).
 pub fn start_server(dir: &Path) -> ChildServer {
     let data = dir.to_str().unwrap();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/data/hsds-example");
+    let imported = Command::new(std::env::current_exe().expect("own path"))
+        .args(["__serve", "import-hsds", example, "--data-dir", data])
+        .env("CARELEDGER_LOG", "warn")
+        .stdout(Stdio::null())
+        .status()
+        .expect("run import-hsds");
+    assert!(imported.success(), "the example directory was not imported");
     let mut server = spawn(&[
         "__serve",
         "serve",
@@ -90,15 +115,18 @@ pub fn start_server(dir: &Path) -> ChildServer {
         // not the per-credential limit).
         "--rate-limit",
         "0",
+        "--max-in-flight",
+        "10000",
     ]);
     // The lifecycle is a coordinator's work, not the administrator's.
     let key = careledger_api::auth::TokenKey::load(dir).expect("the server's secret");
+    let now = chrono::Utc::now().timestamp();
     server.token = key.sign(&careledger_api::auth::Claims {
         sub: "bench-coordinator".into(),
         role: "coordinator".into(),
         sites: vec!["*".into()],
-        iat: chrono::Utc::now().timestamp(),
-        exp: None,
+        iat: now,
+        exp: now + 24 * 3600,
     });
     server
 }
@@ -135,14 +163,14 @@ pub fn run_baseline() {
 }
 
 /// One keep-alive HTTP/1.1 connection with one request in flight.
-struct Conn {
+pub(crate) struct Conn {
     stream: TcpStream,
     buf: Vec<u8>,
     auth: String,
 }
 
 impl Conn {
-    async fn open(addr: &str, token: &str) -> Self {
+    pub(crate) async fn open(addr: &str, token: &str) -> Self {
         let stream = TcpStream::connect(addr).await.expect("connect");
         stream.set_nodelay(true).unwrap();
         Conn {
@@ -153,7 +181,7 @@ impl Conn {
     }
 
     /// POSTs a JSON body to /graphql; returns the status and the body.
-    async fn post(&mut self, body: &str) -> (u16, Vec<u8>) {
+    pub(crate) async fn post(&mut self, body: &str) -> (u16, Vec<u8>) {
         let req = format!(
             "POST /graphql HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nAuthorization: {}\r\nContent-Length: {}\r\n\r\n{}",
             self.auth,
@@ -202,13 +230,13 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// True when a GraphQL answer carries an error (top level or `userErrors`).
-fn has_error(body: &[u8]) -> bool {
+pub(crate) fn has_error(body: &[u8]) -> bool {
     let text = std::str::from_utf8(body).unwrap_or("");
     text.contains("\"errors\"")
         || (text.contains("\"userErrors\"") && !text.contains("\"userErrors\":[]"))
 }
 
-fn p99_ms(latencies: &mut [u32]) -> f64 {
+pub(crate) fn p99_ms(latencies: &mut [u32]) -> f64 {
     if latencies.is_empty() {
         return 0.0;
     }
@@ -273,8 +301,9 @@ impl Lifecycle {
             2 => m(
                 "suggestServices",
                 format!(
-                    r#"{{"idempotencyKey":"{key}","needCaseId":"{}","services":[{{"serviceId":"0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6b","reasons":["addresses_need"]}}]}}"#,
-                    self.case
+                    r#"{{"idempotencyKey":"{key}","needCaseId":"{}","services":[{{"serviceId":"{}","reasons":["addresses_need"]}}]}}"#,
+                    self.case,
+                    bench_service()
                 ),
             ),
             3 => {
@@ -282,8 +311,9 @@ impl Lifecycle {
                 m(
                     "requestReferral",
                     format!(
-                        r#"{{"idempotencyKey":"{key}","needCaseId":"{}","serviceId":"0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6b"}}"#,
-                        self.case
+                        r#"{{"idempotencyKey":"{key}","needCaseId":"{}","serviceId":"{}"}}"#,
+                        self.case,
+                        bench_service()
                     ),
                 )
             }

@@ -40,6 +40,7 @@ struct Scale {
     http_duration: Duration,
 }
 
+mod abuse;
 mod equity;
 mod graphql;
 mod personal;
@@ -177,6 +178,15 @@ fn main() {
             )
             .await;
             clean(&dir, "graphql_query");
+        }
+        if wanted("abuse") {
+            abuse::abuse(
+                &scenario_dir(&dir, "abuse"),
+                scale.http_duration,
+                if quick { 500 } else { 3_000 },
+            )
+            .await;
+            clean(&dir, "abuse");
         }
     });
     let _ = std::fs::remove_dir_all(&dir);

@@ -1,0 +1,188 @@
+//! `abuse`: can two hostile callers out-rank everyone else? (issue 13, DESIGN §6)
+//!
+//! The real server (default limits: rate limit, in-flight cap, request time limit,
+//! complexity weights) holds the demo data set. Eight ordinary clients, each a
+//! keep-alive connection of its own coordinator, look need cases up by id. First
+//! alone (the comparison point: their p99 with no attacker, same run), then while
+//! two attackers — two quality managers, each on as many connections as its
+//! in-flight cap allows — loop the most expensive document the server accepts:
+//! nine `equityTwoWay` tables with every cell (a tenth would pass the complexity
+//! limit). Target: the ordinary clients' p99 stays ≤ 50 ms under attack.
+
+use super::graphql::{Conn, has_error, p99_ms, spawn};
+use super::report;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const ORDINARY: usize = 8;
+const ATTACKERS: usize = 2;
+/// Connections per attacker: the server's default in-flight cap per credential.
+const ATTACK_CONNECTIONS: usize = 8;
+
+fn worst_document() -> String {
+    let tables: Vec<String> = (0..9)
+        .map(|i| {
+            format!(
+                "t{i}: equityTwoWay(rows: SEX, columns: LANGUAGE, outcome: REFERRAL_RATE) {{ cells {{ row column n rate }} }}"
+            )
+        })
+        .collect();
+    serde_json::json!({ "query": format!("{{ {} }}", tables.join(" ")) }).to_string()
+}
+
+fn token(dir: &Path, sub: &str, role: &str) -> String {
+    let key = careledger_api::auth::TokenKey::load(dir).expect("the server's secret");
+    let now = chrono::Utc::now().timestamp();
+    key.sign(&careledger_api::auth::Claims {
+        sub: sub.into(),
+        role: role.into(),
+        sites: vec!["*".into()],
+        iat: now,
+        exp: now + 3600,
+    })
+}
+
+/// The ordinary clients' latencies (µs) and error count over `duration`.
+async fn ordinary_load(
+    addr: &str,
+    dir: &Path,
+    ids: Arc<Vec<String>>,
+    duration: Duration,
+) -> (Vec<u32>, usize) {
+    let mut tasks = Vec::new();
+    for c in 0..ORDINARY {
+        let (addr, ids) = (addr.to_string(), ids.clone());
+        let token = token(dir, &format!("bench-nurse-{c}"), "coordinator");
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(&addr, &token).await;
+            let (mut lat, mut errors) = (Vec::new(), 0usize);
+            let end = Instant::now() + duration;
+            let mut i = c;
+            while Instant::now() < end {
+                let id = &ids[i % ids.len()];
+                i += ORDINARY;
+                let body = serde_json::json!({
+                    "query": "query($id: ID!) { needCase(id: $id) { id status need { label } referrals { status } } }",
+                    "variables": { "id": id } })
+                .to_string();
+                let t = Instant::now();
+                let (status, resp) = conn.post(&body).await;
+                lat.push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                if status != 200 || has_error(&resp) {
+                    errors += 1;
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let (mut all, mut errors) = (Vec::new(), 0);
+    for t in tasks {
+        let (l, e) = t.await.unwrap();
+        all.extend(l);
+        errors += e;
+    }
+    (all, errors)
+}
+
+pub async fn abuse(dir: &Path, duration: Duration, recipients: u32) {
+    eprintln!("abuse: loading the demo data set ({recipients} recipients)");
+    let data = dir.to_str().unwrap();
+    let recipients = recipients.to_string();
+    let server = spawn(&[
+        "__serve",
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--data-dir",
+        data,
+        "--demo",
+        "--demo-recipients",
+        &recipients,
+    ]);
+    // Need cases to look up, once the projections hold the demo.
+    let lookup = token(dir, "bench-lookup", "coordinator");
+    let mut conn = Conn::open(&server.addr, &lookup).await;
+    let ids: Vec<String> = loop {
+        let (_, b) = conn
+            .post(r#"{"query":"{ needCases(first: 100) { edges { node { id } } } }"}"#)
+            .await;
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap_or_default();
+        let ids: Vec<String> = v["data"]["needCases"]["edges"]
+            .as_array()
+            .map(|e| {
+                e.iter()
+                    .filter_map(|n| n["node"]["id"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if ids.len() == 100 {
+            break ids;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let ids = Arc::new(ids);
+
+    eprintln!(
+        "abuse: {ORDINARY} ordinary clients alone, {} s",
+        duration.as_secs()
+    );
+    let (mut calm, calm_errors) = ordinary_load(&server.addr, dir, ids.clone(), duration).await;
+
+    eprintln!(
+        "abuse: the same with {ATTACKERS} attackers × {ATTACK_CONNECTIONS} connections looping nine equityTwoWay tables"
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let (answered, refused) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let body = Arc::new(worst_document());
+    let mut attackers = Vec::new();
+    for a in 0..ATTACKERS {
+        let token = token(dir, &format!("bench-attacker-{a}"), "quality_manager");
+        for _ in 0..ATTACK_CONNECTIONS {
+            let (addr, token, body, stop) = (
+                server.addr.clone(),
+                token.clone(),
+                body.clone(),
+                stop.clone(),
+            );
+            let (answered, refused) = (answered.clone(), refused.clone());
+            attackers.push(tokio::spawn(async move {
+                let mut conn = Conn::open(&addr, &token).await;
+                while !stop.load(Ordering::Relaxed) {
+                    let (status, _) = conn.post(&body).await;
+                    if status == 200 {
+                        answered.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                        // A refused attacker comes straight back, as one would.
+                    }
+                }
+            }));
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (mut attacked, attacked_errors) = ordinary_load(&server.addr, dir, ids, duration).await;
+    stop.store(true, Ordering::Relaxed);
+    for a in attackers {
+        let _ = a.await;
+    }
+    drop(server);
+    let calm_p99 = p99_ms(&mut calm);
+    let attacked_p99 = p99_ms(&mut attacked);
+    report(
+        "abuse",
+        attacked.len() as f64 / duration.as_secs_f64(),
+        "ordinary lookups/s under attack",
+        Some(calm.len() as f64 / duration.as_secs_f64()),
+        &format!(
+            "the same {ORDINARY} clients with no attacker in the same run: p99 {calm_p99:.2} ms; under attack {} attack documents answered, {} refused (429/503); ordinary errors {} calm, {} under attack",
+            answered.load(Ordering::Relaxed),
+            refused.load(Ordering::Relaxed),
+            calm_errors,
+            attacked_errors
+        ),
+        Some(attacked_p99),
+        "ordinary clients' p99 <= 50 ms under attack",
+    );
+}
