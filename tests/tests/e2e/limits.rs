@@ -107,20 +107,20 @@ fn rs256_tokens_from_an_identity_provider_are_accepted_with_its_public_key() {
             .unwrap(),
     )
     .unwrap();
-    let sign = |key: &rsa::RsaPrivateKey| {
+    let now = chrono::Utc::now().timestamp();
+    let admin = json!({ "sub": "idp-admin", "role": "admin", "sites": ["*"], "iat": now, "exp": now + 3600 });
+    let sign_claims = |key: &rsa::RsaPrivateKey, claims: &serde_json::Value| {
         let input = format!(
             "{}.{}",
             B64.encode(r#"{"alg":"RS256","typ":"JWT","kid":"idp"}"#),
-            B64.encode(
-                json!({ "sub": "idp-admin", "role": "admin", "sites": ["*"], "iat": 0 })
-                    .to_string()
-            )
+            B64.encode(claims.to_string())
         );
         let sig = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key.clone())
             .sign(input.as_bytes())
             .to_bytes();
         format!("{input}.{}", B64.encode(sig))
     };
+    let sign = |key: &rsa::RsaPrivateKey| sign_claims(key, &admin);
     let data = dir.path().join("data");
     let s = Server::start_with_token(
         &data,
@@ -141,4 +141,19 @@ fn rs256_tokens_from_an_identity_provider_are_accepted_with_its_public_key() {
         !data.join("jwt-secret").exists(),
         "no secret file is created"
     );
+    // The identity provider's own signature does not make an eternal token, or
+    // one with the server's internal role, acceptable (issue 13).
+    let mut eternal = admin.clone();
+    eternal.as_object_mut().unwrap().remove("exp");
+    let mut system = admin.clone();
+    system["role"] = json!("system");
+    for (what, claims) in [("no exp", eternal), ("role system", system)] {
+        let r = s.post_as(&sign_claims(&idp, &claims), q, json!({}));
+        assert_eq!(r.status, 401, "{what}: {}", r.body);
+        assert_eq!(
+            r.json()["errors"][0]["extensions"]["code"],
+            "UNAUTHENTICATED",
+            "{what}"
+        );
+    }
 }

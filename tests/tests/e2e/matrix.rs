@@ -613,3 +613,54 @@ fn every_operation_as_every_role_inside_and_outside_its_sites() {
         "another site's figures reached a quality manager: {v}"
     );
 }
+
+/// Issue 13: a token correctly signed with the server's secret but naming the
+/// internal `system` role, an unknown role or an empty one is refused for every
+/// operation of the matrix — 401 `UNAUTHENTICATED`, no data, nothing written —
+/// for all sites and for the row's own site alike.
+#[test]
+fn every_operation_refuses_a_token_with_the_system_role_an_unknown_role_or_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &["--rate-limit", "0"]);
+    let d = dir.path();
+    let forged: Vec<(String, String)> = ["system", "superuser", "Admin", ""]
+        .iter()
+        .flat_map(|role| {
+            [&["*"][..], &[IN][..]].map(|sites| {
+                (
+                    format!("role {role:?} at {sites:?}"),
+                    mint(d, "intruder", role, sites),
+                )
+            })
+        })
+        .collect();
+    let fx = Fx {
+        s: &s,
+        service: String::new(),
+    };
+    let fx = Fx {
+        service: fx.service(),
+        ..fx
+    };
+    let rows = rows();
+    let mut refused = 0;
+    for r in &rows {
+        let (q, vars) = (r.prepare)(&fx);
+        let before = s.head();
+        for (who, token) in &forged {
+            refused += 1;
+            let a = s.post_as(token, &q, vars.clone());
+            assert_eq!(a.status, 401, "{} as {who}: {}", r.field, a.body);
+            let v = a.json();
+            assert_eq!(
+                codes(&v),
+                vec!["UNAUTHENTICATED".to_string()],
+                "{} as {who}: {v}",
+                r.field
+            );
+            assert!(v["data"].is_null(), "{} as {who} got data: {v}", r.field);
+        }
+        assert_eq!(s.head(), before, "{}: a refused token wrote", r.field);
+    }
+    assert_eq!(refused, rows.len() * forged.len());
+}
