@@ -6,6 +6,7 @@ mod api;
 mod apikeys;
 mod audit;
 mod browser;
+mod conformance;
 mod directory;
 mod equity;
 mod erasure;
