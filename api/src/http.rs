@@ -223,12 +223,17 @@ impl DocumentCache {
 
 pub fn router(state: Arc<HttpState>) -> Router {
     Router::new()
-        .route("/", get(wb_old_graphiql))
+        .route("/", get(crate::web::page))
+        .route("/assets/{name}", get(crate::web::asset))
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .fallback(crate::web::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Outermost: every response, refusals and 404s included, gets the
+        // security headers (crate::web).
+        .layer(axum::middleware::map_response(crate::web::security_headers))
         .with_state(state)
 }
 
@@ -756,8 +761,4 @@ mod tests {
             "a finished request frees its place"
         );
     }
-}
-
-async fn wb_old_graphiql() -> axum::response::Html<&'static str> {
-    axum::response::Html(include_str!("graphiql.html"))
 }

@@ -64,6 +64,8 @@ pub fn bounded(router: Router, limits: &ConnectionLimits) -> Router {
             limits.body_timeout,
         ))
         .layer(whole)
+        // Outermost, so the refusals above (413, 408) carry the security headers too.
+        .layer(axum::middleware::map_response(crate::web::security_headers))
 }
 
 /// A request announcing a body larger than the limit is answered `413` before
