@@ -283,6 +283,7 @@ mod tests {
         assert_eq!(h["x-frame-options"], "DENY");
         assert_eq!(h["content-security-policy"], STRICT_CSP);
         assert_eq!(h["cross-origin-opener-policy"], "same-origin");
+        assert_eq!(h["cross-origin-resource-policy"], "same-origin");
         assert_eq!(h["cache-control"], "no-store");
 
         let mut h = HeaderMap::new();

@@ -18,6 +18,7 @@ fn assert_security_headers(what: &str, a: &Answer) {
         ("referrer-policy", "no-referrer"),
         ("x-frame-options", "DENY"),
         ("cross-origin-opener-policy", "same-origin"),
+        ("cross-origin-resource-policy", "same-origin"),
     ] {
         assert_eq!(a.header(name), Some(value), "{what}: {name}");
     }
@@ -43,7 +44,7 @@ fn references(html: &str) -> Vec<String> {
 /// Every kind of response — the page, an asset, GraphQL answers and refusals (401,
 /// 400, 405, 413), health, readiness, metrics, an unknown path — carries
 /// `nosniff`, `no-referrer`, `DENY`, a CSP (the page's own on the page, the strict
-/// one elsewhere) and COOP; GraphQL answers are never stored by a cache.
+/// one elsewhere), COOP and CORP; GraphQL answers are never stored by a cache.
 #[test]
 fn every_response_carries_the_security_headers_and_graphql_answers_are_not_stored() {
     let dir = tempfile::tempdir().unwrap();
