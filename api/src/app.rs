@@ -45,14 +45,22 @@ pub struct Settings {
     pub consistency_timeout: Duration,
     /// Small-cell suppression threshold k for equity tables (at least 1).
     pub min_cell: u64,
+    /// The cell-key perturbation of released counts, under the deployment's secret
+    /// (`--disclosure-secret`, or `<data-dir>/disclosure-secret`).
+    pub disclosure: careledger_projections::equity::disclosure::CellKeyMethod,
 }
 
 impl Default for Settings {
+    /// Defaults for tests and tools: the disclosure secret is random (a server
+    /// reads its own from configuration).
     fn default() -> Self {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).expect("randomness");
         Self {
             overdue_days: 14,
             consistency_timeout: Duration::from_secs(5),
             min_cell: 5,
+            disclosure: careledger_projections::equity::disclosure::CellKeyMethod::new(&secret),
         }
     }
 }

@@ -93,6 +93,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]
+    pub disclosure: DisclosureArgs,
+    #[command(flatten)]
     pub catalogue: CatalogueArgs,
     #[command(flatten)]
     pub secret: SecretArgs,
@@ -193,7 +195,18 @@ pub struct ExportArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]
+    pub disclosure: DisclosureArgs,
+    #[command(flatten)]
     pub catalogue: CatalogueArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DisclosureArgs {
+    /// The secret keying the cell-key perturbation of released equity counts (at
+    /// least 32 bytes; servers sharing a PostgreSQL store must share it). Default:
+    /// the one in `<data-dir>/disclosure-secret`, created at first start.
+    #[arg(long, env = "CARELEDGER_DISCLOSURE_SECRET", hide_env_values = true)]
+    pub disclosure_secret: Option<String>,
 }
 
 #[derive(Debug, clap::Subcommand)]

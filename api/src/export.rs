@@ -37,6 +37,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
         projector,
         settings: Settings {
             min_cell: args.min_cell,
+            disclosure: crate::serve::disclosure(&args.disclosure, &args.store.data_dir)?,
             ..Settings::default()
         },
         metrics: Arc::default(),

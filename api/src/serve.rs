@@ -166,6 +166,59 @@ fn token_key(secret: &SecretArgs, data_dir: &Path) -> anyhow::Result<(TokenKey, 
     }
 }
 
+/// The disclosure-control secret's file in the data directory when none is configured.
+pub const DISCLOSURE_SECRET_FILE: &str = "disclosure-secret";
+
+/// The cell-key method under the configured secret, or the one in `data_dir`
+/// (created with 32 random bytes, mode 0600, when there is none). Never from the
+/// code; it survives restarts, and servers sharing a store must share it.
+pub fn disclosure(
+    args: &crate::cli::DisclosureArgs,
+    data_dir: &Path,
+) -> anyhow::Result<careledger_projections::equity::disclosure::CellKeyMethod> {
+    use careledger_projections::equity::disclosure::CellKeyMethod;
+    if let Some(s) = &args.disclosure_secret {
+        anyhow::ensure!(
+            s.len() >= 32,
+            "the disclosure secret must be at least 32 bytes long"
+        );
+        return Ok(CellKeyMethod::new(s.as_bytes()));
+    }
+    let path = data_dir.join(DISCLOSURE_SECRET_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            anyhow::ensure!(
+                bytes.len() >= 32,
+                "the disclosure secret in {} is shorter than 32 bytes",
+                path.display()
+            );
+            Ok(CellKeyMethod::new(&bytes))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use std::io::Write;
+            let mut raw = [0u8; 32];
+            getrandom::fill(&mut raw).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            std::fs::create_dir_all(data_dir)
+                .with_context(|| format!("cannot create {}", data_dir.display()))?;
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(0o600);
+            }
+            let mut f = opts
+                .open(&path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            f.write_all(&raw)
+                .and_then(|()| f.sync_all())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(CellKeyMethod::new(&raw))
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let catalogue = Arc::new(load_catalogue(&args.catalogue)?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -173,6 +226,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         anyhow::ensure!(
             args.secret.jwt_secret.is_some() || !args.secret.jwt_public_key.is_empty(),
             "with a PostgreSQL store several servers share one database, so they must share how tokens are checked: set --jwt-secret (or CARELEDGER_JWT_SECRET; mint tokens with `careledger token --jwt-secret …`) or --jwt-public-key"
+        );
+        anyhow::ensure!(
+            args.disclosure.disclosure_secret.is_some(),
+            "with a PostgreSQL store several servers share one database, so they must release the same perturbed figures: set --disclosure-secret (or CARELEDGER_DISCLOSURE_SECRET, at least 32 bytes)"
         );
     }
     let opened = open_store(&args.store, clock.clone()).await?;
@@ -193,6 +250,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             overdue_days: args.overdue_days,
             consistency_timeout: Duration::from_millis(args.consistency_timeout_ms),
             min_cell: args.min_cell,
+            disclosure: disclosure(&args.disclosure, &args.store.data_dir)?,
         },
         metrics: Arc::default(),
         streams: Default::default(),

@@ -7,6 +7,7 @@ use crate::app::App;
 use crate::authz::Action;
 use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject};
 use careledger_projections::equity::cube::{self, CubeFilter, Month};
+use careledger_projections::equity::disclosure::{self, CellKeyMethod};
 use careledger_projections::equity::report::{self, OutcomeKind, Reference};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -215,6 +216,88 @@ pub struct SuppressedCell {
     pub rule: String,
 }
 
+/// How a table's counts were protected before release (DESIGN §4).
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum DisclosureMethod {
+    /// Exact counts: the caller may read the records themselves (a coordinator,
+    /// whose tables cover their own sites only).
+    Exact,
+    /// Every count perturbed by the cell-key method: zero-mean noise of at most
+    /// `maxDeviation`, the same for the same records whatever the query, so
+    /// overlapping tables cannot be subtracted to a hidden cell.
+    CellKeyPerturbation,
+}
+
+/// The disclosure control applied to a table: perturbation (or none), then
+/// small-cell suppression at `k`.
+#[derive(SimpleObject, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DisclosureControl {
+    pub method: DisclosureMethod,
+    /// The largest change perturbation makes to a count (0: exact).
+    pub max_deviation: u64,
+    /// Counts from 1 to k − 1 are withheld.
+    pub k: u64,
+}
+
+impl DisclosureControl {
+    fn new(method: Option<&CellKeyMethod>, k: u64) -> Self {
+        match method {
+            None => Self {
+                method: DisclosureMethod::Exact,
+                max_deviation: 0,
+                k,
+            },
+            Some(_) => Self {
+                method: DisclosureMethod::CellKeyPerturbation,
+                max_deviation: disclosure::MAX_DEVIATION,
+                k,
+            },
+        }
+    }
+
+    /// The CSV with a last column naming the method on every row.
+    fn tag_csv(&self, csv: &str) -> String {
+        let tag = match self.method {
+            DisclosureMethod::Exact => "exact",
+            DisclosureMethod::CellKeyPerturbation => "cell_key_perturbation",
+        };
+        let mut out = String::with_capacity(csv.len() + 32 * csv.lines().count());
+        for (i, line) in csv.lines().enumerate() {
+            out.push_str(line);
+            out.push(',');
+            out.push_str(if i == 0 { "disclosure_control" } else { tag });
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// The perturbation a caller's tables get: none for a coordinator (their tables
+/// are bounded to their own sites, whose records they may read), the cell-key
+/// method for everyone else (quality managers, external applications,
+/// administrators, exports).
+fn release_method(ctx: &Context<'_>) -> Result<Option<CellKeyMethod>> {
+    let a = super::access(ctx)?;
+    Ok(match a.actor.role {
+        careledger_domain::store::Role::Coordinator => None,
+        _ => Some(app(ctx).settings.disclosure.clone()),
+    })
+}
+
+/// The groups' counts as released to a caller.
+fn released(
+    groups: Vec<(String, cube::Counts)>,
+    method: Option<&CellKeyMethod>,
+) -> Vec<(String, cube::Counts)> {
+    match method {
+        None => groups,
+        Some(m) => groups
+            .into_iter()
+            .map(|(g, c)| (g, m.perturb(&c)))
+            .collect(),
+    }
+}
+
 #[derive(SimpleObject)]
 pub struct EquityTable {
     pub by: Stratifier,
@@ -226,8 +309,9 @@ pub struct EquityTable {
     /// Null when the totals themselves are below k.
     pub summary: Option<EquitySummary>,
     pub suppressed: Vec<SuppressedCell>,
-    /// The table as CSV, suppression applied.
+    /// The table as CSV, disclosure control applied (its last column names it).
     pub csv: String,
+    pub disclosure_control: DisclosureControl,
 }
 
 fn rule_name(r: report::SuppressionRule) -> &'static str {
@@ -299,6 +383,7 @@ pub fn to_graphql(
             })
             .collect(),
         csv: t.to_csv(by_name),
+        disclosure_control: DisclosureControl::new(None, t.k),
     }
 }
 
@@ -314,6 +399,7 @@ pub struct EquityTrendPoint {
     pub rate: Option<f64>,
     pub rate_low: Option<f64>,
     pub rate_high: Option<f64>,
+    pub disclosure_control: DisclosureControl,
 }
 
 /// The last day a time query observes: the end of its last month, or today.
@@ -341,8 +427,23 @@ fn time_table(
     outcome: EquityOutcome,
     f: &CubeFilter,
     k: u64,
+    method: Option<&CellKeyMethod>,
 ) -> EquityTable {
-    let times = app.projector.read().equity().times(by.into(), f);
+    let (times, counts) = {
+        let model = app.projector.read();
+        let cube = model.equity();
+        (cube.times(by.into(), f), cube.groups(by.into(), f))
+    };
+    // Perturbed, the cases and events each group releases are its perturbed counts
+    // (identified; referred or completed), as in the rate tables; the medians and
+    // quartiles come from the group's Kaplan–Meier fit.
+    let perturbed: std::collections::HashMap<String, cube::Counts> = match method {
+        Some(m) => counts
+            .iter()
+            .map(|(g, c)| (g.clone(), m.perturb(c)))
+            .collect(),
+        None => Default::default(),
+    };
     let end = end_day(app, f);
     let fits: Vec<(String, careledger_projections::equity::stats::KaplanMeier)> = times
         .iter()
@@ -358,7 +459,17 @@ fn time_table(
         .collect();
     let cells: Vec<(String, u64, u64)> = fits
         .iter()
-        .map(|(g, km)| (g.clone(), km.events, km.n))
+        .map(|(g, km)| match perturbed.get(g) {
+            Some(c) => {
+                let events = if outcome == EquityOutcome::TimeToReferral {
+                    c.referred
+                } else {
+                    c.completed
+                };
+                (g.clone(), events, c.identified)
+            }
+            None => (g.clone(), km.events, km.n),
+        })
         .collect();
     let (total_n, total_e) = cells.iter().fold((0, 0), |(n, e), c| (n + c.2, e + c.1));
     let rules = if report::primary(total_e, total_n, k).is_some() {
@@ -368,16 +479,17 @@ fn time_table(
     };
     let groups = fits
         .iter()
+        .zip(&cells)
         .zip(&rules)
-        .map(|((g, km), rule)| {
+        .map(|(((g, km), (_, events, n)), rule)| {
             let released = rule.is_none();
             let (m, q1, q3) = (km.quantile(0.5), km.quantile(0.25), km.quantile(0.75));
             let keep = |x: Option<f64>| if released { x } else { None };
             EquityGroup {
                 group: g.clone(),
                 suppressed: !released,
-                n: released.then_some(km.n),
-                events: released.then_some(km.events),
+                n: released.then_some(*n),
+                events: released.then_some(*events),
                 median: keep(m.estimate),
                 median_low: keep(m.low),
                 median_high: keep(m.high),
@@ -387,6 +499,7 @@ fn time_table(
             }
         })
         .collect::<Vec<_>>();
+    let control = DisclosureControl::new(method, k);
     let mut csv = format!(
         "{},n,events,median,median_low,median_high,q1,q3,suppressed\n",
         stratifier_name(by)
@@ -423,7 +536,8 @@ fn time_table(
             .collect(),
         groups,
         summary: None,
-        csv,
+        csv: control.tag_csv(&csv),
+        disclosure_control: control,
     }
 }
 
@@ -449,7 +563,9 @@ pub struct EquityTwoWay {
     pub cells: Vec<EquityCell>,
     /// Each withheld cell as `row × column` and the rule.
     pub suppressed: Vec<SuppressedCell>,
+    /// The table as CSV, disclosure control applied (its last column names it).
     pub csv: String,
+    pub disclosure_control: DisclosureControl,
 }
 
 #[derive(Default)]
@@ -595,17 +711,22 @@ impl EquityQuery {
         };
         let f = cube_filter(ctx, filter)?;
         super::query::consistent(ctx, min_position).await?;
+        let method = release_method(ctx)?;
         let app = app(ctx).clone();
         aggregate(ctx, move || {
             if matches!(
                 outcome,
                 EquityOutcome::TimeToReferral | EquityOutcome::TimeToCompletion
             ) {
-                return time_table(&app, by, outcome, &f, k);
+                return time_table(&app, by, outcome, &f, k, method.as_ref());
             }
             let groups = app.projector.read().equity().groups(by.into(), &f);
+            let groups = released(groups, method.as_ref());
             let t = report::table(&groups, outcome.into(), &reference, k);
-            to_graphql(by, outcome, &t, stratifier_name(by))
+            let mut table = to_graphql(by, outcome, &t, stratifier_name(by));
+            table.disclosure_control = DisclosureControl::new(method.as_ref(), k);
+            table.csv = table.disclosure_control.tag_csv(&table.csv);
+            table
         })
         .await
     }
@@ -643,8 +764,12 @@ impl EquityQuery {
         }
         let f = cube_filter(ctx, filter)?;
         super::query::consistent(ctx, min_position).await?;
+        let method = release_method(ctx)?;
         let app = app(ctx).clone();
-        aggregate(ctx, move || two_way(&app, rows, columns, outcome, &f, k)).await
+        aggregate(ctx, move || {
+            two_way(&app, rows, columns, outcome, &f, k, method.as_ref())
+        })
+        .await
     }
 
     /// An outcome month by month for each group, each month suppressed on its own.
@@ -671,8 +796,12 @@ impl EquityQuery {
         }
         let f = cube_filter(ctx, filter)?;
         super::query::consistent(ctx, min_position).await?;
+        let method = release_method(ctx)?;
         let app = app(ctx).clone();
-        aggregate(ctx, move || trend(&app, by, outcome, &f, k)).await
+        aggregate(ctx, move || {
+            trend(&app, by, outcome, &f, k, method.as_ref())
+        })
+        .await
     }
 }
 
@@ -683,6 +812,7 @@ fn two_way(
     outcome: EquityOutcome,
     f: &CubeFilter,
     k: u64,
+    method: Option<&CellKeyMethod>,
 ) -> EquityTwoWay {
     let kind = OutcomeKind::from(outcome);
     let table = app
@@ -692,7 +822,11 @@ fn two_way(
     let cells: Vec<(String, String, u64, u64)> = table
         .iter()
         .map(|((r, c), counts)| {
-            let (num, den) = kind.counts(counts);
+            let counts = match method {
+                Some(m) => m.perturb(counts),
+                None => *counts,
+            };
+            let (num, den) = kind.counts(&counts);
             (r.clone(), c.clone(), num, den)
         })
         .filter(|c| c.3 > 0)
@@ -735,6 +869,7 @@ fn two_way(
             rate_high: ci.map(|i| i.high),
         });
     }
+    let control = DisclosureControl::new(method, k);
     EquityTwoWay {
         rows,
         columns,
@@ -742,7 +877,8 @@ fn two_way(
         k,
         cells: out,
         suppressed,
-        csv,
+        csv: control.tag_csv(&csv),
+        disclosure_control: control,
     }
 }
 
@@ -752,8 +888,15 @@ fn trend(
     outcome: EquityOutcome,
     f: &CubeFilter,
     k: u64,
+    method: Option<&CellKeyMethod>,
 ) -> Vec<EquityTrendPoint> {
-    let rows = app.projector.read().equity().trend(by.into(), f);
+    let mut rows = app.projector.read().equity().trend(by.into(), f);
+    if let Some(m) = method {
+        for r in &mut rows {
+            r.2 = m.perturb(&r.2);
+        }
+    }
+    let control = DisclosureControl::new(method, k);
     let mut out = Vec::new();
     let mut i = 0;
     while i < rows.len() {
@@ -776,6 +919,7 @@ fn trend(
                 rate: x.map(|x| x.rate),
                 rate_low: x.map(|x| x.ci.low),
                 rate_high: x.map(|x| x.ci.high),
+                disclosure_control: control,
             });
         }
     }

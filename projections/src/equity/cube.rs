@@ -82,9 +82,42 @@ pub struct Counts {
     pub unmet: u64,
     pub referrals: u64,
     pub rejected: [u64; 5],
+    /// Per count (in [`Counts::fields`] order), the wrapping sum of the record keys
+    /// of what it counts, each record key as often as the record is counted: the
+    /// cell keys of the cell-key method (see [`super::disclosure`]). Two tables
+    /// that count the same records hold the same keys, whatever query built them.
+    #[serde(default)]
+    pub keys: [u32; 10],
 }
 
 impl Counts {
+    /// The counts in a fixed order: identified, referred, completed, unmet,
+    /// referrals, then the rejections by reason.
+    pub fn fields(&self) -> [u64; 10] {
+        let r = self.rejected;
+        [
+            self.identified,
+            self.referred,
+            self.completed,
+            self.unmet,
+            self.referrals,
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+        ]
+    }
+    /// The counts set from [`Counts::fields`] order (keys kept).
+    pub fn with_fields(mut self, f: [u64; 10]) -> Counts {
+        self.identified = f[0];
+        self.referred = f[1];
+        self.completed = f[2];
+        self.unmet = f[3];
+        self.referrals = f[4];
+        self.rejected = [f[5], f[6], f[7], f[8], f[9]];
+        self
+    }
     fn add(&mut self, o: &Counts) {
         self.identified += o.identified;
         self.referred += o.referred;
@@ -94,9 +127,20 @@ impl Counts {
         for (a, b) in self.rejected.iter_mut().zip(o.rejected) {
             *a += b;
         }
+        for (a, b) in self.keys.iter_mut().zip(o.keys) {
+            *a = a.wrapping_add(b);
+        }
     }
     pub fn is_zero(&self) -> bool {
         *self == Counts::default()
+    }
+    /// One record's counts with its keys: each count times the record's key.
+    pub fn keyed(mut self, record_key: u32) -> Counts {
+        let f = self.fields();
+        for (k, n) in self.keys.iter_mut().zip(f) {
+            *k = record_key.wrapping_mul(n as u32);
+        }
+        self
     }
     pub fn rejected_total(&self) -> u64 {
         self.rejected.iter().sum()
@@ -404,7 +448,9 @@ fn parts(view: &NeedCaseView, with_labels: bool) -> Option<(Option<Labels>, Meas
                 ),
                 referrals,
                 rejected: view.rejections.map(u64::from),
-            },
+                keys: [0; 10],
+            }
+            .keyed(super::disclosure::record_key(d.id.as_uuid())),
         },
     ))
 }
@@ -482,7 +528,8 @@ impl std::hash::Hasher for KeyHasher {
 
 type CellMap = HashMap<u64, Cell, std::hash::BuildHasherDefault<KeyHasher>>;
 
-/// A cell's counts, as stored (u32: a cell is one month at one site for one need).
+/// A cell's counts, as stored (u32: a cell is one month at one site for one need),
+/// with their cell keys.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct CellCounts {
     identified: u32,
@@ -491,23 +538,13 @@ struct CellCounts {
     unmet: u32,
     referrals: u32,
     rejected: [u32; 5],
+    #[serde(default)]
+    keys: [u32; 10],
 }
 
 impl CellCounts {
     fn fields(c: &Counts) -> [u64; 10] {
-        let r = c.rejected;
-        [
-            c.identified,
-            c.referred,
-            c.completed,
-            c.unmet,
-            c.referrals,
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-        ]
+        c.fields()
     }
     fn slots(&mut self) -> [&mut u32; 10] {
         let [r0, r1, r2, r3, r4] = &mut self.rejected;
@@ -531,6 +568,13 @@ impl CellCounts {
         for ((slot, b), a) in self.slots().into_iter().zip(b).zip(a) {
             *slot = (i64::from(*slot) + a as i64 - b as i64) as u32;
         }
+        let (kb, ka) = (
+            before.map_or([0; 10], |c| c.keys),
+            after.map_or([0; 10], |c| c.keys),
+        );
+        for ((k, b), a) in self.keys.iter_mut().zip(kb).zip(ka) {
+            *k = k.wrapping_add(a).wrapping_sub(b);
+        }
     }
     fn counts(&self) -> Counts {
         let r = self.rejected.map(u64::from);
@@ -541,6 +585,7 @@ impl CellCounts {
             unmet: self.unmet.into(),
             referrals: self.referrals.into(),
             rejected: r,
+            keys: self.keys,
         }
     }
     fn is_zero(&self) -> bool {

@@ -2,5 +2,6 @@
 //! statistics ([`stats`]), and tables with small-cell suppression ([`report`]).
 
 pub mod cube;
+pub mod disclosure;
 pub mod report;
 pub mod stats;

@@ -222,7 +222,22 @@ fn a_planted_disparity_is_visible_and_small_cells_are_withheld() {
         "{}",
         out.stdout
     );
-    assert!(out.stdout.contains("fr,100,40,0.400000,"), "{}", out.stdout);
+    // An export leaves the organisation: its counts are perturbed (fr: 100 and 40,
+    // each moved by at most 2), and every row says so.
+    let fr: Vec<&str> = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("fr,"))
+        .unwrap()
+        .split(',')
+        .collect();
+    let (n, num): (u64, u64) = (fr[1].parse().unwrap(), fr[2].parse().unwrap());
+    assert!(
+        n.abs_diff(100) <= 2 && num.abs_diff(40) <= 2,
+        "{}",
+        out.stdout
+    );
+    assert_eq!(fr.last(), Some(&"cell_key_perturbation"), "{}", out.stdout);
     assert!(
         out.stdout.contains("de,,,"),
         "small cells stay withheld: {}",

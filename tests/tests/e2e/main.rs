@@ -8,6 +8,7 @@ mod audit;
 mod browser;
 mod conformance;
 mod directory;
+mod disclosure;
 mod equity;
 mod erasure;
 mod hardening;

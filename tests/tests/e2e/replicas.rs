@@ -90,6 +90,8 @@ fn replicas_share_one_database_and_a_killed_leader_is_replaced_within_seconds() 
         schema.as_str(),
         "--jwt-secret",
         SECRET,
+        "--disclosure-secret",
+        SECRET,
         "--checkpoint-secs",
         "1",
     ];
