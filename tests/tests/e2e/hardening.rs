@@ -47,13 +47,25 @@ fn raw_post(s: &Server, body: &[u8]) -> crate::api::Answer {
 
 /// Each shape of deep nesting — list and object literals in arguments, in a
 /// mutation's input, in a variable's default value, deep JSON in `variables`, a
-/// deep JSON body, and the same over GET — at 10,000 levels is refused with 400
-/// `NESTING_TOO_DEEP`, and the process lives on (before the guard, ~1,550 levels
-/// overflowed a worker's stack and aborted the server).
+/// deep JSON body, and the same over GET — at 2,000 to 10,000 levels is refused
+/// with 400 `NESTING_TOO_DEEP`, and the process lives on. Before the guard, 2,000
+/// levels of list literal overflowed a worker's stack and aborted the server (at
+/// 10,000 the parser happened to give up first, so both depths are sent).
 #[test]
 fn requests_nested_ten_thousand_levels_deep_are_refused_and_the_server_lives() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), &["--rate-limit", "0"]);
+    for depth in [2_000, 5_000] {
+        let list = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let a = s.post_as(
+            &s.token,
+            &format!("{{ catalogue(domain: {list}) {{ version }} }}"),
+            json!({}),
+        );
+        assert_eq!(a.status, 400, "{depth}: {}", &a.body[..a.body.len().min(300)]);
+        assert_eq!(code(&a), "NESTING_TOO_DEEP", "{}", a.body);
+        alive(&s);
+    }
     const N: usize = 10_000;
     let list = format!("{}{}", "[".repeat(N), "]".repeat(N));
     let object = format!("{}1{}", "{a:".repeat(N), "}".repeat(N));

@@ -9,6 +9,13 @@ use std::time::Duration;
 /// The program under test (`careledger_api::main`).
 pub const CARELEDGER: &str = env!("CARGO_BIN_EXE_careledger-under-test");
 
+/// The program the tests start: [`CARELEDGER`], or the build named by
+/// `CARELEDGER_UNDER_TEST` (to run the suite against another build, e.g. to see a
+/// regression test fail on the code before its fix).
+pub fn program() -> String {
+    std::env::var("CARELEDGER_UNDER_TEST").unwrap_or_else(|_| CARELEDGER.to_string())
+}
+
 /// A running `careledger` process; killed on drop if still running.
 pub struct Running {
     pub child: Child,
@@ -18,7 +25,7 @@ pub struct Running {
 impl Running {
     /// Starts `careledger <args>` with its data in `data_dir`.
     pub fn start(args: &[&str], data_dir: &Path) -> Self {
-        let mut child = Command::new(CARELEDGER)
+        let mut child = Command::new(program())
             .args(args)
             .env("CARELEDGER_DATA_DIR", data_dir)
             .env("CARELEDGER_ADDR", "127.0.0.1:0")
@@ -90,7 +97,7 @@ pub struct Finished {
 
 /// Runs `careledger <args>` to completion with its data in `data_dir`.
 pub fn run_to_end<S: AsRef<std::ffi::OsStr>>(args: &[S], data_dir: &Path) -> Finished {
-    let out = Command::new(CARELEDGER)
+    let out = Command::new(program())
         .args(args)
         .env("CARELEDGER_DATA_DIR", data_dir)
         .env("CARELEDGER_ADDR", "127.0.0.1:0")

@@ -2,7 +2,7 @@
 //! key's issue and use) runs with the most verbose log level, and the captured
 //! logs are searched for every token, key and recipient attribute used.
 
-use crate::helpers::CARELEDGER;
+use crate::helpers::program;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -23,7 +23,7 @@ fn post(agent: &ureq::Agent, base: &str, token: &str, query: &str, vars: Value) 
 #[test]
 fn a_full_lifecycle_leaves_no_personal_data_and_no_credential_in_the_logs() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(CARELEDGER)
+    let mut child = Command::new(program())
         .args(["serve"])
         .env("CARELEDGER_DATA_DIR", dir.path())
         .env("CARELEDGER_ADDR", "127.0.0.1:0")
