@@ -13,6 +13,7 @@
 //! (`PROJECTION_NOT_CAUGHT_UP`) and faults (`UNAVAILABLE`, `INTERNAL`; the cause is
 //! logged, never sent).
 
+pub mod audit;
 pub mod credentials;
 pub mod directory;
 pub mod equity;

@@ -384,7 +384,10 @@ impl CaseQuery {
     /// one actor or one site (at least one of them), optionally within a period of
     /// recording (`from` inclusive, `to` exclusive), oldest first, paged with
     /// `first` (≤ 100) and `after` (an edge's cursor). Quality managers see their
-    /// sites' events only; administrators see all; other roles are refused.
+    /// sites' events only; administrators see all; other roles are refused. Each
+    /// entry's `data` holds the lifecycle fields only — never the recipient's
+    /// stratifiers (birth year, sex, postal code, language, cancer site group,
+    /// deprivation, preferential reimbursement …): the minimum necessary.
     #[graphql(complexity = "first.unwrap_or(50).max(1) as usize * child_complexity")]
     #[allow(clippy::too_many_arguments)]
     async fn audit_trail(
@@ -465,7 +468,7 @@ impl CaseQuery {
                 .iter()
                 .map(|e| AuditTrailEdge {
                     cursor: cursor(e),
-                    node: HistoryEvent::from(e),
+                    node: HistoryEvent::audit(e),
                 })
                 .collect(),
         })
@@ -516,7 +519,7 @@ impl CaseQuery {
         {
             return Err(denied(d));
         }
-        Ok(events.iter().map(HistoryEvent::from).collect())
+        Ok(events.iter().map(HistoryEvent::record).collect())
     }
 
     /// Where the read models stand against the log.

@@ -605,35 +605,27 @@ pub struct HistoryEvent {
     pub site: Option<String>,
     pub correlation_id: String,
     pub causation_id: Option<String>,
-    /// The event's fields.
+    /// The event's fields: the whole record in a stream's `history`; in the
+    /// `auditTrail`, the lifecycle fields only (ids, need, site, services and
+    /// ranks, states, reason codes, outcome), never the recipient's stratifiers.
     pub data: async_graphql::Json<serde_json::Value>,
 }
 
-impl From<&RecordedEvent> for HistoryEvent {
-    fn from(e: &RecordedEvent) -> Self {
-        use careledger_domain::DomainEvent as D;
-        // The inner enums serialise externally tagged ({"Type": {...}}): keep the fields.
-        let tagged = match &e.event {
-            D::Recipient(r) => serde_json::to_value(r),
-            D::NeedCase(n) => serde_json::to_value(n),
-            D::Service(x) => serde_json::to_value(x),
-            D::Credential(x) => serde_json::to_value(x),
-        }
-        .unwrap_or(serde_json::Value::Null);
-        let mut data = match tagged {
-            serde_json::Value::Object(mut m) if m.len() == 1 => {
-                m.remove(e.event.event_type()).unwrap_or_default()
-            }
-            other => other,
-        };
-        if let Some(m) = data.as_object_mut() {
-            // An API key's history shows who issued or revoked it, not its hash;
-            // sealed personal data is shown as such, never as its ciphertext.
-            m.remove("secret_sha256");
-            if m.remove("personal").is_some() {
-                m.insert("personal_data".into(), "sealed".into());
-            }
-        }
+impl HistoryEvent {
+    /// An event as its stream's history shows it: the whole record (see
+    /// [`audit::record_fields`](crate::graphql::audit::record_fields)).
+    pub fn record(e: &RecordedEvent) -> Self {
+        Self::with_data(e, crate::graphql::audit::record_fields(&e.event))
+    }
+
+    /// An event as the audit trail shows it: the lifecycle fields only, never a
+    /// recipient's stratifiers (see
+    /// [`audit::lifecycle_fields`](crate::graphql::audit::lifecycle_fields)).
+    pub fn audit(e: &RecordedEvent) -> Self {
+        Self::with_data(e, crate::graphql::audit::lifecycle_fields(&e.event))
+    }
+
+    fn with_data(e: &RecordedEvent, data: serde_json::Value) -> Self {
         HistoryEvent {
             event_id: e.id.to_string(),
             stream: e.stream.to_string(),
