@@ -25,6 +25,8 @@ pub mod cli;
 pub mod credentials;
 pub mod demo;
 pub mod export;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod graphql;
 pub mod guard;
 pub mod http;

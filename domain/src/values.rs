@@ -302,7 +302,9 @@ impl PostalCode {
             }
             Country::NL => {
                 let up = compact.to_ascii_uppercase();
-                let (num, letters) = up.split_at(up.len().min(4));
+                // Split at byte 4 only where that is a character boundary: text
+                // with a multi-byte character there is no Dutch postal code.
+                let (num, letters) = up.split_at_checked(4).unwrap_or((&up, ""));
                 let ok = num.len() == 4
                     && num.chars().all(|c| c.is_ascii_digit())
                     && !num.starts_with('0')
@@ -632,6 +634,27 @@ mod tests {
             assert!(
                 matches!(err, ValueError::InvalidPostalCode { .. }),
                 "{c} {bad}"
+            );
+        }
+    }
+
+    /// Found by the decoder fuzzer (infra/tests/fuzz): a Dutch postal code with a
+    /// multi-byte character among its first four bytes panicked `parse` (it split
+    /// the text at byte 4, inside the character) — from a stored event, an HSDS
+    /// area or a request alike. It is refused like any other bad postal code.
+    #[test]
+    fn a_dutch_postal_code_with_a_multi_byte_character_is_refused_not_panicked_on() {
+        for bad in ["1éé", "123é", "5\u{b204d}73/AL", "1012ÿB", "€"] {
+            let err = PostalCode::parse(Country::NL, bad).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ValueError::InvalidPostalCode {
+                        country: Country::NL,
+                        ..
+                    }
+                ),
+                "{bad}: {err}"
             );
         }
     }
