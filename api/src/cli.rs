@@ -29,6 +29,11 @@ pub enum Command {
     /// Print an equity table as CSV (small cells suppressed), as the GraphQL `equity`
     /// field serves it.
     ExportEquity(ExportArgs),
+    /// Write the open aggregate data set (a Frictionless Tabular Data Package:
+    /// equity tables by each stratifier and quarter, perturbed and suppressed) into a
+    /// new directory, for consortium sharing (the server must be stopped with the
+    /// embedded store).
+    ExportOpenData(OpenDataArgs),
     /// Print the GraphQL schema (SDL), as checked in at api/schema.graphql.
     PrintSchema,
     /// Mint a bearer token signed with the server's secret.
@@ -200,6 +205,20 @@ pub struct ExportArgs {
     pub catalogue: CatalogueArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct OpenDataArgs {
+    /// The directory to write (created; it must not exist or be empty).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The minimum cell size (as the server's --min-cell).
+    #[arg(long, env = "CARELEDGER_MIN_CELL", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub min_cell: u64,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub disclosure: DisclosureArgs,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct DisclosureArgs {
     /// The secret keying the cell-key perturbation of released equity counts (at
@@ -268,6 +287,7 @@ impl Cli {
             Command::ImportHsds(args) => crate::import::run(args).await,
             Command::ApiKey(cmd) => crate::credentials::cli(cmd).await,
             Command::ExportEquity(args) => crate::export::run(args).await,
+            Command::ExportOpenData(args) => crate::export::open_data(args).await,
             Command::PrintSchema => {
                 print!("{}", crate::graphql::sdl());
                 Ok(())

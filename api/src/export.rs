@@ -12,13 +12,12 @@ use careledger_infra::clock::SystemClock;
 use careledger_projections::runner::{self, Projector};
 use std::sync::Arc;
 
-pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
-    let catalogue = Arc::new(crate::serve::load_catalogue(&args.catalogue)?);
-    let opened = crate::serve::open_store(&args.store, Arc::new(SystemClock)).await?;
-    let store: Arc<dyn EventStore> = opened.events();
-    let snapshots = opened.snapshots(&args.store.data_dir);
-    let projector = Projector::new(runner::load(snapshots.as_ref()));
-    // Bring the read models up to the head.
+/// The read models brought up to the log's head (from the last checkpoint).
+async fn caught_up(
+    store: &Arc<dyn EventStore>,
+    snapshots: &dyn careledger_domain::store::SnapshotStore,
+) -> anyhow::Result<Arc<Projector>> {
+    let projector = Projector::new(runner::load(snapshots));
     let head = store.head().await?;
     let mut after = projector.position();
     while after < head {
@@ -29,6 +28,62 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
             projector.apply(e);
         }
     }
+    Ok(projector)
+}
+
+/// `careledger export-open-data --out DIR`: the Frictionless package
+/// ([`careledger_projections::equity::open_data`]) written into a new directory.
+pub async fn open_data(args: crate::cli::OpenDataArgs) -> anyhow::Result<()> {
+    let out = &args.out;
+    if out.exists() {
+        let empty = std::fs::read_dir(out)
+            .with_context(|| format!("cannot read {}", out.display()))?
+            .next()
+            .is_none();
+        anyhow::ensure!(
+            empty,
+            "{} exists and is not empty: name a new directory (nothing was written)",
+            out.display()
+        );
+    }
+    let method = crate::serve::disclosure(&args.disclosure, &args.store.data_dir)?;
+    let opened = crate::serve::open_store(&args.store, Arc::new(SystemClock)).await?;
+    let store: Arc<dyn EventStore> = opened.events();
+    let snapshots = opened.snapshots(&args.store.data_dir);
+    let projector = caught_up(&store, snapshots.as_ref()).await;
+    opened.close().await;
+    let projector = projector?;
+    let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let files = {
+        let model = projector.read();
+        careledger_projections::equity::open_data::package(
+            model.equity(),
+            &method,
+            args.min_cell,
+            &created,
+        )
+    };
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    for f in &files {
+        let path = out.join(&f.path);
+        std::fs::write(&path, &f.text)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    println!(
+        "CareLedger: wrote {} files to {} (datapackage.json, README.md and one table per stratifier; counts perturbed, cells below {} withheld).",
+        files.len(),
+        out.display(),
+        args.min_cell
+    );
+    Ok(())
+}
+
+pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
+    let catalogue = Arc::new(crate::serve::load_catalogue(&args.catalogue)?);
+    let opened = crate::serve::open_store(&args.store, Arc::new(SystemClock)).await?;
+    let store: Arc<dyn EventStore> = opened.events();
+    let snapshots = opened.snapshots(&args.store.data_dir);
+    let projector = caught_up(&store, snapshots.as_ref()).await?;
     let app = Arc::new(App {
         store,
         vault: opened.key_vault(&args.store.data_dir)?,

@@ -3,5 +3,6 @@
 
 pub mod cube;
 pub mod disclosure;
+pub mod open_data;
 pub mod report;
 pub mod stats;

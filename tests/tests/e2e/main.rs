@@ -18,6 +18,7 @@ mod integrity;
 mod lifecycle;
 mod limits;
 mod matrix;
+mod open_data;
 mod privacy;
 mod refusals;
 mod replicas;
