@@ -18,7 +18,7 @@ use careledger_domain::DomainEvent;
 use careledger_domain::aggregate::{Aggregate, Command};
 use careledger_domain::catalogue::Catalogue;
 use careledger_domain::directory::{DirectoryError, Service, ServiceEvent};
-use careledger_domain::ids::{EventId, NeedCaseId, RecipientId};
+use careledger_domain::ids::{EventId, NeedCaseId, RecipientId, ServiceId};
 use careledger_domain::matching::{self, Ranking, Seeker};
 use careledger_domain::need_case::{
     LeftOutService, NeedCase, NeedCaseAction, NeedCaseData, NeedCaseError, NeedCaseEvent,
@@ -223,8 +223,9 @@ impl StreamAggregate for NeedCase {
             NeedCaseError::NoSuggestions
             | NeedCaseError::TooManySuggestions { .. }
             | NeedCaseError::DuplicateSuggestion { .. } => Some("services"),
-            NeedCaseError::OccurredInFuture { .. }
-            | NeedCaseError::OccurredBeforePrevious { .. } => Some("occurredAt"),
+            NeedCaseError::Time(_) | NeedCaseError::OccurredBeforePrevious { .. } => {
+                Some("occurredAt")
+            }
             _ => None,
         };
         CommandError::rejected(field, e.code(), e.to_string())
@@ -247,9 +248,10 @@ impl StreamAggregate for careledger_domain::credential::ApiKey {
     fn refusal(e: careledger_domain::credential::CredentialError) -> CommandError {
         use careledger_domain::credential::CredentialError as E;
         let field = match &e {
-            E::InvalidName => Some("name"),
+            E::InvalidName | E::ControlCharacter { .. } => Some("name"),
             E::NotFound | E::Exists { .. } => Some("apiKeyId"),
             E::InvalidHash => None,
+            E::Time(_) => Some("occurredAt"),
         };
         CommandError::rejected(field, e.code(), e.to_string())
     }
@@ -295,7 +297,7 @@ impl StreamAggregate for CareRecipient {
             RecipientError::Erased { .. } => Some("recipientId"),
             RecipientError::RelativeOfThemself => Some("patientId"),
             RecipientError::BirthYearInFuture { .. } => Some("birthYear"),
-            RecipientError::OccurredInFuture { .. } => Some("occurredAt"),
+            RecipientError::Time(_) => Some("occurredAt"),
         };
         CommandError::rejected(field, e.code(), e.to_string())
     }
@@ -411,6 +413,18 @@ impl App {
             };
             let current = history.last().map(|e| e.version);
 
+            // Authorisation first, always: nothing about this stream (whether the
+            // key or the expected version matches it) is answered to a caller who
+            // may not act on it. A key equal to another site's record id names
+            // that record's stream (ids default to the key), whose first event
+            // carries the key: judged against the state before that event (none),
+            // it used to pass and answer IDEMPOTENCY_KEY_REUSED — an existence
+            // oracle. A record's site never changes, so a stale cached copy can
+            // only hide a site, and then the append fails and the stream is read
+            // afresh and judged again.
+            let state = fold::<A>(&history);
+            authorize(state.site().as_ref())?;
+
             if let Some(key) = ctx.idempotency_key
                 && let Some(i) = history.iter().position(|e| e.id.as_uuid() == key)
             {
@@ -451,8 +465,6 @@ impl App {
                 return Err(stale(expected, current));
             }
 
-            let state = fold::<A>(&history);
-            authorize(state.site().as_ref())?;
             let occurred_at = ctx.occurred_at.unwrap_or(now);
             let events = state
                 .decide(&Command {
@@ -543,12 +555,17 @@ impl App {
                     tokio::time::sleep(Duration::from_micros(jitter)).await;
                     continue;
                 }
-                Err(StoreError::IdempotencyMismatch { .. }) => {
+                Err(StoreError::IdempotencyMismatch { stored_in, .. }) => {
                     if !fresh {
                         // Perhaps our copy misses the event with this key: look again.
                         self.streams.forget(&stream);
                         fresh = true;
                         continue;
+                    }
+                    // The key is an event id of another stream: say so only to a
+                    // caller who may act on that stream (authorisation first).
+                    if stored_in != stream.as_str() {
+                        self.authorize_stream(&stored_in, &authorize).await?;
                     }
                     return Err(key_reused());
                 }
@@ -563,10 +580,68 @@ impl App {
     }
 }
 
+impl App {
+    /// Asks `authorize` about a stream named by the store (the site its events
+    /// were recorded at), whatever aggregate it holds.
+    async fn authorize_stream(
+        &self,
+        name: &str,
+        authorize: &impl Fn(Option<&SiteId>) -> Result<(), CommandError>,
+    ) -> Result<(), CommandError> {
+        let name = StreamName::parse(name).map_err(|e| CommandError::Internal(e.to_string()))?;
+        let history = self.read_stream(&name).await?;
+        match history.iter().find_map(|e| e.metadata.site.as_ref()) {
+            Some(site) => authorize(Some(site)),
+            None => authorize(None),
+        }
+    }
+}
+
 /// The most services one ranked suggestion proposes.
 pub const MAX_RANKED: usize = 50;
 
 impl App {
+    /// A need case's events as the log has them (through the stream cache).
+    pub async fn need_case_history(
+        &self,
+        id: NeedCaseId,
+    ) -> Result<Arc<Vec<RecordedEvent>>, CommandError> {
+        self.recent_stream(&StreamName::need_case(id)).await
+    }
+
+    /// Refuses services a command names that are not in the directory, or are
+    /// retired (`SERVICE_NOT_FOUND`, `SERVICE_RETIRED`, on `field`). Each is read
+    /// from the log afresh, not from the read model or the stream cache, so a
+    /// service registered or retired a moment ago through another server counts.
+    pub async fn check_services(
+        &self,
+        services: &[ServiceId],
+        field: &'static str,
+    ) -> Result<(), CommandError> {
+        for &id in services {
+            let history = self.read_stream(&StreamName::service(id)).await?;
+            let service = fold::<Service>(&history);
+            match service.data() {
+                None => {
+                    return Err(CommandError::rejected(
+                        Some(field),
+                        "SERVICE_NOT_FOUND",
+                        format!("service {id} is not in the directory"),
+                    ));
+                }
+                Some(d) if d.retired => {
+                    return Err(CommandError::rejected(
+                        Some(field),
+                        "SERVICE_RETIRED",
+                        format!("service {id} is retired: it takes no referrals or suggestions"),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
     /// The need case as the log has it (through the stream cache).
     pub async fn load_need_case(&self, id: NeedCaseId) -> Result<NeedCase, CommandError> {
         let history = self.recent_stream(&StreamName::need_case(id)).await?;

@@ -186,10 +186,12 @@ pub async fn cli(cmd: crate::cli::ApiKeyCommand) -> anyhow::Result<()> {
                 Some(e) => Err(e),
                 None => {
                     for k in model.api_keys() {
+                        // A name recorded before the text rule may hold control
+                        // characters: never live on the terminal.
                         println!(
                             "{}\t{}\tissued {} by {}\t{}",
                             k.id,
-                            k.name,
+                            careledger_domain::values::escape_controls(&k.name),
                             k.issued_at.to_rfc3339(),
                             k.issued_by,
                             k.revoked_at.map_or("active".to_string(), |t| format!(

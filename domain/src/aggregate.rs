@@ -5,7 +5,7 @@
 //! (it may be earlier than now), `now` is the server clock read by the caller. The
 //! domain never reads a clock itself.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 
 /// A command: an order to change one aggregate, stamped with its times.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +30,96 @@ impl<A> Command<A> {
 
 /// How far `occurred_at` may run ahead of the server clock (devices' clocks drift).
 pub const CLOCK_SKEW_TOLERANCE: Duration = Duration::minutes(5);
+
+/// The earliest year an `occurred_at` may lie in: nothing CareLedger records
+/// happened before 2000-01-01T00:00:00Z. A floor keeps mistyped or hostile dates
+/// (year 0, year −1) out of the log, where they would put a need in the 0–17 age
+/// band and a trend month in year 0000.
+pub const EARLIEST_YEAR: i32 = 2000;
+
+/// `2000-01-01T00:00:00Z`, the floor of every `occurred_at`.
+pub fn earliest_occurred_at() -> DateTime<Utc> {
+    DateTime::from_timestamp(946_684_800, 0).expect("2000-01-01 is a valid time")
+}
+
+/// Why a command's `occurred_at` is refused: the one time rule every command of
+/// every aggregate follows (case work, recipients, the directory, API keys).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TimeRefusal {
+    #[error("occurred_at {occurred_at} lies in the future (server time {now})")]
+    InFuture {
+        occurred_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    },
+    #[error(
+        "occurred_at {occurred_at} lies before 2000-01-01T00:00:00Z, the earliest date CareLedger records"
+    )]
+    BeforeFloor { occurred_at: DateTime<Utc> },
+    #[error("occurred_at {occurred_at} lies before the recipient's birth year ({birth_year})")]
+    BeforeBirthYear {
+        occurred_at: DateTime<Utc>,
+        birth_year: i32,
+    },
+}
+
+impl TimeRefusal {
+    /// A stable machine-readable code for the API's `userErrors.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TimeRefusal::InFuture { .. } => "OCCURRED_IN_FUTURE",
+            TimeRefusal::BeforeFloor { .. } => "OCCURRED_BEFORE_FLOOR",
+            TimeRefusal::BeforeBirthYear { .. } => "OCCURRED_BEFORE_BIRTH",
+        }
+    }
+}
+
+/// The time rule: `occurred_at` no later than `now` plus the clock-skew tolerance
+/// and not before [`earliest_occurred_at`].
+///
+/// # Errors
+/// The rule broken.
+pub fn check_occurred_at(
+    occurred_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), TimeRefusal> {
+    if occurred_at > now + CLOCK_SKEW_TOLERANCE {
+        return Err(TimeRefusal::InFuture { occurred_at, now });
+    }
+    if occurred_at < earliest_occurred_at() {
+        return Err(TimeRefusal::BeforeFloor { occurred_at });
+    }
+    Ok(())
+}
+
+/// The time rule for a command about a person: besides [`check_occurred_at`], not
+/// before the first day of their birth year.
+///
+/// # Errors
+/// The rule broken.
+pub fn check_occurred_at_for(
+    occurred_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    birth_year: i32,
+) -> Result<(), TimeRefusal> {
+    check_occurred_at(occurred_at, now)?;
+    if occurred_at.year() < birth_year {
+        return Err(TimeRefusal::BeforeBirthYear {
+            occurred_at,
+            birth_year,
+        });
+    }
+    Ok(())
+}
+
+impl<A> Command<A> {
+    /// [`check_occurred_at`] for this command.
+    ///
+    /// # Errors
+    /// The rule broken.
+    pub fn check_time(&self) -> Result<(), TimeRefusal> {
+        check_occurred_at(self.occurred_at, self.now)
+    }
+}
 
 pub trait Aggregate: Default + Clone + std::fmt::Debug + PartialEq {
     type Action;

@@ -4,7 +4,8 @@
 //! is recorded (a 256-bit random secret needs no slow hash). A revoked key stays
 //! revoked; revoking it again changes nothing and writes nothing.
 
-use crate::aggregate::{Aggregate, Command};
+use crate::aggregate::{Aggregate, Command, TimeRefusal};
+use crate::values::{TextKind, forbidden_char};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -48,6 +49,11 @@ pub enum CredentialError {
     InvalidName,
     #[error("the secret's SHA-256 must be 64 lowercase hexadecimal digits")]
     InvalidHash,
+    #[error("an API key's name may not hold control characters (it holds U+{code_point:04X})")]
+    ControlCharacter { code_point: u32 },
+    /// `occurred_at` breaks the time rule every command follows.
+    #[error(transparent)]
+    Time(#[from] TimeRefusal),
 }
 
 impl CredentialError {
@@ -57,6 +63,8 @@ impl CredentialError {
             CredentialError::NotFound => "API_KEY_NOT_FOUND",
             CredentialError::InvalidName => "INVALID_API_KEY_NAME",
             CredentialError::InvalidHash => "INVALID_API_KEY_HASH",
+            CredentialError::ControlCharacter { .. } => "CONTROL_CHARACTERS",
+            CredentialError::Time(t) => t.code(),
         }
     }
 }
@@ -77,6 +85,7 @@ impl Aggregate for ApiKey {
         &self,
         c: &Command<CredentialAction>,
     ) -> Result<Vec<CredentialEvent>, CredentialError> {
+        c.check_time()?;
         match &c.action {
             CredentialAction::IssueApiKey {
                 key_id,
@@ -89,6 +98,11 @@ impl Aggregate for ApiKey {
                 let name = name.trim();
                 if name.is_empty() || name.chars().count() > 100 {
                     return Err(CredentialError::InvalidName);
+                }
+                if let Some(c) = forbidden_char(name, TextKind::SingleLine) {
+                    return Err(CredentialError::ControlCharacter {
+                        code_point: c as u32,
+                    });
                 }
                 if secret_sha256.len() != 64
                     || !secret_sha256
@@ -168,6 +182,24 @@ mod tests {
         assert_eq!(
             k.decide(&issue("app", &HASH.to_uppercase())),
             Err(CredentialError::InvalidHash)
+        );
+        assert_eq!(
+            k.decide(&issue("app\u{1b}[2J", HASH)),
+            Err(CredentialError::ControlCharacter { code_point: 0x1b })
+        );
+        assert_eq!(
+            k.decide(&issue("app\r\nINFO forged log line", HASH)),
+            Err(CredentialError::ControlCharacter { code_point: 0x0d })
+        );
+        let far = "9999-12-31T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let mut dated = issue("app", HASH);
+        dated.occurred_at = far;
+        assert_eq!(
+            k.decide(&dated),
+            Err(CredentialError::Time(TimeRefusal::InFuture {
+                occurred_at: far,
+                now: at(),
+            }))
         );
         let events = k.decide(&issue(" Statistics portal ", HASH)).unwrap();
         assert_eq!(

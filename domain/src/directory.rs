@@ -13,10 +13,12 @@
 //! Updates that change nothing decide *no* events, so re-importing an unchanged
 //! directory writes nothing.
 
-use crate::aggregate::{Aggregate, Command};
+use crate::aggregate::{Aggregate, Command, TimeRefusal};
 use crate::ids::ServiceId;
 use crate::recipient::{RecipientKind, RecipientProfile};
-use crate::values::{Country, Lang, LanguageTag, NeedCode, PostalCode, Region};
+use crate::values::{
+    Country, Lang, LanguageTag, NeedCode, PostalCode, Region, TextKind, forbidden_char,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -180,6 +182,37 @@ impl ServiceProfile {
     pub fn validate(&self) -> Result<(), DirectoryError> {
         let bad =
             |field: &'static str, rule: String| Err(DirectoryError::InvalidProfile { field, rule });
+        // Free text: no control characters; descriptions may break lines.
+        let contact = &self.contact;
+        let texts = std::iter::once((
+            "organisation",
+            self.organisation.as_str(),
+            TextKind::SingleLine,
+        ))
+        .chain(
+            self.name
+                .all()
+                .map(|(_, t)| ("name", t, TextKind::SingleLine)),
+        )
+        .chain(
+            self.description
+                .all()
+                .map(|(_, t)| ("description", t, TextKind::MultiLine)),
+        )
+        .chain(
+            [&contact.phone, &contact.email, &contact.url]
+                .into_iter()
+                .flatten()
+                .map(|t| ("contact", t.as_str(), TextKind::SingleLine)),
+        );
+        for (field, text, kind) in texts {
+            if let Some(c) = forbidden_char(text, kind) {
+                return Err(DirectoryError::ControlCharacter {
+                    field,
+                    code_point: c as u32,
+                });
+            }
+        }
         if self.organisation.trim().is_empty() || self.organisation.len() > MAX_NAME {
             return bad(
                 "organisation",
@@ -341,6 +374,16 @@ pub enum DirectoryError {
     Retired,
     #[error("invalid {field}: expected {rule}")]
     InvalidProfile { field: &'static str, rule: String },
+    #[error(
+        "{field} holds the control character U+{code_point:04X}: free text may not hold control characters (descriptions may hold line feeds and tabs)"
+    )]
+    ControlCharacter {
+        field: &'static str,
+        code_point: u32,
+    },
+    /// `occurred_at` breaks the time rule every command follows.
+    #[error(transparent)]
+    Time(#[from] TimeRefusal),
 }
 
 impl DirectoryError {
@@ -350,12 +393,16 @@ impl DirectoryError {
             DirectoryError::NotRegistered => "SERVICE_NOT_FOUND",
             DirectoryError::Retired => "SERVICE_RETIRED",
             DirectoryError::InvalidProfile { .. } => "INVALID_SERVICE",
+            DirectoryError::ControlCharacter { .. } => "CONTROL_CHARACTERS",
+            DirectoryError::Time(t) => t.code(),
         }
     }
     /// The input field at fault, if one is.
     pub fn field(&self) -> Option<&'static str> {
         match self {
-            DirectoryError::InvalidProfile { field, .. } => Some(field),
+            DirectoryError::InvalidProfile { field, .. }
+            | DirectoryError::ControlCharacter { field, .. } => Some(field),
+            DirectoryError::Time(_) => Some("occurredAt"),
             DirectoryError::AlreadyRegistered { .. } | DirectoryError::NotRegistered => {
                 Some("serviceId")
             }
@@ -372,6 +419,7 @@ impl Aggregate for Service {
     fn decide(&self, cmd: &Command<DirectoryAction>) -> Result<Vec<ServiceEvent>, DirectoryError> {
         use DirectoryAction as A;
         use ServiceEvent as E;
+        cmd.check_time()?;
         if let A::Register {
             service,
             profile,
@@ -555,6 +603,83 @@ pub(crate) mod tests {
             .then_expect_events(vec![ServiceEvent::ServiceCapacityChanged(
                 ServiceCapacityChanged { capacity: wait },
             )]);
+    }
+
+    /// Given no service, when one is registered with a NUL in its organisation, an
+    /// ANSI escape in a name, a carriage return in a contact line or a bidi
+    /// override in a name, then it is refused naming the field and the code point;
+    /// a description may hold line feeds and tabs, but not a carriage return.
+    #[test]
+    fn control_characters_in_a_services_text_are_refused() {
+        let register = |p: ServiceProfile| {
+            cmd(DirectoryAction::Register {
+                service: sid(),
+                profile: p,
+                capacity: Capacity::HasCapacity,
+            })
+        };
+        let refused = |p: ServiceProfile, field: &'static str, c: char| {
+            given::<Service>(&[]).when(register(p)).then_expect_error(
+                DirectoryError::ControlCharacter {
+                    field,
+                    code_point: c as u32,
+                },
+            )
+        };
+        let mut p = profile();
+        p.organisation = "Kom op\u{0}".into();
+        refused(p, "organisation", '\u{0}');
+        let mut p = profile();
+        p.name.fr = "\u{1b}[31mConsultation".into();
+        refused(p, "name", '\u{1b}');
+        let mut p = profile();
+        p.name.nl = "Consult\u{202E}".into();
+        refused(p, "name", '\u{202E}');
+        let mut p = profile();
+        p.contact.url = Some("https://example.org/\r\nX-Injected: 1".into());
+        refused(p, "contact", '\r');
+        let mut p = profile();
+        p.description.de = "Zeile\r\nZeile".into();
+        refused(p, "description", '\r');
+        let mut p = profile();
+        p.description.en = "Individual sessions.\n\tOn Mondays.".into();
+        assert!(Service::default().decide(&register(p)).is_ok());
+    }
+
+    /// Given a registered service, when a directory command is dated after now
+    /// (past the skew) or before 2000-01-01 — the finding was `9999-12-31` — then
+    /// it is refused with the time rule every command shares, field `occurredAt`.
+    #[test]
+    fn directory_commands_dated_in_the_future_or_before_the_floor_are_refused() {
+        let far = "9999-12-31T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        given::<Service>(&[(registered(), t(1))])
+            .when(Command {
+                action: DirectoryAction::Retire,
+                occurred_at: far,
+                now: t(2),
+            })
+            .then_expect_error(DirectoryError::Time(TimeRefusal::InFuture {
+                occurred_at: far,
+                now: t(2),
+            }));
+        let early = "1999-12-31T23:59:59Z".parse::<DateTime<Utc>>().unwrap();
+        given::<Service>(&[])
+            .when(Command {
+                action: DirectoryAction::Register {
+                    service: sid(),
+                    profile: profile(),
+                    capacity: Capacity::HasCapacity,
+                },
+                occurred_at: early,
+                now: t(2),
+            })
+            .then_expect_error(DirectoryError::Time(TimeRefusal::BeforeFloor {
+                occurred_at: early,
+            }));
+        assert_eq!(
+            DirectoryError::Time(TimeRefusal::BeforeFloor { occurred_at: early }).field(),
+            Some("occurredAt")
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! Events carry no free text: the log is immutable, and free text invites personal
 //! data that crypto-shredding could not erase. Every reason is an enumeration.
 
-use crate::aggregate::{Aggregate, CLOCK_SKEW_TOLERANCE, Command};
+use crate::aggregate::{Aggregate, Command, EARLIEST_YEAR, TimeRefusal, check_occurred_at_for};
 use crate::ids::{NeedCaseId, ReferralId, ServiceId};
 use crate::recipient::RecipientProfile;
 use crate::values::{AgeBand, NeedCode, NeedDomain};
@@ -534,11 +534,10 @@ pub enum NeedCaseError {
     TooManySuggestions { count: usize, max: usize },
     #[error("service {service} is suggested twice")]
     DuplicateSuggestion { service: ServiceId },
-    #[error("occurred_at {occurred_at} lies in the future (server time {now})")]
-    OccurredInFuture {
-        occurred_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    },
+    /// `occurred_at` breaks the time rule every command follows (future, floor,
+    /// before the recipient's birth year).
+    #[error(transparent)]
+    Time(#[from] TimeRefusal),
     #[error(
         "occurred_at {occurred_at} lies before {previous}, when the {what} it follows happened"
     )]
@@ -567,7 +566,7 @@ impl NeedCaseError {
             NoSuggestions => "EMPTY_SUGGESTIONS",
             TooManySuggestions { .. } => "TOO_MANY_SUGGESTIONS",
             DuplicateSuggestion { .. } => "DUPLICATE_SUGGESTION",
-            OccurredInFuture { .. } => "OCCURRED_IN_FUTURE",
+            Time(t) => t.code(),
             OccurredBeforePrevious { .. } => "OCCURRED_OUT_OF_ORDER",
         }
     }
@@ -628,12 +627,12 @@ impl Aggregate for NeedCase {
     fn decide(&self, cmd: &Command<NeedCaseAction>) -> Result<Vec<NeedCaseEvent>, NeedCaseError> {
         use NeedCaseAction as A;
         use NeedCaseEvent as E;
-        if cmd.occurred_at > cmd.now + CLOCK_SKEW_TOLERANCE {
-            return Err(NeedCaseError::OccurredInFuture {
-                occurred_at: cmd.occurred_at,
-                now: cmd.now,
-            });
-        }
+        let birth_year = match (&cmd.action, &self.data) {
+            (A::IdentifyNeed { recipient, .. }, _) => recipient.birth_year.year(),
+            (_, Some(d)) => d.recipient.birth_year.year(),
+            (_, None) => EARLIEST_YEAR,
+        };
+        check_occurred_at_for(cmd.occurred_at, cmd.now, birth_year)?;
 
         if let A::IdentifyNeed {
             need_case,

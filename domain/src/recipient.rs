@@ -4,7 +4,7 @@
 //! details travel only sealed under the recipient's own key ([`crate::personal`]);
 //! erasure destroys that key and records `CareRecipientErased`.
 
-use crate::aggregate::{Aggregate, CLOCK_SKEW_TOLERANCE, Command};
+use crate::aggregate::{Aggregate, Command, TimeRefusal, check_occurred_at_for};
 use crate::ids::RecipientId;
 use crate::personal::Sealed;
 use crate::values::{
@@ -119,11 +119,9 @@ pub enum RecipientError {
     RelativeOfThemself,
     #[error("birth year {birth_year} lies after the year the registration happened ({year})")]
     BirthYearInFuture { birth_year: i32, year: i32 },
-    #[error("occurred_at {occurred_at} lies in the future (server time {now})")]
-    OccurredInFuture {
-        occurred_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    },
+    /// `occurred_at` breaks the time rule every command follows.
+    #[error(transparent)]
+    Time(#[from] TimeRefusal),
 }
 
 impl RecipientError {
@@ -135,7 +133,7 @@ impl RecipientError {
             RecipientError::Erased { .. } => "RECIPIENT_ERASED",
             RecipientError::RelativeOfThemself => "RELATIVE_OF_THEMSELF",
             RecipientError::BirthYearInFuture { .. } => "BIRTH_YEAR_IN_FUTURE",
-            RecipientError::OccurredInFuture { .. } => "OCCURRED_IN_FUTURE",
+            RecipientError::Time(t) => t.code(),
         }
     }
 }
@@ -175,12 +173,7 @@ impl Aggregate for CareRecipient {
         &self,
         cmd: &Command<RecipientAction>,
     ) -> Result<Vec<RecipientEvent>, RecipientError> {
-        if cmd.occurred_at > cmd.now + CLOCK_SKEW_TOLERANCE {
-            return Err(RecipientError::OccurredInFuture {
-                occurred_at: cmd.occurred_at,
-                now: cmd.now,
-            });
-        }
+        cmd.check_time()?;
         match &cmd.action {
             RecipientAction::Register(r) => {
                 if self.profile.is_some() {
@@ -223,11 +216,12 @@ impl Aggregate for CareRecipient {
                 )])
             }
             RecipientAction::Erase { recipient } => {
-                if self.profile.is_none() {
+                let Some(p) = &self.profile else {
                     return Err(RecipientError::NotRegistered {
                         recipient: *recipient,
                     });
-                }
+                };
+                check_occurred_at_for(cmd.occurred_at, cmd.now, p.birth_year.year())?;
                 if self.erased_at.is_some() {
                     return Ok(vec![]);
                 }
@@ -354,10 +348,55 @@ pub(crate) mod tests {
         };
         given::<CareRecipient>(&[])
             .when(cmd)
-            .then_expect_error(RecipientError::OccurredInFuture {
+            .then_expect_error(RecipientError::Time(TimeRefusal::InFuture {
                 occurred_at: t(3),
                 now: t(1),
-            });
+            }));
+    }
+
+    /// Given no recipient, when a registration is dated before 2000-01-01, then it
+    /// is refused with the floor every command shares; given a registered
+    /// recipient born in 1958, an erasure dated 1957 is refused as before birth.
+    #[test]
+    fn a_registration_before_the_floor_and_an_erasure_before_birth_are_refused() {
+        let at = Utc.with_ymd_and_hms(1999, 6, 1, 0, 0, 0).unwrap();
+        given::<CareRecipient>(&[])
+            .when(Command {
+                action: RecipientAction::Register(register(id())),
+                occurred_at: at,
+                now: t(1),
+            })
+            .then_expect_error(RecipientError::Time(TimeRefusal::BeforeFloor {
+                occurred_at: at,
+            }));
+        let registered = RecipientEvent::CareRecipientRegistered(CareRecipientRegistered {
+            profile: profile(id()),
+            personal: None,
+        });
+        let mut old = profile(id());
+        old.birth_year = BirthYear::parse(2005).unwrap();
+        let young = RecipientEvent::CareRecipientRegistered(CareRecipientRegistered {
+            profile: old,
+            personal: None,
+        });
+        let at = Utc.with_ymd_and_hms(2004, 6, 1, 0, 0, 0).unwrap();
+        let erase = Command {
+            action: RecipientAction::Erase { recipient: id() },
+            occurred_at: at,
+            now: t(2),
+        };
+        given::<CareRecipient>(&[(young, t(1))])
+            .when(erase.clone())
+            .then_expect_error(RecipientError::Time(TimeRefusal::BeforeBirthYear {
+                occurred_at: at,
+                birth_year: 2005,
+            }));
+        // The same date is fine for a recipient born in 1958.
+        given::<CareRecipient>(&[(registered, t(1))])
+            .when(erase)
+            .then_expect_events(vec![RecipientEvent::CareRecipientErased(
+                CareRecipientErased {},
+            )]);
     }
 
     #[test]

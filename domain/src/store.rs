@@ -220,7 +220,13 @@ pub enum StoreError {
     #[error(
         "event {event_id} was already stored, but not as this append would store it ({detail}); an idempotent retry must repeat the original append exactly"
     )]
-    IdempotencyMismatch { event_id: EventId, detail: String },
+    IdempotencyMismatch {
+        event_id: EventId,
+        /// The stream that holds the stored event (so the caller can check it may
+        /// know about that stream before saying anything about the key).
+        stored_in: String,
+        detail: String,
+    },
     #[error("an append to {stream} must hold at least one event")]
     EmptyAppend { stream: String },
     #[error("an append to {stream} holds event id {event_id} twice")]

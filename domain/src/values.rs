@@ -45,6 +45,52 @@ pub enum ValueError {
     InvalidDecile { value: u8 },
 }
 
+/// Whether a field of free text may span lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextKind {
+    /// Names, organisation names, contact lines, API key names: one line.
+    SingleLine,
+    /// Descriptions: line feeds (`\n`) and tabs (`\t`) allowed, nothing else.
+    MultiLine,
+}
+
+/// The text rule for free text CareLedger stores (service and organisation
+/// names, descriptions, contact lines, API key names; the HSDS import and the
+/// command line go through the same validating types): the first character it
+/// may not hold, if any.
+///
+/// Refused: every Unicode control character (C0 including NUL, ESC — the start
+/// of ANSI escapes — CR and LF; DEL; C1), the line and paragraph separators
+/// U+2028 and U+2029, and the bidirectional embedding, override and isolate
+/// controls (U+202A–U+202E, U+2066–U+2069), which make a text display otherwise
+/// than it reads. A [`TextKind::MultiLine`] field may hold `\n` and `\t`.
+pub fn forbidden_char(s: &str, kind: TextKind) -> Option<char> {
+    s.chars().find(|&c| {
+        let allowed_break = kind == TextKind::MultiLine && (c == '\n' || c == '\t');
+        !allowed_break
+            && (c.is_control()
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+    })
+}
+
+/// The text with every character [`forbidden_char`] would refuse (line breaks
+/// included) written as an escape (`\u{1b}`, `\n`), for a log line or a terminal:
+/// text from outside never reaches either with its control characters live.
+pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    if forbidden_char(s, TextKind::SingleLine).is_none() {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if forbidden_char(c.encode_utf8(&mut [0; 4]), TextKind::SingleLine).is_some() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Shortens user input quoted back in an error so an error never echoes a huge payload.
 pub(crate) fn clip(s: &str) -> String {
     const MAX: usize = 64;
@@ -589,6 +635,61 @@ pub enum CancerSiteGroup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Control characters (NUL, ESC of an ANSI escape, CR, LF, DEL, C1), the Unicode
+    /// line separators and bidirectional overrides are refused in one-line text;
+    /// a description may hold line feeds and tabs and nothing else; ordinary
+    /// letters of any script pass.
+    #[test]
+    fn free_text_refuses_control_characters_except_line_breaks_where_allowed() {
+        for bad in [
+            "a\u{0}b",
+            "\u{1b}[31mred",
+            "line\r",
+            "two\nlines",
+            "tab\there",
+            "del\u{7f}",
+            "c1\u{85}",
+            "sep\u{2028}",
+            "rtl\u{202E}txt",
+            "iso\u{2066}",
+        ] {
+            assert!(
+                forbidden_char(bad, TextKind::SingleLine).is_some(),
+                "{bad:?} passed as one line"
+            );
+        }
+        assert_eq!(
+            forbidden_char("two\nlines\tand a tab", TextKind::MultiLine),
+            None
+        );
+        assert_eq!(forbidden_char("cr\r\n", TextKind::MultiLine), Some('\r'));
+        assert_eq!(
+            forbidden_char("\u{1b}[2J", TextKind::MultiLine),
+            Some('\u{1b}')
+        );
+        for ok in [
+            "Stichting Tegenkracht",
+            "Ligue contre le cancer – Liège",
+            "Krebsgesellschaft e.V. (Köln)",
+            "دعم",
+        ] {
+            assert_eq!(forbidden_char(ok, TextKind::SingleLine), None, "{ok}");
+        }
+    }
+
+    /// Escaped for a log line, text keeps its printable characters and shows each
+    /// control character as an escape, so nothing from outside acts on a terminal.
+    #[test]
+    fn escaped_text_holds_no_live_control_character() {
+        assert!(matches!(
+            escape_controls("plain"),
+            std::borrow::Cow::Borrowed("plain")
+        ));
+        let e = escape_controls("a\u{1b}[31m\r\nb\u{0}");
+        assert_eq!(e, "a\\u{1b}[31m\\r\\nb\\u{0}");
+        assert_eq!(forbidden_char(&e, TextKind::SingleLine), None);
+    }
 
     #[test]
     fn region_codes_are_validated() {

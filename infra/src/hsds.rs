@@ -47,9 +47,19 @@ pub struct RecordError {
     pub message: String,
 }
 
+/// Shown on a terminal (`careledger import-hsds`): an id or a value quoted from
+/// the package keeps no live control character (an ANSI escape, a CR/LF forging
+/// a line), see `values::escape_controls`.
 impl std::fmt::Display for RecordError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.file, self.id, self.message)
+        use careledger_domain::values::escape_controls;
+        write!(
+            f,
+            "{} {}: {}",
+            escape_controls(&self.file),
+            escape_controls(&self.id),
+            escape_controls(&self.message)
+        )
     }
 }
 
@@ -607,6 +617,48 @@ mod tests {
             "need_services.json 3cd5eeb9-9dcf-5d9b-a31b-5a3a7ffca1d1: unknown need code 'psy.not-in-the-catalogue'",
         );
         has("extent_type Some(\"geojson\") is not one of country, region, postal_code");
+    }
+
+    /// A package whose service name holds an ANSI escape and whose organisation id
+    /// holds CR/LF (a forged log line): the service is refused by the directory's
+    /// text rule, and neither the escape nor the line break reaches the terminal
+    /// the report is printed on.
+    #[test]
+    fn control_characters_in_a_package_are_refused_and_reported_escaped() {
+        let load = |name: &str| -> Result<Option<String>, String> {
+            let text = match example_file(name) {
+                Some(t) => t,
+                None => return Ok(None),
+            };
+            let mut v: Value = serde_json::from_str(&text).unwrap();
+            match name {
+                "services.json" => v[0]["name"] = Value::from("\u{1b}[31mRed\u{1b}[0m"),
+                "organizations.json" => {
+                    v.as_array_mut().unwrap().push(serde_json::json!({
+                        "id": "nope\r\nINFO import finished", "name": "x"
+                    }));
+                }
+                _ => {}
+            }
+            Ok(Some(v.to_string()))
+        };
+        let errors = read(load, &catalogue()).unwrap_err();
+        let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert!(
+            text.iter()
+                .any(|t| t.contains("name holds the control character U+001B")),
+            "{text:#?}"
+        );
+        assert!(
+            text.iter().any(|t| t.contains("nope\\r\\nINFO")),
+            "{text:#?}"
+        );
+        for t in &text {
+            assert!(
+                !t.chars().any(char::is_control),
+                "a live control character in {t:?}"
+            );
+        }
     }
 
     #[test]

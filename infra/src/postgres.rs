@@ -957,10 +957,12 @@ fn idempotent_answer(
     req: &AppendRequest,
     placed: &HashMap<Uuid, Placed>,
 ) -> Result<Appended, StoreError> {
-    let mismatch = |event_id: Uuid, detail: String| StoreError::IdempotencyMismatch {
-        event_id: EventId::from_uuid(event_id),
-        detail,
-    };
+    let mismatch =
+        |event_id: Uuid, stored_in: &str, detail: String| StoreError::IdempotencyMismatch {
+            event_id: EventId::from_uuid(event_id),
+            stored_in: stored_in.to_string(),
+            detail,
+        };
     let stored = req
         .events
         .iter()
@@ -974,6 +976,7 @@ fn idempotent_answer(
             .expect("called because one is stored");
         return Err(mismatch(
             first.id,
+            &placed[&first.id].stream,
             format!(
                 "only {stored} of the {} events of this append are stored",
                 req.events.len()
@@ -987,6 +990,7 @@ fn idempotent_answer(
         if p.stream != req.stream.as_str() {
             return Err(mismatch(
                 e.id,
+                &p.stream,
                 format!("it is stored in stream {}, not {}", p.stream, req.stream),
             ));
         }
@@ -995,6 +999,7 @@ fn idempotent_answer(
         } else if p.version != first_version + i as u64 {
             return Err(mismatch(
                 e.id,
+                &p.stream,
                 format!(
                     "it is stored at version {}, out of this append's order",
                     p.version

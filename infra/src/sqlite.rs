@@ -725,16 +725,22 @@ fn idempotent_answer(
         found.push((e.id, row));
     }
     let stored = found.iter().filter(|(_, r)| r.is_some()).count();
-    let mismatch = |event_id: EventId, detail: String| {
-        Ok(Err(StoreError::IdempotencyMismatch { event_id, detail }))
+    let mismatch = |event_id: EventId, stored_in: &str, detail: String| {
+        Ok(Err(StoreError::IdempotencyMismatch {
+            event_id,
+            stored_in: stored_in.to_string(),
+            detail,
+        }))
     };
     if stored < found.len() {
-        let (id, _) = found
+        let (id, row) = found
             .iter()
             .find(|(_, r)| r.is_some())
             .expect("called because one is stored");
+        let stored_in = row.as_ref().map_or("", |(s, _, _)| s.as_str());
         return mismatch(
             *id,
+            stored_in,
             format!(
                 "only {stored} of the {} events of this append are stored",
                 found.len()
@@ -748,6 +754,7 @@ fn idempotent_answer(
         if stream != req.stream.as_str() {
             return mismatch(
                 id,
+                &stream,
                 format!("it is stored in stream {stream}, not {}", req.stream),
             );
         }
@@ -756,6 +763,7 @@ fn idempotent_answer(
         } else if version as u64 != first_version + i as u64 {
             return mismatch(
                 id,
+                &stream,
                 format!("it is stored at version {version}, out of this append's order"),
             );
         }

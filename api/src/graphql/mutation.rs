@@ -130,6 +130,58 @@ fn authorizer(access: &Access) -> impl Fn(Option<&v::SiteId>) -> Result<(), Comm
     }
 }
 
+/// The time rule every command follows (`domain::aggregate::check_occurred_at`),
+/// checked at the edge before a command that acts outside the log first (sealing
+/// personal data, destroying a key): a refused date then changes nothing at all.
+/// The aggregates check it again when they decide.
+pub(crate) fn check_time(app: &crate::app::App, c: &CommandContext) -> Result<(), Invalid> {
+    let Some(at) = c.occurred_at else {
+        return Ok(());
+    };
+    careledger_domain::aggregate::check_occurred_at(at, app.clock.now())
+        .map_err(|e| invalid("occurredAt", e.code(), e.to_string()))
+}
+
+/// Before a need-case command that names services (a hand-made suggestion list,
+/// a referral): authorisation first — the caller must work at the need case's
+/// site (`FORBIDDEN` otherwise) — and then every service named must be in the
+/// directory and active. A retry of a command already recorded (its key is in
+/// the need case's history) is left to the command path, which answers it as
+/// the first time even if the service was retired since.
+async fn check_named_services(
+    ctx: &Context<'_>,
+    access: &Access,
+    options: &CommandOptions,
+    need_case: &ID,
+    services: &[ServiceId],
+    field: &'static str,
+) -> Result<Option<UserError>> {
+    let (Ok(id), Ok(c)) = (need_case_id(need_case), command_context(access, options)) else {
+        // Bad input: the command path refuses it with the usual error.
+        return Ok(None);
+    };
+    let app = app(ctx);
+    let history = match app.need_case_history(id).await {
+        Ok(h) => h,
+        Err(e) => return refusal(e).map(Some),
+    };
+    let case = crate::app::fold::<DomainNeedCase>(&history);
+    if let Some(d) = case.data() {
+        access
+            .check_at(Action::WriteCasework, &d.recipient.site)
+            .map_err(denied)?;
+    }
+    if let Some(key) = c.idempotency_key
+        && history.iter().any(|e| e.id.as_uuid() == key)
+    {
+        return Ok(None);
+    }
+    match app.check_services(services, field).await {
+        Ok(()) => Ok(None),
+        Err(e) => refusal(e).map(Some),
+    }
+}
+
 /// Turns a command's failure into `userErrors` or a top-level error.
 pub(crate) fn refusal(e: CommandError) -> Result<UserError> {
     match e {
@@ -143,14 +195,14 @@ pub(crate) fn refusal(e: CommandError) -> Result<UserError> {
             "this record belongs to a site your credentials do not cover",
         )),
         CommandError::Unavailable(detail) => {
-            tracing::error!(%detail, "command failed: store unavailable");
+            tracing::error!(?detail, "command failed: store unavailable");
             Err(error(
                 "UNAVAILABLE",
                 "the event store is unavailable; retry later",
             ))
         }
         CommandError::Internal(detail) => {
-            tracing::error!(%detail, "command failed: internal error");
+            tracing::error!(?detail, "command failed: internal error");
             Err(error("INTERNAL", "internal error"))
         }
     }
@@ -581,11 +633,11 @@ impl CaseMutation {
                 .map(|u| (c, RecipientId::from_uuid(u)))
                 .map_err(|m| invalid("recipientId", "INVALID_ID", m))
         });
-        let (cctx, id) = match prepared {
+        let app = app(ctx);
+        let (cctx, id) = match prepared.and_then(|(c, id)| check_time(app, &c).map(|()| (c, id))) {
             Ok(p) => p,
             Err(Invalid(e)) => return Ok(refused(e)),
         };
-        let app = app(ctx);
         match app.load_recipient(id).await {
             Ok(state) if state.profile().is_some() => {}
             Ok(_) => {
@@ -716,6 +768,36 @@ impl CaseMutation {
             .check_at(Action::WriteCasework, &register.site)
             .map_err(denied)?;
         let app = app(ctx);
+        let refused = |e: UserError| RegisterCareRecipientPayload {
+            user_errors: vec![e],
+            ..Default::default()
+        };
+        if let Err(Invalid(e)) = check_time(app, &cctx) {
+            return Ok(refused(e));
+        }
+        // A relative's patient must be a patient registered at a site the caller
+        // works for. An unknown id and another site's patient get the same answer,
+        // so the refusal tells nothing about other sites. (A relative naming
+        // themself is the domain's RELATIVE_OF_THEMSELF.)
+        if let DomainKind::Relative { patient } = register.kind
+            && patient != register.recipient
+        {
+            let state = match app.load_recipient(patient).await {
+                Ok(s) => s,
+                Err(e) => return Ok(refused(refusal(e)?)),
+            };
+            let known = state.profile().is_some_and(|p| {
+                p.kind == DomainKind::Patient
+                    && access.check_at(Action::WriteCasework, &p.site).is_ok()
+            });
+            if !known {
+                return Ok(refused(user_error(
+                    Some("patientId"),
+                    "PATIENT_NOT_FOUND",
+                    "no patient with this id is registered at a site you work for",
+                )));
+            }
+        }
         let mut register = register;
         if let Some(p) = &personal {
             register.personal = match app.vault.seal(register.recipient, p).await {
@@ -876,6 +958,25 @@ impl CaseMutation {
         let Some(manual) = &input.services else {
             return ranked_suggestion(ctx, &input).await;
         };
+        let access = allow(ctx, Action::WriteCasework)?;
+        let named: Vec<ServiceId> = manual
+            .iter()
+            .filter_map(|s| parse_uuid(&s.service_id, "service").ok())
+            .map(ServiceId::from_uuid)
+            .collect();
+        if named.len() == manual.len()
+            && let Some(e) = check_named_services(
+                ctx,
+                access,
+                &input.options,
+                &input.need_case_id,
+                &named,
+                "services",
+            )
+            .await?
+        {
+            return Ok(NeedCaseOutcome::refused(e).into());
+        }
         Ok(need_case_command(ctx, &input.options, &input.need_case_id, |_| {
             let mut services = Vec::with_capacity(manual.len());
             for s in manual {
@@ -903,6 +1004,20 @@ impl CaseMutation {
         ctx: &Context<'_>,
         input: RequestReferralInput,
     ) -> Result<RequestReferralPayload> {
+        let access = allow(ctx, Action::WriteCasework)?;
+        if let Ok(service) = parse_uuid(&input.service_id, "service")
+            && let Some(e) = check_named_services(
+                ctx,
+                access,
+                &input.options,
+                &input.need_case_id,
+                &[ServiceId::from_uuid(service)],
+                "serviceId",
+            )
+            .await?
+        {
+            return Ok(NeedCaseOutcome::refused(e).into());
+        }
         Ok(
             need_case_command(ctx, &input.options, &input.need_case_id, |c| {
                 let referral = ReferralId::from_uuid(new_id(

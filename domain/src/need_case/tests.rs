@@ -1,4 +1,5 @@
 use super::*;
+use crate::aggregate::TimeRefusal;
 use crate::aggregate::testing::given;
 use crate::ids::RecipientId;
 use crate::recipient::tests::{profile, t};
@@ -809,10 +810,10 @@ fn times_in_the_future_or_before_what_they_follow_are_refused() {
     };
     given::<NeedCase>(&history(&[identified()]))
         .when(future)
-        .then_expect_error(NeedCaseError::OccurredInFuture {
+        .then_expect_error(NeedCaseError::Time(TimeRefusal::InFuture {
             occurred_at: t(28) + Duration::minutes(6),
             now: t(28),
-        });
+        }));
     // Accepted on day 4 (see to_status); starting it on day 3 is out of order.
     given::<NeedCase>(&to_status(ReferralStatus::Accepted))
         .when(cmd(NeedCaseAction::StartReferral { referral: rid(1) }, 3))
@@ -848,6 +849,89 @@ fn times_in_the_future_or_before_what_they_follow_are_refused() {
     );
 }
 
+/// Given no need case yet, when a need is identified on a date before the floor
+/// (year −1, as a hostile client sent it) or before the recipient's birth year,
+/// then it is refused: such a date would put the need in the 0–17 age band and
+/// its trend month in year 0000.
+#[test]
+fn a_need_dated_before_the_floor_or_before_the_recipients_birth_is_refused() {
+    let identify = |at: DateTime<Utc>| Command {
+        action: NeedCaseAction::IdentifyNeed {
+            need_case: nc(),
+            recipient: profile(RecipientId::from_uuid(Uuid::from_u128(7))),
+            need: need(),
+        },
+        occurred_at: at,
+        now: t(28),
+    };
+    let year_minus_one = "-0001-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
+    given::<NeedCase>(&[])
+        .when(identify(year_minus_one))
+        .then_expect_error(NeedCaseError::Time(TimeRefusal::BeforeFloor {
+            occurred_at: year_minus_one,
+        }));
+    let just_before = crate::aggregate::earliest_occurred_at() - Duration::seconds(1);
+    given::<NeedCase>(&[])
+        .when(identify(just_before))
+        .then_expect_error(NeedCaseError::Time(TimeRefusal::BeforeFloor {
+            occurred_at: just_before,
+        }));
+    let mut young = profile(RecipientId::from_uuid(Uuid::from_u128(7)));
+    young.birth_year = crate::values::BirthYear::parse(2010).unwrap();
+    let before_birth = "2009-12-31T23:00:00Z".parse::<DateTime<Utc>>().unwrap();
+    given::<NeedCase>(&[])
+        .when(Command {
+            action: NeedCaseAction::IdentifyNeed {
+                need_case: nc(),
+                recipient: young.clone(),
+                need: need(),
+            },
+            occurred_at: before_birth,
+            now: t(28),
+        })
+        .then_expect_error(NeedCaseError::Time(TimeRefusal::BeforeBirthYear {
+            occurred_at: before_birth,
+            birth_year: 2010,
+        }));
+    // The floor itself and the first day of the birth year are accepted.
+    let floor = crate::aggregate::earliest_occurred_at();
+    assert!(NeedCase::default().decide(&identify(floor)).is_ok());
+    let born = "2010-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
+    assert!(
+        NeedCase::default()
+            .decide(&Command {
+                action: NeedCaseAction::IdentifyNeed {
+                    need_case: nc(),
+                    recipient: young,
+                    need: need(),
+                },
+                occurred_at: born,
+                now: t(28),
+            })
+            .is_ok()
+    );
+}
+
+/// Given an identified need case, when a correction (which may be dated before
+/// the identification) names a time before the floor, then it is refused too:
+/// the time rule holds for every command, not only the first.
+#[test]
+fn a_correction_dated_before_the_floor_is_refused() {
+    let at = "1999-12-31T23:59:59Z".parse::<DateTime<Utc>>().unwrap();
+    given::<NeedCase>(&history(&[identified()]))
+        .when(Command {
+            action: NeedCaseAction::MarkEnteredInError {
+                target: ErrorTarget::NeedCase,
+                reason: ErrorReason::WrongRecipient,
+            },
+            occurred_at: at,
+            now: t(28),
+        })
+        .then_expect_error(NeedCaseError::Time(TimeRefusal::BeforeFloor {
+            occurred_at: at,
+        }));
+}
+
 #[test]
 fn every_error_has_a_distinct_stable_code() {
     let errors = [
@@ -870,10 +954,15 @@ fn every_error_has_a_distinct_stable_code() {
         NeedCaseError::NoSuggestions,
         NeedCaseError::TooManySuggestions { count: 1, max: 1 },
         NeedCaseError::DuplicateSuggestion { service: svc(1) },
-        NeedCaseError::OccurredInFuture {
+        NeedCaseError::Time(TimeRefusal::InFuture {
             occurred_at: t(1),
             now: t(1),
-        },
+        }),
+        NeedCaseError::Time(TimeRefusal::BeforeFloor { occurred_at: t(1) }),
+        NeedCaseError::Time(TimeRefusal::BeforeBirthYear {
+            occurred_at: t(1),
+            birth_year: 1,
+        }),
         NeedCaseError::OccurredBeforePrevious {
             occurred_at: t(1),
             previous: t(1),

@@ -15,6 +15,8 @@ pub struct Server {
     /// The administrator's token the first start printed (else the caller's token).
     pub admin: String,
     agent: ureq::Agent,
+    /// Two services of the directory, registered on first use (see `service`).
+    services: std::sync::OnceLock<[String; 2]>,
 }
 
 /// An HTTP answer: status, content type, body.
@@ -99,6 +101,7 @@ impl Server {
             admin: token.clone(),
             token,
             agent: agent(),
+            services: std::sync::OnceLock::new(),
         }
     }
 
@@ -219,6 +222,42 @@ impl Server {
             assert!(std::time::Instant::now() < deadline, "never ready");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// A service of the directory (two are registered, as the administrator, on
+    /// first use): suggestions and referrals name services the directory holds.
+    pub fn service(&self) -> String {
+        self.services()[0].clone()
+    }
+
+    /// Another service of the directory than [`service`](Self::service).
+    pub fn other_service(&self) -> String {
+        self.services()[1].clone()
+    }
+
+    fn services(&self) -> &[String; 2] {
+        self.services
+            .get_or_init(|| [self.new_service(), self.new_service()])
+    }
+
+    /// Registers a service in the directory (as the administrator); returns its id.
+    pub fn new_service(&self) -> String {
+        let text = json!({ "en": "E2E service", "fr": "Service", "nl": "Dienst", "de": "Dienst" });
+        let v = self.admin_mutate(
+            "registerService",
+            json!({ "profile": {
+                "organisation": "Stichting Voorbeeld",
+                "name": text,
+                "description": text,
+                "needs": ["psy.anxiety"],
+                "languages": ["nl"],
+                "area": { "countries": ["BE", "NL", "DE", "LU", "FR"] },
+                "cost": "FREE",
+            } }),
+            "service { serviceId }",
+        );
+        assert_eq!(v["userErrors"], json!([]), "{v}");
+        v["service"]["serviceId"].as_str().unwrap().to_string()
     }
 
     /// The log's head position.

@@ -1,7 +1,7 @@
 //! Equity of access through the API: a planted disparity is found, small cells are
 //! withheld.
 
-use crate::api::{Server, v7};
+use crate::api::Server;
 use serde_json::json;
 
 /// A cohort at one site where French speakers are referred half as often as Dutch
@@ -12,7 +12,7 @@ fn a_planted_disparity_is_visible_and_small_cells_are_withheld() {
     // The cohort is loaded by one credential as fast as the server takes it: a bulk
     // load, not a user, so without the per-credential rate limit.
     let s = Server::start(dir.path(), &["--rate-limit", "0"]);
-    let service = v7();
+    let service = s.service();
     let mut last = json!(null);
     for (language, n, referred) in [("nl", 100, 80), ("fr", 100, 40), ("de", 3, 3), ("en", 2, 1)] {
         for i in 0..n {

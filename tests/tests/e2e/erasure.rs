@@ -145,7 +145,7 @@ fn erasure_shreds_personal_data_keeps_statistics_and_survives_a_rebuild() {
         .as_str()
         .unwrap()
         .to_string();
-    let service = v7();
+    let service = s.service();
     for (m, input) in [
         (
             "suggestServices",

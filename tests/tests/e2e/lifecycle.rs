@@ -49,8 +49,7 @@ impl<'a> Case<'a> {
     }
 
     fn suggest(&self) -> Value {
-        let services =
-            json!([{ "serviceId": v7(), "reasons": ["addresses_need"] }, { "serviceId": v7() }]);
+        let services = json!([{ "serviceId": self.s.service(), "reasons": ["addresses_need"] }, { "serviceId": self.s.other_service() }]);
         ok(&self.s.mutate(
             "suggestServices",
             json!({ "needCaseId": self.id, "services": services }),
@@ -63,7 +62,7 @@ impl<'a> Case<'a> {
     fn refer(&self) -> String {
         let p = self.s.mutate(
             "requestReferral",
-            json!({ "needCaseId": self.id, "serviceId": v7(), "idempotencyKey": v7() }),
+            json!({ "needCaseId": self.id, "serviceId": self.s.service(), "idempotencyKey": v7() }),
             NCR,
         );
         ok(&p);
@@ -288,7 +287,7 @@ fn the_worklist_shows_open_and_overdue_need_cases_and_nodes_resolve() {
     let quiet = Case::open(&s, &recipient);
     let pos = s.mutate(
         "suggestServices",
-        json!({ "needCaseId": quiet.id, "services": [{ "serviceId": v7() }] }),
+        json!({ "needCaseId": quiet.id, "services": [{ "serviceId": s.service() }] }),
         NC,
     )["position"]
         .clone();

@@ -99,7 +99,20 @@ fn a_full_lifecycle_leaves_no_personal_data_and_no_credential_in_the_logs() {
         .as_str()
         .unwrap()
         .to_string();
-    let service = uuid::Uuid::now_v7().to_string();
+    // A service of the directory (the administrator's), for the suggestion and referral.
+    let text = json!({ "en": "Dienst", "fr": "Service", "nl": "Dienst", "de": "Dienst" });
+    let registered = post(
+        &agent,
+        &base,
+        &token,
+        "mutation($i: RegisterServiceInput!) { registerService(input: $i) { service { serviceId } userErrors { code } } }",
+        json!({ "i": { "profile": { "organisation": "Stichting Voorbeeld", "name": text, "description": text,
+            "needs": ["psy.fear-of-recurrence"], "languages": ["nl"], "area": { "countries": ["NL"] }, "cost": "FREE" } } }),
+    );
+    let service = ok(&registered, "registerService")["service"]["serviceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     ok(
         &post(
             &agent,

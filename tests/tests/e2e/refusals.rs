@@ -40,6 +40,7 @@ fn bad_ids_forbidden_transitions_stale_versions_and_bad_values_are_refused_writi
     );
     assert_eq!(nc["userErrors"], json!([]), "{nc}");
     let id = nc["needCase"]["needCaseId"].as_str().unwrap().to_string();
+    let service = s.service();
     let head = s.head();
 
     // Malformed and unknown ids.
@@ -108,19 +109,19 @@ fn bad_ids_forbidden_transitions_stale_versions_and_bad_values_are_refused_writi
     // Forbidden transitions: refer before suggesting; accept twice; close with an open referral.
     let p = s.mutate(
         "requestReferral",
-        json!({ "needCaseId": id, "serviceId": v7() }),
+        json!({ "needCaseId": id, "serviceId": service }),
         SEL,
     );
     refused(&s, head, &p, "SERVICES_NOT_SUGGESTED", None);
     s.mutate(
         "suggestServices",
-        json!({ "needCaseId": id, "services": [{ "serviceId": v7() }] }),
+        json!({ "needCaseId": id, "services": [{ "serviceId": service }] }),
         SEL,
     );
     let r = v7();
     s.mutate(
         "requestReferral",
-        json!({ "needCaseId": id, "serviceId": v7(), "referralId": r }),
+        json!({ "needCaseId": id, "serviceId": service, "referralId": r }),
         SEL,
     );
     let accepted = s.mutate(
@@ -150,13 +151,13 @@ fn bad_ids_forbidden_transitions_stale_versions_and_bad_values_are_refused_writi
     refused(&s, head, &p, "OPEN_REFERRAL", None);
     let p = s.mutate(
         "requestReferral",
-        json!({ "needCaseId": id, "serviceId": v7() }),
+        json!({ "needCaseId": id, "serviceId": service }),
         SEL,
     );
     refused(&s, head, &p, "REFERRAL_ALREADY_OPEN", None);
     let p = s.mutate(
         "suggestServices",
-        json!({ "needCaseId": id, "services": [{ "serviceId": v7(), "reasons": ["Free text with a name"] }] }),
+        json!({ "needCaseId": id, "services": [{ "serviceId": service, "reasons": ["Free text with a name"] }] }),
         SEL,
     );
     refused(&s, head, &p, "INVALID_REASON_CODE", Some("services"));
@@ -222,8 +223,7 @@ fn a_replayed_idempotency_key_answers_the_same_and_writes_nothing() {
     let a = s.mutate("identifyNeed", identify.clone(), SEL);
     assert_eq!(a["userErrors"], json!([]), "{a}");
     let skey = v7();
-    let suggest =
-        json!({ "idempotencyKey": skey, "needCaseId": nkey, "services": [{ "serviceId": v7() }] });
+    let suggest = json!({ "idempotencyKey": skey, "needCaseId": nkey, "services": [{ "serviceId": s.service() }] });
     let first = s.mutate("suggestServices", suggest.clone(), SEL);
     let head = s.head();
     // Retries of both, after the case moved on: same answers, nothing written.
