@@ -152,8 +152,13 @@ pub fn mutation_fields(doc: &ExecutableDocument, operation_name: Option<&str>) -
         return 0;
     }
     let mut memo = HashMap::new();
-    count_fields(doc, &op.node.selection_set.node, &mut memo)
+    count_fields(doc, &op.node.selection_set.node, &mut memo, 0)
 }
+
+/// Fragments nested deeper than this inside one another are not followed (the
+/// nesting guard does not see a chain of spreads; async-graphql refuses such a
+/// document later anyway). Keeps this count's recursion bounded.
+const MAX_FRAGMENT_DEPTH: usize = 64;
 
 /// Root fields of a selection set. Each fragment is counted once and remembered
 /// (a document spreading fragments into each other cannot make this exponential);
@@ -162,18 +167,24 @@ fn count_fields<'a>(
     doc: &'a ExecutableDocument,
     set: &'a SelectionSet,
     memo: &mut HashMap<&'a str, usize>,
+    depth: usize,
 ) -> usize {
+    if depth > MAX_FRAGMENT_DEPTH {
+        return 0;
+    }
     set.items.iter().fold(0usize, |sum, s| {
         let n = match &s.node {
             Selection::Field(_) => 1,
-            Selection::InlineFragment(f) => count_fields(doc, &f.node.selection_set.node, memo),
+            Selection::InlineFragment(f) => {
+                count_fields(doc, &f.node.selection_set.node, memo, depth + 1)
+            }
             Selection::FragmentSpread(spread) => {
                 let name = spread.node.fragment_name.node.as_str();
                 if let Some(n) = memo.get(name) {
                     *n
                 } else if let Some(f) = doc.fragments.get(&spread.node.fragment_name.node) {
                     memo.insert(name, 0);
-                    let n = count_fields(doc, &f.node.selection_set.node, memo);
+                    let n = count_fields(doc, &f.node.selection_set.node, memo, depth + 1);
                     memo.insert(name, n);
                     n
                 } else {
@@ -260,6 +271,21 @@ mod tests {
         }
         chain.push_str("fragment F40 on Mutation { ...F0 }");
         assert_eq!(mutation_fields(&doc(&chain), None), 0);
+        // A chain of 20,000 fragments, each spreading the next, is counted on a
+        // small stack (its recursion stops at the fragment depth bound).
+        let mut long = String::from("mutation { ...F0 } ");
+        for i in 0..20_000 {
+            long.push_str(&format!("fragment F{i} on Mutation {{ x ...F{} }} ", i + 1));
+        }
+        long.push_str("fragment F20000 on Mutation { x }");
+        let d = doc(&long);
+        let n = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || mutation_fields(&d, None))
+            .unwrap()
+            .join()
+            .expect("no stack overflow");
+        assert_eq!(n, MAX_FRAGMENT_DEPTH);
         let many = format!(
             "mutation {{ {} }}",
             (0..11)

@@ -96,6 +96,23 @@ fn a_planted_disparity_is_visible_and_small_cells_are_withheld() {
     );
     assert!(t["csv"].as_str().unwrap().contains("de,,,"), "{}", t["csv"]);
 
+    // A quality manager gets perturbed counts: the planted disparity still shows
+    // (fr referred about half as often as nl, clearly below parity).
+    let qm = crate::api::mint(dir.path(), "qm-network", "quality_manager", &["*"]);
+    let p = s.data_as(&qm, q, json!({ "p": last }))["equity"].clone();
+    let fr = p["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["group"] == "fr")
+        .unwrap()
+        .clone();
+    let ratio = fr["ratio"].as_f64().unwrap();
+    assert!((0.42..0.58).contains(&ratio), "{fr}");
+    assert!(fr["ratioHigh"].as_f64().unwrap() < 0.8, "{fr}");
+    assert!(fr["pValue"].as_f64().unwrap() < 1e-4, "{fr}");
+    assert_eq!(fr["parity"], false);
+
     // Bad requests: a named reference without its name, a malformed month.
     let v = s.gql(
         "{ equity(by: SEX, outcome: REFERRAL_RATE, reference: NAMED) { k } }",

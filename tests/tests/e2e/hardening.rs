@@ -62,7 +62,12 @@ fn requests_nested_ten_thousand_levels_deep_are_refused_and_the_server_lives() {
             &format!("{{ catalogue(domain: {list}) {{ version }} }}"),
             json!({}),
         );
-        assert_eq!(a.status, 400, "{depth}: {}", &a.body[..a.body.len().min(300)]);
+        assert_eq!(
+            a.status,
+            400,
+            "{depth}: {}",
+            &a.body[..a.body.len().min(300)]
+        );
         assert_eq!(code(&a), "NESTING_TOO_DEEP", "{}", a.body);
         alive(&s);
     }
