@@ -40,7 +40,8 @@ pub struct CommandOptions {
     /// The record's version as the caller last saw it: the command is refused with
     /// `STALE_VERSION` if it has changed since.
     pub expected_version: Option<u64>,
-    /// When it happened in care (may be earlier than now, never later).
+    /// When it happened in care (may be earlier than now, never later; never before
+    /// 2000-01-01T00:00:00Z, nor before the recipient's birth year).
     pub occurred_at: Option<DateTime<Utc>>,
 }
 
@@ -323,7 +324,8 @@ pub struct RegisterCareRecipientInput {
     pub site: String,
     #[graphql(default_with = "RecipientKind::Patient")]
     pub kind: RecipientKind,
-    /// For a relative: the patient's recipient id.
+    /// For a relative: the recipient id of their patient, a patient registered at a
+    /// site you work for.
     pub patient_id: Option<ID>,
     pub birth_year: i32,
     pub sex: Sex,
@@ -419,7 +421,8 @@ pub struct SuggestServicesInput {
     #[graphql(flatten)]
     pub options: CommandOptions,
     pub need_case_id: ID,
-    /// A list made by hand, best first (at most 50). Without it, the directory's
+    /// A list made by hand, best first (at most 50), of active services of the
+    /// directory. Without it, the directory's
     /// active services are ranked for the need case (see `limit`), and the
     /// services left out are recorded with their reasons.
     pub services: Option<Vec<SuggestedServiceInput>>,
@@ -435,6 +438,7 @@ pub struct RequestReferralInput {
     pub need_case_id: ID,
     /// The new referral's id; by default the idempotency key.
     pub referral_id: Option<ID>,
+    /// An active service of the directory.
     pub service_id: ID,
 }
 
