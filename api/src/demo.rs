@@ -248,6 +248,21 @@ fn fail(e: CommandError) -> anyhow::Error {
     anyhow::anyhow!("a demo command was refused: {e:?}")
 }
 
+/// The first draws of recipient `n`: their generator (to draw the rest from), site,
+/// registration time and id — the same whenever asked, so a relative can name
+/// the patient generated before them.
+fn identity(
+    seed: u64,
+    n: u32,
+    now: DateTime<Utc>,
+) -> (Rng, &'static Site, DateTime<Utc>, RecipientId) {
+    let mut rng = Rng::new(seed.wrapping_mul(0x1000_0000_01B3) ^ u64::from(n));
+    let site = rng.pick(&SITES);
+    let registered = now - Duration::minutes(rng.below(540 * 24 * 60) as i64 + 60 * 24);
+    let id = RecipientId::from_uuid(rng.uuid_v7(registered));
+    (rng, site, registered, id)
+}
+
 /// Registers one recipient and runs their need cases; returns the commands run.
 async fn one_recipient(
     app: &App,
@@ -257,12 +272,17 @@ async fn one_recipient(
     codes: &[NeedCode],
     covered: &[NeedCode],
 ) -> anyhow::Result<u64> {
-    let mut rng = Rng::new(seed.wrapping_mul(0x1000_0000_01B3) ^ u64::from(n));
-    let site = rng.pick(&SITES);
-    let actor = coordinator(site.id, &mut rng);
-    let registered = now - Duration::minutes(rng.below(540 * 24 * 60) as i64 + 60 * 24);
-    let id = RecipientId::from_uuid(rng.uuid_v7(registered));
+    let (mut rng, mut site, registered, id) = identity(seed, n, now);
     let relative = n % 9 == 8;
+    // A relative is the relative of the patient generated just before them (n − 1
+    // is never a relative), registered at that patient's site: the rule the API
+    // keeps (a relative's patient is a patient of the same coordinators' sites).
+    let patient = relative.then(|| {
+        let (_, patient_site, _, patient) = identity(seed, n - 1, now);
+        site = patient_site;
+        patient
+    });
+    let actor = coordinator(site.id, &mut rng);
     let birth_year = if relative {
         1950 + rng.below(55) as i32
     } else {
@@ -290,14 +310,9 @@ async fn one_recipient(
     let register = RegisterCareRecipient {
         recipient: id,
         site: SiteId::parse(site.id)?,
-        kind: if relative {
-            // A relative of a patient registered earlier at the same site is more
-            // realistic, but any patient id will do for the data set's purpose.
-            RecipientKind::Relative {
-                patient: RecipientId::from_uuid(rng.uuid_v7(registered - Duration::days(1))),
-            }
-        } else {
-            RecipientKind::Patient
+        kind: match patient {
+            Some(patient) => RecipientKind::Relative { patient },
+            None => RecipientKind::Patient,
         },
         birth_year: BirthYear::parse(birth_year)?,
         sex: *rng.weighted(&[
@@ -614,6 +629,19 @@ mod tests {
         assert_eq!(u, Rng::new(1).uuid_v7(at));
         let (secs, _) = u.get_timestamp().unwrap().to_unix();
         assert_eq!(secs, 1_760_000_000);
+    }
+
+    /// A recipient's first draws are the same whenever asked, so a relative (n with
+    /// n % 9 == 8) names exactly the patient generated before them (n − 1).
+    #[test]
+    fn a_recipients_identity_is_the_same_whenever_asked() {
+        let now = DateTime::from_timestamp(1_760_000_000, 0).unwrap();
+        for n in [7, 16, 25] {
+            let (_, site_a, at_a, id_a) = identity(42, n, now);
+            let (_, site_b, at_b, id_b) = identity(42, n, now);
+            assert_eq!((site_a.id, at_a, id_a), (site_b.id, at_b, id_b));
+            assert_ne!(identity(42, n + 1, now).3, id_a);
+        }
     }
 
     #[test]

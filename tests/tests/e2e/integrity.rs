@@ -503,3 +503,33 @@ fn an_idempotency_key_naming_another_sites_record_is_forbidden_not_reused() {
     refused(&p, "IDEMPOTENCY_KEY_REUSED", "idempotencyKey");
     assert_eq!(s.head(), head);
 }
+
+/// The demo data set keeps the rules the API keeps: every relative names a patient
+/// registered at the relative's own site (it named random ids before). Loading it
+/// at all shows its dates meet the time rule (a refused command stops the load).
+#[test]
+fn the_demo_data_names_real_patients_for_its_relatives() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &["--demo", "--demo-recipients", "60"]);
+    s.wait_ready();
+    let d = s.data(
+        "{ needCases(first: 100) { edges { node { recipient { recipientId kind patientId site } } } } }",
+        json!({}),
+    );
+    let mut relatives = std::collections::BTreeMap::new();
+    for e in d["needCases"]["edges"].as_array().unwrap() {
+        let r = &e["node"]["recipient"];
+        if r["kind"] == "RELATIVE" {
+            relatives.insert(r["recipientId"].to_string(), r.clone());
+        }
+    }
+    assert!(!relatives.is_empty(), "no relative in the demo data: {d}");
+    for r in relatives.values() {
+        let p = s.data(
+            "query($id: ID!) { careRecipient(id: $id) { kind site } }",
+            json!({ "id": r["patientId"] }),
+        );
+        assert_eq!(p["careRecipient"]["kind"], "PATIENT", "{r}: {p}");
+        assert_eq!(p["careRecipient"]["site"], r["site"], "{r}: {p}");
+    }
+}
