@@ -96,7 +96,13 @@ fn suggestions_and_referrals_naming_unknown_or_retired_services_are_refused_writ
     let liege = mint(dir.path(), "nurse-liege", "coordinator", &["be-liege"]);
     let active = s.service();
     let retired = s.new_service();
-    ok(&s.admin_mutate("retireService", json!({ "serviceId": retired }), SVC));
+    let r = s.admin_mutate("retireService", json!({ "serviceId": retired }), SVC);
+    // The retirement is in the read models too (whichever the check consults).
+    let seen = s.data(
+        "query($id: ID!, $p: Position) { service(id: $id, minPosition: $p) { active } }",
+        json!({ "id": retired, "p": ok(&r)["position"] }),
+    );
+    assert_eq!(seen["service"]["active"], false, "{seen}");
     let recipient = register(&s, &leuven, "be-leuven", json!({}));
     let case = identify(&s, &leuven, &recipient, json!({}));
     let head = s.head();
