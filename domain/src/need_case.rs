@@ -663,9 +663,8 @@ impl Aggregate for NeedCase {
         if status.is_finished() && !is_correction {
             return Err(NeedCaseError::Finished { status });
         }
-        if !is_correction {
-            not_before(cmd.occurred_at, d.identified_at, "need identification")?;
-        }
+        // A correction too cannot be dated before the record it corrects.
+        not_before(cmd.occurred_at, d.identified_at, "need identification")?;
 
         match &cmd.action {
             A::IdentifyNeed { .. } => unreachable!("handled above"),
@@ -801,6 +800,7 @@ impl Aggregate for NeedCase {
                         .ok_or(NeedCaseError::ReferralNotFound {
                             referral: *referral,
                         })?;
+                    not_before(cmd.occurred_at, r.requested_at, "the referral's request")?;
                     if !referral_transition_allowed(r.status, ReferralStatus::EnteredInError) {
                         return Err(NeedCaseError::TransitionNotAllowed {
                             referral: *referral,

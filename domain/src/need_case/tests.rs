@@ -835,6 +835,21 @@ fn times_in_the_future_or_before_what_they_follow_are_refused() {
             previous: t(2),
             what: "suggestion",
         });
+    // A correction cannot be dated before the record it corrects (the lifecycle
+    // property test once found a referral entered in error before its request).
+    given::<NeedCase>(&to_status(ReferralStatus::Requested))
+        .when(cmd(
+            NeedCaseAction::MarkEnteredInError {
+                target: ErrorTarget::Referral { referral: rid(1) },
+                reason: ErrorReason::Other,
+            },
+            2,
+        ))
+        .then_expect_error(NeedCaseError::OccurredBeforePrevious {
+            occurred_at: t(2),
+            previous: t(3),
+            what: "the referral's request",
+        });
     let within_skew = Command {
         action: NeedCaseAction::CloseNeed {
             reason: CloseReason::Moved,

@@ -2,7 +2,8 @@
 //!
 //! The real server (default limits: rate limit, in-flight cap, request time limit,
 //! complexity weights) holds the demo data set. Eight ordinary clients, each a
-//! keep-alive connection of its own coordinator, look need cases up by id. First
+//! keep-alive connection of its own coordinator, look need cases up by id at 100
+//! requests per second each (within the default per-credential rate limit). First
 //! alone (the comparison point: their p99 with no attacker, same run), then while
 //! two attackers — two quality managers, each on as many connections as its
 //! in-flight cap allows — loop the most expensive document the server accepts:
@@ -17,6 +18,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const ORDINARY: usize = 8;
+/// Requests per second each ordinary client makes.
+const PER_CLIENT_PER_SEC: u64 = 100;
 const ATTACKERS: usize = 2;
 /// Connections per attacker: the server's default in-flight cap per credential.
 const ATTACK_CONNECTIONS: usize = 8;
@@ -60,7 +63,11 @@ async fn ordinary_load(
             let (mut lat, mut errors) = (Vec::new(), 0usize);
             let end = Instant::now() + duration;
             let mut i = c;
+            // A person's pace, well inside the per-credential rate limit.
+            let mut tick = tokio::time::interval(Duration::from_millis(1000 / PER_CLIENT_PER_SEC));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             while Instant::now() < end {
+                tick.tick().await;
                 let id = &ids[i % ids.len()];
                 i += ORDINARY;
                 let body = serde_json::json!({
@@ -72,6 +79,9 @@ async fn ordinary_load(
                 lat.push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
                 if status != 200 || has_error(&resp) {
                     errors += 1;
+                    if errors == 1 {
+                        eprintln!("  ordinary client error ({status}): {}", String::from_utf8_lossy(&resp));
+                    }
                 }
             }
             (lat, errors)
