@@ -434,16 +434,12 @@ fn time_table(
         let cube = model.equity();
         (cube.times(by.into(), f), cube.groups(by.into(), f))
     };
-    // Perturbed, the cases and events each group releases are its perturbed counts
-    // (identified; referred or completed), as in the rate tables; the medians and
-    // quartiles come from the group's Kaplan–Meier fit.
-    let perturbed: std::collections::HashMap<String, cube::Counts> = match method {
-        Some(m) => counts
-            .iter()
-            .map(|(g, c)| (g.clone(), m.perturb(c)))
-            .collect(),
-        None => Default::default(),
-    };
+    // Perturbed, each group's curve is fitted to its perturbed day counts (events,
+    // censorings, open cases by day), each keyed by the group's records and the
+    // day, so the cases, events, medians and quartiles released all come from the
+    // released counts.
+    let group_keys: std::collections::HashMap<String, u32> =
+        counts.iter().map(|(g, c)| (g.clone(), c.keys[0])).collect();
     let end = end_day(app, f);
     let fits: Vec<(String, careledger_projections::equity::stats::KaplanMeier)> = times
         .iter()
@@ -453,23 +449,21 @@ fn time_table(
             } else {
                 &t.completion
             };
-            (g.clone(), h.fit(end))
+            let km = match method {
+                Some(m) => {
+                    let key = group_keys.get(g).copied().unwrap_or_default();
+                    h.map_counts(|kind, day, n| m.day_count(key, kind, day, n))
+                        .fit(end)
+                }
+                None => h.fit(end),
+            };
+            (g.clone(), km)
         })
         .filter(|(_, km)| km.n > 0)
         .collect();
     let cells: Vec<(String, u64, u64)> = fits
         .iter()
-        .map(|(g, km)| match perturbed.get(g) {
-            Some(c) => {
-                let events = if outcome == EquityOutcome::TimeToReferral {
-                    c.referred
-                } else {
-                    c.completed
-                };
-                (g.clone(), events, c.identified)
-            }
-            None => (g.clone(), km.events, km.n),
-        })
+        .map(|(g, km)| (g.clone(), km.events, km.n))
         .collect();
     let (total_n, total_e) = cells.iter().fold((0, 0), |(n, e), c| (n + c.2, e + c.1));
     let rules = if report::primary(total_e, total_n, k).is_some() {

@@ -286,6 +286,29 @@ impl Hist {
             );
         crate::equity::stats::KaplanMeier::fit_weighted(obs)
     }
+    /// The same observations with every count replaced by `f(kind, day, count)`
+    /// (kind 0: events by day, 1: censorings by day, 2: open cases by day of
+    /// identification); counts that become zero are dropped. Used to perturb a
+    /// group's curve before it is fitted.
+    pub fn map_counts(&self, f: impl Fn(u8, i64, u64) -> u64) -> Hist {
+        fn map<K: Ord + Copy + Into<i64>>(
+            t: &Tally<K>,
+            kind: u8,
+            f: &impl Fn(u8, i64, u64) -> u64,
+        ) -> Tally<K> {
+            Tally(
+                t.0.iter()
+                    .map(|(k, n)| (*k, f(kind, (*k).into(), *n)))
+                    .filter(|(_, n)| *n > 0)
+                    .collect(),
+            )
+        }
+        Hist {
+            events: map(&self.events, 0, &f),
+            censored: map(&self.censored, 1, &f),
+            open: map(&self.open, 2, &f),
+        }
+    }
     pub fn cases(&self) -> u64 {
         self.events
             .values()

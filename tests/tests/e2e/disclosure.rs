@@ -175,6 +175,50 @@ fn released_counts_are_perturbed_consistently_and_differencing_gives_noise_not_t
         );
     }
 
+    // Times to referral: the curves are fitted to perturbed day counts, the same
+    // at every asking, near the truth, and not subtractable to the truth.
+    let times = |sites: Option<&[&str]>| {
+        s.data_as(
+            &qm,
+            "query($f: EquityFilterInput) { equity(by: LANGUAGE, outcome: TIME_TO_REFERRAL, filter: $f) { groups { group suppressed n events median } disclosureControl { method } } }",
+            json!({ "f": { "sites": sites } }),
+        )["equity"]
+            .clone()
+    };
+    let all_t = times(None);
+    assert_eq!(all_t, times(None));
+    assert_eq!(
+        all_t["disclosureControl"]["method"],
+        "CELL_KEY_PERTURBATION"
+    );
+    let liege_t = times(Some(&["be-liege"]));
+    let field = |t: &Value, g: &str, f: &str| {
+        t["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["group"] == g)
+            .unwrap()[f]
+            .as_u64()
+            .unwrap()
+    };
+    let mut exact = 0;
+    for language in ["nl", "fr", "de", "en"] {
+        let (tn, te) = truth(None, language);
+        // All cases were identified on one day and referred at once: two day counts.
+        assert!(field(&all_t, language, "n").abs_diff(tn) <= 4, "{all_t}");
+        assert!(
+            field(&all_t, language, "events").abs_diff(te) <= 2,
+            "{all_t}"
+        );
+        let (ln, _) = truth(Some("be-leuven"), language);
+        exact += usize::from(field(&all_t, language, "n") - field(&liege_t, language, "n") == ln);
+    }
+    assert!(
+        exact < 4,
+        "the time tables subtract to the truth for every group"
+    );
+
     // A coordinator of Leuven: exact counts of their own site, and told so.
     let nurse = mint(dir.path(), "nurse-leuven", "coordinator", &["be-leuven"]);
     let v = s.data_as(
