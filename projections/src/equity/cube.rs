@@ -151,6 +151,16 @@ impl Counts {
     }
 }
 
+/// A need case's record key: 32 well-mixed bits of its id (SplitMix64's finaliser
+/// over both halves). Not secret: the secret keys the draw, not the records.
+pub fn record_key(id: uuid::Uuid) -> u32 {
+    let v = id.as_u128();
+    let mut z = (v as u64) ^ ((v >> 64) as u64).rotate_left(29);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) as u32
+}
+
 /// A month as `yyyy * 12 + (m - 1)`.
 pub type Month = u32;
 
@@ -473,7 +483,7 @@ fn parts(view: &NeedCaseView, with_labels: bool) -> Option<(Option<Labels>, Meas
                 rejected: view.rejections.map(u64::from),
                 keys: [0; 10],
             }
-            .keyed(super::disclosure::record_key(d.id.as_uuid())),
+            .keyed(record_key(d.id.as_uuid())),
         },
     ))
 }

@@ -45,15 +45,8 @@ pub const PTABLE_MANY: [(i64, f64); 5] = [(-2, 0.05), (-1, 0.30), (0, 0.30), (1,
 /// The noise variance of the table for counts of 2 or more (1 has 0.8).
 pub const VARIANCE: f64 = 1.0;
 
-/// A need case's record key: 32 well-mixed bits of its id (SplitMix64's finaliser
-/// over both halves). Not secret: the secret keys the draw, not the records.
-pub fn record_key(id: uuid::Uuid) -> u32 {
-    let v = id.as_u128();
-    let mut z = (v as u64) ^ ((v >> 64) as u64).rotate_left(29);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    (z ^ (z >> 31)) as u32
-}
+/// A need case's record key (defined with the cube, which folds the keys).
+pub use super::cube::record_key;
 
 /// The noise the table gives a count at a uniform draw `u` in [0, 1).
 pub fn noise(count: u64, u: f64) -> i64 {
