@@ -46,7 +46,7 @@ pub async fn open_data(args: crate::cli::OpenDataArgs) -> anyhow::Result<()> {
             out.display()
         );
     }
-    let method = crate::serve::disclosure(&args.disclosure, &args.store.data_dir)?;
+    let method = crate::serve::disclosure(&args.disclosure, &args.store.data_dir, false)?;
     let opened = crate::serve::open_store(&args.store, Arc::new(SystemClock)).await?;
     let store: Arc<dyn EventStore> = opened.events();
     let snapshots = opened.snapshots(&args.store.data_dir);
@@ -92,7 +92,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
         projector,
         settings: Settings {
             min_cell: args.min_cell,
-            disclosure: crate::serve::disclosure(&args.disclosure, &args.store.data_dir)?,
+            disclosure: crate::serve::disclosure(&args.disclosure, &args.store.data_dir, false)?,
             ..Settings::default()
         },
         metrics: Arc::default(),

@@ -60,7 +60,9 @@ fn document(query: &str, operation_name: Option<&str>) -> Outcome {
         return Outcome::Refused(r);
     }
     match async_graphql::parser::parse_query(query) {
-        Ok(doc) => match guard::check_mutations(&doc, operation_name) {
+        Ok(doc) => match guard::check_expansion(&doc)
+            .and_then(|()| guard::check_mutations(&doc, operation_name))
+        {
             Ok(n) => Outcome::Parsed(n),
             Err(r) => Outcome::Refused(r),
         },
@@ -238,6 +240,10 @@ proptest! {
             Outcome::Refused(Refusal::TooManyMutations { fields }) => {
                 prop_assert!(fields > guard::MAX_MUTATION_FIELDS);
             }
+            Outcome::Refused(Refusal::TooLarge) => {
+                let parsed = async_graphql::parser::parse_query(&doc).expect("it was parsed");
+                prop_assert!(guard::expanded_selections(&parsed) > guard::MAX_EXPANDED_SELECTIONS);
+            }
             Outcome::NotJson => prop_assert!(false, "the body was valid JSON"),
             Outcome::NotGraphQL => prop_assert!(guard::graphql_nesting(&doc) <= MAX_NESTING),
             Outcome::Parsed(fields) => {
@@ -288,8 +294,9 @@ fn every_deep_shape_at_ten_thousand_levels_is_refused_and_at_the_bound_is_parsed
 /// so the nesting guard lets it through, yet counting its mutation fields
 /// recurses once per fragment. As long a chain as the body limit (and hyper's
 /// 64 KiB URI limit, for a GET) allows is counted without a crash; past about
-/// 5,000 fragments the count overflowed a 2 MiB stack when this test was written,
-/// so the limits are what keep it safe.
+/// 5,000 fragments the count overflowed a 2 MiB stack when this test was written;
+/// the guard's walks now stop at a fragment depth of 64 and refuse the document
+/// (`QUERY_TOO_LARGE`).
 #[test]
 fn a_fragment_chain_as_long_as_the_body_limit_allows_is_counted_without_a_crash() {
     let mut doc = String::from("mutation{...a0}");
@@ -306,5 +313,6 @@ fn a_fragment_chain_as_long_as_the_body_limit_allows_is_counted_without_a_crash(
     assert!(n > 2_000, "{n} fragments");
     let bytes = body(&doc, "");
     assert!(bytes.len() <= crate::http::MAX_BODY_BYTES);
-    assert!(matches!(post(&bytes), Outcome::Parsed(1)));
+    // Deeper than any real document: refused as too large, without a crash.
+    assert!(matches!(post(&bytes), Outcome::Refused(Refusal::TooLarge)));
 }

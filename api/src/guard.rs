@@ -22,6 +22,13 @@ pub const MAX_NESTING: usize = 64;
 /// The most mutation fields (aliases included) one request may hold.
 pub const MAX_MUTATION_FIELDS: usize = 10;
 
+/// The most selections a document may hold once its fragments are spread out.
+/// A document of a few hundred bytes whose fragments each spread the next two or
+/// three times expands to billions of selections, and async-graphql's own checks
+/// (recursion depth, complexity) walk that expansion without memo, synchronously,
+/// before any time limit can act; so it is measured here first, with a memo.
+pub const MAX_EXPANDED_SELECTIONS: usize = 20_000;
+
 /// Why a request was refused before it was parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -31,6 +38,10 @@ pub enum Refusal {
         "the request holds {fields} mutation fields; at most {MAX_MUTATION_FIELDS} may be sent in one request"
     )]
     TooManyMutations { fields: usize },
+    #[error(
+        "the document expands (fragments spread out) to more than {MAX_EXPANDED_SELECTIONS} selections"
+    )]
+    TooLarge,
 }
 
 impl Refusal {
@@ -39,6 +50,7 @@ impl Refusal {
         match self {
             Refusal::TooDeep { .. } => "NESTING_TOO_DEEP",
             Refusal::TooManyMutations { .. } => "TOO_MANY_MUTATIONS",
+            Refusal::TooLarge => "QUERY_TOO_LARGE",
         }
     }
 }
@@ -196,6 +208,60 @@ fn count_fields<'a>(
     })
 }
 
+/// The number of selections of the whole document with every fragment spread
+/// out (each fragment measured once and remembered; saturating). A fragment
+/// spread inside itself counts nothing here (validation refuses it later).
+pub fn expanded_selections(doc: &ExecutableDocument) -> usize {
+    fn size<'a>(
+        doc: &'a ExecutableDocument,
+        set: &'a SelectionSet,
+        memo: &mut HashMap<&'a str, usize>,
+        depth: usize,
+    ) -> usize {
+        if depth > MAX_FRAGMENT_DEPTH {
+            // Deeper than any real document: count it as too large.
+            return MAX_EXPANDED_SELECTIONS + 1;
+        }
+        set.items.iter().fold(0usize, |sum, s| {
+            let n = match &s.node {
+                Selection::Field(f) => {
+                    1usize.saturating_add(size(doc, &f.node.selection_set.node, memo, depth + 1))
+                }
+                Selection::InlineFragment(f) => {
+                    size(doc, &f.node.selection_set.node, memo, depth + 1)
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    if let Some(n) = memo.get(name) {
+                        *n
+                    } else if let Some(f) = doc.fragments.get(&spread.node.fragment_name.node) {
+                        memo.insert(name, 0);
+                        let n = size(doc, &f.node.selection_set.node, memo, depth + 1);
+                        memo.insert(name, n);
+                        n
+                    } else {
+                        0
+                    }
+                }
+            };
+            sum.saturating_add(n)
+        })
+    }
+    let mut memo = HashMap::new();
+    doc.operations
+        .iter()
+        .map(|(_, op)| size(doc, &op.node.selection_set.node, &mut memo, 0))
+        .fold(0usize, usize::saturating_add)
+}
+
+/// Refuses a document that expands past [`MAX_EXPANDED_SELECTIONS`].
+pub fn check_expansion(doc: &ExecutableDocument) -> Result<(), Refusal> {
+    if expanded_selections(doc) > MAX_EXPANDED_SELECTIONS {
+        return Err(Refusal::TooLarge);
+    }
+    Ok(())
+}
+
 /// Checks a parsed request's writes: at most [`MAX_MUTATION_FIELDS`]. Returns how
 /// many mutation fields it holds (the rate limiter charges each).
 pub fn check_mutations(
@@ -245,6 +311,28 @@ mod tests {
         );
         assert!(check_document(&deep).is_err());
         assert!(check_document("{ catalogue { version } }").is_ok());
+    }
+
+    /// A ~1.3 KB document whose 31 fragments each spread the next three times
+    /// expands to 3^30 selections: refused at once (it would have kept both
+    /// workers busy in async-graphql's unmemoised walks); ordinary documents pass.
+    #[test]
+    fn documents_that_fan_out_through_fragments_are_refused_before_validation() {
+        let mut fan = String::from("query { ...F0 } ");
+        for i in 0..30 {
+            fan.push_str(&format!(
+                "fragment F{i} on Query {{ ...F{n} ...F{n} ...F{n} }} ",
+                n = i + 1
+            ));
+        }
+        fan.push_str("fragment F30 on Query { __typename }");
+        assert!(fan.len() < 2_000, "{}", fan.len());
+        let started = std::time::Instant::now();
+        assert_eq!(check_expansion(&doc(&fan)), Err(Refusal::TooLarge));
+        assert!(started.elapsed() < std::time::Duration::from_millis(100));
+        let ok = doc("query { a { b c } ...F } fragment F on Query { d { e } }");
+        assert_eq!(expanded_selections(&ok), 5);
+        assert!(check_expansion(&ok).is_ok());
     }
 
     #[test]

@@ -484,6 +484,9 @@ async fn execute(
     let mut mutation_fields = 0;
     let name = request.operation_name.clone();
     if let Ok(doc) = request.parsed_query() {
+        if let Err(r) = crate::guard::check_expansion(doc) {
+            return refused(media, &r);
+        }
         match crate::guard::check_mutations(doc, name.as_deref()) {
             Ok(n) => mutation_fields = n,
             Err(r) => return refused(media, &r),

@@ -170,11 +170,14 @@ fn token_key(secret: &SecretArgs, data_dir: &Path) -> anyhow::Result<(TokenKey, 
 pub const DISCLOSURE_SECRET_FILE: &str = "disclosure-secret";
 
 /// The cell-key method under the configured secret, or the one in `data_dir`
-/// (created with 32 random bytes, mode 0600, when there is none). Never from the
-/// code; it survives restarts, and servers sharing a store must share it.
+/// (when `create`, made with 32 random bytes, mode 0600, if there is none). Never
+/// from the code; it survives restarts, and servers sharing a store must share it.
+/// Exports never create one: a second secret would publish a second, independent
+/// draw of the same cells, and averaging draws converges on the exact counts.
 pub fn disclosure(
     args: &crate::cli::DisclosureArgs,
     data_dir: &Path,
+    create: bool,
 ) -> anyhow::Result<careledger_projections::equity::disclosure::CellKeyMethod> {
     use careledger_projections::equity::disclosure::CellKeyMethod;
     if let Some(s) = &args.disclosure_secret {
@@ -194,6 +197,10 @@ pub fn disclosure(
             );
             Ok(CellKeyMethod::new(&bytes))
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !create => Err(anyhow::anyhow!(
+            "no disclosure secret in {}: start the server once on this data directory, or pass the deployment's --disclosure-secret (CARELEDGER_DISCLOSURE_SECRET); nothing was written",
+            path.display()
+        )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             use std::io::Write;
             let mut raw = [0u8; 32];
@@ -250,7 +257,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             overdue_days: args.overdue_days,
             consistency_timeout: Duration::from_millis(args.consistency_timeout_ms),
             min_cell: args.min_cell,
-            disclosure: disclosure(&args.disclosure, &args.store.data_dir)?,
+            disclosure: disclosure(&args.disclosure, &args.store.data_dir, true)?,
         },
         metrics: Arc::default(),
         streams: Default::default(),

@@ -260,7 +260,7 @@ fn referral_of(ev: &NeedCaseEvent) -> Option<ReferralId> {
 }
 
 /// The snapshot format; a snapshot of another format is discarded and rebuilt.
-const SNAPSHOT_FORMAT: u32 = 5;
+const SNAPSHOT_FORMAT: u32 = 6;
 
 #[derive(Serialize)]
 struct SnapshotOut<'a> {

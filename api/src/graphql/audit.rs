@@ -9,7 +9,7 @@
 //!   **allow-list**: who did what, when and where is the envelope; the data keeps
 //!   only the lifecycle fields — ids (recipient, need case, referral, service, API
 //!   key), the need and its domain, the site, states, reason codes, outcomes, the
-//!   suggestions' services and ranks, capacity. Never a recipient's stratifiers
+//!   suggestions' services (unranked), capacity. Never a recipient's stratifiers
 //!   (birth year, age band, sex, postal code, region, country, language, cancer site
 //!   group, deprivation decile, preferential reimbursement, kind): they are
 //!   quasi-identifiers of one person, not audit facts. Each field is picked by name,
@@ -82,17 +82,27 @@ pub fn lifecycle_fields(event: &DomainEvent) -> Value {
                 ("recipient", to(&x.recipient.recipient)),
                 ("site", to(&x.recipient.site)),
             ]),
-            N::ServicesSuggested(x) => json!({
-                "suggestions": x.suggestions.iter().map(|s| json!({
-                    "service": to(&s.service),
-                    "rank": s.rank,
-                    "reasons": service_side(&s.reasons),
-                })).collect::<Vec<_>>(),
-                "left_out": x.left_out.iter().map(|l| json!({
-                    "service": to(&l.service),
-                    "reasons": service_side(&l.reasons),
-                })).collect::<Vec<_>>(),
-            }),
+            N::ServicesSuggested(x) => {
+                // In service-id order, without ranks: the order of a ranking, like
+                // its scores, follows the recipient's postal code and language.
+                let mut suggestions: Vec<_> = x.suggestions.iter().collect();
+                suggestions.sort_by_key(|s| s.service.to_string());
+                json!({
+                    "suggestions": suggestions.iter().map(|s| json!({
+                        "service": to(&s.service),
+                        "reasons": service_side(&s.reasons),
+                    })).collect::<Vec<_>>(),
+                    // A service left out only for reasons about the recipient (too
+                    // old, outside the area…) would say so by its very presence.
+                    "left_out": x.left_out.iter().filter_map(|l| {
+                        let reasons = service_side(&l.reasons);
+                        (!reasons.is_empty()).then(|| json!({
+                            "service": to(&l.service),
+                            "reasons": reasons,
+                        }))
+                    }).collect::<Vec<_>>(),
+                })
+            }
             N::ReferralRequested(x) => object([
                 ("referral", to(&x.referral)),
                 ("service", to(&x.service)),

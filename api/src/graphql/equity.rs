@@ -298,6 +298,39 @@ fn released(
     }
 }
 
+/// Whether a withheld group is too small to be named: a perturbed count is never
+/// 0 for 0 records, so naming a group withheld for its size (or a table withheld
+/// whole) would prove that someone in the filter has that characteristic — with
+/// the audit trail's site, need and month, one person's profile, stratifier by
+/// stratifier. Perturbed tables leave such groups out and say how many.
+fn too_small_to_name(rule: report::SuppressionRule) -> bool {
+    matches!(
+        rule,
+        report::SuppressionRule::DenominatorBelowK | report::SuppressionRule::TotalBelowK
+    )
+}
+
+/// Leaves the groups too small to name out of a perturbed table; returns how many.
+fn unname_small_groups(t: &mut report::EquityTable) -> usize {
+    let hidden: Vec<String> = t
+        .suppressed
+        .iter()
+        .filter(|(_, r)| too_small_to_name(*r))
+        .map(|(g, _)| g.clone())
+        .collect();
+    t.rows.retain(|r| !hidden.contains(&r.group));
+    t.suppressed.retain(|(g, _)| !hidden.contains(g));
+    hidden.len()
+}
+
+/// The entry that stands for `n` groups left out unnamed.
+fn unnamed(n: usize) -> SuppressedCell {
+    SuppressedCell {
+        group: format!("({n} small group(s), not named)"),
+        rule: rule_name(report::SuppressionRule::DenominatorBelowK).to_string(),
+    }
+}
+
 #[derive(SimpleObject)]
 pub struct EquityTable {
     pub by: Stratifier,
@@ -436,8 +469,7 @@ fn time_table(
     };
     // Perturbed, each group's curve is fitted to its perturbed day counts (events,
     // censorings, open cases by day), each keyed by the group's records and the
-    // day, so the cases, events, medians and quartiles released all come from the
-    // released counts.
+    // day, so its medians and quartiles come from perturbed counts.
     let group_keys: std::collections::HashMap<String, u32> =
         counts.iter().map(|(g, c)| (g.clone(), c.keys[0])).collect();
     let end = end_day(app, f);
@@ -461,9 +493,29 @@ fn time_table(
         })
         .filter(|(_, km)| km.n > 0)
         .collect();
+    // The cases and events a group releases are its perturbed counts, as in the
+    // rate tables (each within the table's maximum deviation; the curve's own
+    // totals, sums of perturbed days, are not released).
+    let released: std::collections::HashMap<&str, cube::Counts> = match method {
+        Some(m) => counts
+            .iter()
+            .map(|(g, c)| (g.as_str(), m.perturb(c)))
+            .collect(),
+        None => Default::default(),
+    };
     let cells: Vec<(String, u64, u64)> = fits
         .iter()
-        .map(|(g, km)| (g.clone(), km.events, km.n))
+        .map(|(g, km)| match released.get(g.as_str()) {
+            Some(c) => {
+                let events = if outcome == EquityOutcome::TimeToReferral {
+                    c.referred
+                } else {
+                    c.completed
+                };
+                (g.clone(), events, c.identified)
+            }
+            None => (g.clone(), km.events, km.n),
+        })
         .collect();
     let (total_n, total_e) = cells.iter().fold((0, 0), |(n, e), c| (n + c.2, e + c.1));
     let rules = if report::primary(total_e, total_n, k).is_some() {
@@ -493,13 +545,22 @@ fn time_table(
             }
         })
         .collect::<Vec<_>>();
+    // Perturbed, groups too small to name are left out (and counted).
+    let named =
+        |r: &Option<report::SuppressionRule>| method.is_none() || !r.is_some_and(too_small_to_name);
+    let hidden = rules.iter().filter(|r| !named(r)).count();
+    let (groups, kept): (Vec<EquityGroup>, Vec<Option<report::SuppressionRule>>) = groups
+        .into_iter()
+        .zip(rules.iter().copied())
+        .filter(|(_, r)| named(r))
+        .unzip();
     let control = DisclosureControl::new(method, k);
     let mut csv = format!(
         "{},n,events,median,median_low,median_high,q1,q3,suppressed\n",
         stratifier_name(by)
     );
     let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
-    for (g, r) in groups.iter().zip(&rules) {
+    for (g, r) in groups.iter().zip(&kept) {
         csv.push_str(&format!(
             "{},{},{},{},{},{},{},{},{}\n",
             g.group,
@@ -521,12 +582,14 @@ fn time_table(
         suppressed: cells
             .iter()
             .zip(&rules)
+            .filter(|(_, r)| named(r))
             .filter_map(|((g, _, _), r)| {
                 r.map(|r| SuppressedCell {
                     group: g.clone(),
                     rule: rule_name(r).to_string(),
                 })
             })
+            .chain((hidden > 0).then(|| unnamed(hidden)))
             .collect(),
         groups,
         summary: None,
@@ -580,6 +643,12 @@ pub const TREND_COST: usize = 200;
 /// started by then never starts.
 pub struct AggregatePool {
     permits: std::sync::Arc<tokio::sync::Semaphore>,
+    /// One table at a time per credential, so that one caller's many tables queue
+    /// behind each other rather than in front of everyone else's (the global
+    /// semaphore is first come, first served). Held until the table is done, even
+    /// when its request has timed out.
+    per_credential:
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Semaphore>>>,
 }
 
 impl AggregatePool {
@@ -592,6 +661,7 @@ impl AggregatePool {
     pub fn with_permits(n: usize) -> Self {
         Self {
             permits: std::sync::Arc::new(tokio::sync::Semaphore::new(n.max(1))),
+            per_credential: Default::default(),
         }
     }
 }
@@ -609,6 +679,22 @@ fn too_late() -> async_graphql::Error {
     )
 }
 
+/// A permit, if it comes before the deadline.
+async fn until(
+    deadline: Option<std::time::Instant>,
+    acquire: impl std::future::Future<
+        Output = std::result::Result<tokio::sync::OwnedSemaphorePermit, tokio::sync::AcquireError>,
+    >,
+) -> Result<tokio::sync::OwnedSemaphorePermit> {
+    let permit = match deadline {
+        Some(d) => tokio::time::timeout_at(d.into(), acquire)
+            .await
+            .map_err(|_| too_late())?,
+        None => acquire.await,
+    };
+    permit.map_err(|_| error("UNAVAILABLE", "the server is stopping"))
+}
+
 /// Runs `work` (an equity computation) on the bounded aggregate pool, if the
 /// request's deadline has not passed.
 async fn aggregate<T: Send + 'static>(
@@ -618,24 +704,34 @@ async fn aggregate<T: Send + 'static>(
     let deadline = ctx.data_opt::<crate::http::Deadline>().map(|d| d.0);
     let expired = || deadline.is_some_and(|d| std::time::Instant::now() >= d);
     let pool = ctx.data_opt::<AggregatePool>();
-    let permit = match pool {
+    let permits = match pool {
         None => None,
         Some(pool) => {
-            let acquire = pool.permits.clone().acquire_owned();
-            let permit = match deadline {
-                Some(d) => tokio::time::timeout_at(d.into(), acquire)
-                    .await
-                    .map_err(|_| too_late())?,
-                None => acquire.await,
+            let credential = super::access(ctx)
+                .map(|a| format!("{}:{}", a.actor.role.name(), a.actor.subject))
+                .unwrap_or_default();
+            let own = {
+                let mut map = pool
+                    .per_credential
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                if map.len() > 10_000 {
+                    map.retain(|_, s| std::sync::Arc::strong_count(s) > 1);
+                }
+                map.entry(credential)
+                    .or_insert_with(|| std::sync::Arc::new(tokio::sync::Semaphore::new(1)))
+                    .clone()
             };
-            Some(permit.map_err(|_| error("UNAVAILABLE", "the server is stopping"))?)
+            let own = until(deadline, own.acquire_owned()).await?;
+            let global = until(deadline, pool.permits.clone().acquire_owned()).await?;
+            Some((own, global))
         }
     };
     if expired() {
         return Err(too_late());
     }
     tokio::task::spawn_blocking(move || {
-        let _permit = permit;
+        let _permits = permits;
         work()
     })
     .await
@@ -716,8 +812,16 @@ impl EquityQuery {
             }
             let groups = app.projector.read().equity().groups(by.into(), &f);
             let groups = released(groups, method.as_ref());
-            let t = report::table(&groups, outcome.into(), &reference, k);
+            let mut t = report::table(&groups, outcome.into(), &reference, k);
+            let hidden = if method.is_some() {
+                unname_small_groups(&mut t)
+            } else {
+                0
+            };
             let mut table = to_graphql(by, outcome, &t, stratifier_name(by));
+            if hidden > 0 {
+                table.suppressed.push(unnamed(hidden));
+            }
             table.disclosure_control = DisclosureControl::new(method.as_ref(), k);
             table.csv = table.disclosure_control.tag_csv(&table.csv);
             table
@@ -833,7 +937,13 @@ fn two_way(
     );
     let mut out = Vec::new();
     let mut suppressed = Vec::new();
+    let mut hidden = 0;
     for ((r, c, num, den), rule) in cells.iter().zip(&rules) {
+        if method.is_some() && rule.is_some_and(too_small_to_name) {
+            // Perturbed, a cell too small to name is left out (and counted).
+            hidden += 1;
+            continue;
+        }
         let released = rule.is_none();
         let ci = released
             .then(|| careledger_projections::equity::stats::wilson(*num, *den))
@@ -862,6 +972,9 @@ fn two_way(
             rate_low: ci.map(|i| i.low),
             rate_high: ci.map(|i| i.high),
         });
+    }
+    if hidden > 0 {
+        suppressed.push(unnamed(hidden));
     }
     let control = DisclosureControl::new(method, k);
     EquityTwoWay {
@@ -901,7 +1014,11 @@ fn trend(
             .map(|r| (r.1.clone(), r.2))
             .collect();
         i += month.len();
-        let t = report::table(&month, outcome.into(), &Reference::Largest, k);
+        let mut t = report::table(&month, outcome.into(), &Reference::Largest, k);
+        if method.is_some() {
+            // Perturbed, a month's groups too small to name are left out.
+            unname_small_groups(&mut t);
+        }
         for r in t.rows {
             let x = r.released.as_ref();
             out.push(EquityTrendPoint {

@@ -606,8 +606,8 @@ pub struct HistoryEvent {
     pub correlation_id: String,
     pub causation_id: Option<String>,
     /// The event's fields: the whole record in a stream's `history`; in the
-    /// `auditTrail`, the lifecycle fields only (ids, need, site, services and
-    /// ranks, states, reason codes, outcome), never the recipient's stratifiers.
+    /// `auditTrail`, the lifecycle fields only (ids, need, site, services,
+    /// states, reason codes, outcome), never the recipient's stratifiers.
     pub data: async_graphql::Json<serde_json::Value>,
 }
 

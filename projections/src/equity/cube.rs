@@ -86,7 +86,8 @@ pub struct Counts {
     /// of what it counts, each record key as often as the record is counted: the
     /// cell keys of the cell-key method (see [`super::disclosure`]). Two tables
     /// that count the same records hold the same keys, whatever query built them.
-    #[serde(default)]
+    /// (Checkpoints without them are of an older format and are not loaded: the
+    /// read models are folded again from the log.)
     pub keys: [u32; 10],
 }
 
@@ -571,7 +572,6 @@ struct CellCounts {
     unmet: u32,
     referrals: u32,
     rejected: [u32; 5],
-    #[serde(default)]
     keys: [u32; 10],
 }
 

@@ -93,7 +93,19 @@ fn rows(quarter: &str, groups: &[(String, Counts)], k: u64) -> String {
         .map(|(o, _)| report::table(groups, *o, &Reference::Largest, k))
         .collect();
     let mut out = String::new();
-    for (g, _) in groups {
+    // A group too small for its referral rate (its cases from 1 to k − 1, or the
+    // quarter's total) is left out: a listed name proves someone has that
+    // characteristic, as perturbation never makes a count from nothing.
+    let referral = &tables[0];
+    for (g, _) in groups.iter().filter(|(g, _)| {
+        !referral.suppressed.iter().any(|(s, r)| {
+            s == g
+                && matches!(
+                    r,
+                    SuppressionRule::DenominatorBelowK | SuppressionRule::TotalBelowK
+                )
+        })
+    }) {
         let mut line = format!("{quarter},{}", field(g));
         let mut withheld = Vec::new();
         for (t, (_, name)) in tables.iter().zip(OUTCOMES) {
@@ -175,7 +187,8 @@ Each rate comes with its 95% Wilson interval.
 2. **Small-cell suppression**: a rate is withheld when its denominator, numerator or their
    difference is from 1 to {km1} (k = {k}); when a single group of a quarter is withheld, the
    smallest other group is withheld too (complementary suppression). The `withheld` column
-   names the rule.
+   names the rule. A group with fewer than k need cases in a quarter is left out of that
+   quarter altogether (its name alone would say that someone has that characteristic).
 
 No figure about an individual is included.
 ",

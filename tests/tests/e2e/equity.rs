@@ -112,6 +112,32 @@ fn a_planted_disparity_is_visible_and_small_cells_are_withheld() {
     assert!(fr["ratioHigh"].as_f64().unwrap() < 0.8, "{fr}");
     assert!(fr["pValue"].as_f64().unwrap() < 1e-4, "{fr}");
     assert_eq!(fr["parity"], false);
+    // A group whose released count is below k is not even named to them (a name
+    // proves that someone with that language is in the filter): en (2 cases, at
+    // most 4 released) never is; a named group has at least k − 2 cases.
+    let text = p.to_string();
+    assert!(!text.contains("\"en\""), "{p}");
+    assert!(
+        !p["csv"]
+            .as_str()
+            .unwrap()
+            .lines()
+            .any(|l| l.starts_with("en,")),
+        "{}",
+        p["csv"]
+    );
+    assert!(
+        p["suppressed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["group"]
+                .as_str()
+                .unwrap()
+                .ends_with("small group(s), not named)")
+                && x["rule"] == "DENOMINATOR_BELOW_K"),
+        "{p}"
+    );
 
     // Bad requests: a named reference without its name, a malformed month.
     let v = s.gql(
@@ -256,10 +282,11 @@ fn a_planted_disparity_is_visible_and_small_cells_are_withheld() {
     );
     assert_eq!(fr.last(), Some(&"cell_key_perturbation"), "{}", out.stdout);
     assert!(
-        out.stdout.contains("de,,,"),
-        "small cells stay withheld: {}",
+        !out.stdout.lines().any(|l| l.starts_with("en,")),
+        "a group below k is withheld and not even named: {}",
         out.stdout
     );
+
     let bad = crate::helpers::run_to_end(&["export-equity", "--by", "shoe_size"], dir.path());
     assert!(
         !bad.success && bad.stderr.contains("SHOE_SIZE"),

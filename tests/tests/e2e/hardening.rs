@@ -496,3 +496,31 @@ fn get_follows_the_operation_name_and_only_json_is_json() {
     );
     assert_eq!(a.status, 200, "{}", a.body);
 }
+
+/// A ~1.3 KB document whose fragments each spread the next three times (3^30
+/// selections once expanded) is refused at once with 400 `QUERY_TOO_LARGE`; before,
+/// async-graphql's unmemoised validation walks held a worker for minutes, and two
+/// such requests stopped every response.
+#[test]
+fn documents_that_fan_out_through_fragments_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &["--rate-limit", "0"]);
+    let mut fan = String::from("query { ...F0 } ");
+    for i in 0..30 {
+        fan.push_str(&format!(
+            "fragment F{i} on Query {{ ...F{n} ...F{n} ...F{n} }} ",
+            n = i + 1
+        ));
+    }
+    fan.push_str("fragment F30 on Query { __typename }");
+    let started = Instant::now();
+    let a = s.post_as(&s.token, &fan, json!({}));
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert_eq!(code(&a), "QUERY_TOO_LARGE", "{}", a.body);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    alive(&s);
+}

@@ -113,6 +113,25 @@ fn the_open_data_package_is_valid_frictionless_and_holds_the_apis_released_figur
         again.stderr
     );
 
+    // An export never makes a disclosure secret of its own (a second secret would
+    // publish a second, independent draw of the same cells).
+    let elsewhere = tempfile::tempdir().unwrap();
+    let none = run_to_end(
+        &[
+            "export-open-data",
+            "--out",
+            elsewhere.path().join("p").to_str().unwrap(),
+        ],
+        elsewhere.path(),
+    );
+    assert!(
+        !none.success && none.stderr.contains("no disclosure secret"),
+        "{}",
+        none.stderr
+    );
+    assert!(!elsewhere.path().join("disclosure-secret").exists());
+    assert!(!elsewhere.path().join("p").exists(), "nothing was written");
+
     if frictionless() {
         let v = Command::new("python3")
             .args([

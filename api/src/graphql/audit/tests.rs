@@ -141,9 +141,9 @@ fn every_event() -> Vec<(DomainEvent, Value)> {
             ),
             json!({
                 "suggestions": [
-                    { "service": SERVICE, "rank": 1,
+                    { "service": SERVICE,
                       "reasons": ["addresses_need", "waitlist_12_days", "free"] },
-                    { "service": OTHER, "rank": 2,
+                    { "service": OTHER,
                       "reasons": ["addresses_need", "has_capacity", "fee"] },
                 ],
                 "left_out": [
