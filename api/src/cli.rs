@@ -137,6 +137,10 @@ pub struct ServeArgs {
     /// listen queue until one closes.
     #[arg(long, env = "CARELEDGER_MAX_CONNECTIONS", default_value_t = 1_024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
+    /// Open connections one client address may hold; more are closed at once.
+    /// Behind a reverse proxy every client has the proxy's address: raise it there.
+    #[arg(long, env = "CARELEDGER_MAX_CONNECTIONS_PER_PEER", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections_per_peer: u32,
     /// How long a client may take to send a request's headers (and, on a kept-alive
     /// connection, to start the next request) before the connection is closed.
     #[arg(long, env = "CARELEDGER_HEADER_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]

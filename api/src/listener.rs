@@ -15,7 +15,9 @@
 //!   a declared `Content-Length` over the body limit is refused (`413`) before a
 //!   byte of the body is read;
 //! * **many**: at most `max_connections` are open at once; past it the loop stops
-//!   accepting and further clients wait in the kernel's listen queue.
+//!   accepting and further clients wait in the kernel's listen queue; one peer
+//!   address may hold at most `max_per_peer` of them (more are closed at once), so
+//!   one client cannot fill every slot.
 //!
 //! Shutdown: stop accepting, then let open connections finish their requests
 //! (hyper's graceful shutdown closes idle ones at once), for at most a grace period.
@@ -36,6 +38,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
     pub max_connections: usize,
+    /// Open connections one peer address may hold (so that one client cannot
+    /// take every slot; behind a reverse proxy every client is the proxy).
+    pub max_per_peer: usize,
     /// Time allowed for a request's headers.
     pub header_timeout: Duration,
     /// Longest pause allowed between two chunks of a body.
@@ -110,15 +115,17 @@ pub async fn run(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true);
+    let peers: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>> =
+        Default::default();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let slot = tokio::select! {
             slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, peer)) => (stream, peer.ip()),
                 Err(e) => {
                     // Out of file descriptors and the like: wait rather than spin.
                     tracing::warn!(error = %e, "cannot accept a connection");
@@ -128,12 +135,30 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
+        {
+            let mut held = peers.lock().unwrap_or_else(|e| e.into_inner());
+            let n = held.entry(peer).or_insert(0);
+            if *n >= limits.max_per_peer {
+                // Closed at once: this peer holds its share of the slots already.
+                drop(stream);
+                continue;
+            }
+            *n += 1;
+        }
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(router.clone());
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let peers = peers.clone();
         tokio::spawn(async move {
             // A client that goes away or times out ends its connection; nothing to report.
             let _ = connection.await;
+            let mut held = peers.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = held.get_mut(&peer) {
+                *n -= 1;
+                if *n == 0 {
+                    held.remove(&peer);
+                }
+            }
             drop(slot);
         });
     }

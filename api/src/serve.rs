@@ -316,6 +316,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let connection_limits = crate::listener::ConnectionLimits {
         max_connections: args.max_connections as usize,
+        max_per_peer: args.max_connections_per_peer as usize,
         header_timeout: Duration::from_millis(args.header_timeout_ms),
         body_timeout: Duration::from_millis(args.body_timeout_ms),
         request_timeout: limits.request_timeout,

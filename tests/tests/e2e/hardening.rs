@@ -524,3 +524,44 @@ fn documents_that_fan_out_through_fragments_are_refused_at_once() {
     );
     alive(&s);
 }
+
+/// One client address may hold at most `--max-connections-per-peer` connections:
+/// past it a new connection is closed at once instead of taking one of everyone's
+/// slots (before, one client could hold all of them with idle connections).
+#[test]
+fn one_client_cannot_hold_more_than_its_share_of_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        dir.path(),
+        &[
+            "--rate-limit",
+            "0",
+            "--max-connections-per-peer",
+            "4",
+            "--header-timeout-ms",
+            "20000",
+        ],
+    );
+    let a = addr(&s);
+    let mut held = Vec::new();
+    let mut refused = None;
+    for i in 0..8 {
+        let mut c = TcpStream::connect(&a).unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let mut buf = [0u8; 1];
+        match c.read(&mut buf) {
+            // Closed by the server at once.
+            Ok(0) => {
+                refused = Some(i);
+                break;
+            }
+            _ => held.push(c),
+        }
+    }
+    let refused = refused.expect("a connection past the per-peer cap is closed at once");
+    assert!(refused <= 4, "closed at connection {refused}");
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    alive(&s);
+}
