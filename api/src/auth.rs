@@ -77,6 +77,11 @@ pub struct TokenKey {
     secret: Option<Secret>,
     /// RS256 public keys with their key ids.
     public: Vec<PublicKey>,
+    /// What an RS256 token must name as its issuer (`iss`) and audience (`aud`),
+    /// when configured: an identity provider signs tokens for many applications,
+    /// and one issued for another must not open this one.
+    rs256_issuer: Option<String>,
+    rs256_audience: Option<String>,
 }
 
 #[derive(Clone)]
@@ -151,6 +156,8 @@ pub enum AuthError {
     UnknownRole(String),
     #[error("the bearer token names an invalid site '{0}'")]
     BadSite(String),
+    #[error("the bearer token was not issued for this server (its issuer or audience)")]
+    NotForThisServer,
 }
 
 /// The sites a caller may see and act for.
@@ -192,6 +199,8 @@ impl TokenKey {
                 decoding: DecodingKey::from_secret(secret.as_bytes()),
             }),
             public: Vec::new(),
+            rs256_issuer: None,
+            rs256_audience: None,
         })
     }
 
@@ -229,8 +238,17 @@ impl TokenKey {
         Self {
             secret: None,
             public: Vec::new(),
+            rs256_issuer: None,
+            rs256_audience: None,
         }
         .with_public_keys(files)
+    }
+
+    /// Requires RS256 tokens to name this issuer and/or this audience.
+    pub fn with_rs256_claims(mut self, issuer: Option<String>, audience: Option<String>) -> Self {
+        self.rs256_issuer = issuer;
+        self.rs256_audience = audience;
+        self
     }
 
     /// Whether this key can mint tokens (it holds an HS256 secret).
@@ -321,7 +339,20 @@ impl TokenKey {
         if candidates.is_empty() {
             return Err(AuthError::Algorithm(format!("{:?}", header.alg)));
         }
-        let validation = validation(header.alg);
+        let mut validation = validation(header.alg);
+        if header.alg == Algorithm::RS256 {
+            let mut required = vec!["exp"];
+            if let Some(iss) = &self.rs256_issuer {
+                validation.set_issuer(&[iss]);
+                required.push("iss");
+            }
+            if let Some(aud) = &self.rs256_audience {
+                validation.set_audience(&[aud]);
+                validation.validate_aud = true;
+                required.push("aud");
+            }
+            validation.set_required_spec_claims(&required);
+        }
         let mut refusal = AuthError::BadSignature;
         let mut presented = None;
         for key in candidates {
@@ -336,7 +367,14 @@ impl TokenKey {
                         ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => {
                             AuthError::Algorithm(format!("{:?}", header.alg))
                         }
-                        ErrorKind::MissingRequiredClaim(_) => return Err(AuthError::NoExpiry),
+                        ErrorKind::MissingRequiredClaim(c) if c == "exp" => {
+                            return Err(AuthError::NoExpiry);
+                        }
+                        ErrorKind::InvalidIssuer
+                        | ErrorKind::InvalidAudience
+                        | ErrorKind::MissingRequiredClaim(_) => {
+                            return Err(AuthError::NotForThisServer);
+                        }
                         // A verified signature over claims that do not parse.
                         _ => return Err(AuthError::Malformed),
                     }
@@ -676,6 +714,50 @@ mod tests {
                 .unwrap();
             std::fs::write(&path, text).unwrap();
             path
+        }
+
+        /// With an issuer and an audience configured, an RS256 token the same
+        /// identity provider signed for another application (other `iss` or `aud`,
+        /// or none) is refused; one naming both is accepted.
+        #[test]
+        fn rs256_tokens_must_name_the_configured_issuer_and_audience() {
+            let dir = tempfile::tempdir().unwrap();
+            let idp = keypair();
+            let key = TokenKey::public_only(&[pem(dir.path(), "idp", &idp)])
+                .unwrap()
+                .with_rs256_claims(
+                    Some("https://idp.example".into()),
+                    Some("careledger".into()),
+                );
+            let token = |iss: Option<&str>, aud: Option<&str>| {
+                let mut c = serde_json::to_value(claims(10_000)).unwrap();
+                if let Some(i) = iss {
+                    c["iss"] = json!(i);
+                }
+                if let Some(a) = aud {
+                    c["aud"] = json!(a);
+                }
+                rs256(&idp, Some("idp"), &c)
+            };
+            assert!(
+                key.verify(
+                    &token(Some("https://idp.example"), Some("careledger")),
+                    5_000
+                )
+                .is_ok()
+            );
+            for (iss, aud) in [
+                (Some("https://idp.example"), Some("another-app")),
+                (Some("https://other.example"), Some("careledger")),
+                (None, Some("careledger")),
+                (Some("https://idp.example"), None),
+            ] {
+                assert_eq!(
+                    key.verify(&token(iss, aud), 5_000),
+                    Err(AuthError::NotForThisServer),
+                    "{iss:?} {aud:?}"
+                );
+            }
         }
 
         /// RS256 tokens verify with the configured public keys only (the `kid` picks

@@ -88,6 +88,14 @@ pub struct SecretArgs {
     /// accepted.
     #[arg(long, env = "CARELEDGER_JWT_PUBLIC_KEYS", value_delimiter = ',')]
     pub jwt_public_key: Vec<PathBuf>,
+    /// The issuer (`iss`) RS256 tokens must name (an identity provider signs
+    /// tokens for many applications).
+    #[arg(long, env = "CARELEDGER_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// The audience (`aud`) RS256 tokens must name: this server's client id at the
+    /// identity provider.
+    #[arg(long, env = "CARELEDGER_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
 }
 
 #[derive(Debug, Args)]

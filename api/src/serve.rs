@@ -154,7 +154,8 @@ fn token_key(secret: &SecretArgs, data_dir: &Path) -> anyhow::Result<(TokenKey, 
                 .context("invalid --jwt-secret")?
                 .with_public_keys(keys)?,
             None => TokenKey::public_only(keys)?,
-        };
+        }
+        .with_rs256_claims(secret.jwt_issuer.clone(), secret.jwt_audience.clone());
         return Ok((key, false));
     }
     match &secret.jwt_secret {
