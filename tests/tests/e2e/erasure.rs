@@ -184,11 +184,17 @@ fn erasure_shreds_personal_data_keeps_statistics_and_survives_a_rebuild() {
     let h = history(&s, &recipient);
     assert_eq!(h[0]["data"]["personal_data"], "sealed", "{h}");
     assert!(!h.to_string().contains(NAME));
+    // The quality manager's figures are perturbed (the cell-key method: one case
+    // is released as 0 to 3), the same ones at every asking; the coordinator's are
+    // exact.
     let before = s.data_as(&qm, EQUITY, now(&s, json!({})));
-    assert_eq!(
-        before["equity"]["summary"],
-        json!({ "n": 1, "numerator": 1 }),
+    assert!(
+        before["equity"]["summary"]["n"].as_u64().unwrap_or(0) <= 3,
         "{before}"
+    );
+    assert_eq!(
+        s.data(EQUITY, now(&s, json!({})))["equity"]["summary"],
+        json!({ "n": 1, "numerator": 1 }),
     );
 
     // Erasure: administrators only; the coordinator is refused and nothing changes.
@@ -239,6 +245,11 @@ fn erasure_shreds_personal_data_keeps_statistics_and_survives_a_rebuild() {
         s.data_as(&qm, EQUITY, now(&s, json!({}))),
         before,
         "statistics still count them"
+    );
+    assert_eq!(
+        s.data(EQUITY, now(&s, json!({})))["equity"]["summary"],
+        json!({ "n": 1, "numerator": 1 }),
+        "statistics still count them (exact, for the coordinator)"
     );
     // Their personal data cannot be recorded again.
     let r = s.mutate(
