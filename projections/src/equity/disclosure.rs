@@ -288,22 +288,33 @@ mod tests {
         }
     }
 
-    /// A random cohort: (record key, site, group, referred) per need case.
-    fn cohort() -> impl Strategy<Value = Vec<(u32, u8, u8, bool)>> {
-        proptest::collection::vec((any::<u32>(), 0u8..3, 0u8..12, any::<bool>()), 300..900)
+    /// A random cohort: (record key, [site, month, need], group, referred) per need
+    /// case.
+    type Case = (u32, [u8; 3], u8, bool);
+
+    fn cohort() -> impl Strategy<Value = Vec<Case>> {
+        proptest::collection::vec(
+            (
+                any::<u32>(),
+                [0u8..3, 0u8..3, 0u8..3],
+                0u8..12,
+                any::<bool>(),
+            ),
+            300..900,
+        )
     }
 
     /// The released counts of the groups of the cases `keep` selects.
     fn table(
         m: &CellKeyMethod,
-        cases: &[(u32, u8, u8, bool)],
-        keep: impl Fn(u8) -> bool,
+        cases: &[Case],
+        keep: impl Fn(&[u8; 3]) -> bool,
     ) -> Vec<(u8, Counts, Counts)> {
         (0..12u8)
             .map(|g| {
                 let exact = cases
                     .iter()
-                    .filter(|c| c.2 == g && keep(c.1))
+                    .filter(|c| c.2 == g && keep(&c.1))
                     .map(|c| {
                         Counts {
                             identified: 1,
@@ -321,17 +332,23 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
 
-        /// For random cohorts and two overlapping queries (all sites, and all but
-        /// one), the same query releases the same figures, and subtracting the two
-        /// released tables recovers the left-out site's true counts no more often
-        /// than the noise allows by chance (exact counts: always).
+        /// For random cohorts and two overlapping queries — all cases, and all
+        /// but one site, one month (a trend's point) or one need — the same
+        /// query releases the same figures, and subtracting the two released
+        /// tables recovers the left-out part's true counts no more often than the
+        /// noise allows by chance (exact counts: always).
         #[test]
-        fn differencing_overlapping_queries_does_not_recover_the_hidden_counts(cases in cohort(), secret in any::<[u8; 32]>()) {
+        fn differencing_overlapping_queries_does_not_recover_the_hidden_counts(
+            cases in cohort(),
+            secret in any::<[u8; 32]>(),
+            dimension in 0usize..3,
+            value in 0u8..3,
+        ) {
             let m = CellKeyMethod::new(&secret);
             let all = table(&m, &cases, |_| true);
             prop_assert_eq!(&all, &table(&m, &cases, |_| true));
-            let rest = table(&m, &cases, |s| s != 0);
-            let hidden = table(&m, &cases, |s| s == 0);
+            let rest = table(&m, &cases, |d| d[dimension] != value);
+            let hidden = table(&m, &cases, |d| d[dimension] == value);
             let (mut recovered, mut compared) = (0, 0);
             for ((a, r), h) in all.iter().zip(&rest).zip(&hidden) {
                 for (fa, fr, fh) in [
@@ -340,7 +357,7 @@ mod tests {
                 ] {
                     if fh > 0 {
                         compared += 1;
-                        recovered += usize::from(fa.wrapping_sub(fr) == fh);
+                        recovered += usize::from(fa as i64 - fr as i64 == fh as i64);
                     }
                 }
                 // Every released count is within the table's bound of the truth.
