@@ -754,19 +754,7 @@ fn threshold(ctx: &Context<'_>, k: Option<i32>) -> Result<u64> {
 }
 
 fn stratifier_name(by: Stratifier) -> &'static str {
-    match by {
-        Stratifier::AgeBand => "age_band",
-        Stratifier::Sex => "sex",
-        Stratifier::Region => "region",
-        Stratifier::Country => "country",
-        Stratifier::Language => "language",
-        Stratifier::PreferentialReimbursement => "preferential_reimbursement",
-        Stratifier::DeprivationQuintile => "deprivation_quintile",
-        Stratifier::RecipientKind => "recipient_kind",
-        Stratifier::Site => "site",
-        Stratifier::CancerSiteGroup => "cancer_site_group",
-        Stratifier::Domain => "domain",
-    }
+    cube::Stratifier::from(by).name()
 }
 
 #[Object]

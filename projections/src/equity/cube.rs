@@ -52,6 +52,22 @@ impl Stratifier {
         Stratifier::CancerSiteGroup,
         Stratifier::Domain,
     ];
+    /// Its name in CSV headers and file names (`age_band`, `deprivation_quintile`…).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Stratifier::AgeBand => "age_band",
+            Stratifier::Sex => "sex",
+            Stratifier::Region => "region",
+            Stratifier::Country => "country",
+            Stratifier::Language => "language",
+            Stratifier::PreferentialReimbursement => "preferential_reimbursement",
+            Stratifier::DeprivationQuintile => "deprivation_quintile",
+            Stratifier::RecipientKind => "recipient_kind",
+            Stratifier::Site => "site",
+            Stratifier::CancerSiteGroup => "cancer_site_group",
+            Stratifier::Domain => "domain",
+        }
+    }
     /// Its place in [`Stratifier::ALL`] (the declaration order).
     fn index(self) -> usize {
         self as usize

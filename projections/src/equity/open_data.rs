@@ -20,19 +20,7 @@ pub struct File {
 
 /// A stratifier's name in file names and headers.
 pub fn stratifier_name(s: Stratifier) -> &'static str {
-    match s {
-        Stratifier::AgeBand => "age_band",
-        Stratifier::Sex => "sex",
-        Stratifier::Region => "region",
-        Stratifier::Country => "country",
-        Stratifier::Language => "language",
-        Stratifier::PreferentialReimbursement => "preferential_reimbursement",
-        Stratifier::DeprivationQuintile => "deprivation_quintile",
-        Stratifier::RecipientKind => "recipient_kind",
-        Stratifier::Site => "site",
-        Stratifier::CancerSiteGroup => "cancer_site_group",
-        Stratifier::Domain => "domain",
-    }
+    s.name()
 }
 
 const OUTCOMES: [(OutcomeKind, &str); 3] = [

@@ -240,6 +240,46 @@ impl Server {
             .get_or_init(|| [self.new_service(), self.new_service()])
     }
 
+    /// Loads a cohort through the API: for each (site, language, cases, referred),
+    /// that many recipients each with one need case identified, the first
+    /// `referred` of them suggested and referred to [`service`](Self::service).
+    /// Returns the position of the last write.
+    pub fn load_cohort(&self, cohort: &[(&str, &str, u64, u64)]) -> Value {
+        let service = self.service();
+        let mut last = json!(null);
+        for &(site, language, n, referred) in cohort {
+            for i in 0..n {
+                let r = self.mutate(
+                    "registerCareRecipient",
+                    json!({ "site": site, "birthYear": 1960, "sex": "FEMALE", "country": "BE", "postalCode": "3000", "language": language }),
+                    "careRecipient { recipientId }",
+                );
+                let nc = self.mutate(
+                    "identifyNeed",
+                    json!({ "recipientId": r["careRecipient"]["recipientId"], "needCode": "psy.anxiety" }),
+                    "needCase { needCaseId }",
+                );
+                last = nc["position"].clone();
+                if i < referred {
+                    let id = nc["needCase"]["needCaseId"].clone();
+                    self.mutate(
+                        "suggestServices",
+                        json!({ "needCaseId": id, "services": [{ "serviceId": service }] }),
+                        "needCase { status }",
+                    );
+                    let p = self.mutate(
+                        "requestReferral",
+                        json!({ "needCaseId": id, "serviceId": service }),
+                        "needCase { status }",
+                    );
+                    assert_eq!(p["userErrors"], json!([]), "{p}");
+                    last = p["position"].clone();
+                }
+            }
+        }
+        last
+    }
+
     /// Registers a service in the directory (as the administrator); returns its id.
     pub fn new_service(&self) -> String {
         let text = json!({ "en": "E2E service", "fr": "Service", "nl": "Dienst", "de": "Dienst" });

@@ -23,42 +23,6 @@ const COHORT: [(&str, &str, u64, u64); 8] = [
     ("be-liege", "en", 16, 8),
 ];
 
-fn load(s: &Server) -> Value {
-    let service = s.service();
-    let mut last = json!(null);
-    for (site, language, n, referred) in COHORT {
-        for i in 0..n {
-            let r = s.mutate(
-                "registerCareRecipient",
-                json!({ "site": site, "birthYear": 1960, "sex": "FEMALE", "country": "BE", "postalCode": "3000", "language": language }),
-                "careRecipient { recipientId }",
-            );
-            let nc = s.mutate(
-                "identifyNeed",
-                json!({ "recipientId": r["careRecipient"]["recipientId"], "needCode": "psy.anxiety" }),
-                "needCase { needCaseId }",
-            );
-            last = nc["position"].clone();
-            if i < referred {
-                let id = nc["needCase"]["needCaseId"].clone();
-                s.mutate(
-                    "suggestServices",
-                    json!({ "needCaseId": id, "services": [{ "serviceId": service }] }),
-                    "needCase { status }",
-                );
-                let p = s.mutate(
-                    "requestReferral",
-                    json!({ "needCaseId": id, "serviceId": service }),
-                    "needCase { status }",
-                );
-                assert_eq!(p["userErrors"], json!([]), "{p}");
-                last = p["position"].clone();
-            }
-        }
-    }
-    last
-}
-
 /// (n, numerator) of a group of a released `equity` table.
 fn group(table: &Value, g: &str) -> (u64, u64) {
     let row = table["groups"]
@@ -94,7 +58,7 @@ fn released_counts_are_perturbed_consistently_and_differencing_gives_noise_not_t
         dir.path(),
         &["--rate-limit", "0", "--disclosure-secret", SECRET],
     );
-    let last = load(&s);
+    let last = s.load_cohort(&COHORT);
     let qm = mint(dir.path(), "qm-network", "quality_manager", &["*"]);
     let table = |sites: Option<&[&str]>| {
         let q = "query($p: Position, $f: EquityFilterInput) { equity(by: LANGUAGE, outcome: REFERRAL_RATE, filter: $f, minPosition: $p) {

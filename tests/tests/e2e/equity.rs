@@ -12,38 +12,12 @@ fn a_planted_disparity_is_visible_and_small_cells_are_withheld() {
     // The cohort is loaded by one credential as fast as the server takes it: a bulk
     // load, not a user, so without the per-credential rate limit.
     let s = Server::start(dir.path(), &["--rate-limit", "0"]);
-    let service = s.service();
-    let mut last = json!(null);
-    for (language, n, referred) in [("nl", 100, 80), ("fr", 100, 40), ("de", 3, 3), ("en", 2, 1)] {
-        for i in 0..n {
-            let r = s.mutate(
-                "registerCareRecipient",
-                json!({ "site": "be-leuven", "birthYear": 1960, "sex": "FEMALE", "country": "BE", "postalCode": "3000", "language": language }),
-                "careRecipient { recipientId }",
-            );
-            let nc = s.mutate(
-                "identifyNeed",
-                json!({ "recipientId": r["careRecipient"]["recipientId"], "needCode": "psy.anxiety" }),
-                "needCase { needCaseId }",
-            );
-            last = nc["position"].clone();
-            if i < referred {
-                let id = nc["needCase"]["needCaseId"].clone();
-                s.mutate(
-                    "suggestServices",
-                    json!({ "needCaseId": id, "services": [{ "serviceId": service }] }),
-                    "needCase { status }",
-                );
-                let p = s.mutate(
-                    "requestReferral",
-                    json!({ "needCaseId": id, "serviceId": service }),
-                    "needCase { status }",
-                );
-                assert_eq!(p["userErrors"], json!([]), "{p}");
-                last = p["position"].clone();
-            }
-        }
-    }
+    let last = s.load_cohort(&[
+        ("be-leuven", "nl", 100, 80),
+        ("be-leuven", "fr", 100, 40),
+        ("be-leuven", "de", 3, 3),
+        ("be-leuven", "en", 2, 1),
+    ]);
     let q = "query($p: Position) { equity(by: LANGUAGE, outcome: REFERRAL_RATE, reference: MOST_FAVOURABLE, minPosition: $p) {
         k reference summary { n numerator overallRate maxMinRatio par paf }
         groups { group suppressed isReference n numerator rate rateLow rateHigh ratio ratioLow ratioHigh pValue test parity }
