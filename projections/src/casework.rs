@@ -356,7 +356,7 @@ impl Casework {
                         | NeedCaseEvent::ReferralStarted(_)
                 );
                 let measures_before = (may_change || cfg!(debug_assertions))
-                    .then(|| crate::equity::cube::measures(view));
+                    .then(|| crate::equity::cube::measures(&view.state, view.rejections));
                 let moved = referral_of(ev);
                 let before = moved.and_then(|r| view.state.referral(r)).map(|r| r.status);
                 view.apply_recorded(ev, e);
@@ -375,7 +375,7 @@ impl Casework {
                     r.need_cases.push(id);
                 }
                 let measures_after = (may_change || cfg!(debug_assertions))
-                    .then(|| crate::equity::cube::measures(view));
+                    .then(|| crate::equity::cube::measures(&view.state, view.rejections));
                 debug_assert!(may_change || measures_before == measures_after);
                 if may_change && measures_before != measures_after {
                     let (measures_before, measures_after) =
@@ -383,7 +383,9 @@ impl Casework {
                     // A case's labels are fixed at identification: intern them once.
                     let key = match view.equity_key {
                         Some(k) => Some(k),
-                        None => crate::equity::cube::labels(view).map(|l| self.equity.intern(&l)),
+                        None => {
+                            crate::equity::cube::labels(&view.state).map(|l| self.equity.intern(&l))
+                        }
                     };
                     view.equity_key = key;
                     if let Some(key) = key {
@@ -463,7 +465,7 @@ impl Casework {
     ) -> Vec<((String, String), crate::equity::cube::Counts)> {
         let cases = self.need_cases.values().filter_map(|v| {
             let key = v.equity_key.as_ref()?;
-            Some((key, crate::equity::cube::measures(v)?))
+            Some((key, crate::equity::cube::measures(&v.state, v.rejections)?))
         });
         self.equity.two_way(rows, columns, filter, cases)
     }

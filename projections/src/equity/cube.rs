@@ -14,9 +14,8 @@
 //! or completed with the need not met; *referrals* and *rejected* (by reason) count
 //! referrals, for the rejection rate.
 
-use crate::casework::NeedCaseView;
 use careledger_domain::need_case::{
-    CloseReason, NeedStatus, Outcome, ReferralStatus, RejectionReason,
+    CloseReason, NeedCase, NeedStatus, Outcome, ReferralStatus, RejectionReason,
 };
 use careledger_domain::recipient::RecipientKind;
 use chrono::Datelike;
@@ -392,19 +391,25 @@ impl CaseKey {
 }
 
 /// The labels of a need case (`None` before identification).
-pub fn labels(view: &NeedCaseView) -> Option<Labels> {
-    parts(view, true).and_then(|(l, _)| l)
+pub fn labels(case: &NeedCase) -> Option<Labels> {
+    parts(case, [0; 5], true).and_then(|(l, _)| l)
 }
 
-/// What a need case contributes (`None`: nothing — not identified, or entered in error).
-pub fn measures(view: &NeedCaseView) -> Option<Measures> {
-    parts(view, false).map(|(_, m)| m)
+/// What a need case contributes, with its rejected referrals by reason (`None`:
+/// nothing — not identified, or entered in error). Takes the domain's state, not
+/// the casework view, so the cube depends on the domain only.
+pub fn measures(case: &NeedCase, rejections: [u16; 5]) -> Option<Measures> {
+    parts(case, rejections, false).map(|(_, m)| m)
 }
 
-/// The facts of a need case as its view holds them (`None`: it counts for nothing).
-fn parts(view: &NeedCaseView, with_labels: bool) -> Option<(Option<Labels>, Measures)> {
-    let d = view.data()?;
-    let status = view.status();
+/// The facts of a need case (`None`: it counts for nothing).
+fn parts(
+    case: &NeedCase,
+    rejections: [u16; 5],
+    with_labels: bool,
+) -> Option<(Option<Labels>, Measures)> {
+    let d = case.data()?;
+    let status = case.status().unwrap_or(NeedStatus::Identified);
     if status == NeedStatus::EnteredInError {
         return None;
     }
@@ -497,7 +502,7 @@ fn parts(view: &NeedCaseView, with_labels: bool) -> Option<(Option<Labels>, Meas
                             && !completed_with(&[Outcome::NeedMet, Outcome::NeedPartlyMet])),
                 ),
                 referrals,
-                rejected: view.rejections.map(u64::from),
+                rejected: rejections.map(u64::from),
                 keys: [0; 10],
             }
             .keyed(record_key(d.id.as_uuid())),
