@@ -105,7 +105,7 @@ impl Store {
                     format!("cannot open the key vault in {}", data_dir.display())
                 })?)
             }
-            Store::Postgres(s) => Arc::new(s.key_vault()),
+            Store::Postgres(s) => Arc::new(careledger_infra::vault::PgKeyVault::new(s.clone())),
         })
     }
 

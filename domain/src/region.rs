@@ -10,6 +10,14 @@
 
 use crate::values::{Country, PostalCode, Region};
 
+impl PostalCode {
+    /// The region used by equity audits. (Defined here, beside the mapping, so
+    /// that `values` does not import `region` back.)
+    pub fn region(&self) -> Region {
+        region_of(self)
+    }
+}
+
 pub(crate) fn region_of(p: &PostalCode) -> Region {
     let code = p.code();
     let num = |n: usize| code[..n].parse::<u32>().unwrap_or(0);

@@ -376,11 +376,6 @@ impl PostalCode {
     pub fn code(&self) -> &str {
         &self.code
     }
-
-    /// The region used by equity audits (see [`crate::region`]).
-    pub fn region(&self) -> Region {
-        crate::region::region_of(self)
-    }
 }
 
 /// A region code for equity audits, e.g. `BE-VAN` (an ISO 3166-2 code where the

@@ -441,11 +441,6 @@ impl PgEventStore {
         self.reader()
     }
 
-    /// The key vault kept in this database (`recipient_keys`).
-    pub fn key_vault(&self) -> crate::vault::PgKeyVault {
-        crate::vault::PgKeyVault::new(self.clone())
-    }
-
     fn reader(&self) -> &Client {
         let i = self.inner.next_reader.fetch_add(1, Ordering::Relaxed);
         &self.inner.readers[i % self.inner.readers.len()]

@@ -87,8 +87,9 @@ async fn the_postgres_vault_keeps_the_contract() {
     let schema = format!("t_{}", Uuid::now_v7().simple());
     let store = crate::postgres::open(&url, &schema).await;
     let again = crate::postgres::open(&url, &schema).await;
-    let v: Arc<dyn KeyVault> = Arc::new(store.key_vault());
-    let second: Arc<dyn KeyVault> = Arc::new(again.key_vault());
+    let v: Arc<dyn KeyVault> = Arc::new(careledger_infra::vault::PgKeyVault::new(store.clone()));
+    let second: Arc<dyn KeyVault> =
+        Arc::new(careledger_infra::vault::PgKeyVault::new(again.clone()));
     contract(v, move || second.clone()).await;
     store.close().await;
     again.close().await;
