@@ -163,94 +163,76 @@ pub fn mutation_fields(doc: &ExecutableDocument, operation_name: Option<&str>) -
     if op.node.ty != OperationType::Mutation {
         return 0;
     }
-    let mut memo = HashMap::new();
-    count_fields(doc, &op.node.selection_set.node, &mut memo, 0)
+    Walk::new(doc, false).count(&op.node.selection_set.node, 0)
 }
 
 /// Fragments nested deeper than this inside one another are not followed (the
-/// nesting guard does not see a chain of spreads; async-graphql refuses such a
-/// document later anyway). Keeps this count's recursion bounded.
+/// nesting guard does not see a chain of spreads; no real document nests them so
+/// deep). Keeps the walks' recursion bounded.
 const MAX_FRAGMENT_DEPTH: usize = 64;
 
-/// Root fields of a selection set. Each fragment is counted once and remembered
-/// (a document spreading fragments into each other cannot make this exponential);
-/// a fragment spread inside itself counts nothing (validation refuses it later).
-fn count_fields<'a>(
+/// One memoised walk over a document's selections with its fragments spread out:
+/// each fragment is measured once and remembered, so a document spreading
+/// fragments into each other cannot make it exponential; a fragment spread inside
+/// itself counts nothing (validation refuses it later). `deep`: count the
+/// selections inside fields too (the document's expanded size), or only a set's
+/// own fields (a mutation's root fields).
+struct Walk<'a> {
     doc: &'a ExecutableDocument,
-    set: &'a SelectionSet,
-    memo: &mut HashMap<&'a str, usize>,
-    depth: usize,
-) -> usize {
-    if depth > MAX_FRAGMENT_DEPTH {
-        return 0;
-    }
-    set.items.iter().fold(0usize, |sum, s| {
-        let n = match &s.node {
-            Selection::Field(_) => 1,
-            Selection::InlineFragment(f) => {
-                count_fields(doc, &f.node.selection_set.node, memo, depth + 1)
-            }
-            Selection::FragmentSpread(spread) => {
-                let name = spread.node.fragment_name.node.as_str();
-                if let Some(n) = memo.get(name) {
-                    *n
-                } else if let Some(f) = doc.fragments.get(&spread.node.fragment_name.node) {
-                    memo.insert(name, 0);
-                    let n = count_fields(doc, &f.node.selection_set.node, memo, depth + 1);
-                    memo.insert(name, n);
-                    n
-                } else {
-                    0
-                }
-            }
-        };
-        sum.saturating_add(n)
-    })
+    deep: bool,
+    memo: HashMap<&'a str, usize>,
 }
 
-/// The number of selections of the whole document with every fragment spread
-/// out (each fragment measured once and remembered; saturating). A fragment
-/// spread inside itself counts nothing here (validation refuses it later).
-pub fn expanded_selections(doc: &ExecutableDocument) -> usize {
-    fn size<'a>(
-        doc: &'a ExecutableDocument,
-        set: &'a SelectionSet,
-        memo: &mut HashMap<&'a str, usize>,
-        depth: usize,
-    ) -> usize {
+impl<'a> Walk<'a> {
+    fn new(doc: &'a ExecutableDocument, deep: bool) -> Self {
+        Self {
+            doc,
+            deep,
+            memo: HashMap::new(),
+        }
+    }
+
+    fn count(&mut self, set: &'a SelectionSet, depth: usize) -> usize {
         if depth > MAX_FRAGMENT_DEPTH {
-            // Deeper than any real document: count it as too large.
+            // Deeper than any real document: as good as too large.
             return MAX_EXPANDED_SELECTIONS + 1;
         }
-        set.items.iter().fold(0usize, |sum, s| {
+        let mut sum = 0usize;
+        for s in &set.items {
             let n = match &s.node {
-                Selection::Field(f) => {
-                    1usize.saturating_add(size(doc, &f.node.selection_set.node, memo, depth + 1))
+                Selection::Field(f) if self.deep => {
+                    1usize.saturating_add(self.count(&f.node.selection_set.node, depth + 1))
                 }
-                Selection::InlineFragment(f) => {
-                    size(doc, &f.node.selection_set.node, memo, depth + 1)
-                }
+                Selection::Field(_) => 1,
+                Selection::InlineFragment(f) => self.count(&f.node.selection_set.node, depth + 1),
                 Selection::FragmentSpread(spread) => {
                     let name = spread.node.fragment_name.node.as_str();
-                    if let Some(n) = memo.get(name) {
+                    if let Some(n) = self.memo.get(name) {
                         *n
-                    } else if let Some(f) = doc.fragments.get(&spread.node.fragment_name.node) {
-                        memo.insert(name, 0);
-                        let n = size(doc, &f.node.selection_set.node, memo, depth + 1);
-                        memo.insert(name, n);
+                    } else if let Some(f) = self.doc.fragments.get(&spread.node.fragment_name.node)
+                    {
+                        self.memo.insert(name, 0);
+                        let n = self.count(&f.node.selection_set.node, depth + 1);
+                        self.memo.insert(name, n);
                         n
                     } else {
                         0
                     }
                 }
             };
-            sum.saturating_add(n)
-        })
+            sum = sum.saturating_add(n);
+        }
+        sum
     }
-    let mut memo = HashMap::new();
+}
+
+/// The number of selections of the whole document with every fragment spread
+/// out (saturating).
+pub fn expanded_selections(doc: &ExecutableDocument) -> usize {
+    let mut walk = Walk::new(doc, true);
     doc.operations
         .iter()
-        .map(|(_, op)| size(doc, &op.node.selection_set.node, &mut memo, 0))
+        .map(|(_, op)| walk.count(&op.node.selection_set.node, 0))
         .fold(0usize, usize::saturating_add)
 }
 
@@ -360,7 +342,8 @@ mod tests {
         chain.push_str("fragment F40 on Mutation { ...F0 }");
         assert_eq!(mutation_fields(&doc(&chain), None), 0);
         // A chain of 20,000 fragments, each spreading the next, is counted on a
-        // small stack (its recursion stops at the fragment depth bound).
+        // small stack (its recursion stops at the fragment depth bound, and so
+        // deep a chain counts as too many).
         let mut long = String::from("mutation { ...F0 } ");
         for i in 0..20_000 {
             long.push_str(&format!("fragment F{i} on Mutation {{ x ...F{} }} ", i + 1));
@@ -373,7 +356,7 @@ mod tests {
             .unwrap()
             .join()
             .expect("no stack overflow");
-        assert_eq!(n, MAX_FRAGMENT_DEPTH);
+        assert!(n > MAX_MUTATION_FIELDS, "too deep counts as too many: {n}");
         let many = format!(
             "mutation {{ {} }}",
             (0..11)
