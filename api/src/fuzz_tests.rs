@@ -2,10 +2,10 @@
 //!
 //! `cargo fuzz` needs a nightly toolchain, so these are `proptest` properties that
 //! the ordinary `cargo test` runs. Every request body goes the way `http.rs` takes
-//! it: the nesting guard on the raw JSON ([`crate::guard::check_json`]),
+//! it: the nesting guard on the raw JSON ([`crate::http::guard::check_json`]),
 //! `serde_json` into an `async_graphql::Request`, the nesting guard on the document
-//! ([`crate::guard::check_document`]), async-graphql's parser, and the mutation
-//! count ([`crate::guard::check_mutations`]). The rule: whatever the body (random
+//! ([`crate::http::guard::check_document`]), async-graphql's parser, and the mutation
+//! count ([`crate::http::guard::check_mutations`]). The rule: whatever the body (random
 //! bytes, random JSON, GraphQL-looking token soup, every nesting shape up to 10,000
 //! levels), each step answers or refuses with a typed error, and nothing recursive
 //! ever sees input nested past the bound. The properties run on the test thread,
@@ -15,7 +15,7 @@
 //! Cases: `CARELEDGER_FUZZ_CASES` (small default; `.ci/run` sets more). A longer
 //! campaign: `CARELEDGER_FUZZ_CASES=200000 cargo test --release -p careledger-api --lib fuzz_tests`.
 
-use crate::guard::{self, MAX_NESTING, Refusal};
+use crate::http::guard::{self, MAX_NESTING, Refusal};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::test_runner::Config;

@@ -1,41 +1,31 @@
 //! # careledger-api
 //!
-//! The `careledger` binary: command line, configuration, the GraphQL API and the
-//! HTTP server, start-up and shutdown. It is the only crate that wires adapters to
-//! ports, and the only one that knows GraphQL and HTTP.
+//! The `careledger` binary: the edges of CareLedger and their wiring. What
+//! CareLedger *does* lives in `careledger-app`; this crate turns requests into
+//! use-case calls and answers back. It is the only crate that knows HTTP, GraphQL
+//! and the command line, and the only one that chooses adapters.
 //!
-//! ## Layout
-//! * [`cli`] — the `clap` command line; every flag also reads an environment variable.
-//! * [`serve`] — `careledger serve` / `rebuild` / `token`: wiring, start-up, shutdown.
-//! * [`app`] — the application layer: the one command path (read, decide, append)
-//!   with idempotency and expected versions; the context queries read from.
-//! * [`graphql`] — the schema: types, queries, one mutation per lifecycle command.
-//! * [`http`] — GraphQL over HTTP, GraphiQL, `/healthz`, `/readyz`, `/metrics`.
-//! * [`web`] — the GraphiQL page and its vendored assets; security headers.
-//! * [`auth`] — bearer tokens and the access they grant.
-//! * [`metrics`] — Prometheus text exposition.
-//! * [`export`] — `careledger export-equity`: an equity table as CSV.
-//! * [`import`] — `careledger import-hsds`: an HSDS package into the directory.
-//! * [`demo`] — the synthetic demonstration data set (`serve --demo`).
+//! ## Layout (arrows only point down)
+//! * [`cli`] — the `clap` command line, one module per command.
+//! * [`startup`] — `Application::build(config)` / `run_until_stopped(shutdown)`:
+//!   adapter choice, secrets, checkpoints, signals.
+//! * [`http`] — GraphQL over HTTP, bearer tokens and API keys, limits, the
+//!   connection loop, the GraphiQL page and security headers.
+//! * [`graphql`] — the schema, one folder per feature; shared helpers in
+//!   `graphql::support`.
+//! * [`ops`] — health, readiness and metrics.
+//!
+//! `cli → startup → http → graphql → careledger_app`; `ops` sits below `http`
+//! and `startup`; nothing imports `cli`.
 
-pub mod app;
-pub mod auth;
-pub mod authz;
 pub mod cli;
-pub mod credentials;
-pub mod demo;
-pub mod export;
 #[cfg(test)]
 mod fuzz_tests;
 pub mod graphql;
-pub mod guard;
 pub mod http;
-pub mod import;
-pub mod listener;
-pub mod metrics;
+pub mod ops;
 pub mod progress;
-pub mod serve;
-pub mod web;
+pub mod startup;
 
 use std::process::ExitCode;
 
@@ -45,7 +35,7 @@ pub fn main() -> ExitCode {
     main_with(std::env::args_os())
 }
 
-/// As [`main`], with the command line given (the benchmark starts the server so).
+/// As [`main`], with the command line given.
 pub fn main_with<I, T>(args: I) -> ExitCode
 where
     I: IntoIterator<Item = T>,

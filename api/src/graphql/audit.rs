@@ -1,209 +1,235 @@
-//! How an event's fields are shown — the one place that decides it (DESIGN §6).
-//!
-//! * [`record_fields`]: the whole event, for those who may read the record itself
-//!   (`history` of a stream: a site's coordinators for case work; the directory's
-//!   readers for a service; administrators for an API key). Two things never
-//!   appear: an API key's hash, and the ciphertext of sealed personal data (shown
-//!   as `"personal_data": "sealed"`).
-//! * [`lifecycle_fields`]: the audit trail (quality managers, administrators). An
-//!   **allow-list**: who did what, when and where is the envelope; the data keeps
-//!   only the lifecycle fields — ids (recipient, need case, referral, service, API
-//!   key), the need and its domain, the site, states, reason codes, outcomes, the
-//!   suggestions' services (unranked), capacity. Never a recipient's stratifiers
-//!   (birth year, age band, sex, postal code, region, country, language, cancer site
-//!   group, deprivation decile, preferential reimbursement, kind): they are
-//!   quasi-identifiers of one person, not audit facts. Each field is picked by name,
-//!   so a field added to an event later stays out until it is added here; a new
-//!   event type does not compile until it is given its lifecycle fields.
-//!
-//! The matcher's reason codes and scores are computed from the recipient's
-//! stratifiers: `for_preferential_reimbursement`, `in_postal_area`,
-//! `speaks_language`, `above_maximum_age_64`, `serves_relatives` … state them, and
-//! a score decodes, against the service's public profile, whether the recipient's
-//! postal code and language match. The audit trail keeps only the codes that
-//! depend on the service alone ([`service_side_reason`]) and no score.
+//! The audit trail and stream history: who did what, when, where. Which fields
+//! each reader sees is the application's decision ([`careledger_app::audit`]).
 
-use careledger_domain::DomainEvent;
-use careledger_domain::credential::CredentialEvent;
-use careledger_domain::directory::ServiceEvent;
-use careledger_domain::need_case::NeedCaseEvent;
-use careledger_domain::recipient::RecipientEvent;
-use serde::Serialize;
-use serde_json::{Map, Value, json};
+use super::support::scalars::{PageInfo, Position};
+use super::support::{MAX_PAGE, access, allow, app, bad_input, denied, error};
+use async_graphql::{Context, Object, Result, SimpleObject};
+use careledger_app::policy::Action;
+use careledger_domain::store::{Position as StorePosition, RecordedEvent, StreamName};
+use careledger_domain::values::SiteId;
+use chrono::{DateTime, Utc};
 
-/// The whole event as its stream's history shows it (no API-key hash, sealed
-/// personal data marked as such).
-pub fn record_fields(event: &DomainEvent) -> Value {
-    use DomainEvent as D;
-    // The inner enums serialise externally tagged ({"Type": {...}}): keep the fields.
-    let tagged = match event {
-        D::Recipient(r) => serde_json::to_value(r),
-        D::NeedCase(n) => serde_json::to_value(n),
-        D::Service(x) => serde_json::to_value(x),
-        D::Credential(x) => serde_json::to_value(x),
-    }
-    .unwrap_or(Value::Null);
-    let mut data = match tagged {
-        Value::Object(mut m) if m.len() == 1 => m.remove(event.event_type()).unwrap_or_default(),
-        other => other,
-    };
-    if let Some(m) = data.as_object_mut() {
-        // An API key's history shows who issued or revoked it, not its hash;
-        // sealed personal data is shown as such, never as its ciphertext.
-        m.remove("secret_sha256");
-        if m.remove("personal").is_some() {
-            m.insert("personal_data".into(), "sealed".into());
-        }
-    }
-    data
+#[derive(SimpleObject)]
+pub struct AuditTrailEdge {
+    /// The event's position.
+    pub cursor: String,
+    pub node: HistoryEvent,
 }
 
-/// The event's lifecycle fields only: what the audit trail shows (see the module
-/// documentation for what is kept and why).
-pub fn lifecycle_fields(event: &DomainEvent) -> Value {
-    use NeedCaseEvent as N;
-    match event {
-        DomainEvent::Recipient(RecipientEvent::CareRecipientRegistered(r)) => {
-            let mut m = fields([
-                ("recipient", to(&r.profile.recipient)),
-                ("site", to(&r.profile.site)),
-            ]);
-            if r.personal.is_some() {
-                m.insert("personal_data".into(), "sealed".into());
-            }
-            Value::Object(m)
+#[derive(SimpleObject)]
+pub struct AuditTrailConnection {
+    pub edges: Vec<AuditTrailEdge>,
+    pub page_info: PageInfo,
+}
+
+/// Who did something: a pseudonymous subject and a role.
+#[derive(SimpleObject)]
+pub struct ActorInfo {
+    pub subject: String,
+    pub role: String,
+}
+
+/// One event of a stream with its metadata: the audit trail.
+#[derive(SimpleObject)]
+pub struct HistoryEvent {
+    pub event_id: String,
+    pub stream: String,
+    pub version: u64,
+    pub position: Position,
+    /// The event type, e.g. `ReferralAccepted`.
+    #[graphql(name = "type")]
+    pub event_type: String,
+    pub occurred_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    pub actor: ActorInfo,
+    pub site: Option<String>,
+    pub correlation_id: String,
+    pub causation_id: Option<String>,
+    /// The event's fields: the whole record in a stream's `history`; in the
+    /// `auditTrail`, the lifecycle fields only (ids, need, site, services,
+    /// states, reason codes, outcome), never the recipient's stratifiers.
+    pub data: async_graphql::Json<serde_json::Value>,
+}
+
+impl HistoryEvent {
+    /// An event as its stream's history shows it: the whole record (see
+    /// [`audit::record_fields`](careledger_app::audit::record_fields)).
+    pub fn record(e: &RecordedEvent) -> Self {
+        Self::with_data(e, careledger_app::audit::record_fields(&e.event))
+    }
+
+    /// An event as the audit trail shows it: the lifecycle fields only, never a
+    /// recipient's stratifiers (see
+    /// [`audit::lifecycle_fields`](careledger_app::audit::lifecycle_fields)).
+    pub fn audit(e: &RecordedEvent) -> Self {
+        Self::with_data(e, careledger_app::audit::lifecycle_fields(&e.event))
+    }
+
+    fn with_data(e: &RecordedEvent, data: serde_json::Value) -> Self {
+        HistoryEvent {
+            event_id: e.id.to_string(),
+            stream: e.stream.to_string(),
+            version: e.version,
+            position: Position(e.position.raw()),
+            event_type: e.event.event_type().to_string(),
+            occurred_at: e.metadata.occurred_at,
+            recorded_at: e.recorded_at,
+            actor: ActorInfo {
+                subject: e.metadata.actor.subject.clone(),
+                role: e.metadata.actor.role.name().to_string(),
+            },
+            site: e.metadata.site.as_ref().map(ToString::to_string),
+            correlation_id: e.metadata.correlation_id.to_string(),
+            causation_id: e.metadata.causation_id.map(|c| c.to_string()),
+            data: async_graphql::Json(data),
         }
-        DomainEvent::Recipient(RecipientEvent::CareRecipientErased(_)) => json!({}),
-        DomainEvent::NeedCase(e) => match e {
-            N::NeedIdentified(x) => object([
-                ("need_case", to(&x.need_case)),
-                ("need", to(&x.need)),
-                ("domain", to(&x.domain)),
-                ("recipient", to(&x.recipient.recipient)),
-                ("site", to(&x.recipient.site)),
-            ]),
-            N::ServicesSuggested(x) => {
-                // In service-id order, without ranks: the order of a ranking, like
-                // its scores, follows the recipient's postal code and language.
-                let mut suggestions: Vec<_> = x.suggestions.iter().collect();
-                suggestions.sort_by_key(|s| s.service.to_string());
-                json!({
-                    "suggestions": suggestions.iter().map(|s| json!({
-                        "service": to(&s.service),
-                        "reasons": service_side(&s.reasons),
-                    })).collect::<Vec<_>>(),
-                    // A service left out only for reasons about the recipient (too
-                    // old, outside the area…) would say so by its very presence.
-                    "left_out": x.left_out.iter().filter_map(|l| {
-                        let reasons = service_side(&l.reasons);
-                        (!reasons.is_empty()).then(|| json!({
-                            "service": to(&l.service),
-                            "reasons": reasons,
-                        }))
-                    }).collect::<Vec<_>>(),
+    }
+}
+
+#[derive(Default)]
+pub struct AuditQuery;
+
+#[Object]
+impl AuditQuery {
+    /// The audit trail: who did what, when, at which site — the events of one stream,
+    /// one actor or one site (at least one of them), optionally within a period of
+    /// recording (`from` inclusive, `to` exclusive), oldest first, paged with
+    /// `first` (≤ 100) and `after` (an edge's cursor). Quality managers see their
+    /// sites' events only; administrators see all; other roles are refused. Each
+    /// entry's `data` holds the lifecycle fields only — never the recipient's
+    /// stratifiers (birth year, sex, postal code, language, cancer site group,
+    /// deprivation, preferential reimbursement …): the minimum necessary.
+    #[graphql(complexity = "first.unwrap_or(50).max(1) as usize * child_complexity")]
+    #[allow(clippy::too_many_arguments)]
+    async fn audit_trail(
+        &self,
+        ctx: &Context<'_>,
+        stream: Option<String>,
+        actor: Option<String>,
+        site: Option<String>,
+        from: Option<DateTime<chrono::Utc>>,
+        to: Option<DateTime<chrono::Utc>>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<AuditTrailConnection> {
+        use careledger_domain::store::AuditFilter;
+        let access = allow(ctx, Action::ReadAuditTrail)?;
+        let scope = access.sites_for(Action::ReadAuditTrail);
+        if stream.is_none() && actor.is_none() && site.is_none() {
+            return Err(bad_input("name a stream, an actor or a site"));
+        }
+        let n = match first {
+            None => 50,
+            Some(n) if (1..=MAX_PAGE).contains(&n) => n as usize,
+            Some(n) => {
+                return Err(bad_input(format!(
+                    "first must be between 1 and {MAX_PAGE}, got {n}"
+                )));
+            }
+        };
+        let stream = stream
+            .map(|s| StreamName::parse(&s).map_err(|e| bad_input(e.to_string())))
+            .transpose()?;
+        let site = site
+            .map(|s| SiteId::parse(&s).map_err(|e| bad_input(e.to_string())))
+            .transpose()?;
+        if let Some(s) = &site {
+            access.check_at(Action::ReadAuditTrail, s).map_err(denied)?;
+        }
+        let after = match after {
+            None => StorePosition::START,
+            Some(c) => StorePosition::new(
+                c.parse()
+                    .map_err(|_| bad_input(format!("'{c}' is not an audit-trail cursor")))?,
+            ),
+        };
+        // A quality manager's view is narrowed to their sites (all, when the token
+        // says "*").
+        let sites = match (site, scope) {
+            (Some(s), _) => Some(vec![s]),
+            (None, Some(theirs)) => Some(theirs.to_vec()),
+            (None, None) => None,
+        };
+        let filter = AuditFilter {
+            stream,
+            actor,
+            sites,
+            from,
+            to,
+        };
+        let mut events = app(ctx)
+            .store
+            .read_audit(filter, after, n + 1)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "audit read failed");
+                error("UNAVAILABLE", "the event store cannot be read right now")
+            })?;
+        let has_next_page = events.len() > n;
+        events.truncate(n);
+        let cursor = |e: &careledger_domain::store::RecordedEvent| e.position.raw().to_string();
+        Ok(AuditTrailConnection {
+            page_info: PageInfo {
+                has_next_page,
+                has_previous_page: after != StorePosition::START,
+                start_cursor: events.first().map(cursor),
+                end_cursor: events.last().map(cursor),
+            },
+            edges: events
+                .iter()
+                .map(|e| AuditTrailEdge {
+                    cursor: cursor(e),
+                    node: HistoryEvent::audit(e),
                 })
+                .collect(),
+        })
+    }
+
+    /// The events of one stream (e.g. `need-<uuid>`) with their metadata: the audit
+    /// trail. Read from the log itself, so it is never behind. At most 100 per call;
+    /// page on with `fromVersion`.
+    #[graphql(complexity = "first.unwrap_or(100).max(1) as usize * child_complexity")]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        stream: String,
+        #[graphql(default = 0)] from_version: u64,
+        first: Option<i32>,
+    ) -> Result<Vec<HistoryEvent>> {
+        let access = access(ctx)?;
+        let stream = StreamName::parse(&stream).map_err(|e| bad_input(e.to_string()))?;
+        // What a stream's history is part of decides who reads it.
+        let action = match stream.category() {
+            "apikey" => Action::ManageCredentials,
+            "service" => Action::ReadDirectoryHistory,
+            _ => Action::ReadCasework,
+        };
+        access.check(action).map_err(denied)?;
+        let n = match first {
+            None => 100,
+            Some(n) if (0..=MAX_PAGE).contains(&n) => n as usize,
+            Some(n) => {
+                return Err(bad_input(format!(
+                    "first must be between 0 and {MAX_PAGE}, got {n}"
+                )));
             }
-            N::ReferralRequested(x) => object([
-                ("referral", to(&x.referral)),
-                ("service", to(&x.service)),
-                ("first", to(&x.first)),
-            ]),
-            N::ReferralAccepted(x) => {
-                object([("referral", to(&x.referral)), ("service", to(&x.service))])
-            }
-            N::ReferralRejected(x) => object([
-                ("referral", to(&x.referral)),
-                ("service", to(&x.service)),
-                ("reason", to(&x.reason)),
-            ]),
-            N::ReferralWaitlisted(x) => object([
-                ("referral", to(&x.referral)),
-                ("service", to(&x.service)),
-                ("estimated_wait_days", to(&x.estimated_wait_days)),
-            ]),
-            N::ReferralStarted(x) => {
-                object([("referral", to(&x.referral)), ("service", to(&x.service))])
-            }
-            N::ReferralCompleted(x) => object([
-                ("referral", to(&x.referral)),
-                ("service", to(&x.service)),
-                ("outcome", to(&x.outcome)),
-            ]),
-            N::ReferralFailed(x) => object([
-                ("referral", to(&x.referral)),
-                ("service", to(&x.service)),
-                ("reason", to(&x.reason)),
-            ]),
-            N::ReferralCancelled(x) => object([
-                ("referral", to(&x.referral)),
-                ("service", to(&x.service)),
-                ("by", to(&x.by)),
-                ("reason", to(&x.reason)),
-            ]),
-            N::NeedClosed(x) => object([("reason", to(&x.reason))]),
-            N::EnteredInError(x) => object([("target", to(&x.target)), ("reason", to(&x.reason))]),
-        },
-        // A service's profile is the directory's (public, and in the service's own
-        // history); the audit trail records that it was registered or changed.
-        DomainEvent::Service(e) => match e {
-            ServiceEvent::ServiceRegistered(x) => {
-                object([("service", to(&x.service)), ("capacity", to(&x.capacity))])
-            }
-            ServiceEvent::ServiceUpdated(_) | ServiceEvent::ServiceRetired(_) => json!({}),
-            ServiceEvent::ServiceCapacityChanged(x) => object([("capacity", to(&x.capacity))]),
-        },
-        DomainEvent::Credential(e) => match e {
-            CredentialEvent::ApiKeyIssued(x) => {
-                object([("key_id", to(&x.key_id)), ("name", to(&x.name))])
-            }
-            CredentialEvent::ApiKeyRevoked(x) => object([("key_id", to(&x.key_id))]),
-        },
+        };
+        let app = app(ctx);
+        let events = app
+            .store
+            .read_stream(stream, from_version, n)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "history read failed");
+                error("UNAVAILABLE", "the event store cannot be read right now")
+            })?;
+        if let Some(d) = events
+            .iter()
+            .filter_map(|e| e.metadata.site.as_ref())
+            .find_map(|s| access.check_at(action, s).err())
+        {
+            return Err(denied(d));
+        }
+        Ok(events.iter().map(HistoryEvent::record).collect())
     }
 }
-
-/// Whether a suggestion's or exclusion's reason code depends on the service alone
-/// (its needs, capacity, cost, status, the ranking's cut-off), not on the
-/// recipient's stratifiers. Unknown codes — a hand-made list's, or a code added to
-/// the matcher later — are not.
-pub fn service_side_reason(code: &str) -> bool {
-    let numbered = |prefix: &str, suffix: &str| {
-        code.strip_prefix(prefix)
-            .and_then(|c| c.strip_suffix(suffix))
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-    };
-    matches!(
-        code,
-        "addresses_need"
-            | "need_not_addressed"
-            | "has_capacity"
-            | "no_capacity"
-            | "free"
-            | "reimbursed"
-            | "fee"
-            | "retired"
-    ) || numbered("waitlist_", "_days")
-        || numbered("ranked_", "_below_cutoff")
-}
-
-fn service_side(reasons: &[String]) -> Vec<&str> {
-    reasons
-        .iter()
-        .map(String::as_str)
-        .filter(|r| service_side_reason(r))
-        .collect()
-}
-
-fn to<T: Serialize + ?Sized>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
-}
-
-fn fields<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
-    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-}
-
-fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
-    Value::Object(fields(pairs))
-}
-
-#[cfg(test)]
-mod tests;

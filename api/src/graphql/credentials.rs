@@ -1,11 +1,11 @@
 //! API keys for external applications: issued and revoked by administrators, the
 //! secret shown once, only its SHA-256 stored (`crate::credentials`).
 
-use super::mutation::{CommandOptions, Invalid, command_context, invalid, refusal};
-use super::types::{Position, UserError};
-use super::{access, allow, app};
-use crate::authz::Action;
+use super::support::commands::{CommandOptions, Invalid, command_context, invalid, refusal};
+use super::support::scalars::{Position, UserError};
+use super::support::{access, allow, app};
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
+use careledger_app::policy::Action;
 use careledger_domain::credential::{ApiKey as DomainApiKey, CredentialAction};
 use careledger_domain::store::StreamName;
 use careledger_projections::ApiKeyView;
@@ -115,7 +115,7 @@ impl CredentialMutation {
             }
         };
         let app = app(ctx);
-        match crate::credentials::issue(app, &cctx, &input.name).await {
+        match careledger_app::credentials::issue(app, &cctx, &input.name).await {
             Ok(issued) => {
                 let _ = app
                     .projector
@@ -159,30 +159,15 @@ impl CredentialMutation {
                 });
             }
         };
-        let app = app(ctx);
-        match app
-            .execute::<DomainApiKey>(
-                StreamName::api_key(id),
-                CredentialAction::RevokeApiKey,
-                &cctx,
-                |_| Ok(()),
-            )
-            .await
-        {
-            Ok(x) => {
-                let _ = app
-                    .projector
-                    .wait_for(x.position, app.settings.consistency_timeout)
-                    .await;
-                Ok(ApiKeyPayload {
-                    api_key: view(ctx, id),
-                    secret: None,
-                    position: Some(Position(x.position.raw())),
-                    duplicate: x.duplicate,
-                    unchanged: x.unchanged,
-                    user_errors: vec![],
-                })
-            }
+        match careledger_app::credentials::revoke(app(ctx), &cctx, id).await {
+            Ok(x) => Ok(ApiKeyPayload {
+                api_key: view(ctx, id),
+                secret: None,
+                position: Some(Position(x.position.raw())),
+                duplicate: x.duplicate,
+                unchanged: x.unchanged,
+                user_errors: vec![],
+            }),
             Err(e) => Ok(ApiKeyPayload {
                 user_errors: vec![refusal(e)?],
                 ..Default::default()

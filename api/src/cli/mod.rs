@@ -1,0 +1,57 @@
+//! The command line: one module per command, each a thin edge over start-up
+//! (`serve`) or the application's use cases. [`args`] is the `clap` description
+//! (a leaf: nothing imports it back but this module).
+
+pub mod apikey;
+pub mod args;
+pub mod export;
+pub mod import;
+pub mod rebuild;
+pub mod token;
+
+pub use args::Cli;
+use args::Command;
+
+impl Cli {
+    pub async fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Rebuild(args) => rebuild::run(args).await,
+            Command::ImportHsds(args) => import::run(args).await,
+            Command::ApiKey(cmd) => apikey::run(cmd).await,
+            Command::ExportEquity(args) => export::equity(args).await,
+            Command::ExportOpenData(args) => export::open_data(args).await,
+            Command::PrintSchema => {
+                print!("{}", crate::graphql::sdl());
+                Ok(())
+            }
+            Command::Token(args) => token::run(args),
+            Command::CheckCatalogue(args) => {
+                let c = crate::startup::store::load_catalogue(&args)?;
+                println!(
+                    "needs catalogue version {}: {} needs, valid",
+                    c.version(),
+                    c.len()
+                );
+                for d in careledger_domain::values::NeedDomain::ALL {
+                    let n = c.needs().iter().filter(|n| n.domain() == d).count();
+                    println!("  {:<20} {n}", d.name());
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `careledger serve`: signal handlers first (a signal that arrives once the
+/// server says it listens must mean "shut down gracefully"), then build, announce
+/// (`--ready-file`), serve until a signal.
+async fn serve(args: crate::startup::config::ServeArgs) -> anyhow::Result<()> {
+    let signals = crate::startup::signals::ShutdownSignals::install()?;
+    let ready_file = args.ready_file.clone();
+    let app = crate::startup::Application::build(args).await?;
+    if let Some(path) = &ready_file {
+        app.write_ready_file(path)?;
+    }
+    app.run_until_stopped(signals.recv()).await
+}

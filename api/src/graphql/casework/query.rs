@@ -1,0 +1,248 @@
+//! Case work's reads, all from the projections; each field takes `minPosition`
+//! to be answered only once the read models include that position
+//! (read-your-writes after a mutation).
+
+use super::types::*;
+use crate::graphql::support::ids::{Kind, clip, parse_input};
+use crate::graphql::support::paging::{page_info, slice};
+use crate::graphql::support::scalars::{NeedDomain, PageInfo, Position};
+use crate::graphql::support::{allow, app, bad_input, consistent, denied};
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use careledger_app::policy::Action;
+use careledger_domain::ids::{NeedCaseId, RecipientId};
+use careledger_domain::values::{NeedCode, SiteId};
+use careledger_projections::casework::{NeedCaseFilter, Overdue, WorklistKey};
+use chrono::DateTime;
+use std::sync::Arc;
+use uuid::Uuid;
+
+#[derive(Default)]
+pub struct CaseQuery;
+
+/// Filters for `needCases`; every field narrows.
+#[derive(InputObject, Default)]
+pub struct NeedCaseFilterInput {
+    pub site: Option<String>,
+    pub status: Option<Vec<NeedStatus>>,
+    pub domain: Option<NeedDomain>,
+    /// A need code, e.g. `psy.fear-of-recurrence`.
+    pub need: Option<String>,
+    /// Only overdue need cases (true) or only those that are not (false).
+    pub overdue: Option<bool>,
+    /// Only this recipient's need cases.
+    pub recipient_id: Option<ID>,
+}
+
+fn need_case_cursor(id: &NeedCaseId) -> String {
+    B64.encode(id.as_uuid().as_bytes())
+}
+
+fn decode_need_case_cursor(c: &str) -> Option<NeedCaseId> {
+    let raw = B64.decode(c).ok()?;
+    Some(NeedCaseId::from_uuid(Uuid::from_slice(&raw).ok()?))
+}
+
+fn worklist_cursor(k: &WorklistKey) -> String {
+    B64.encode(format!("{}:{}", k.0.timestamp_micros(), k.1))
+}
+
+fn decode_worklist_cursor(c: &str) -> Option<WorklistKey> {
+    let raw = String::from_utf8(B64.decode(c).ok()?).ok()?;
+    let (micros, id) = raw.split_once(':')?;
+    Some((
+        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+        NeedCaseId::parse(id).ok()?,
+    ))
+}
+
+fn parse_site(s: &str) -> Result<SiteId> {
+    SiteId::parse(s).map_err(|e| bad_input(e.to_string()))
+}
+
+pub(crate) fn load_need_case(ctx: &Context<'_>, id: NeedCaseId) -> Result<Option<NeedCase>> {
+    let access = allow(ctx, Action::ReadCasework)?;
+    let m = app(ctx).projector.read();
+    match m.need_case(id) {
+        Some(v) if v.data().is_some() => {
+            if let Some(s) = v.site() {
+                access.check_at(Action::ReadCasework, s).map_err(denied)?;
+            }
+            Ok(Some(NeedCase(Arc::new(v.clone()))))
+        }
+        _ => Ok(None),
+    }
+}
+
+pub(crate) fn load_recipient(ctx: &Context<'_>, id: RecipientId) -> Result<Option<CareRecipient>> {
+    let access = allow(ctx, Action::ReadCasework)?;
+    let m = app(ctx).projector.read();
+    match m.recipient(id) {
+        Some(r) => {
+            access
+                .check_at(Action::ReadCasework, &r.profile.site)
+                .map_err(denied)?;
+            Ok(Some(CareRecipient(Arc::new(r.clone()))))
+        }
+        None => Ok(None),
+    }
+}
+
+#[Object]
+impl CaseQuery {
+    /// A need case by global id or UUID; null when there is none.
+    async fn need_case(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        min_position: Option<Position>,
+    ) -> Result<Option<NeedCase>> {
+        allow(ctx, Action::ReadCasework)?;
+        let uuid = parse_input(&id, Kind::NeedCase).map_err(bad_input)?;
+        consistent(ctx, min_position).await?;
+        load_need_case(ctx, NeedCaseId::from_uuid(uuid))
+    }
+
+    /// A care recipient by global id or UUID; null when there is none.
+    async fn care_recipient(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        min_position: Option<Position>,
+    ) -> Result<Option<CareRecipient>> {
+        allow(ctx, Action::ReadCasework)?;
+        let uuid = parse_input(&id, Kind::CareRecipient).map_err(bad_input)?;
+        consistent(ctx, min_position).await?;
+        load_recipient(ctx, RecipientId::from_uuid(uuid))
+    }
+
+    /// Need cases in the order they were created, filtered, as a cursor connection
+    /// (`first`/`last` at most 100). Only the sites the caller covers are listed.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn need_cases(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<NeedCaseFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        min_position: Option<Position>,
+    ) -> Result<NeedCaseConnection> {
+        let access = allow(ctx, Action::ReadCasework)?;
+        let slice = slice(first, after, last, before, decode_need_case_cursor)?;
+        let f = filter.unwrap_or_default();
+        let mut filter = NeedCaseFilter {
+            sites: access.sites_for(Action::ReadCasework).map(<[_]>::to_vec),
+            statuses: f.status.map(|s| s.into_iter().map(Into::into).collect()),
+            domain: f.domain.map(Into::into),
+            need: f
+                .need
+                .as_deref()
+                .map(NeedCode::parse)
+                .transpose()
+                .map_err(|e| bad_input(e.to_string()))?,
+            overdue: f.overdue,
+            recipient: f
+                .recipient_id
+                .as_deref()
+                .map(|r| parse_input(r, Kind::CareRecipient).map(RecipientId::from_uuid))
+                .transpose()
+                .map_err(bad_input)?,
+        };
+        if let Some(site) = f.site {
+            let site = parse_site(&site)?;
+            access
+                .check_at(Action::ReadCasework, &site)
+                .map_err(denied)?;
+            filter.sites = Some(vec![site]);
+        }
+        consistent(ctx, min_position).await?;
+        let app = app(ctx);
+        let overdue = Overdue {
+            now: app.clock.now(),
+            days: app.settings.overdue_days,
+        };
+        let m = app.projector.read();
+        let page = m.need_cases(&filter, overdue, slice);
+        let info = page_info(&page, need_case_cursor);
+        let total_count = if ctx.look_ahead().field("totalCount").exists() {
+            m.count_need_cases(&filter, overdue) as u64
+        } else {
+            0
+        };
+        Ok(NeedCaseConnection {
+            edges: page
+                .items
+                .iter()
+                .map(|(k, v)| NeedCaseEdge {
+                    cursor: need_case_cursor(k),
+                    node: NeedCase(Arc::new((*v).clone())),
+                })
+                .collect(),
+            page_info: info,
+            total_count,
+        })
+    }
+
+    /// A coordinator's worklist at a site: need cases with an open referral, and
+    /// those overdue (no update for `overdueDays`, by default the server's
+    /// setting), the longest-untouched first. `mine` keeps only the referrals the
+    /// caller requested.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn worklist(
+        &self,
+        ctx: &Context<'_>,
+        site: String,
+        #[graphql(default = false)] mine: bool,
+        overdue_days: Option<i32>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        min_position: Option<Position>,
+    ) -> Result<Worklist> {
+        let access = allow(ctx, Action::ReadCasework)?;
+        let site = parse_site(&site)?;
+        access
+            .check_at(Action::ReadCasework, &site)
+            .map_err(denied)?;
+        let app = app(ctx);
+        let days = match overdue_days {
+            None => app.settings.overdue_days,
+            Some(d) if (1..=3650).contains(&d) => d as u32,
+            Some(d) => {
+                return Err(bad_input(format!(
+                    "overdueDays must be between 1 and 3650, got {d}"
+                )));
+            }
+        };
+        let slice = slice(first, after, last, before, decode_worklist_cursor)?;
+        consistent(ctx, min_position).await?;
+        let now = app.clock.now();
+        let overdue = Overdue { now, days };
+        let m = app.projector.read();
+        let mine = mine.then_some(access.actor.subject.as_str());
+        let (page, total) = m.worklist(std::slice::from_ref(&site), mine, overdue, slice);
+        let info = page_info(&page, worklist_cursor);
+        Ok(Worklist {
+            items: page
+                .items
+                .iter()
+                .map(|(k, v)| WorklistItem {
+                    cursor: worklist_cursor(k),
+                    open_referral: v.open_referral().map(Referral::from),
+                    overdue: v.is_overdue(now, days),
+                    days_since_update: (now - v.updated_at).num_days(),
+                    need_case: NeedCase(Arc::new((*v).clone())),
+                })
+                .collect(),
+            page_info: info,
+            total_count: total as u64,
+            overdue_days: days,
+        })
+    }
+}

@@ -1,0 +1,436 @@
+//! Case work's GraphQL types: need cases, referrals, suggestions, care
+//! recipients, worklists. They map the read models one to one.
+
+use crate::graphql::audit::HistoryEvent;
+use crate::graphql::catalogue::Need;
+use crate::graphql::directory::types::Service;
+use crate::graphql::support::ids::{GlobalId, Kind};
+use crate::graphql::support::scalars::{Lang, NeedDomain, PageInfo, Position, mirror_enum};
+use crate::graphql::support::{access, app, denied, error, lang_of};
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use careledger_app::App;
+use careledger_domain::need_case as nc;
+use careledger_domain::recipient::RecipientKind as DomainKind;
+use careledger_domain::values::{self as v};
+use careledger_projections::{NeedCaseView, RecipientView};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+use nc::{
+    CancelReason as DCancelReason, CancelledBy as DCancelledBy, CloseReason as DCloseReason,
+    ErrorReason as DErrorReason, FailureReason as DFailureReason, NeedStatus as DNeedStatus,
+    Outcome as DOutcome, ReferralStatus as DReferralStatus, RejectionReason as DRejectionReason,
+};
+use v::{
+    CancerSiteGroup as DCancerSiteGroup, NeedDomain as DNeedDomain,
+    PreferentialReimbursement as DPreferentialReimbursement, Sex as DSex,
+};
+
+mirror_enum!(
+    /// Where a need case stands (derived from what it holds).
+    NeedStatus = DNeedStatus::{ Identified, Suggested, Referred, Completed, Closed, EnteredInError });
+mirror_enum!(
+    /// Where a referral stands (HL7 FHIR Task statuses; ON_HOLD = waitlisted).
+    ReferralStatus = DReferralStatus::{ Requested, Accepted, OnHold, InProgress, Completed, Rejected, Cancelled, Failed, EnteredInError });
+mirror_enum!(RejectionReason = DRejectionReason::{ NoCapacity, NotEligible, OutOfArea, MissingInformation, Other });
+mirror_enum!(FailureReason = DFailureReason::{ NoShow, Unreachable, Declined });
+mirror_enum!(CancelledBy = DCancelledBy::{ Requester, Recipient });
+mirror_enum!(CancelReason = DCancelReason::{ NoLongerNeeded, ReferredElsewhere, RecipientUnwell, RecipientChangedMind, Other });
+mirror_enum!(
+    /// How a completed referral met the need.
+    Outcome = DOutcome::{ NeedMet, NeedPartlyMet, NeedNotMet });
+mirror_enum!(
+    /// Why a need case was closed without (further) referral.
+    CloseReason = DCloseReason::{ ResolvedWithoutReferral, DeclinedByRecipient, NoServiceAvailable, Deceased, Moved });
+mirror_enum!(ErrorReason = DErrorReason::{ Duplicate, WrongRecipient, WrongNeed, WrongService, Other });
+mirror_enum!(Sex = DSex::{ Female, Male, Other, Unknown });
+mirror_enum!(
+    /// Preferential reimbursement (BIM/OMNIO in Belgium; the closest equivalent elsewhere).
+    PreferentialReimbursement = DPreferentialReimbursement::{ Yes, No, Unknown });
+mirror_enum!(CancerSiteGroup = DCancerSiteGroup::{ Breast, Lung, Colorectal, Prostate, Haematological, Gynaecological, HeadAndNeck, Skin, UpperGastrointestinal, Urological, CentralNervousSystem, Sarcoma, Other, Unknown });
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum RecipientKind {
+    Patient,
+    /// A relative (partner, child, carer) of a patient.
+    Relative,
+}
+
+/// One need identified for one care recipient, with its referrals.
+#[derive(Clone)]
+pub struct NeedCase(pub Arc<NeedCaseView>);
+
+impl NeedCase {
+    fn data(&self) -> &nc::NeedCaseData {
+        self.0
+            .data()
+            .expect("views handed to GraphQL hold a need case")
+    }
+}
+
+#[Object]
+impl NeedCase {
+    pub async fn id(&self) -> ID {
+        GlobalId::new(Kind::NeedCase, self.data().id.as_uuid()).to_id()
+    }
+    /// The need case's UUID (its stream is `need-<uuid>`).
+    async fn need_case_id(&self) -> String {
+        self.data().id.to_string()
+    }
+    /// The stream version: pass it as `expectedVersion` to refuse stale changes.
+    async fn version(&self) -> u64 {
+        self.0.version
+    }
+    /// Global position of the latest event.
+    async fn position(&self) -> Position {
+        Position(self.0.position)
+    }
+    async fn status(&self) -> NeedStatus {
+        self.0.status().into()
+    }
+    async fn need(&self, ctx: &Context<'_>) -> Need {
+        let app = ctx.data_unchecked::<Arc<App>>();
+        let code = &self.data().need;
+        match app.catalogue.get(code) {
+            Some(def) => Need::from_definition(def),
+            None => Need::retired(code),
+        }
+    }
+    async fn domain(&self) -> NeedDomain {
+        self.data().domain.into()
+    }
+    async fn site(&self) -> String {
+        self.data().recipient.site.to_string()
+    }
+    async fn recipient_id(&self) -> String {
+        self.data().recipient.recipient.to_string()
+    }
+    /// The care recipient, as the read model holds them.
+    async fn recipient(&self, ctx: &Context<'_>) -> Option<CareRecipient> {
+        let app = ctx.data_unchecked::<Arc<App>>();
+        let m = app.projector.read();
+        m.recipient(self.data().recipient.recipient)
+            .map(|r| CareRecipient(Arc::new(r.clone())))
+    }
+    /// The recipient's age band when the need was identified.
+    async fn age_band(&self) -> String {
+        age_band_name(self.data().recipient.age_band_at(self.data().identified_at)).into()
+    }
+    async fn identified_at(&self) -> DateTime<Utc> {
+        self.data().identified_at
+    }
+    /// When the latest event happened in care.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// Pseudonymous subject of who identified the need.
+    async fn identified_by(&self) -> &str {
+        &self.0.identified_by
+    }
+    /// Unfinished and untouched for the server's overdue threshold (days).
+    async fn overdue(&self, ctx: &Context<'_>) -> bool {
+        let app = ctx.data_unchecked::<Arc<App>>();
+        self.0
+            .is_overdue(app.clock.now(), app.settings.overdue_days)
+    }
+    /// The latest suggestion list, best first.
+    #[graphql(complexity = "5 * child_complexity")]
+    async fn suggestions(&self) -> Vec<Suggestion> {
+        self.data()
+            .suggestions
+            .iter()
+            .map(|s| Suggestion {
+                service_id: s.service.to_string(),
+                rank: s.rank,
+                score: s.score,
+                reasons: s.reasons.clone(),
+            })
+            .collect()
+    }
+    /// The services the latest ranked suggestion left out, with every reason:
+    /// why a service was *not* proposed.
+    #[graphql(complexity = "10 * child_complexity")]
+    async fn left_out_services(&self) -> Vec<LeftOutService> {
+        self.data()
+            .left_out
+            .iter()
+            .map(|l| LeftOutService {
+                service_id: l.service.to_string(),
+                reasons: l.reasons.clone(),
+            })
+            .collect()
+    }
+    async fn suggested_at(&self) -> Option<DateTime<Utc>> {
+        self.data().suggested_at
+    }
+    /// Every referral, in the order they were requested.
+    #[graphql(complexity = "5 * child_complexity")]
+    async fn referrals(&self) -> Vec<Referral> {
+        self.data().referrals.iter().map(Referral::from).collect()
+    }
+    /// The referral still in progress, if any (one at a time).
+    async fn open_referral(&self) -> Option<Referral> {
+        self.0.open_referral().map(Referral::from)
+    }
+    async fn close_reason(&self) -> Option<CloseReason> {
+        self.data().closed.map(|(r, _)| r.into())
+    }
+    async fn closed_at(&self) -> Option<DateTime<Utc>> {
+        self.data().closed.map(|(_, at)| at)
+    }
+}
+
+pub fn age_band_name(b: v::AgeBand) -> &'static str {
+    match b {
+        v::AgeBand::Under18 => "0-17",
+        v::AgeBand::From18To39 => "18-39",
+        v::AgeBand::From40To64 => "40-64",
+        v::AgeBand::From65To74 => "65-74",
+        v::AgeBand::From75 => "75+",
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct Suggestion {
+    pub service_id: String,
+    /// 1 = best.
+    pub rank: u16,
+    /// The matcher's score (null for a list made by hand).
+    pub score: Option<u32>,
+    /// Why it was suggested (reason codes, e.g. `in_region`, `speaks_language`).
+    pub reasons: Vec<String>,
+}
+
+#[async_graphql::ComplexObject]
+impl Suggestion {
+    /// The service, as the directory holds it now (null if it is not in it).
+    async fn service(&self, ctx: &Context<'_>) -> Option<Service> {
+        let id = uuid::Uuid::try_parse(&self.service_id).ok()?;
+        crate::graphql::directory::types::service_by_id(
+            ctx,
+            careledger_domain::ids::ServiceId::from_uuid(id),
+        )
+    }
+}
+
+/// A service the matcher did not propose, and why.
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct LeftOutService {
+    pub service_id: String,
+    /// Reason codes, e.g. `outside_service_area`, `no_capacity`, `ranked_12_below_cutoff`.
+    pub reasons: Vec<String>,
+}
+
+#[async_graphql::ComplexObject]
+impl LeftOutService {
+    async fn service(&self, ctx: &Context<'_>) -> Option<Service> {
+        let id = uuid::Uuid::try_parse(&self.service_id).ok()?;
+        crate::graphql::directory::types::service_by_id(
+            ctx,
+            careledger_domain::ids::ServiceId::from_uuid(id),
+        )
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct Referral {
+    pub referral_id: String,
+    pub service_id: String,
+    pub status: ReferralStatus,
+    pub requested_at: DateTime<Utc>,
+    /// When its status last changed (in care time).
+    pub changed_at: DateTime<Utc>,
+    pub outcome: Option<Outcome>,
+    pub estimated_wait_days: Option<u16>,
+}
+
+impl From<&nc::Referral> for Referral {
+    fn from(r: &nc::Referral) -> Self {
+        Referral {
+            referral_id: r.id.to_string(),
+            service_id: r.service.to_string(),
+            status: r.status.into(),
+            requested_at: r.requested_at,
+            changed_at: r.changed_at,
+            outcome: r.outcome.map(Into::into),
+            estimated_wait_days: r.estimated_wait_days,
+        }
+    }
+}
+
+/// A care recipient: pseudonymous, with the stratifiers of equity audits.
+#[derive(Clone)]
+pub struct CareRecipient(pub Arc<RecipientView>);
+
+/// A care recipient's names and contact details.
+#[derive(SimpleObject)]
+pub struct PersonalData {
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub address: Option<String>,
+}
+
+impl From<careledger_domain::personal::PersonalData> for PersonalData {
+    fn from(p: careledger_domain::personal::PersonalData) -> Self {
+        PersonalData {
+            given_name: p.given_name,
+            family_name: p.family_name,
+            phone: p.phone,
+            email: p.email,
+            address: p.address,
+        }
+    }
+}
+
+#[Object]
+impl CareRecipient {
+    pub async fn id(&self) -> ID {
+        GlobalId::new(Kind::CareRecipient, self.0.profile.recipient.as_uuid()).to_id()
+    }
+    async fn recipient_id(&self) -> String {
+        self.0.profile.recipient.to_string()
+    }
+    async fn version(&self) -> u64 {
+        self.0.version
+    }
+    async fn site(&self) -> String {
+        self.0.profile.site.to_string()
+    }
+    async fn kind(&self) -> RecipientKind {
+        match self.0.profile.kind {
+            DomainKind::Patient => RecipientKind::Patient,
+            DomainKind::Relative { .. } => RecipientKind::Relative,
+        }
+    }
+    /// For a relative: the patient's recipient id.
+    async fn patient_id(&self) -> Option<String> {
+        match self.0.profile.kind {
+            DomainKind::Patient => None,
+            DomainKind::Relative { patient } => Some(patient.to_string()),
+        }
+    }
+    async fn birth_year(&self) -> i32 {
+        self.0.profile.birth_year.year()
+    }
+    async fn sex(&self) -> Sex {
+        self.0.profile.sex.into()
+    }
+    async fn country(&self) -> &'static str {
+        self.0.profile.country.code()
+    }
+    async fn postal_code(&self) -> &str {
+        self.0.profile.postal_code.code()
+    }
+    /// NUTS-style region derived from the postal code.
+    async fn region(&self) -> &str {
+        self.0.profile.region.as_str()
+    }
+    async fn language(&self) -> &str {
+        self.0.profile.language.as_str()
+    }
+    async fn preferential_reimbursement(&self) -> PreferentialReimbursement {
+        self.0.profile.preferential_reimbursement.into()
+    }
+    /// 1 (most deprived) to 10, where known.
+    async fn deprivation_decile(&self) -> Option<u8> {
+        self.0.profile.deprivation_decile.map(|d| d.decile())
+    }
+    async fn cancer_site_group(&self) -> CancerSiteGroup {
+        self.0.profile.cancer_site_group.into()
+    }
+    async fn registered_at(&self) -> DateTime<Utc> {
+        self.0.registered_at
+    }
+    /// Names and contact details, opened with the recipient's key — for the care
+    /// coordinators of their site only. Null when none were recorded, and for good
+    /// once the recipient was erased.
+    async fn personal_data(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<PersonalData>> {
+        let access = access(ctx)?;
+        access
+            .check_at(
+                careledger_app::policy::Action::ReadPersonalData,
+                &self.0.profile.site,
+            )
+            .map_err(denied)?;
+        let (Some(sealed), None) = (&self.0.personal, self.0.erased_at) else {
+            return Ok(None);
+        };
+        let app = app(ctx);
+        match app.vault.open(self.0.profile.recipient, sealed).await {
+            Ok(p) => Ok(p.map(PersonalData::from)),
+            Err(e) => {
+                // The error names no person; the data never reaches the log.
+                tracing::error!(error = %e, "personal data could not be opened");
+                Err(error(
+                    match e {
+                        careledger_domain::personal::VaultError::Unavailable(_) => "UNAVAILABLE",
+                        _ => "INTERNAL",
+                    },
+                    "the personal data could not be opened",
+                ))
+            }
+        }
+    }
+    /// True once the recipient was erased (their personal data is gone; their
+    /// need cases and their place in the statistics stay).
+    async fn erased(&self) -> bool {
+        self.0.erased_at.is_some()
+    }
+    async fn erased_at(&self) -> Option<DateTime<Utc>> {
+        self.0.erased_at
+    }
+    /// Their need cases, in the order they were identified.
+    #[graphql(complexity = "10 * child_complexity")]
+    async fn need_cases(&self, ctx: &Context<'_>) -> Vec<NeedCase> {
+        let app = ctx.data_unchecked::<Arc<App>>();
+        let m = app.projector.read();
+        self.0
+            .need_cases
+            .iter()
+            .filter_map(|id| m.need_case(*id))
+            .map(|v| NeedCase(Arc::new(v.clone())))
+            .collect()
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct NeedCaseEdge {
+    pub cursor: String,
+    pub node: NeedCase,
+}
+
+#[derive(SimpleObject)]
+pub struct NeedCaseConnection {
+    pub edges: Vec<NeedCaseEdge>,
+    pub page_info: PageInfo,
+    /// How many need cases match the filter (all pages).
+    pub total_count: u64,
+}
+
+#[derive(SimpleObject)]
+pub struct WorklistItem {
+    pub cursor: String,
+    pub need_case: NeedCase,
+    /// The open referral, if any.
+    pub open_referral: Option<Referral>,
+    /// Nothing happened for the overdue threshold.
+    pub overdue: bool,
+    /// Whole days since the latest event.
+    pub days_since_update: i64,
+}
+
+#[derive(SimpleObject)]
+pub struct Worklist {
+    pub items: Vec<WorklistItem>,
+    pub page_info: PageInfo,
+    pub total_count: u64,
+    /// The threshold used, in days.
+    pub overdue_days: u32,
+}

@@ -1,0 +1,891 @@
+//! Who is calling: bearer tokens (JWT, HS256 or RS256) and the access they grant.
+//!
+//! A token carries `sub` (a pseudonymous subject, never a name), `role`, `sites`
+//! (the sites the holder works for; `"*"` for all), `iat` and `exp`. The HS256
+//! shared secret comes from configuration (`--jwt-secret` / `CARELEDGER_JWT_SECRET`)
+//! or, on the embedded default, from a file the server creates in its data directory
+//! at first start — never from the code. That first start prints one admin token,
+//! valid for [`ADMIN_TOKEN_HOURS`]. RS256 tokens (from an identity provider) verify
+//! against public keys from configuration (`--jwt-public-key`, PEM); a token's
+//! `kid`, when present, picks the key by its file stem.
+//!
+//! Signatures are checked by the `jsonwebtoken` crate. Each key accepts exactly
+//! one algorithm (HS256 for the secret, RS256 for each public key): a token whose
+//! header names another algorithm is refused before any key is used, so `none` and
+//! a public key used as an HMAC secret never verify. Every token must carry `exp`,
+//! may carry `nbf`, and both are compared with the server's clock allowing
+//! [`LEEWAY_SECS`] of skew; an `exp` further ahead than [`MAX_TOKEN_HOURS`] is
+//! refused, so no token lives for ever. Only the roles of the authorisation table
+//! ([`TOKEN_ROLES`]) come from a token; the internal `system` role never does.
+//!
+//! What an [`Access`] may do is decided in one place, [`crate::authz`], which every
+//! resolver asks before it reads or writes.
+
+use anyhow::Context;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use careledger_app::{Access, SiteScope};
+use careledger_domain::store::{Actor, Role};
+use careledger_domain::values::SiteId;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The secret's file in the data directory when none is configured.
+pub const SECRET_FILE: &str = "jwt-secret";
+const MIN_SECRET_BYTES: usize = 32;
+
+/// Clock skew allowed when `exp` and `nbf` are compared with the server's clock.
+pub const LEEWAY_SECS: i64 = 30;
+/// A token's lifetime when `careledger token` is given no `--hours` (a working day).
+pub const DEFAULT_TOKEN_HOURS: u32 = 8;
+/// The longest lifetime a token may have (90 days): `careledger token --hours` is
+/// capped here, and a token whose `exp` lies further ahead is refused.
+pub const MAX_TOKEN_HOURS: u32 = 24 * 90;
+/// The lifetime of the admin token a first start prints.
+pub const ADMIN_TOKEN_HOURS: u32 = 24;
+
+/// The roles a token may carry: those of the authorisation table. `system` (the
+/// server's own role for imports and migrations) is not among them.
+pub const TOKEN_ROLES: [Role; 4] = [
+    Role::Coordinator,
+    Role::QualityManager,
+    Role::ExternalApp,
+    Role::Admin,
+];
+
+/// The role a token names, if a token may carry it (see [`TOKEN_ROLES`]).
+pub fn token_role(name: &str) -> Option<Role> {
+    let role = Role::from_name(name)?;
+    // Exhaustive on purpose: a new role must be placed on one side or the other.
+    match role {
+        Role::Coordinator | Role::QualityManager | Role::ExternalApp | Role::Admin => Some(role),
+        Role::System => None,
+    }
+}
+
+/// The names of [`TOKEN_ROLES`], for messages: `coordinator, …, or admin`.
+pub fn token_role_names() -> String {
+    let names: Vec<&str> = TOKEN_ROLES.iter().map(|r| r.name()).collect();
+    let (last, rest) = names.split_last().expect("roles");
+    format!("{} or {last}", rest.join(", "))
+}
+
+#[derive(Clone)]
+pub struct TokenKey {
+    /// The HS256 secret, if HS256 tokens are accepted.
+    secret: Option<Secret>,
+    /// RS256 public keys with their key ids.
+    public: Vec<PublicKey>,
+    /// What an RS256 token must name as its issuer (`iss`) and audience (`aud`),
+    /// when configured: an identity provider signs tokens for many applications,
+    /// and one issued for another must not open this one.
+    rs256_issuer: Option<String>,
+    rs256_audience: Option<String>,
+}
+
+#[derive(Clone)]
+struct Secret {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+#[derive(Clone)]
+struct PublicKey {
+    kid: String,
+    key: DecodingKey,
+}
+
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKey(..)")
+    }
+}
+
+/// What a token says. `exp` is required: a token without it is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub role: String,
+    pub sites: Vec<String>,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// The claims as presented, before `exp` is known to be there (and with `nbf`,
+/// which identity providers may send).
+#[derive(Deserialize)]
+struct Presented {
+    sub: String,
+    role: String,
+    sites: Vec<String>,
+    iat: i64,
+    #[serde(default)]
+    exp: Option<i64>,
+    #[serde(default)]
+    nbf: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("no bearer token: send 'Authorization: Bearer <token>'")]
+    Missing,
+    #[error("the bearer token is malformed")]
+    Malformed,
+    #[error("the bearer token's algorithm '{0}' is not accepted here")]
+    Algorithm(String),
+    #[error("the bearer token's key id '{0}' names no configured key")]
+    UnknownKeyId(String),
+    #[error("the API key is unknown or revoked")]
+    UnknownApiKey,
+    #[error("the bearer token's signature does not verify")]
+    BadSignature,
+    #[error("the bearer token has expired")]
+    Expired,
+    #[error("the bearer token has no expiry ('exp'): every token must expire")]
+    NoExpiry,
+    #[error(
+        "the bearer token expires more than {MAX_TOKEN_HOURS} hours from now, longer than any token may live"
+    )]
+    TooLongLived,
+    #[error("the bearer token is not valid yet ('nbf' lies ahead)")]
+    NotYetValid,
+    #[error(
+        "the bearer token names role '{0}', which no token may carry: a token's role is coordinator, quality_manager, external_app or admin"
+    )]
+    UnknownRole(String),
+    #[error("the bearer token names an invalid site '{0}'")]
+    BadSite(String),
+    #[error("the bearer token was not issued for this server (its issuer or audience)")]
+    NotForThisServer,
+}
+
+/// How `jsonwebtoken` checks a token for a key that accepts only `alg`: the
+/// signature and the presence of `exp`. Times are compared afterwards with the
+/// server's clock (which tests and replicas inject), not the library's.
+fn validation(alg: Algorithm) -> Validation {
+    let mut v = Validation::new(alg);
+    v.set_required_spec_claims(&["exp"]);
+    v.validate_exp = false;
+    v.validate_nbf = false;
+    v.validate_aud = false;
+    v
+}
+
+impl TokenKey {
+    /// A key from configured secret text (at least 32 bytes).
+    pub fn from_secret(secret: &str) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            secret.len() >= MIN_SECRET_BYTES,
+            "the JWT secret must be at least {MIN_SECRET_BYTES} bytes long"
+        );
+        Ok(Self {
+            secret: Some(Secret {
+                encoding: EncodingKey::from_secret(secret.as_bytes()),
+                decoding: DecodingKey::from_secret(secret.as_bytes()),
+            }),
+            public: Vec::new(),
+            rs256_issuer: None,
+            rs256_audience: None,
+        })
+    }
+
+    /// Accepts RS256 tokens signed by the private half of any of these keys (PEM
+    /// `PUBLIC KEY` or `RSA PUBLIC KEY`). A key's id (`kid`) is its file stem.
+    pub fn with_public_keys(mut self, files: &[std::path::PathBuf]) -> anyhow::Result<Self> {
+        use rsa::pkcs1::DecodeRsaPublicKey;
+        use rsa::pkcs8::DecodePublicKey;
+        use rsa::traits::PublicKeyParts;
+        for f in files {
+            let pem = std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read the JWT public key {}", f.display()))?;
+            let key = rsa::RsaPublicKey::from_public_key_pem(&pem)
+                .or_else(|_| rsa::RsaPublicKey::from_pkcs1_pem(&pem))
+                .map_err(|e| {
+                    anyhow::anyhow!("{} is not an RSA public key in PEM ({e})", f.display())
+                })?;
+            let kid = f
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            self.public.push(PublicKey {
+                kid,
+                key: DecodingKey::from_rsa_raw_components(
+                    &key.n().to_bytes_be(),
+                    &key.e().to_bytes_be(),
+                ),
+            });
+        }
+        Ok(self)
+    }
+
+    /// Only RS256 tokens, verified with these keys.
+    pub fn public_only(files: &[std::path::PathBuf]) -> anyhow::Result<Self> {
+        Self {
+            secret: None,
+            public: Vec::new(),
+            rs256_issuer: None,
+            rs256_audience: None,
+        }
+        .with_public_keys(files)
+    }
+
+    /// Requires RS256 tokens to name this issuer and/or this audience.
+    pub fn with_rs256_claims(mut self, issuer: Option<String>, audience: Option<String>) -> Self {
+        self.rs256_issuer = issuer;
+        self.rs256_audience = audience;
+        self
+    }
+
+    /// Whether this key can mint tokens (it holds an HS256 secret).
+    pub fn can_sign(&self) -> bool {
+        self.secret.is_some()
+    }
+
+    /// The key in `data_dir`, which must exist (a server has started there once).
+    pub fn load(data_dir: &Path) -> anyhow::Result<Self> {
+        let path = data_dir.join(SECRET_FILE);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "cannot read the token secret {}: start the server once on this data directory, or pass --jwt-secret",
+                path.display()
+            )
+        })?;
+        Self::from_secret(text.trim())
+            .with_context(|| format!("invalid secret in {}", path.display()))
+    }
+
+    /// The key in `data_dir`, created with a fresh random secret if there is none.
+    /// Returns whether it was created (a first start).
+    pub fn load_or_create(data_dir: &Path) -> anyhow::Result<(Self, bool)> {
+        let path = data_dir.join(SECRET_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok((
+                Self::from_secret(text.trim())
+                    .with_context(|| format!("invalid secret in {}", path.display()))?,
+                false,
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut raw = [0u8; 32];
+                getrandom::fill(&mut raw).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+                let text = B64.encode(raw);
+                std::fs::create_dir_all(data_dir)
+                    .with_context(|| format!("cannot create {}", data_dir.display()))?;
+                write_private(&path, text.as_bytes())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                Ok((Self::from_secret(&text)?, true))
+            }
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    /// Signs HS256 claims (only a key holding a secret signs; see [`TokenKey::can_sign`]).
+    pub fn sign(&self, claims: &Claims) -> String {
+        let secret = self
+            .secret
+            .as_ref()
+            .expect("only a key holding a secret signs (see TokenKey::can_sign)");
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &secret.encoding)
+            .expect("HS256 claims sign")
+    }
+
+    /// Checks a token's signature with the key its header picks and its times
+    /// against `now` (seconds since the epoch), and returns its claims.
+    pub fn verify(&self, token: &str, now: i64) -> Result<Claims, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
+        // No extension is understood here, so none may be marked critical.
+        if header.crit.is_some() {
+            return Err(AuthError::Malformed);
+        }
+        // Each key accepts one algorithm: the header's picks the key (never the
+        // other way round), so "none" and a public key used as an HMAC secret
+        // have nothing to verify with.
+        let candidates: Vec<&DecodingKey> = match header.alg {
+            Algorithm::HS256 => match &self.secret {
+                Some(s) => vec![&s.decoding],
+                None => Vec::new(),
+            },
+            Algorithm::RS256 => match &header.kid {
+                Some(kid) if !self.public.is_empty() => {
+                    let chosen: Vec<_> = self
+                        .public
+                        .iter()
+                        .filter(|k| k.kid == *kid)
+                        .map(|k| &k.key)
+                        .collect();
+                    if chosen.is_empty() {
+                        return Err(AuthError::UnknownKeyId(kid.clone()));
+                    }
+                    chosen
+                }
+                _ => self.public.iter().map(|k| &k.key).collect(),
+            },
+            _ => Vec::new(),
+        };
+        if candidates.is_empty() {
+            return Err(AuthError::Algorithm(format!("{:?}", header.alg)));
+        }
+        let mut validation = validation(header.alg);
+        if header.alg == Algorithm::RS256 {
+            let mut required = vec!["exp"];
+            if let Some(iss) = &self.rs256_issuer {
+                validation.set_issuer(&[iss]);
+                required.push("iss");
+            }
+            if let Some(aud) = &self.rs256_audience {
+                validation.set_audience(&[aud]);
+                validation.validate_aud = true;
+                required.push("aud");
+            }
+            validation.set_required_spec_claims(&required);
+        }
+        let mut refusal = AuthError::BadSignature;
+        let mut presented = None;
+        for key in candidates {
+            match jsonwebtoken::decode::<Presented>(token, key, &validation) {
+                Ok(data) => {
+                    presented = Some(data.claims);
+                    break;
+                }
+                Err(e) => {
+                    refusal = match e.into_kind() {
+                        ErrorKind::InvalidSignature => AuthError::BadSignature,
+                        ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => {
+                            AuthError::Algorithm(format!("{:?}", header.alg))
+                        }
+                        ErrorKind::MissingRequiredClaim(c) if c == "exp" => {
+                            return Err(AuthError::NoExpiry);
+                        }
+                        ErrorKind::InvalidIssuer
+                        | ErrorKind::InvalidAudience
+                        | ErrorKind::MissingRequiredClaim(_) => {
+                            return Err(AuthError::NotForThisServer);
+                        }
+                        // A verified signature over claims that do not parse.
+                        _ => return Err(AuthError::Malformed),
+                    }
+                }
+            }
+        }
+        let p = presented.ok_or(refusal)?;
+        let exp = p.exp.ok_or(AuthError::NoExpiry)?;
+        if exp.saturating_add(LEEWAY_SECS) <= now {
+            return Err(AuthError::Expired);
+        }
+        if exp > now.saturating_add(i64::from(MAX_TOKEN_HOURS) * 3600 + LEEWAY_SECS) {
+            return Err(AuthError::TooLongLived);
+        }
+        if p.nbf
+            .is_some_and(|nbf| nbf > now.saturating_add(LEEWAY_SECS))
+        {
+            return Err(AuthError::NotYetValid);
+        }
+        Ok(Claims {
+            sub: p.sub,
+            role: p.role,
+            sites: p.sites,
+            iat: p.iat,
+            exp,
+        })
+    }
+
+    /// Verifies a token and turns its claims into an [`Access`]. Only the roles of
+    /// [`TOKEN_ROLES`] are granted; any other (`system` included) is refused.
+    pub fn authenticate(&self, token: &str, now: i64) -> Result<Access, AuthError> {
+        let c = self.verify(token, now)?;
+        let role = token_role(&c.role).ok_or_else(|| AuthError::UnknownRole(c.role.clone()))?;
+        let sites = if c.sites.iter().any(|s| s == "*") {
+            SiteScope::All
+        } else {
+            SiteScope::Only(
+                c.sites
+                    .iter()
+                    .map(|s| SiteId::parse(s).map_err(|_| AuthError::BadSite(s.clone())))
+                    .collect::<Result<_, _>>()?,
+            )
+        };
+        Ok(Access {
+            actor: Actor {
+                subject: c.sub,
+                role,
+            },
+            sites,
+        })
+    }
+}
+
+/// The claims of the admin token a fresh server prints: all sites, valid for
+/// [`ADMIN_TOKEN_HOURS`] from `now`.
+pub fn admin_claims(now: i64) -> Claims {
+    Claims {
+        sub: "admin".into(),
+        role: Role::Admin.name().into(),
+        sites: vec!["*".into()],
+        iat: now,
+        exp: now + i64::from(ADMIN_TOKEN_HOURS) * 3600,
+    }
+}
+
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// A token's expiry for people: `2026-11-30 14:05 UTC`.
+pub fn expiry_text(exp: i64) -> String {
+    chrono::DateTime::from_timestamp(exp, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| exp.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn key() -> TokenKey {
+        TokenKey::from_secret(SECRET).unwrap()
+    }
+
+    /// Any JSON payload signed HS256 with `secret` (for claims `sign` would not
+    /// produce: no `exp`, an `nbf`, another algorithm).
+    fn hs(alg: Algorithm, secret: &str, payload: &serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(alg),
+            payload,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    /// A token the key signed grants its role and sites until `exp` (plus the leeway).
+    #[test]
+    fn a_signed_token_verifies_and_grants_its_role_and_sites() {
+        let k = key();
+        let t = k.sign(&Claims {
+            sub: "c-17".into(),
+            role: "coordinator".into(),
+            sites: vec!["be-leuven".into()],
+            iat: 0,
+            exp: 100,
+        });
+        let a = k.authenticate(&t, 50).unwrap();
+        assert_eq!(a.actor.role, Role::Coordinator);
+        assert_eq!(
+            a.sites,
+            SiteScope::Only(vec![SiteId::parse("be-leuven").unwrap()])
+        );
+        // Past `exp` by less than the leeway it still passes; then it is refused.
+        assert!(k.authenticate(&t, 100 + LEEWAY_SECS - 1).is_ok());
+        assert_eq!(
+            k.authenticate(&t, 100 + LEEWAY_SECS),
+            Err(AuthError::Expired)
+        );
+    }
+
+    /// Another secret's token, a payload changed after signing and tokens that are
+    /// not JWTs are refused; a secret shorter than 32 bytes is not accepted.
+    #[test]
+    fn tampered_foreign_and_malformed_tokens_are_refused() {
+        let k = key();
+        let t = k.sign(&admin_claims(0));
+        let other = TokenKey::from_secret("another secret that is long enough!!").unwrap();
+        assert_eq!(other.verify(&t, 0), Err(AuthError::BadSignature));
+        let (head, rest) = t.split_once('.').unwrap();
+        let (_, sig) = rest.split_once('.').unwrap();
+        let forged = format!(
+            "{head}.{}.{sig}",
+            B64.encode(br#"{"sub":"x","role":"admin","sites":["*"],"iat":0,"exp":60}"#)
+        );
+        assert_eq!(k.verify(&forged, 0), Err(AuthError::BadSignature));
+        for bad in ["", "a.b", "a.b.c.d", "!!.!!.!!"] {
+            assert_eq!(k.verify(bad, 0), Err(AuthError::Malformed), "{bad}");
+        }
+        assert!(TokenKey::from_secret("short").is_err());
+    }
+
+    /// The first start creates the secret file; later starts read the same secret.
+    #[test]
+    fn the_secret_file_is_created_once_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, created) = TokenKey::load_or_create(dir.path()).unwrap();
+        assert!(created);
+        let (b, created) = TokenKey::load_or_create(dir.path()).unwrap();
+        assert!(!created);
+        let t = a.sign(&admin_claims(0));
+        assert!(b.verify(&t, 0).is_ok());
+    }
+
+    /// Issue 13: a correctly signed token naming the internal `system` role, an
+    /// unknown role, or none at all grants nothing; the four roles of the
+    /// authorisation table do.
+    #[test]
+    fn a_token_naming_the_system_role_or_an_unknown_or_empty_role_is_refused() {
+        let k = key();
+        for role in ["system", "", "root", "Admin", "admin ", "superuser"] {
+            let t = k.sign(&Claims {
+                sub: "mallory".into(),
+                role: role.into(),
+                sites: vec!["*".into()],
+                iat: 0,
+                exp: 3_600,
+            });
+            assert!(k.verify(&t, 10).is_ok(), "the signature itself is fine");
+            assert_eq!(
+                k.authenticate(&t, 10),
+                Err(AuthError::UnknownRole(role.into())),
+                "{role:?}"
+            );
+        }
+        for role in TOKEN_ROLES {
+            let t = k.sign(&Claims {
+                sub: "someone".into(),
+                role: role.name().into(),
+                sites: vec!["*".into()],
+                iat: 0,
+                exp: 3_600,
+            });
+            assert_eq!(k.authenticate(&t, 10).unwrap().actor.role, role);
+        }
+        assert_eq!(token_role("system"), None);
+        assert_eq!(
+            token_role_names(),
+            "coordinator, quality_manager, external_app or admin"
+        );
+    }
+
+    /// Issue 13: every token must expire. One without `exp` is refused (not
+    /// treated as eternal), and so is one whose `exp` lies beyond the longest
+    /// lifetime; the first-start admin token expires after a day.
+    #[test]
+    fn a_token_without_exp_or_living_longer_than_the_maximum_is_refused() {
+        let k = key();
+        let eternal = hs(
+            Algorithm::HS256,
+            SECRET,
+            &json!({ "sub": "admin", "role": "admin", "sites": ["*"], "iat": 0 }),
+        );
+        assert_eq!(k.verify(&eternal, 10), Err(AuthError::NoExpiry));
+        assert_eq!(k.authenticate(&eternal, 10), Err(AuthError::NoExpiry));
+        let now = 1_000_000;
+        let max = now + i64::from(MAX_TOKEN_HOURS) * 3600;
+        let with_exp = |exp: i64| {
+            k.sign(&Claims {
+                exp,
+                ..admin_claims(now)
+            })
+        };
+        assert!(k.verify(&with_exp(max), now).is_ok());
+        assert_eq!(
+            k.verify(&with_exp(max + LEEWAY_SECS + 1), now),
+            Err(AuthError::TooLongLived)
+        );
+        assert_eq!(
+            k.verify(&with_exp(i64::MAX), now),
+            Err(AuthError::TooLongLived)
+        );
+        let admin = k.sign(&admin_claims(now));
+        let day = i64::from(ADMIN_TOKEN_HOURS) * 3600;
+        assert_eq!(admin_claims(now).exp, now + day);
+        assert!(k.authenticate(&admin, now + day - 1).is_ok());
+        assert_eq!(
+            k.authenticate(&admin, now + day + LEEWAY_SECS),
+            Err(AuthError::Expired)
+        );
+    }
+
+    /// A token may say when it starts to be valid (`nbf`); before then (beyond
+    /// the leeway for clock skew) it is refused.
+    #[test]
+    fn a_token_is_refused_before_its_not_before_time() {
+        let k = key();
+        let t = hs(
+            Algorithm::HS256,
+            SECRET,
+            &json!({ "sub": "s", "role": "coordinator", "sites": ["*"], "iat": 0, "nbf": 1_000, "exp": 5_000 }),
+        );
+        assert_eq!(
+            k.verify(&t, 1_000 - LEEWAY_SECS - 1),
+            Err(AuthError::NotYetValid)
+        );
+        assert!(k.verify(&t, 1_000 - LEEWAY_SECS).is_ok());
+        assert!(k.verify(&t, 2_000).is_ok());
+    }
+
+    /// Only HS256 is accepted for the secret: the same secret under HS384 or
+    /// HS512, or a header naming RS256 with no public key configured, is refused.
+    #[test]
+    fn a_token_whose_algorithm_is_not_the_keys_is_refused() {
+        let k = key();
+        let payload =
+            json!({ "sub": "s", "role": "admin", "sites": ["*"], "iat": 0, "exp": 5_000 });
+        for alg in [Algorithm::HS384, Algorithm::HS512] {
+            assert_eq!(
+                k.verify(&hs(alg, SECRET, &payload), 10),
+                Err(AuthError::Algorithm(format!("{alg:?}")))
+            );
+        }
+        let t = k.sign(&admin_claims(0));
+        let (_, rest) = t.split_once('.').unwrap();
+        let as_rs256 = format!(
+            "{}.{rest}",
+            B64.encode(r#"{"alg":"RS256","typ":"JWT","kid":"x"}"#)
+        );
+        assert_eq!(
+            k.verify(&as_rs256, 10),
+            Err(AuthError::Algorithm("RS256".into()))
+        );
+        let critical = format!(
+            "{}.{rest}",
+            B64.encode(r#"{"alg":"HS256","typ":"JWT","crit":["exp"]}"#)
+        );
+        assert_eq!(k.verify(&critical, 10), Err(AuthError::Malformed));
+    }
+
+    mod rs256 {
+        use super::super::*;
+        use rsa::pkcs8::{EncodePublicKey, LineEnding};
+        use rsa::signature::{SignatureEncoding, Signer};
+        use serde_json::json;
+
+        fn keypair() -> rsa::RsaPrivateKey {
+            rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 1024).unwrap()
+        }
+
+        /// An RS256 token as an identity provider would sign it (signed here by
+        /// hand, independently of the code under test).
+        fn rs256(
+            private: &rsa::RsaPrivateKey,
+            kid: Option<&str>,
+            claims: &impl Serialize,
+        ) -> String {
+            let header = match kid {
+                Some(k) => format!(r#"{{"alg":"RS256","typ":"JWT","kid":"{k}"}}"#),
+                None => r#"{"alg":"RS256","typ":"JWT"}"#.to_string(),
+            };
+            let input = format!(
+                "{}.{}",
+                B64.encode(header),
+                B64.encode(serde_json::to_vec(claims).unwrap())
+            );
+            let key = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(private.clone());
+            let sig = key.sign(input.as_bytes()).to_bytes();
+            format!("{input}.{}", B64.encode(sig))
+        }
+
+        fn claims(exp: i64) -> Claims {
+            Claims {
+                sub: "idp-user-7".into(),
+                role: "quality_manager".into(),
+                sites: vec!["be-leuven".into()],
+                iat: 1_000,
+                exp,
+            }
+        }
+
+        /// Writes the public key to `<dir>/<kid>.pem`.
+        fn pem(
+            dir: &std::path::Path,
+            kid: &str,
+            private: &rsa::RsaPrivateKey,
+        ) -> std::path::PathBuf {
+            let path = dir.join(format!("{kid}.pem"));
+            let text = private
+                .to_public_key()
+                .to_public_key_pem(LineEnding::LF)
+                .unwrap();
+            std::fs::write(&path, text).unwrap();
+            path
+        }
+
+        /// With an issuer and an audience configured, an RS256 token the same
+        /// identity provider signed for another application (other `iss` or `aud`,
+        /// or none) is refused; one naming both is accepted.
+        #[test]
+        fn rs256_tokens_must_name_the_configured_issuer_and_audience() {
+            let dir = tempfile::tempdir().unwrap();
+            let idp = keypair();
+            let key = TokenKey::public_only(&[pem(dir.path(), "idp", &idp)])
+                .unwrap()
+                .with_rs256_claims(
+                    Some("https://idp.example".into()),
+                    Some("careledger".into()),
+                );
+            let token = |iss: Option<&str>, aud: Option<&str>| {
+                let mut c = serde_json::to_value(claims(10_000)).unwrap();
+                if let Some(i) = iss {
+                    c["iss"] = json!(i);
+                }
+                if let Some(a) = aud {
+                    c["aud"] = json!(a);
+                }
+                rs256(&idp, Some("idp"), &c)
+            };
+            assert!(
+                key.verify(
+                    &token(Some("https://idp.example"), Some("careledger")),
+                    5_000
+                )
+                .is_ok()
+            );
+            for (iss, aud) in [
+                (Some("https://idp.example"), Some("another-app")),
+                (Some("https://other.example"), Some("careledger")),
+                (None, Some("careledger")),
+                (Some("https://idp.example"), None),
+            ] {
+                assert_eq!(
+                    key.verify(&token(iss, aud), 5_000),
+                    Err(AuthError::NotForThisServer),
+                    "{iss:?} {aud:?}"
+                );
+            }
+        }
+
+        /// RS256 tokens verify with the configured public keys only (the `kid` picks
+        /// one), and neither `none` nor HS256 keyed with the public key gets through.
+        #[test]
+        fn rs256_tokens_verify_against_the_configured_keys_only() {
+            let dir = tempfile::tempdir().unwrap();
+            let (a, b, stranger) = (keypair(), keypair(), keypair());
+            let key = TokenKey::public_only(&[
+                pem(dir.path(), "idp-a", &a),
+                pem(dir.path(), "idp-b", &b),
+            ])
+            .unwrap();
+            assert!(!key.can_sign());
+            // Either key, with or without a kid; the claims become the access.
+            for t in [
+                rs256(&a, Some("idp-a"), &claims(5_000)),
+                rs256(&b, None, &claims(5_000)),
+            ] {
+                let access = key.authenticate(&t, 2_000).unwrap();
+                assert_eq!(access.actor.role, Role::QualityManager);
+                assert_eq!(access.actor.subject, "idp-user-7");
+                assert_eq!(
+                    access.sites,
+                    SiteScope::Only(vec![SiteId::parse("be-leuven").unwrap()])
+                );
+            }
+            // An unknown signer, a kid naming the other key or no key, an expired
+            // token.
+            assert_eq!(
+                key.verify(&rs256(&stranger, None, &claims(5_000)), 2_000),
+                Err(AuthError::BadSignature)
+            );
+            assert_eq!(
+                key.verify(&rs256(&a, Some("idp-b"), &claims(5_000)), 2_000),
+                Err(AuthError::BadSignature)
+            );
+            assert_eq!(
+                key.verify(&rs256(&a, Some("idp-c"), &claims(5_000)), 2_000),
+                Err(AuthError::UnknownKeyId("idp-c".into()))
+            );
+            assert_eq!(
+                key.verify(&rs256(&a, Some("idp-a"), &claims(1_500)), 2_000),
+                Err(AuthError::Expired)
+            );
+            // Without a configured secret, HS256 is refused — even one "signed" with
+            // the public key's text (algorithm confusion) — and so is "none".
+            let public_text = std::fs::read_to_string(dir.path().join("idp-a.pem")).unwrap();
+            let forged = TokenKey::from_secret(&public_text)
+                .unwrap()
+                .sign(&claims(5_000));
+            assert_eq!(
+                key.verify(&forged, 2_000),
+                Err(AuthError::Algorithm("HS256".into()))
+            );
+            let unsigned = format!(
+                "{}.{}.",
+                B64.encode(r#"{"alg":"none"}"#),
+                B64.encode(serde_json::to_vec(&claims(5_000)).unwrap())
+            );
+            assert!(key.verify(&unsigned, 2_000).is_err());
+            // A tampered payload fails.
+            let good = rs256(&a, None, &claims(5_000));
+            let mut parts: Vec<&str> = good.split('.').collect();
+            let other = B64.encode(
+                serde_json::to_vec(&Claims {
+                    role: "admin".into(),
+                    ..claims(5_000)
+                })
+                .unwrap(),
+            );
+            parts[1] = &other;
+            assert_eq!(
+                key.verify(&parts.join("."), 2_000),
+                Err(AuthError::BadSignature)
+            );
+        }
+
+        /// Issue 13: the identity provider's tokens obey the same rules as the
+        /// server's own: `exp` required, `nbf` honoured, and only the roles of
+        /// the authorisation table (never `system`).
+        #[test]
+        fn rs256_tokens_without_exp_or_with_an_internal_or_unknown_role_are_refused() {
+            let dir = tempfile::tempdir().unwrap();
+            let a = keypair();
+            let key = TokenKey::public_only(&[pem(dir.path(), "idp", &a)]).unwrap();
+            let eternal = json!({ "sub": "idp-admin", "role": "admin", "sites": ["*"], "iat": 0 });
+            assert_eq!(
+                key.authenticate(&rs256(&a, Some("idp"), &eternal), 2_000),
+                Err(AuthError::NoExpiry)
+            );
+            let early = json!({ "sub": "u", "role": "admin", "sites": ["*"], "iat": 0, "nbf": 3_000, "exp": 5_000 });
+            assert_eq!(
+                key.authenticate(&rs256(&a, None, &early), 2_000),
+                Err(AuthError::NotYetValid)
+            );
+            for role in ["system", "", "owner"] {
+                let t = rs256(
+                    &a,
+                    Some("idp"),
+                    &Claims {
+                        role: role.into(),
+                        ..claims(5_000)
+                    },
+                );
+                assert_eq!(
+                    key.authenticate(&t, 2_000),
+                    Err(AuthError::UnknownRole(role.into())),
+                    "{role:?}"
+                );
+            }
+        }
+
+        /// A secret plus public keys accepts both kinds; unreadable or non-RSA key
+        /// files are refused at start with the file named.
+        #[test]
+        fn a_secret_and_public_keys_accept_both_kinds_and_bad_key_files_are_refused() {
+            let dir = tempfile::tempdir().unwrap();
+            let a = keypair();
+            let key = TokenKey::from_secret("0123456789abcdef0123456789abcdef")
+                .unwrap()
+                .with_public_keys(&[pem(dir.path(), "idp", &a)])
+                .unwrap();
+            assert!(key.can_sign());
+            assert!(key.verify(&key.sign(&claims(5_000)), 2_000).is_ok());
+            assert!(key.verify(&rs256(&a, None, &claims(5_000)), 2_000).is_ok());
+            let junk = dir.path().join("junk.pem");
+            std::fs::write(&junk, "not a key").unwrap();
+            let e = TokenKey::public_only(&[junk]).unwrap_err().to_string();
+            assert!(e.contains("is not an RSA public key"), "{e}");
+            let e = TokenKey::public_only(&[dir.path().join("missing.pem")])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("cannot read the JWT public key"), "{e}");
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The service directory's use cases: bringing a published directory in.
+//!
+//! An import goes through the command path like any other change: each service is
+//! registered, or updated where its profile or capacity changed (an unchanged
+//! service writes nothing), and retired where the package says it is inactive.
+//! Reading and checking the package is the edge's part (`infra::hsds`); one bad
+//! record and the edge imports nothing.
+
+use crate::{App, AppError, CommandContext};
+use careledger_domain::directory::{Capacity, DirectoryAction, Service, ServiceProfile};
+use careledger_domain::ids::ServiceId;
+use careledger_domain::store::{Actor, Role, StreamName};
+use uuid::Uuid;
+
+/// One service as a directory package describes it.
+#[derive(Debug, Clone)]
+pub struct ServiceRecord {
+    pub id: ServiceId,
+    pub profile: ServiceProfile,
+    pub capacity: Capacity,
+    pub active: bool,
+}
+
+/// What an import did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub registered: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub retired: usize,
+    /// Retired in CareLedger but active in the package: retirement is final, so
+    /// they stay retired (and are not updated).
+    pub kept_retired: usize,
+}
+
+impl std::fmt::Display for ImportSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} registered, {} updated, {} unchanged, {} retired",
+            self.registered, self.updated, self.unchanged, self.retired
+        )?;
+        if self.kept_retired > 0 {
+            write!(
+                f,
+                ", {} left retired (retirement is final)",
+                self.kept_retired
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn ctx() -> CommandContext {
+    CommandContext {
+        actor: Actor {
+            subject: "import-hsds".into(),
+            role: Role::System,
+        },
+        idempotency_key: None,
+        expected_version: None,
+        occurred_at: None,
+        correlation_id: Uuid::now_v7(),
+    }
+}
+
+/// Imports `services` through `app`'s command path; `tick` is called after each.
+///
+/// # Errors
+/// The first command that fails (the package was checked first, so only the
+/// store failing can cause one).
+pub async fn import_services(
+    app: &App,
+    services: &[ServiceRecord],
+    mut tick: impl FnMut(),
+) -> Result<ImportSummary, AppError> {
+    let mut sum = ImportSummary::default();
+    let cctx = ctx();
+    for s in services {
+        let stream = StreamName::service(s.id);
+        let run = |action: DirectoryAction| {
+            app.execute::<Service>(stream.clone(), action, &cctx, |_| Ok(()))
+        };
+        let history = app.read_stream(&stream).await?;
+        let state = crate::fold::<Service>(&history);
+        match state.data() {
+            None => {
+                run(DirectoryAction::Register {
+                    service: s.id,
+                    profile: s.profile.clone(),
+                    capacity: s.capacity,
+                })
+                .await?;
+                sum.registered += 1;
+                if !s.active {
+                    run(DirectoryAction::Retire).await?;
+                    sum.retired += 1;
+                }
+            }
+            Some(d) if d.retired => {
+                if s.active {
+                    sum.kept_retired += 1;
+                } else {
+                    sum.unchanged += 1;
+                }
+            }
+            Some(_) => {
+                let a = run(DirectoryAction::Update {
+                    profile: s.profile.clone(),
+                })
+                .await?;
+                let b = run(DirectoryAction::ChangeCapacity {
+                    capacity: s.capacity,
+                })
+                .await?;
+                if !s.active {
+                    run(DirectoryAction::Retire).await?;
+                    sum.retired += 1;
+                } else if a.unchanged && b.unchanged {
+                    sum.unchanged += 1;
+                } else {
+                    sum.updated += 1;
+                }
+            }
+        }
+        tick();
+    }
+    Ok(sum)
+}
+
+/// A directory command done: the service as the log now has it.
+#[derive(Debug)]
+pub struct ServiceChanged {
+    /// `None` when the stream holds no service (a refused registration retried).
+    pub view: Option<careledger_projections::directory::ServiceView>,
+    pub position: u64,
+    pub duplicate: bool,
+    /// The command changed nothing, so nothing was written.
+    pub unchanged: bool,
+}
+
+impl App {
+    /// Runs a directory command (register, update, change capacity, retire).
+    /// Only administrators manage the directory.
+    pub async fn change_directory(
+        &self,
+        access: &crate::Access,
+        ctx: &CommandContext,
+        service: ServiceId,
+        action: DirectoryAction,
+    ) -> Result<ServiceChanged, AppError> {
+        access.check(crate::policy::Action::ManageDirectory)?;
+        let x = self
+            .execute::<Service>(StreamName::service(service), action, ctx, |_| Ok(()))
+            .await?;
+        let state = crate::fold::<Service>(&x.history);
+        let last = x.history.last();
+        let view = careledger_projections::directory::ServiceView {
+            state,
+            version: last.map_or(0, |e| e.version),
+            position: last.map_or(0, |e| e.position.raw()),
+        };
+        Ok(ServiceChanged {
+            view: view.state.data().is_some().then_some(view),
+            position: x.position.raw(),
+            duplicate: x.duplicate,
+            unchanged: x.unchanged,
+        })
+    }
+}
