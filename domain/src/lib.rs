@@ -15,6 +15,7 @@
 //! * [`values`], [`region`], [`ids`] — validating newtypes.
 //! * [`event`] — the union of all events and their stored type names.
 //! * [`store`] — the `EventStore` and `Clock` ports.
+//! * [`future`] — `BoxFuture`, the boxed future every port returns.
 //! * [`personal`] — names and contact details, sealed; the `KeyVault` port.
 
 pub mod aggregate;
@@ -22,6 +23,7 @@ pub mod catalogue;
 pub mod credential;
 pub mod directory;
 pub mod event;
+pub mod future;
 pub mod ids;
 pub mod matching;
 pub mod need_case;

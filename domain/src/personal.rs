@@ -7,8 +7,8 @@
 //! checkpoints, in backups of either — becomes unreadable at once, while the log
 //! stays intact and the recipient keeps counting in the statistics.
 
+use crate::future::BoxFuture;
 use crate::ids::RecipientId;
-use crate::store::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 /// The longest a field may be, in characters.

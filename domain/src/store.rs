@@ -10,11 +10,9 @@ use crate::ids::{EventId, NeedCaseId, RecipientId, ServiceId};
 use crate::values::{SiteId, clip};
 use chrono::{DateTime, Utc};
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use uuid::Uuid;
 
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::future::BoxFuture;
 
 /// A stream name: `<category>-<uuid>`, e.g. `need-0190…`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

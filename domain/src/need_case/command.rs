@@ -1,0 +1,105 @@
+//! What a need case can be asked to do ([`NeedCaseAction`]) and the suggestion
+//! lists a command carries.
+
+use super::reason::{
+    CancelReason, CancelledBy, CloseReason, ErrorReason, ErrorTarget, FailureReason, Outcome,
+    RejectionReason,
+};
+use crate::ids::{NeedCaseId, ReferralId, ServiceId};
+use crate::recipient::RecipientProfile;
+use crate::values::NeedCode;
+use serde::{Deserialize, Serialize};
+
+/// At most this many services in one suggestion list.
+pub const MAX_SUGGESTIONS: usize = 50;
+
+/// One service in a suggestion list, with why it was suggested (reason codes) and,
+/// when the matcher ranked it, its score.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuggestedService {
+    pub service: ServiceId,
+    pub reasons: Vec<String>,
+    pub score: Option<u32>,
+}
+
+/// A service the matcher left out, with every reason (codes), so an auditor can see
+/// why it was not proposed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftOutService {
+    pub service: ServiceId,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NeedCaseAction {
+    /// Opens the need case. The caller resolves the recipient (must be registered)
+    /// and the need code (must be in the catalogue) first.
+    IdentifyNeed {
+        need_case: NeedCaseId,
+        recipient: RecipientProfile,
+        need: NeedCode,
+    },
+    /// Records a ranked list of services, best first, and the services left out.
+    SuggestServices {
+        services: Vec<SuggestedService>,
+        left_out: Vec<LeftOutService>,
+    },
+    RequestReferral {
+        referral: ReferralId,
+        service: ServiceId,
+    },
+    AcceptReferral {
+        referral: ReferralId,
+    },
+    RejectReferral {
+        referral: ReferralId,
+        reason: RejectionReason,
+    },
+    WaitlistReferral {
+        referral: ReferralId,
+        estimated_wait_days: Option<u16>,
+    },
+    StartReferral {
+        referral: ReferralId,
+    },
+    CompleteReferral {
+        referral: ReferralId,
+        outcome: Outcome,
+    },
+    FailReferral {
+        referral: ReferralId,
+        reason: FailureReason,
+    },
+    CancelReferral {
+        referral: ReferralId,
+        by: CancelledBy,
+        reason: CancelReason,
+    },
+    CloseNeed {
+        reason: CloseReason,
+    },
+    MarkEnteredInError {
+        target: ErrorTarget,
+        reason: ErrorReason,
+    },
+}
+
+impl NeedCaseAction {
+    /// The command's name as used in error messages and the API.
+    pub fn name(&self) -> &'static str {
+        match self {
+            NeedCaseAction::IdentifyNeed { .. } => "identifyNeed",
+            NeedCaseAction::SuggestServices { .. } => "suggestServices",
+            NeedCaseAction::RequestReferral { .. } => "requestReferral",
+            NeedCaseAction::AcceptReferral { .. } => "acceptReferral",
+            NeedCaseAction::RejectReferral { .. } => "rejectReferral",
+            NeedCaseAction::WaitlistReferral { .. } => "waitlistReferral",
+            NeedCaseAction::StartReferral { .. } => "startReferral",
+            NeedCaseAction::CompleteReferral { .. } => "completeReferral",
+            NeedCaseAction::FailReferral { .. } => "failReferral",
+            NeedCaseAction::CancelReferral { .. } => "cancelReferral",
+            NeedCaseAction::CloseNeed { .. } => "closeNeed",
+            NeedCaseAction::MarkEnteredInError { .. } => "markEnteredInError",
+        }
+    }
+}

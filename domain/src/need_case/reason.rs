@@ -1,0 +1,78 @@
+//! Why a referral was rejected, failed or cancelled, how it ended, why a need case
+//! was closed or what was entered in error: every reason is an enumeration, never
+//! free text.
+
+use crate::ids::ReferralId;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectionReason {
+    NoCapacity,
+    NotEligible,
+    OutOfArea,
+    MissingInformation,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureReason {
+    NoShow,
+    Unreachable,
+    Declined,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelledBy {
+    Requester,
+    Recipient,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelReason {
+    NoLongerNeeded,
+    ReferredElsewhere,
+    RecipientUnwell,
+    RecipientChangedMind,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    NeedMet,
+    NeedPartlyMet,
+    NeedNotMet,
+}
+
+/// Why a need case was closed without (further) referral.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    ResolvedWithoutReferral,
+    DeclinedByRecipient,
+    NoServiceAvailable,
+    Deceased,
+    Moved,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorReason {
+    Duplicate,
+    WrongRecipient,
+    WrongNeed,
+    WrongService,
+    Other,
+}
+
+/// What an entered-in-error correction applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "target", rename_all = "snake_case")]
+pub enum ErrorTarget {
+    NeedCase,
+    Referral { referral: ReferralId },
+}

@@ -1,0 +1,286 @@
+//! What one need case contributes: its labels (site, need, stratifier values) and
+//! measures (counts and times to referral and completion), read from the domain's
+//! `NeedCase`.
+
+use super::counts::{Counts, Month, month_of, record_key};
+use careledger_domain::need_case::{CloseReason, NeedCase, NeedStatus, Outcome, ReferralStatus};
+use careledger_domain::recipient::RecipientKind;
+use chrono::Datelike;
+use serde::{Deserialize, Serialize};
+
+/// One need case's observation of a time to event, in days from identification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeObs {
+    Event(u32),
+    /// Left the risk set without the event (closed, or completed without it).
+    Censored(u32),
+    /// Still waiting: censored at the query's end. Holds the day of identification
+    /// (days since 1970-01-01).
+    Open(i32),
+}
+
+/// A small sorted map of counts: a cell holds few distinct values, and a vector
+/// costs far less than a tree per cell (there are millions of cells).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Tally<K: Ord>(Vec<(K, u64)>);
+
+impl<K: Ord> Default for Tally<K> {
+    fn default() -> Self {
+        Tally(Vec::new())
+    }
+}
+
+impl<K: Ord + Copy> Tally<K> {
+    pub(super) fn add(&mut self, k: K, n: u64) {
+        match self.0.binary_search_by(|(x, _)| x.cmp(&k)) {
+            Ok(i) => self.0[i].1 += n,
+            Err(i) => self.0.insert(i, (k, n)),
+        }
+    }
+    fn merge(&mut self, o: &Tally<K>) {
+        for (k, v) in &o.0 {
+            match self.0.binary_search_by(|(x, _)| x.cmp(k)) {
+                Ok(i) => self.0[i].1 += v,
+                Err(i) => self.0.insert(i, (*k, *v)),
+            }
+        }
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &u64)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+    pub fn values(&self) -> impl Iterator<Item = &u64> {
+        self.0.iter().map(|(_, v)| v)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Counts of time observations, what Kaplan–Meier needs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Hist {
+    pub events: Tally<u32>,
+    pub censored: Tally<u32>,
+    /// Open cases by day of identification.
+    pub open: Tally<i32>,
+}
+
+impl Hist {
+    pub fn merge(&mut self, o: &Hist) {
+        self.events.merge(&o.events);
+        self.censored.merge(&o.censored);
+        self.open.merge(&o.open);
+    }
+    /// The Kaplan–Meier fit with open cases censored at `end_day`.
+    pub fn fit(&self, end_day: i32) -> crate::equity::stats::KaplanMeier {
+        let obs = self
+            .events
+            .iter()
+            .map(|(d, n)| (f64::from(*d), true, *n))
+            .chain(
+                self.censored
+                    .iter()
+                    .map(|(d, n)| (f64::from(*d), false, *n)),
+            )
+            .chain(
+                self.open
+                    .iter()
+                    .filter(|(day, _)| **day <= end_day)
+                    .map(|(day, n)| (f64::from(end_day - day), false, *n)),
+            );
+        crate::equity::stats::KaplanMeier::fit_weighted(obs)
+    }
+    /// The same observations with every count replaced by `f(kind, day, count)`
+    /// (kind 0: events by day, 1: censorings by day, 2: open cases by day of
+    /// identification); counts that become zero are dropped. Used to perturb a
+    /// group's curve before it is fitted.
+    pub fn map_counts(&self, f: impl Fn(u8, i64, u64) -> u64) -> Hist {
+        fn map<K: Ord + Copy + Into<i64>>(
+            t: &Tally<K>,
+            kind: u8,
+            f: &impl Fn(u8, i64, u64) -> u64,
+        ) -> Tally<K> {
+            Tally(
+                t.0.iter()
+                    .map(|(k, n)| (*k, f(kind, (*k).into(), *n)))
+                    .filter(|(_, n)| *n > 0)
+                    .collect(),
+            )
+        }
+        Hist {
+            events: map(&self.events, 0, &f),
+            censored: map(&self.censored, 1, &f),
+            open: map(&self.open, 2, &f),
+        }
+    }
+    pub fn cases(&self) -> u64 {
+        self.events
+            .values()
+            .chain(self.censored.values())
+            .chain(self.open.values())
+            .sum()
+    }
+}
+
+/// Times to referral and to completion in a cell.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Times {
+    pub referral: Hist,
+    pub completion: Hist,
+}
+
+/// Where one need case sits: fixed from its identification on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Labels {
+    pub month: Month,
+    pub site: String,
+    pub need: String,
+    pub values: [String; 11],
+}
+
+/// What one need case contributes now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measures {
+    pub counts: Counts,
+    pub to_referral: TimeObs,
+    pub to_completion: TimeObs,
+}
+/// The labels of a need case (`None` before identification).
+pub fn labels(case: &NeedCase) -> Option<Labels> {
+    parts(case, [0; 5], true).and_then(|(l, _)| l)
+}
+
+/// What a need case contributes, with its rejected referrals by reason (`None`:
+/// nothing — not identified, or entered in error). Takes the domain's state, not
+/// the casework view, so the cube depends on the domain only.
+pub fn measures(case: &NeedCase, rejections: [u16; 5]) -> Option<Measures> {
+    parts(case, rejections, false).map(|(_, m)| m)
+}
+
+/// The facts of a need case (`None`: it counts for nothing).
+fn parts(
+    case: &NeedCase,
+    rejections: [u16; 5],
+    with_labels: bool,
+) -> Option<(Option<Labels>, Measures)> {
+    let d = case.data()?;
+    let status = case.status().unwrap_or(NeedStatus::Identified);
+    if status == NeedStatus::EnteredInError {
+        return None;
+    }
+    let live = || {
+        d.referrals
+            .iter()
+            .filter(|r| r.status != ReferralStatus::EnteredInError)
+    };
+    let completed_with = |ok: &[Outcome]| {
+        live().any(|r| {
+            r.status == ReferralStatus::Completed && r.outcome.is_some_and(|o| ok.contains(&o))
+        })
+    };
+    let p = &d.recipient;
+    let age = p.age_band_at(d.identified_at);
+    let values = || {
+        [
+            crate::equity::cube::age_name(age).to_string(),
+            enum_name(&p.sex),
+            p.region.as_str().to_string(),
+            p.country.code().to_string(),
+            p.language.language().to_string(),
+            enum_name(&p.preferential_reimbursement),
+            p.deprivation_decile
+                .map_or("unknown".to_string(), |d| format!("Q{}", d.quintile())),
+            match p.kind {
+                RecipientKind::Patient => "patient".to_string(),
+                RecipientKind::Relative { .. } => "relative".to_string(),
+            },
+            p.site.to_string(),
+            enum_name(&p.cancer_site_group),
+            d.domain.name().to_string(),
+        ]
+    };
+    let referrals = live().count() as u64;
+    let days = |t: chrono::DateTime<chrono::Utc>| (t - d.identified_at).num_days().max(0) as u32;
+    let id_day = (d.identified_at.timestamp().div_euclid(86_400)) as i32;
+    let finished_at = || {
+        d.closed.map(|(_, at)| at).or_else(|| {
+            live()
+                .filter(|r| r.status == ReferralStatus::Completed)
+                .map(|r| r.changed_at)
+                .max()
+        })
+    };
+    let to_referral = match live().map(|r| r.requested_at).min() {
+        Some(t) => TimeObs::Event(days(t)),
+        None => match d.closed {
+            Some((_, at)) => TimeObs::Censored(days(at)),
+            None => TimeObs::Open(id_day),
+        },
+    };
+    let done_ok = live()
+        .filter(|r| {
+            r.status == ReferralStatus::Completed
+                && r.outcome
+                    .is_some_and(|o| matches!(o, Outcome::NeedMet | Outcome::NeedPartlyMet))
+        })
+        .map(|r| r.changed_at)
+        .min();
+    let to_completion = match done_ok {
+        Some(t) => TimeObs::Event(days(t)),
+        None => match (status.is_finished(), finished_at()) {
+            (true, Some(at)) => TimeObs::Censored(days(at)),
+            _ => TimeObs::Open(id_day),
+        },
+    };
+    let labels = with_labels.then(|| Labels {
+        month: month_of(d.identified_at.year(), d.identified_at.month()),
+        site: p.site.to_string(),
+        need: d.need.to_string(),
+        values: values(),
+    });
+    Some((
+        labels,
+        Measures {
+            to_referral,
+            to_completion,
+            counts: Counts {
+                identified: 1,
+                referred: u64::from(referrals > 0),
+                completed: u64::from(
+                    status == NeedStatus::Completed
+                        && completed_with(&[Outcome::NeedMet, Outcome::NeedPartlyMet]),
+                ),
+                unmet: u64::from(
+                    matches!(d.closed, Some((CloseReason::NoServiceAvailable, _)))
+                        || (status == NeedStatus::Completed
+                            && completed_with(&[Outcome::NeedNotMet])
+                            && !completed_with(&[Outcome::NeedMet, Outcome::NeedPartlyMet])),
+                ),
+                referrals,
+                rejected: rejections.map(u64::from),
+                keys: [0; 10],
+            }
+            .keyed(record_key(d.id.as_uuid())),
+        },
+    ))
+}
+
+/// The serde name of a unit enum variant (`female`, `yes`, `head_and_neck`).
+fn enum_name<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+pub fn age_name(a: careledger_domain::values::AgeBand) -> &'static str {
+    use careledger_domain::values::AgeBand as A;
+    match a {
+        A::Under18 => "0-17",
+        A::From18To39 => "18-39",
+        A::From40To64 => "40-64",
+        A::From65To74 => "65-74",
+        A::From75 => "75+",
+    }
+}
