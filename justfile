@@ -17,8 +17,10 @@ lint:
     cargo clippy --workspace --all-targets -- -D warnings
 
 # Performance scenarios of DESIGN §7: one JSON line per scenario (`just bench --quick` for a smoke run).
+# The GraphQL scenarios run the release `careledger` binary built first, beside the benchmark.
 bench *ARGS:
-    cargo run --release -p careledger-api --bin careledger-bench -- {{ARGS}}
+    cargo build --release -p careledger-api --bin careledger
+    cargo run --release -p careledger-bench -- {{ARGS}}
 
 # What CI runs on a clean clone.
 ci:

@@ -393,7 +393,9 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Ports, Settings};
     use careledger_domain::ids::{NeedCaseId, ServiceId};
+    use careledger_domain::need_case::NeedCase;
     use careledger_domain::need_case::{NeedCaseAction, SuggestedService};
     use careledger_domain::recipient::{RecipientAction, RecipientKind, RegisterCareRecipient};
     use careledger_domain::store::Role;
@@ -412,16 +414,16 @@ mod tests {
         )
         .unwrap();
         let app = || {
-            Arc::new(App {
-                store: Arc::new(store.clone()),
-                vault: Arc::new(careledger_infra::vault::SqliteKeyVault::in_dir(dir).unwrap()),
-                clock: Arc::new(SystemClock),
-                catalogue: Arc::new(careledger_infra::catalogue::default_catalogue().unwrap()),
-                projector: careledger_projections::runner::Projector::new(Casework::default()),
-                settings: Settings::default(),
-                metrics: Arc::default(),
-                streams: StreamCache::default(),
-            })
+            Arc::new(App::new(
+                Ports {
+                    store: Arc::new(store.clone()),
+                    vault: Arc::new(careledger_infra::vault::SqliteKeyVault::in_dir(dir).unwrap()),
+                    clock: Arc::new(SystemClock),
+                    catalogue: Arc::new(careledger_infra::catalogue::default_catalogue().unwrap()),
+                    projector: careledger_projections::runner::Projector::new(Casework::default()),
+                },
+                Settings::default(),
+            ))
         };
         (app(), app(), store)
     }

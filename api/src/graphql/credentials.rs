@@ -6,8 +6,6 @@ use super::support::scalars::{Position, UserError};
 use super::support::{access, allow, app};
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use careledger_app::policy::Action;
-use careledger_domain::credential::{ApiKey as DomainApiKey, CredentialAction};
-use careledger_domain::store::StreamName;
 use careledger_projections::ApiKeyView;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;

@@ -165,8 +165,7 @@ mod tests {
         m.request(Some("NeedCase"), true, Duration::from_millis(3));
         m.request(Some("NeedCase"), false, Duration::from_millis(30));
         m.request(None, true, Duration::from_micros(100));
-        m.appended(3);
-        let text = m.render(10, 7);
+        let text = m.render(10, 7, 3);
         for line in [
             "careledger_graphql_requests_total{operation=\"NeedCase\",outcome=\"ok\"} 1",
             "careledger_graphql_requests_total{operation=\"NeedCase\",outcome=\"error\"} 1",
@@ -187,7 +186,7 @@ mod tests {
             m.request(Some(&format!("op{i}")), true, Duration::ZERO);
         }
         m.request(Some("op0"), true, Duration::ZERO);
-        let text = m.render(0, 0);
+        let text = m.render(0, 0, 0);
         let ok_lines = text
             .lines()
             .filter(|l| {

@@ -4,7 +4,6 @@
 use super::config::{DisclosureArgs, SecretArgs};
 use crate::http::tokens::TokenKey;
 use anyhow::Context;
-use careledger_projections::equity::disclosure::CellKeyMethod;
 use std::path::Path;
 
 pub fn token_key(secret: &SecretArgs, data_dir: &Path) -> anyhow::Result<(TokenKey, bool)> {

@@ -315,13 +315,13 @@ pub fn v7() -> String {
 /// A token signed with the secret a server keeps in `data_dir` (as `careledger
 /// token` would mint it, without starting a process: valid for its default 8 h).
 pub fn mint(data_dir: &Path, sub: &str, role: &str, sites: &[&str]) -> String {
-    let key = careledger_api::auth::TokenKey::load(data_dir).expect("the server's secret");
+    let key = careledger_api::http::tokens::TokenKey::load(data_dir).expect("the server's secret");
     let now = chrono::Utc::now().timestamp();
-    key.sign(&careledger_api::auth::Claims {
+    key.sign(&careledger_api::http::tokens::Claims {
         sub: sub.into(),
         role: role.into(),
         sites: sites.iter().map(|s| s.to_string()).collect(),
         iat: now,
-        exp: now + i64::from(careledger_api::auth::DEFAULT_TOKEN_HOURS) * 3600,
+        exp: now + i64::from(careledger_api::http::tokens::DEFAULT_TOKEN_HOURS) * 3600,
     })
 }

@@ -12,7 +12,7 @@
 use super::inputs::*;
 use super::types::*;
 use crate::graphql::support::commands::{
-    CommandOptions, Invalid, command_context, invalid, new_id, refusal, user_error,
+    CommandOptions, Invalid, command_context, invalid, new_id, refusal,
 };
 use crate::graphql::support::ids::{Kind, clip, parse_input, parse_uuid};
 use crate::graphql::support::scalars::{Position, UserError};
@@ -27,7 +27,6 @@ use careledger_domain::recipient::{RecipientKind as DomainKind, RegisterCareReci
 use careledger_domain::values as v;
 use careledger_projections::NeedCaseView;
 use std::sync::Arc;
-use uuid::Uuid;
 
 #[derive(Default)]
 pub struct CaseMutation;

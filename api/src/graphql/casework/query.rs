@@ -3,9 +3,9 @@
 //! (read-your-writes after a mutation).
 
 use super::types::*;
-use crate::graphql::support::ids::{Kind, clip, parse_input};
+use crate::graphql::support::ids::{Kind, parse_input};
 use crate::graphql::support::paging::{page_info, slice};
-use crate::graphql::support::scalars::{NeedDomain, PageInfo, Position};
+use crate::graphql::support::scalars::{NeedDomain, Position};
 use crate::graphql::support::{allow, app, bad_input, consistent, denied};
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use base64::Engine;

@@ -1,12 +1,11 @@
 //! Case work's GraphQL types: need cases, referrals, suggestions, care
 //! recipients, worklists. They map the read models one to one.
 
-use crate::graphql::audit::HistoryEvent;
 use crate::graphql::catalogue::Need;
 use crate::graphql::directory::types::Service;
 use crate::graphql::support::ids::{GlobalId, Kind};
-use crate::graphql::support::scalars::{Lang, NeedDomain, PageInfo, Position, mirror_enum};
-use crate::graphql::support::{access, app, denied, error, lang_of};
+use crate::graphql::support::scalars::{NeedDomain, PageInfo, Position, mirror_enum};
+use crate::graphql::support::{access, app, denied, error};
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use careledger_app::App;
 use careledger_domain::need_case as nc;
@@ -22,8 +21,8 @@ use nc::{
     Outcome as DOutcome, ReferralStatus as DReferralStatus, RejectionReason as DRejectionReason,
 };
 use v::{
-    CancerSiteGroup as DCancerSiteGroup, NeedDomain as DNeedDomain,
-    PreferentialReimbursement as DPreferentialReimbursement, Sex as DSex,
+    CancerSiteGroup as DCancerSiteGroup, PreferentialReimbursement as DPreferentialReimbursement,
+    Sex as DSex,
 };
 
 mirror_enum!(

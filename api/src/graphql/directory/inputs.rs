@@ -2,10 +2,9 @@
 
 use super::types::*;
 use crate::graphql::support::commands::{CommandOptions, Invalid, invalid};
-use crate::graphql::support::ids::{Kind, clip, parse_input};
+use crate::graphql::support::ids::{Kind, parse_input};
 use crate::graphql::support::scalars::{Position, UserError};
 use async_graphql::{ID, InputObject, SimpleObject};
-use careledger_domain::catalogue::Catalogue;
 use careledger_domain::directory::{self as dir, Capacity, Localized, ServiceProfile};
 use careledger_domain::ids::ServiceId;
 use careledger_domain::values::{self as v};

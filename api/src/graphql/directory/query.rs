@@ -1,10 +1,9 @@
 //! The directory's reads: one service, and the `services` search.
 
 use super::types::*;
-use crate::graphql::catalogue::Need;
 use crate::graphql::support::ids::{Kind, clip, parse_input};
-use crate::graphql::support::scalars::{Lang, PageInfo, Position};
-use crate::graphql::support::{MAX_PAGE, allow, app, consistent, error, lang_of};
+use crate::graphql::support::scalars::{PageInfo, Position};
+use crate::graphql::support::{MAX_PAGE, allow, app, consistent, error};
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;

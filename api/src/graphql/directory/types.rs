@@ -10,7 +10,7 @@ use careledger_app::policy::Action;
 use careledger_domain::directory::{self as dir, Capacity};
 use careledger_domain::ids::ServiceId;
 use careledger_domain::need_case::ReferralStatus;
-use careledger_domain::values::{self as v, Lang as DomainLang};
+use careledger_domain::values::Lang as DomainLang;
 use careledger_projections::directory::{ServiceLoad as DomainLoad, ServiceView};
 use std::sync::Arc;
 

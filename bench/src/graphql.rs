@@ -1,5 +1,5 @@
-//! The GraphQL scenarios: the real server runs in a child process (this binary
-//! started again with `__serve`), the load comes from this process over loopback:
+//! The GraphQL scenarios: the real server runs in a child process (the built
+//! `careledger` binary, see `server`), the load comes from this process over loopback:
 //! 64 keep-alive HTTP/1.1 connections, each with one request in flight, every
 //! response checked for errors.
 //!
@@ -7,11 +7,12 @@
 //!   lifecycle (identify, suggest, request, accept, start, complete), every
 //!   mutation durable before it is answered. Baseline: the same requests, same
 //!   connections, against a plain axum JSON handler (parse the body, answer JSON)
-//!   in another child process (`__baseline`): the HTTP stack's ceiling here.
+//!   in another child process (this benchmark started again with `__baseline`):
+//!   the HTTP stack's ceiling here.
 //! * `graphql_query`: `needCase` lookups by id over the need cases the mutations
 //!   created.
 
-use super::report;
+use super::{report, server};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -47,12 +48,11 @@ impl Drop for ChildServer {
     }
 }
 
-pub(crate) fn spawn(args: &[&str]) -> ChildServer {
+/// Starts `cmd` (a server that prints `listening on http://<addr>`) and waits
+/// until it listens.
+pub(crate) fn spawn(mut cmd: Command) -> ChildServer {
     use std::io::BufRead;
-    let exe = std::env::current_exe().expect("own path");
-    let mut child = Command::new(exe)
-        .args(args)
-        .env("CARELEDGER_LOG", "warn")
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -97,16 +97,8 @@ fn bench_service() -> &'static str {
 pub fn start_server(dir: &Path) -> ChildServer {
     let data = dir.to_str().unwrap();
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/data/hsds-example");
-    let imported = Command::new(std::env::current_exe().expect("own path"))
-        .args(["__serve", "import-hsds", example, "--data-dir", data])
-        .env("CARELEDGER_LOG", "warn")
-        .stdout(Stdio::null())
-        .status()
-        .expect("run import-hsds");
-    assert!(imported.success(), "the example directory was not imported");
-    let mut server = spawn(&[
-        "__serve",
-        "serve",
+    server::import_hsds(Path::new(example), dir);
+    let mut child = server::serve(&[
         "--addr",
         "127.0.0.1:0",
         "--data-dir",
@@ -119,20 +111,15 @@ pub fn start_server(dir: &Path) -> ChildServer {
         "10000",
     ]);
     // The lifecycle is a coordinator's work, not the administrator's.
-    let key = careledger_api::auth::TokenKey::load(dir).expect("the server's secret");
-    let now = chrono::Utc::now().timestamp();
-    server.token = key.sign(&careledger_api::auth::Claims {
-        sub: "bench-coordinator".into(),
-        role: "coordinator".into(),
-        sites: vec!["*".into()],
-        iat: now,
-        exp: now + 24 * 3600,
-    });
-    server
+    child.token = server::token(dir, "bench-coordinator", "coordinator", 24);
+    child
 }
 
+/// The comparison point's plain axum handler: this binary again, `__baseline`.
 pub fn start_baseline() -> ChildServer {
-    spawn(&["__baseline"])
+    let mut cmd = Command::new(std::env::current_exe().expect("own path"));
+    cmd.arg("__baseline");
+    spawn(cmd)
 }
 
 /// The plain axum JSON handler of the baseline (runs in the child process).

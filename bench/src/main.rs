@@ -7,9 +7,20 @@
 //! scenarios runs only those (`careledger-bench replay`). With
 //! `CARELEDGER_BENCH_REPLAY_FILE=<path>`, `replay` keeps its filled store there and reuses
 //! it on later runs, so the read phase can be profiled alone.
+//!
+//! Its own crate, apart from the server's: the store, projection and matcher
+//! scenarios call `careledger-infra`, `careledger-projections` and
+//! `careledger-domain` in process; the GraphQL and HTTP scenarios (`graphql_mutation`,
+//! `graphql_query`, `abuse`) start the built `careledger` binary as a child process
+//! and mint its tokens with `careledger token` (see `server`), so the server crate
+//! carries neither the raw SQLite and PostgreSQL baselines' drivers nor a hidden
+//! entry point for the benchmark.
 
-// Links the library, and with it its global allocator (mimalloc), as the server uses.
-use careledger_api as _;
+/// The server's allocator (mimalloc, chosen in `careledger-api`), so the in-process
+/// scenarios (append, replay, fold) allocate as the server does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use careledger_domain::DomainEvent;
 use careledger_domain::ids::{EventId, NeedCaseId, RecipientId, ReferralId, ServiceId};
 use careledger_domain::need_case::*;
@@ -45,24 +56,15 @@ mod equity;
 mod graphql;
 mod personal;
 mod pg;
+mod rng;
+mod server;
 mod suggest;
 
 fn main() {
-    // The GraphQL scenarios start this binary again as their server processes.
-    let args: Vec<String> = std::env::args().collect();
-    match args.get(1).map(String::as_str) {
-        Some("__serve") => {
-            let code = careledger_api::main_with(
-                std::iter::once("careledger".to_string()).chain(args[2..].iter().cloned()),
-            );
-            std::process::exit(if code == std::process::ExitCode::SUCCESS {
-                0
-            } else {
-                1
-            });
-        }
-        Some("__baseline") => return graphql::run_baseline(),
-        _ => {}
+    // `graphql_mutation`'s comparison point starts this binary again as a plain axum
+    // handler (the server itself is the real `careledger` binary: `server`).
+    if std::env::args().nth(1).as_deref() == Some("__baseline") {
+        return graphql::run_baseline();
     }
     let quick = std::env::args().any(|a| a == "--quick");
     let scale = if quick {
@@ -86,6 +88,23 @@ fn main() {
             http_duration: Duration::from_secs(10),
         }
     };
+    // `careledger-bench [--quick] [scenario…]`: run only the named scenarios.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    // The scenarios against the real server need its binary: look for it before
+    // anything runs, so a missing one fails at once rather than minutes in.
+    if ["graphql_mutation", "graphql_query", "abuse"]
+        .into_iter()
+        .any(wanted)
+    {
+        eprintln!(
+            "careledger-bench: server binary {}",
+            server::binary().display()
+        );
+    }
     let dir = std::env::temp_dir().join(format!("careledger-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("bench directory");
     eprintln!("careledger-bench: working in {}", dir.display());
@@ -93,12 +112,6 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    // `careledger-bench [--quick] [scenario…]`: run only the named scenarios.
-    let only: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     rt.block_on(async {
         // Each scenario gets its own directory, removed when it is done, so one
         // scenario's files (and the kernel's write-back of them) do not weigh on the next.

@@ -10,8 +10,8 @@
 //! nine `equityTwoWay` tables with every cell (a tenth would pass the complexity
 //! limit). Target: the ordinary clients' p99 stays ≤ 50 ms under attack.
 
-use super::graphql::{Conn, has_error, p99_ms, spawn};
-use super::report;
+use super::graphql::{Conn, has_error, p99_ms};
+use super::{report, server};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -35,29 +35,22 @@ fn worst_document() -> String {
     serde_json::json!({ "query": format!("{{ {} }}", tables.join(" ")) }).to_string()
 }
 
+/// A token of the server on `dir`, valid an hour (minted by `careledger token`).
 fn token(dir: &Path, sub: &str, role: &str) -> String {
-    let key = careledger_api::auth::TokenKey::load(dir).expect("the server's secret");
-    let now = chrono::Utc::now().timestamp();
-    key.sign(&careledger_api::auth::Claims {
-        sub: sub.into(),
-        role: role.into(),
-        sites: vec!["*".into()],
-        iat: now,
-        exp: now + 3600,
-    })
+    server::token(dir, sub, role, 1)
 }
 
-/// The ordinary clients' latencies (µs) and error count over `duration`.
+/// The ordinary clients' latencies (µs) and error count over `duration`; client `c`
+/// uses `tokens[c]`, its own coordinator credential.
 async fn ordinary_load(
     addr: &str,
-    dir: &Path,
+    tokens: &[String],
     ids: Arc<Vec<String>>,
     duration: Duration,
 ) -> (Vec<u32>, usize) {
     let mut tasks = Vec::new();
-    for c in 0..ORDINARY {
-        let (addr, ids) = (addr.to_string(), ids.clone());
-        let token = token(dir, &format!("bench-nurse-{c}"), "coordinator");
+    for (c, token) in tokens.iter().enumerate() {
+        let (addr, ids, token) = (addr.to_string(), ids.clone(), token.clone());
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::open(&addr, &token).await;
             let (mut lat, mut errors) = (Vec::new(), 0usize);
@@ -100,9 +93,7 @@ pub async fn abuse(dir: &Path, duration: Duration, recipients: u32) {
     eprintln!("abuse: loading the demo data set ({recipients} recipients)");
     let data = dir.to_str().unwrap();
     let recipients = recipients.to_string();
-    let server = spawn(&[
-        "__serve",
-        "serve",
+    let server = server::serve(&[
         "--addr",
         "127.0.0.1:0",
         "--data-dir",
@@ -133,12 +124,21 @@ pub async fn abuse(dir: &Path, duration: Duration, recipients: u32) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let ids = Arc::new(ids);
+    // Every credential minted before any load starts (each is a process run), so
+    // all clients start together.
+    let ordinary: Vec<String> = (0..ORDINARY)
+        .map(|c| token(dir, &format!("bench-nurse-{c}"), "coordinator"))
+        .collect();
+    let attack_tokens: Vec<String> = (0..ATTACKERS)
+        .map(|a| token(dir, &format!("bench-attacker-{a}"), "quality_manager"))
+        .collect();
 
     eprintln!(
         "abuse: {ORDINARY} ordinary clients alone, {} s",
         duration.as_secs()
     );
-    let (mut calm, calm_errors) = ordinary_load(&server.addr, dir, ids.clone(), duration).await;
+    let (mut calm, calm_errors) =
+        ordinary_load(&server.addr, &ordinary, ids.clone(), duration).await;
 
     eprintln!(
         "abuse: the same with {ATTACKERS} attackers × {ATTACK_CONNECTIONS} connections looping nine equityTwoWay tables"
@@ -147,8 +147,7 @@ pub async fn abuse(dir: &Path, duration: Duration, recipients: u32) {
     let (answered, refused) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let body = Arc::new(worst_document());
     let mut attackers = Vec::new();
-    for a in 0..ATTACKERS {
-        let token = token(dir, &format!("bench-attacker-{a}"), "quality_manager");
+    for token in &attack_tokens {
         for _ in 0..ATTACK_CONNECTIONS {
             let (addr, token, body, stop) = (
                 server.addr.clone(),
@@ -172,7 +171,8 @@ pub async fn abuse(dir: &Path, duration: Duration, recipients: u32) {
         }
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (mut attacked, attacked_errors) = ordinary_load(&server.addr, dir, ids, duration).await;
+    let (mut attacked, attacked_errors) =
+        ordinary_load(&server.addr, &ordinary, ids, duration).await;
     stop.store(true, Ordering::Relaxed);
     for a in attackers {
         let _ = a.await;

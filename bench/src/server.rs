@@ -1,0 +1,88 @@
+//! The `careledger` binary the GraphQL and HTTP scenarios measure, run as an
+//! operator runs it: `careledger import-hsds`, `careledger serve` and
+//! `careledger token` in child processes. The benchmark links nothing of the
+//! server crate, so what it measures is exactly the program that ships.
+//!
+//! The binary is `$CARELEDGER_BIN` when set, else `careledger` next to this
+//! benchmark's own executable (cargo puts both in the same target directory).
+
+use super::graphql::{ChildServer, spawn};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+/// Where the `careledger` binary is; exits with a clear message when it is not
+/// there (called before any scenario runs, so a missing binary costs no time).
+pub fn binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let (path, named_by) = match std::env::var_os("CARELEDGER_BIN") {
+            Some(p) if !p.is_empty() => (PathBuf::from(p), "CARELEDGER_BIN"),
+            _ => {
+                let own = std::env::current_exe().expect("the benchmark's own path");
+                let dir = own.parent().expect("the benchmark's directory");
+                (
+                    dir.join(format!("careledger{}", std::env::consts::EXE_SUFFIX)),
+                    "the benchmark's own directory",
+                )
+            }
+        };
+        if !path.is_file() {
+            eprintln!(
+                "careledger-bench: the server binary {} ({named_by}) is missing: build it first: \
+                 cargo build --release -p careledger-api --bin careledger \
+                 (or name another one with CARELEDGER_BIN)",
+                path.display()
+            );
+            std::process::exit(2);
+        }
+        path
+    })
+}
+
+/// `careledger <args…>` with warnings-only logging.
+fn command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(binary());
+    cmd.args(args).env("CARELEDGER_LOG", "warn");
+    cmd
+}
+
+/// Starts `careledger serve <args…>`; the child is stopped when the handle drops.
+pub fn serve(args: &[&str]) -> ChildServer {
+    let mut cmd = command(&["serve"]);
+    cmd.args(args);
+    spawn(cmd)
+}
+
+/// Imports an HSDS package into `data_dir` with `careledger import-hsds`.
+pub fn import_hsds(package: &Path, data_dir: &Path) {
+    let status = command(&["import-hsds"])
+        .arg(package)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run careledger import-hsds");
+    assert!(status.success(), "the HSDS package was not imported");
+}
+
+/// A bearer token for `sub` in `role` over all sites, valid `hours`, minted with
+/// `careledger token` from the secret in `data_dir` (a server has started there).
+pub fn token(data_dir: &Path, sub: &str, role: &str, hours: u32) -> String {
+    let out = command(&["token", "--sub", sub, "--role", role, "--sites", "*"])
+        .arg("--hours")
+        .arg(hours.to_string())
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .expect("run careledger token");
+    assert!(
+        out.status.success(),
+        "careledger token failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).expect("a token is ASCII");
+    let token = token.trim();
+    assert!(!token.is_empty(), "careledger token printed no token");
+    token.to_string()
+}
