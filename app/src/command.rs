@@ -381,7 +381,7 @@ impl App {
         name: &str,
         authorize: &impl Fn(Option<&SiteId>) -> Result<(), AppError>,
     ) -> Result<(), AppError> {
-        let name = StreamName::parse(name).map_err(|e| AppError::internal(e))?;
+        let name = StreamName::parse(name).map_err(AppError::internal)?;
         let history = self.read_stream(&name).await?;
         match history.iter().find_map(|e| e.metadata.site.as_ref()) {
             Some(site) => authorize(Some(site)),
@@ -531,7 +531,7 @@ mod tests {
         assert!(
             matches!(
                 e,
-                AppError::Rejected {
+                AppError::Conflict {
                     code: "STALE_VERSION",
                     ..
                 }
@@ -595,7 +595,7 @@ mod tests {
                 Ok(_) => ok += 1,
                 // Under heavy contention a command may give up after its retries: it
                 // says so and wrote nothing.
-                Err(AppError::Rejected {
+                Err(AppError::Conflict {
                     code: "CONFLICT", ..
                 }) => gave_up += 1,
                 Err(e) => panic!("{e:?}"),

@@ -27,6 +27,7 @@ pub mod credentials;
 pub mod demo;
 pub mod directory;
 pub mod error;
+pub mod personal;
 pub mod policy;
 pub mod projection;
 pub mod telemetry;

@@ -45,15 +45,12 @@ pub async fn caught_up(
     snapshots: &dyn SnapshotStore,
 ) -> Result<Arc<Projector>, StoreError> {
     let projector = Projector::new(runner::load(snapshots));
-    let head = store.head().await?;
-    let mut after = projector.position();
-    while after < head {
-        let page = store.read_all(after, PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = last.position;
-        for e in &page {
-            projector.apply(e);
-        }
-    }
+    fold_log(
+        store.as_ref(),
+        projector.position(),
+        |e| projector.apply(e),
+        |_| {},
+    )
+    .await?;
     Ok(projector)
 }

@@ -30,7 +30,8 @@ use async_graphql::{EmptySubscription, Schema};
 use careledger_app::App;
 use std::sync::Arc;
 
-/// Every query, in the order the schema lists them.
+/// Every query: case work, the needs catalogue, the audit trail, where the read
+/// models stand, the directory, equity tables and API keys.
 #[derive(async_graphql::MergedObject, Default)]
 pub struct Query(
     node::NodeQuery,
@@ -75,23 +76,17 @@ pub fn sdl() -> String {
 }
 
 #[cfg(test)]
+mod snapshots;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The checked-in SDL is the code's: regenerate with
-    /// `cargo run -- print-schema > api/schema.graphql` when this fails.
+    /// The checked-in SDL is the code's. When this fails on purpose, update it
+    /// with `UPDATE_EXPECT=1 cargo test -p careledger-api the_checked_in_sdl`
+    /// (or `cargo run -- print-schema > api/schema.graphql`) and review the diff.
     #[test]
     fn the_checked_in_sdl_matches_the_code() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql");
-        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
-        let current = sdl();
-        if std::env::var_os("CARELEDGER_UPDATE_SDL").is_some() {
-            std::fs::write(path, &current).unwrap();
-            return;
-        }
-        assert!(
-            on_disk == current,
-            "api/schema.graphql is out of date: run `CARELEDGER_UPDATE_SDL=1 cargo test -p careledger-api the_checked_in_sdl` or `cargo run -- print-schema > api/schema.graphql`"
-        );
+        expect_test::expect_file!["../../schema.graphql"].assert_eq(&sdl());
     }
 }

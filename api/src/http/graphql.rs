@@ -250,9 +250,6 @@ pub async fn get(
     execute(&s, &headers, media, request, true).await
 }
 
-/// The moment a request's time is up: resolvers doing CPU-bound work check it
-/// before they start (see `graphql::equity`), so work past the limit never begins.
-
 async fn execute(
     s: &HttpState,
     headers: &HeaderMap,

@@ -196,6 +196,7 @@ impl Application {
         };
         let json = serde_json::to_string(&line)?;
         let tmp = path.with_extension("tmp");
+        let _ = std::fs::remove_file(&tmp);
         crate::http::tokens::write_private(&tmp, format!("{json}\n").as_bytes())
             .with_context(|| format!("cannot write {}", tmp.display()))?;
         std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;

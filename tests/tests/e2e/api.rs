@@ -1,6 +1,6 @@
 //! A running server and a small GraphQL-over-HTTP client for the tests.
 
-use crate::helpers::Running;
+use crate::helpers::{Ready, Running};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
@@ -50,14 +50,14 @@ fn agent() -> ureq::Agent {
 
 impl Server {
     /// Starts `careledger serve <args>` on a fresh data directory, port 0, and reads
-    /// the address and the first-start admin token it prints.
+    /// the address and the first-start admin token from its ready file.
     pub fn start(data_dir: &Path, args: &[&str]) -> Self {
-        let mut all = vec!["serve"];
-        all.extend_from_slice(args);
-        let running = Running::start(&all, data_dir);
-        let token_line = running.wait_for_line("admin token", Duration::from_secs(120));
-        let admin = token_line.rsplit(' ').next().unwrap().to_string();
-        let mut s = Self::attach(running, admin.clone());
+        let (running, ready) = Running::start_serving(args, data_dir, Duration::from_secs(120));
+        let admin = ready
+            .admin_token
+            .clone()
+            .expect("a first start writes the admin token to the ready file");
+        let mut s = Self::attach(running, &ready, admin.clone());
         s.admin = admin;
         s.token = mint(data_dir, "e2e-coordinator", "coordinator", &["*"]);
         s
@@ -66,9 +66,8 @@ impl Server {
     /// Starts `careledger serve <args>` when no first-start token is printed (a
     /// configured secret): the caller brings the token.
     pub fn start_with_token(data_dir: &Path, args: &[&str], token: &str) -> Self {
-        let mut all = vec!["serve"];
-        all.extend_from_slice(args);
-        Self::attach(Running::start(&all, data_dir), token.to_string())
+        let (running, ready) = Running::start_serving(args, data_dir, Duration::from_secs(120));
+        Self::attach(running, &ready, token.to_string())
     }
 
     /// A gauge from `/metrics` (the first sample whose line starts with `name`).
@@ -84,17 +83,12 @@ impl Server {
     /// Starts again on a data directory that has been used (no admin token is
     /// printed then): the caller brings the token.
     pub fn restart(data_dir: &Path, token: &str) -> Self {
-        let running = Running::start(&["serve"], data_dir);
-        Self::attach(running, token.to_string())
+        let (running, ready) = Running::start_serving(&[], data_dir, Duration::from_secs(120));
+        Self::attach(running, &ready, token.to_string())
     }
 
-    fn attach(running: Running, token: String) -> Self {
-        let line = running.wait_for_line("listening on http://", Duration::from_secs(120));
-        let base = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap()
-            .to_string();
+    fn attach(running: Running, ready: &Ready, token: String) -> Self {
+        let base = format!("http://{}", ready.addr);
         Server {
             running,
             base,

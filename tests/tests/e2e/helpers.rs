@@ -17,6 +17,16 @@ pub fn program() -> String {
 }
 
 /// A running `careledger` process; killed on drop if still running.
+/// What a server wrote to its `--ready-file`.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    /// `127.0.0.1:<port>`.
+    pub addr: String,
+    /// Only on the first start of a data directory.
+    pub admin_token: Option<String>,
+    pub file: std::path::PathBuf,
+}
+
 pub struct Running {
     pub child: Child,
     pub stdout: mpsc::Receiver<String>,
@@ -44,6 +54,42 @@ impl Running {
             }
         });
         Running { child, stdout: rx }
+    }
+
+    /// Starts `careledger serve <args>` with `--ready-file` and waits for the
+    /// server to write it: the bound address and the first-start admin token, read
+    /// as JSON (never by splitting the human-facing stdout text).
+    pub fn start_serving(args: &[&str], data_dir: &Path, timeout: Duration) -> (Self, Ready) {
+        static STARTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let file = data_dir.join(format!("ready-{}-{n}.json", std::process::id()));
+        let _ = std::fs::remove_file(&file);
+        let mut all: Vec<&str> = vec!["serve", "--ready-file"];
+        let path = file.to_str().expect("a UTF-8 path");
+        all.push(path);
+        all.extend(args.iter().copied().filter(|a| *a != "serve"));
+        let mut running = Running::start(&all, data_dir);
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&file)
+                && let Ok(json) = serde_json::from_str::<serde_json::Value>(&text)
+            {
+                let ready = Ready {
+                    addr: json["addr"].as_str().expect("addr").to_string(),
+                    admin_token: json["admin_token"].as_str().map(str::to_string),
+                    file: file.clone(),
+                };
+                return (running, ready);
+            }
+            if let Some(status) = running.child.try_wait().unwrap() {
+                panic!("careledger serve exited ({status}) before it was ready");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no ready file within {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Waits for a stdout line containing `needle`.

@@ -110,3 +110,33 @@ fn check_catalogue_summarises_a_valid_catalogue_and_names_a_bad_line() {
         "{err}"
     );
 }
+
+/// `--ready-file`: once bound, the server writes one JSON line with the address
+/// it listens on (port 0 resolved) and, on a first start only, the admin token —
+/// readable by its owner only. A harness or a supervisor reads this, not stdout.
+#[test]
+fn the_ready_file_names_the_bound_address_and_the_first_start_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, ready) = Running::start_serving(&[], dir.path(), Duration::from_secs(60));
+    assert!(ready.addr.starts_with("127.0.0.1:"), "{}", ready.addr);
+    assert!(!ready.addr.ends_with(":0"), "{}", ready.addr);
+    let token = ready.admin_token.clone().expect("first start: a token");
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&ready.file).unwrap()).unwrap();
+    assert_eq!(json["pid"].as_u64(), Some(u64::from(first.child.id())));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&ready.file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the ready file holds a token: {mode:o}");
+    }
+    // The address answers.
+    let health = std::net::TcpStream::connect(&ready.addr);
+    assert!(health.is_ok(), "{health:?}");
+    assert!(first.stop_with("TERM").success());
+
+    let (second, again) = Running::start_serving(&[], dir.path(), Duration::from_secs(60));
+    assert_eq!(again.admin_token, None, "no token after the first start");
+    assert!(second.stop_with("TERM").success());
+}

@@ -99,8 +99,6 @@ need_case_payload!(CloseNeedPayload);
 need_case_payload!(MarkEnteredInErrorPayload);
 
 /// What a need-case command produced, before it takes its payload's name.
-
-/// What a need-case command produced, before it takes its payload's name.
 #[derive(Default)]
 pub struct NeedCaseOutcome {
     view: Option<NeedCaseView>,

@@ -6,7 +6,7 @@ use super::types::*;
 use crate::graphql::support::ids::{Kind, parse_input};
 use crate::graphql::support::paging::{page_info, slice};
 use crate::graphql::support::scalars::{NeedDomain, Position};
-use crate::graphql::support::{allow, app, bad_input, consistent, denied};
+use crate::graphql::support::{allow, app, app_error, bad_input, consistent, denied};
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -63,30 +63,18 @@ fn parse_site(s: &str) -> Result<SiteId> {
 
 pub(crate) fn load_need_case(ctx: &Context<'_>, id: NeedCaseId) -> Result<Option<NeedCase>> {
     let access = allow(ctx, Action::ReadCasework)?;
-    let m = app(ctx).projector.read();
-    match m.need_case(id) {
-        Some(v) if v.data().is_some() => {
-            if let Some(s) = v.site() {
-                access.check_at(Action::ReadCasework, s).map_err(denied)?;
-            }
-            Ok(Some(NeedCase(Arc::new(v.clone()))))
-        }
-        _ => Ok(None),
-    }
+    Ok(app(ctx)
+        .need_case(access, id)
+        .map_err(app_error)?
+        .map(|v| NeedCase(Arc::new(v))))
 }
 
 pub(crate) fn load_recipient(ctx: &Context<'_>, id: RecipientId) -> Result<Option<CareRecipient>> {
     let access = allow(ctx, Action::ReadCasework)?;
-    let m = app(ctx).projector.read();
-    match m.recipient(id) {
-        Some(r) => {
-            access
-                .check_at(Action::ReadCasework, &r.profile.site)
-                .map_err(denied)?;
-            Ok(Some(CareRecipient(Arc::new(r.clone()))))
-        }
-        None => Ok(None),
-    }
+    Ok(app(ctx)
+        .care_recipient(access, id)
+        .map_err(app_error)?
+        .map(|r| CareRecipient(Arc::new(r))))
 }
 
 #[Object]
@@ -134,8 +122,9 @@ impl CaseQuery {
         let access = allow(ctx, Action::ReadCasework)?;
         let slice = slice(first, after, last, before, decode_need_case_cursor)?;
         let f = filter.unwrap_or_default();
-        let mut filter = NeedCaseFilter {
-            sites: access.sites_for(Action::ReadCasework).map(<[_]>::to_vec),
+        let site = f.site.as_deref().map(parse_site).transpose()?;
+        let filter = NeedCaseFilter {
+            sites: app(ctx).casework_sites(access, site).map_err(app_error)?,
             statuses: f.status.map(|s| s.into_iter().map(Into::into).collect()),
             domain: f.domain.map(Into::into),
             need: f
@@ -152,13 +141,6 @@ impl CaseQuery {
                 .transpose()
                 .map_err(bad_input)?,
         };
-        if let Some(site) = f.site {
-            let site = parse_site(&site)?;
-            access
-                .check_at(Action::ReadCasework, &site)
-                .map_err(denied)?;
-            filter.sites = Some(vec![site]);
-        }
         consistent(ctx, min_position).await?;
         let app = app(ctx);
         let overdue = Overdue {

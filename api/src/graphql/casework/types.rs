@@ -5,7 +5,7 @@ use crate::graphql::catalogue::Need;
 use crate::graphql::directory::types::Service;
 use crate::graphql::support::ids::{GlobalId, Kind};
 use crate::graphql::support::scalars::{NeedDomain, PageInfo, Position, mirror_enum};
-use crate::graphql::support::{access, app, denied, error};
+use crate::graphql::support::{access, app, app_error};
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use careledger_app::App;
 use careledger_domain::need_case as nc;
@@ -352,30 +352,11 @@ impl CareRecipient {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<PersonalData>> {
         let access = access(ctx)?;
-        access
-            .check_at(
-                careledger_app::policy::Action::ReadPersonalData,
-                &self.0.profile.site,
-            )
-            .map_err(denied)?;
-        let (Some(sealed), None) = (&self.0.personal, self.0.erased_at) else {
-            return Ok(None);
-        };
-        let app = app(ctx);
-        match app.vault.open(self.0.profile.recipient, sealed).await {
-            Ok(p) => Ok(p.map(PersonalData::from)),
-            Err(e) => {
-                // The error names no person; the data never reaches the log.
-                tracing::error!(error = %e, "personal data could not be opened");
-                Err(error(
-                    match e {
-                        careledger_domain::personal::VaultError::Unavailable(_) => "UNAVAILABLE",
-                        _ => "INTERNAL",
-                    },
-                    "the personal data could not be opened",
-                ))
-            }
-        }
+        app(ctx)
+            .personal_data(access, &self.0)
+            .await
+            .map(|p| p.map(PersonalData::from))
+            .map_err(app_error)
     }
     /// True once the recipient was erased (their personal data is gone; their
     /// need cases and their place in the statistics stay).

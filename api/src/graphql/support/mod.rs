@@ -9,8 +9,10 @@ pub mod paging;
 pub mod scalars;
 
 use async_graphql::{Context, ErrorExtensions};
+use careledger_app::personal::NotOpened;
 use careledger_app::policy::{Action, Denied};
 use careledger_app::{Access, App, AppError};
+use careledger_domain::personal::VaultError;
 use careledger_domain::store::Position as StorePosition;
 use careledger_domain::values::Lang;
 use scalars::Position;
@@ -124,10 +126,9 @@ pub fn app_error(e: AppError) -> async_graphql::Error {
         ),
         AppError::Unavailable(source) => {
             tracing::error!(error = %source, "unavailable");
-            if source
-                .downcast_ref::<careledger_domain::personal::VaultError>()
-                .is_some()
-            {
+            if source.downcast_ref::<NotOpened>().is_some() {
+                error("UNAVAILABLE", "the personal data could not be opened")
+            } else if source.downcast_ref::<VaultError>().is_some() {
                 error("UNAVAILABLE", "the key vault is unavailable; retry later")
             } else {
                 error("UNAVAILABLE", "the event store is unavailable; retry later")
@@ -135,7 +136,11 @@ pub fn app_error(e: AppError) -> async_graphql::Error {
         }
         AppError::Internal(source) => {
             tracing::error!(error = %source, "internal error");
-            error("INTERNAL", "internal error")
+            if source.downcast_ref::<NotOpened>().is_some() {
+                error("INTERNAL", "the personal data could not be opened")
+            } else {
+                error("INTERNAL", "internal error")
+            }
         }
     }
 }

@@ -15,6 +15,8 @@ use careledger_domain::store::{RecordedEvent, StreamName};
 use chrono::{DateTime, Datelike, Utc};
 use std::sync::Arc;
 
+mod reads;
+
 /// The most services one ranked suggestion proposes.
 pub const MAX_RANKED: usize = 50;
 
@@ -447,3 +449,6 @@ impl App {
         self.need_case_command(access, ctx, id, action).await
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,243 @@
+//! Given a store, when a case-work use case is refused, then the typed error
+//! says why and nothing was written (the log's head did not move).
+
+use super::*;
+use crate::policy::SiteScope;
+use crate::{Ports, Settings};
+use careledger_domain::recipient::{RecipientKind, RegisterCareRecipient};
+use careledger_domain::store::{Actor, Position, Role};
+use careledger_domain::values::*;
+use careledger_infra::clock::SystemClock;
+use careledger_infra::sqlite::{SqliteEventStore, SqliteOptions};
+use careledger_projections::Casework;
+use careledger_projections::runner::Projector;
+use uuid::Uuid;
+
+fn app(dir: &std::path::Path) -> App {
+    let store = SqliteEventStore::open(
+        dir.join("s.sqlite"),
+        Arc::new(SystemClock),
+        SqliteOptions::default(),
+    )
+    .unwrap();
+    App::new(
+        Ports {
+            store: Arc::new(store),
+            vault: Arc::new(careledger_infra::vault::SqliteKeyVault::in_dir(dir).unwrap()),
+            clock: Arc::new(SystemClock),
+            catalogue: Arc::new(careledger_infra::catalogue::default_catalogue().unwrap()),
+            projector: Projector::new(Casework::default()),
+        },
+        Settings::default(),
+    )
+}
+
+fn coordinator_of(site: &str) -> Access {
+    Access {
+        actor: Actor {
+            subject: "c".into(),
+            role: Role::Coordinator,
+        },
+        sites: SiteScope::Only(vec![SiteId::parse(site).unwrap()]),
+    }
+}
+
+fn ctx(access: &Access) -> CommandContext {
+    CommandContext {
+        actor: access.actor.clone(),
+        idempotency_key: None,
+        expected_version: None,
+        occurred_at: None,
+        correlation_id: Uuid::now_v7(),
+    }
+}
+
+fn registration(site: &str, kind: RecipientKind) -> RegisterCareRecipient {
+    RegisterCareRecipient {
+        recipient: RecipientId::from_uuid(Uuid::now_v7()),
+        site: SiteId::parse(site).unwrap(),
+        kind,
+        birth_year: BirthYear::parse(1970).unwrap(),
+        sex: Sex::Female,
+        postal_code: PostalCode::parse(Country::BE, "4000").unwrap(),
+        language: LanguageTag::parse("fr").unwrap(),
+        preferential_reimbursement: PreferentialReimbursement::No,
+        deprivation_decile: None,
+        cancer_site_group: CancerSiteGroup::Breast,
+        personal: None,
+    }
+}
+
+async fn head(app: &App) -> Position {
+    app.store.head().await.unwrap()
+}
+
+#[tokio::test]
+async fn registering_at_a_site_the_caller_does_not_cover_is_forbidden_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    let liege = coordinator_of("be-liege");
+    let r = app
+        .register_care_recipient(
+            &liege,
+            &ctx(&liege),
+            registration("be-leuven", RecipientKind::Patient),
+            None,
+        )
+        .await;
+    assert!(
+        matches!(r, Err(AppError::Forbidden(crate::policy::Denied::Site))),
+        "{r:?}"
+    );
+    assert_eq!(head(&app).await, Position::START);
+}
+
+#[tokio::test]
+async fn a_relative_of_an_unknown_patient_is_refused_like_another_sites_patient() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    let (liege, leuven) = (coordinator_of("be-liege"), coordinator_of("be-leuven"));
+    // A patient of Leuven exists; Liège's coordinator names them, and an unknown id.
+    let patient = app
+        .register_care_recipient(
+            &leuven,
+            &ctx(&leuven),
+            registration("be-leuven", RecipientKind::Patient),
+            None,
+        )
+        .await
+        .unwrap()
+        .view
+        .unwrap()
+        .profile
+        .recipient;
+    let before = head(&app).await;
+    for named in [patient, RecipientId::from_uuid(Uuid::now_v7())] {
+        let r = app
+            .register_care_recipient(
+                &liege,
+                &ctx(&liege),
+                registration("be-liege", RecipientKind::Relative { patient: named }),
+                None,
+            )
+            .await;
+        assert!(
+            matches!(
+                &r,
+                Err(AppError::Rejected {
+                    code: "PATIENT_NOT_FOUND",
+                    field: Some("patientId"),
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+    }
+    assert_eq!(head(&app).await, before);
+}
+
+#[tokio::test]
+async fn a_need_outside_the_catalogue_or_for_an_unknown_recipient_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    let liege = coordinator_of("be-liege");
+    let id = NeedCaseId::from_uuid(Uuid::now_v7());
+    let unknown = RecipientId::from_uuid(Uuid::now_v7());
+    let r = app
+        .identify_need(
+            &liege,
+            &ctx(&liege),
+            id,
+            unknown,
+            NeedCode::parse("psy.nothing-like-it").unwrap(),
+        )
+        .await;
+    assert!(
+        matches!(
+            &r,
+            Err(AppError::Rejected {
+                field: Some("needCode"),
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    let r = app
+        .identify_need(
+            &liege,
+            &ctx(&liege),
+            id,
+            unknown,
+            NeedCode::parse("psy.anxiety").unwrap(),
+        )
+        .await;
+    assert!(
+        matches!(
+            &r,
+            Err(AppError::Rejected {
+                field: Some("recipientId"),
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    assert_eq!(head(&app).await, Position::START);
+}
+
+#[tokio::test]
+async fn a_ranking_limit_outside_1_to_50_is_refused_before_anything_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    let liege = coordinator_of("be-liege");
+    let id = NeedCaseId::from_uuid(Uuid::now_v7());
+    for limit in [0, MAX_RANKED + 1] {
+        let r = app.suggest_ranked(&liege, &ctx(&liege), id, limit).await;
+        assert!(
+            matches!(
+                &r,
+                Err(AppError::Rejected {
+                    code: "INVALID_LIMIT",
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn erasing_is_for_administrators_and_an_unknown_recipient_is_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    let liege = coordinator_of("be-liege");
+    let id = RecipientId::from_uuid(Uuid::now_v7());
+    let r = app.erase_care_recipient(&liege, &ctx(&liege), id).await;
+    assert!(
+        matches!(
+            r,
+            Err(AppError::Forbidden(crate::policy::Denied::Role(
+                Action::EraseRecipient
+            )))
+        ),
+        "{r:?}"
+    );
+    let admin = Access {
+        actor: Actor {
+            subject: "a".into(),
+            role: Role::Admin,
+        },
+        sites: SiteScope::All,
+    };
+    let r = app.erase_care_recipient(&admin, &ctx(&admin), id).await;
+    assert!(
+        matches!(
+            &r,
+            Err(AppError::Rejected {
+                code: "RECIPIENT_NOT_FOUND",
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    assert_eq!(head(&app).await, Position::START);
+}
