@@ -5,11 +5,66 @@
 //!
 //! The binary is `$CARELEDGER_BIN` when set, else `careledger` next to this
 //! benchmark's own executable (cargo puts both in the same target directory).
+//! [`ChildServer`] and [`spawn`] also start the plain-axum comparison point (see
+//! `graphql`), so they live here, below the scenarios.
 
-use super::graphql::{ChildServer, spawn};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// A child process serving HTTP; killed on drop.
+pub struct ChildServer {
+    child: Child,
+    pub addr: String,
+    pub token: String,
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        // SIGTERM for a clean shutdown (checkpoint, store closed), then reap.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `cmd` (a server that prints `listening on http://<addr>`) and waits
+/// until it listens.
+pub(crate) fn spawn(mut cmd: Command) -> ChildServer {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the server process");
+    let out = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(out).lines();
+    let (mut addr, mut token) = (String::new(), String::new());
+    for line in lines.by_ref() {
+        let line = line.expect("server output");
+        if line.contains("admin token") {
+            token = line.rsplit(' ').next().unwrap().to_string();
+        }
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            addr = rest.split_whitespace().next().unwrap().to_string();
+            break;
+        }
+    }
+    assert!(!addr.is_empty(), "the server did not start");
+    // Keep draining its stdout so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    ChildServer { child, addr, token }
+}
 
 /// Where the `careledger` binary is; exits with a clear message when it is not
 /// there (called before any scenario runs, so a missing binary costs no time).

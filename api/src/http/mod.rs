@@ -11,6 +11,13 @@
 //! bearer token `401`, a credential over its rate limit `429` (with `Retry-After`), a
 //! request running past the time limit `503`. Each refusal carries a GraphQL error
 //! with a code.
+//!
+//! Every request runs in a span from `tower-http`'s trace layer ([`trace_layer`]):
+//! method and route at `INFO` (so a warning logged while answering says which
+//! request it was), status and latency at `DEBUG` when the response is sent
+//! (`CARELEDGER_LOG=tower_http=debug`). Never headers, bodies or the query string:
+//! a GraphQL GET carries its query and variables there, and variables hold personal
+//! data.
 
 pub mod graphql;
 pub mod guard;
@@ -22,7 +29,7 @@ pub mod web;
 use crate::graphql::CareLedgerSchema;
 use crate::ops::metrics::Metrics;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::routing::get;
 use careledger_app::App;
 use graphql::DocumentCache;
@@ -30,6 +37,10 @@ use limits::{InFlight, Limits, RateLimiter};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use tokens::TokenKey;
+use tower_http::LatencyUnit;
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
+use tower_http::trace::{DefaultOnFailure, DefaultOnRequest, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -61,7 +72,114 @@ pub fn router(state: Arc<HttpState>) -> Router {
         }))
         .fallback(web::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(trace_layer())
         // Outermost: every response, refusals and 404s included, gets the
         // security headers (web).
         .layer(axum::middleware::map_response(web::security_headers))
+}
+
+/// How a request's span is made.
+type MakeRequestSpan = fn(&Request) -> tracing::Span;
+
+/// The trace layer [`trace_layer`] builds.
+pub type RequestTrace = TraceLayer<
+    SharedClassifier<ServerErrorsAsFailures>,
+    MakeRequestSpan,
+    DefaultOnRequest,
+    DefaultOnResponse,
+>;
+
+/// The trace layer of [`router`]: see the module documentation for what it
+/// records, and why never the query string.
+pub fn trace_layer() -> RequestTrace {
+    TraceLayer::new_for_http()
+        .make_span_with(request_span as MakeRequestSpan)
+        .on_request(DefaultOnRequest::new().level(Level::DEBUG))
+        .on_response(
+            DefaultOnResponse::new()
+                .level(Level::DEBUG)
+                .latency_unit(LatencyUnit::Micros),
+        )
+        // A 503 is an answer (not ready yet, over the time limit), not a fault;
+        // faults are logged where they happen.
+        .on_failure(DefaultOnFailure::new().level(Level::DEBUG))
+}
+
+/// The request's span: its method and its route (`/assets/{name}`, not the
+/// asset), or the bare path — `Uri::path`, which holds no query — for one no
+/// route matched.
+fn request_span(request: &Request) -> tracing::Span {
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| request.uri().path(), MatchedPath::as_str);
+    tracing::info_span!("request", method = %request.method(), path = %path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use tower::ServiceExt;
+
+    /// Everything the subscriber writes, at every level.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The layer `router` uses, with everything at every level captured (span
+    /// events included): a GraphQL GET's query string — where its variables are —
+    /// and its headers appear nowhere; method, route, status and latency do.
+    #[tokio::test]
+    async fn a_request_span_holds_method_route_status_and_latency_but_no_query_string() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(Level::TRACE)
+            .with_ansi(false)
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let app: Router = Router::new()
+            .route("/graphql", get(|| async { "{}" }))
+            .layer(trace_layer());
+        let uri = "/graphql?query=%7B%20me%20%7D&variables=%7B%22secret%22%3A%22Xq7-personal%22%7D";
+        let response = app
+            .oneshot(
+                Request::get(uri)
+                    .header("authorization", "Bearer Tk9-header")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        drop(response);
+
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        for absent in [
+            "Xq7-personal",
+            "Xq7",
+            "secret",
+            "variables",
+            "query=",
+            "Tk9-header",
+        ] {
+            assert!(!log.contains(absent), "{absent} logged in\n{log}");
+        }
+        for present in ["method=GET", "path=/graphql", "status=200", "latency="] {
+            assert!(log.contains(present), "no {present} in\n{log}");
+        }
+    }
 }

@@ -20,6 +20,7 @@ pub struct OpsState {
     pub app: Arc<App>,
     /// Set once the projections caught up with the log as it was at start.
     pub ready: Arc<AtomicBool>,
+    /// This server's metrics registry (one per instance, built in `startup`).
     pub metrics: Arc<Metrics>,
 }
 
@@ -55,15 +56,11 @@ async fn readyz(State(s): State<OpsState>) -> Response {
 
 async fn metrics(State(s): State<OpsState>) -> Response {
     let head = s.app.store.head().await.map(|p| p.raw()).unwrap_or(0);
-    let text = s.metrics.render(
-        head,
-        s.app.projector.position().raw(),
-        s.app.telemetry.events_appended(),
-    );
+    let text = s.metrics.render(head, s.app.projector.position().raw());
     let mut r = text.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4"),
+        HeaderValue::from_static(metrics::CONTENT_TYPE),
     );
     r
 }

@@ -6,7 +6,6 @@ use careledger_domain::store::{Position, SnapshotStore};
 use careledger_projections::Casework;
 use careledger_projections::runner::{self, Projector};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// How often a follower asks to lead the projection.
@@ -63,7 +62,7 @@ pub async fn checkpoint_loop(
                 lead.is_some()
             }
         };
-        metrics.leader.store(u64::from(leading), Ordering::Relaxed);
+        metrics.set_leader(leading);
         let due = became || last_save.elapsed() >= every;
         if leading
             && due
@@ -84,7 +83,7 @@ async fn save_checkpoint(
     let (p, s) = (projector.clone(), snapshots.clone());
     match tokio::task::spawn_blocking(move || runner::save(&p, s.as_ref())).await {
         Ok(Ok(pos)) => {
-            metrics.checkpoint.store(pos.raw(), Ordering::Relaxed);
+            metrics.set_checkpoint(pos.raw());
             tracing::debug!(position = pos.raw(), "read-model checkpoint saved");
             Some(pos)
         }

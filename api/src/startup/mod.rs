@@ -134,6 +134,12 @@ impl Application {
                 }
             });
         }
+        // This server's own registry (no global one): requests, latencies, and
+        // the events this application appended, read at each scrape.
+        let metrics = {
+            let app = app.clone();
+            Metrics::new(move || app.telemetry.events_appended())
+        };
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
             .with_context(|| format!("cannot listen on {}", args.addr))?;
@@ -164,7 +170,7 @@ impl Application {
             projector,
             snapshots,
             runner: runner_task,
-            metrics: Arc::default(),
+            metrics: Arc::new(metrics),
             keys,
             ready,
             admin_token,
