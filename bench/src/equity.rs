@@ -6,7 +6,7 @@
 //! (the loop without folding). Memory: the process's resident set before and after.
 
 use super::report;
-use super::rng::Rng;
+use careledger_app::demo::Rng;
 use careledger_domain::DomainEvent;
 use careledger_domain::aggregate::{Aggregate, Command};
 use careledger_domain::ids::{EventId, NeedCaseId, RecipientId, ReferralId, ServiceId};

@@ -56,7 +56,6 @@ mod equity;
 mod graphql;
 mod personal;
 mod pg;
-mod rng;
 mod server;
 mod suggest;
 

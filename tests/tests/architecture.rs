@@ -51,7 +51,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// The normal (not dev, not build) dependencies of each workspace package, by name.
 fn dependency_graph() -> HashMap<String, Vec<String>> {
     let out = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--offline"])
+        .args(["metadata", "--format-version", "1", "--locked"])
         .current_dir(repo())
         .output()
         .expect("cargo metadata");
