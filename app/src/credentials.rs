@@ -36,7 +36,13 @@ fn hex_sha256(secret: &str) -> String {
 
 /// Issues a key named `name`. Its id is the command's idempotency key when there
 /// is one, so a retry finds the key it made (and cannot show its secret again).
-pub async fn issue(app: &App, ctx: &CommandContext, name: &str) -> Result<Issued, AppError> {
+pub async fn issue(
+    app: &App,
+    access: &crate::Access,
+    ctx: &CommandContext,
+    name: &str,
+) -> Result<Issued, AppError> {
+    access.check(crate::policy::Action::ManageCredentials)?;
     let key_id = ctx.idempotency_key.unwrap_or_else(Uuid::now_v7);
     let stream = StreamName::api_key(key_id);
     if ctx.idempotency_key.is_some() {
@@ -100,30 +106,25 @@ pub fn matches(presented: &str, stored: &str) -> bool {
 
 /// Revokes API key `id` (administrators; the key stops working at once on every
 /// server that has folded the event). Revoking a revoked key changes nothing
-/// (`unchanged`). This server's read model has folded the revocation when it
-/// returns (or the consistency timeout ran out).
+/// (`unchanged`).
 ///
 /// # Errors
 /// `API_KEY_NOT_FOUND` and the other refusals of the credential aggregate; a
 /// store failure.
 pub async fn revoke(
     app: &App,
+    access: &crate::Access,
     ctx: &CommandContext,
     id: Uuid,
 ) -> Result<crate::Executed, AppError> {
-    let x = app
-        .execute::<ApiKey>(
-            StreamName::api_key(id),
-            CredentialAction::RevokeApiKey,
-            ctx,
-            |_| Ok(()),
-        )
-        .await?;
-    let _ = app
-        .projector
-        .wait_for(x.position, app.settings.consistency_timeout)
-        .await;
-    Ok(x)
+    access.check(crate::policy::Action::ManageCredentials)?;
+    app.execute::<ApiKey>(
+        StreamName::api_key(id),
+        CredentialAction::RevokeApiKey,
+        ctx,
+        |_| Ok(()),
+    )
+    .await
 }
 
 /// Every API key the log records, with its state, folded from the log itself (a
@@ -131,11 +132,13 @@ pub async fn revoke(
 ///
 /// # Errors
 /// The store's read errors.
-pub async fn list_from_log(app: &App) -> Result<Vec<ApiKeyView>, AppError> {
+pub async fn list_from_log(app: &App, access: &crate::Access) -> Result<Vec<ApiKeyView>, AppError> {
+    access.check(crate::policy::Action::ManageCredentials)?;
     let mut model = Casework::default();
     crate::projection::fold_log(
         app.store.as_ref(),
         careledger_domain::store::Position::START,
+        None,
         |e| model.apply(e),
         |_| {},
     )

@@ -26,8 +26,13 @@ pub enum AppError {
     Forbidden(Denied),
     /// A read model has not yet reached a position the answer depends on (the
     /// caller's `minPosition`, or the log's head for a ranking); retry shortly.
-    #[error("the read models reached position {reached} but not {wanted}")]
-    Lagging { reached: u64, wanted: u64 },
+    #[error("{what} reached position {reached} but not {wanted}")]
+    Lagging {
+        /// Which read model, for people: e.g. "the directory's read model".
+        what: &'static str,
+        reached: u64,
+        wanted: u64,
+    },
     /// Another writer got there first: the caller's expected version is stale, its
     /// idempotency key names another command, or the record kept changing. The
     /// caller can reload and retry. Shown as a `userError` too.
@@ -127,6 +132,7 @@ impl From<Denied> for AppError {
 impl From<careledger_projections::runner::NotCaughtUp> for AppError {
     fn from(e: careledger_projections::runner::NotCaughtUp) -> Self {
         AppError::Lagging {
+            what: "the read models",
             reached: e.reached.raw(),
             wanted: e.wanted.raw(),
         }

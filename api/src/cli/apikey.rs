@@ -3,7 +3,7 @@
 
 use crate::cli::args::ApiKeyCommand as C;
 use anyhow::Context;
-use careledger_app::{CommandContext, Settings, credentials};
+use careledger_app::{Access, CommandContext, Settings, SiteScope, credentials};
 use careledger_domain::store::{Actor, Role};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -18,18 +18,22 @@ pub async fn run(cmd: C) -> anyhow::Result<()> {
     );
     let (app, opened) =
         crate::startup::offline_app(&store_args, catalogue, None, Settings::default()).await?;
-    let ctx = CommandContext {
+    let access = Access {
         actor: Actor {
             subject: "cli".into(),
             role: Role::Admin,
         },
+        sites: SiteScope::All,
+    };
+    let ctx = CommandContext {
+        actor: access.actor.clone(),
         idempotency_key: None,
         expected_version: None,
         occurred_at: None,
         correlation_id: Uuid::now_v7(),
     };
     let outcome = match cmd {
-        C::Issue { name, .. } => credentials::issue(&app, &ctx, &name)
+        C::Issue { name, .. } => credentials::issue(&app, &access, &ctx, &name)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))
             .map(|i| {
@@ -41,7 +45,7 @@ pub async fn run(cmd: C) -> anyhow::Result<()> {
             }),
         C::Revoke { id, .. } => match Uuid::try_parse(id.trim()) {
             Err(_) => Err(anyhow::anyhow!("'{id}' is not an API key id (a UUID)")),
-            Ok(id) => credentials::revoke(&app, &ctx, id)
+            Ok(id) => credentials::revoke(&app, &access, &ctx, id)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))
                 .map(|x| {
@@ -52,7 +56,7 @@ pub async fn run(cmd: C) -> anyhow::Result<()> {
                     }
                 }),
         },
-        C::List { .. } => credentials::list_from_log(&app)
+        C::List { .. } => credentials::list_from_log(&app, &access)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))
             .map(|keys| {

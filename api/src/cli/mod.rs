@@ -43,15 +43,11 @@ impl Cli {
     }
 }
 
-/// `careledger serve`: signal handlers first (a signal that arrives once the
-/// server says it listens must mean "shut down gracefully"), then build, announce
-/// (`--ready-file`), serve until a signal.
+/// `careledger serve`: build (Ctrl-C still stops a long start-up at once), then
+/// the signal handlers — before the server says it listens or writes its ready
+/// file, so a signal after either means "shut down gracefully" — then serve.
 async fn serve(args: crate::startup::config::ServeArgs) -> anyhow::Result<()> {
-    let signals = crate::startup::signals::ShutdownSignals::install()?;
-    let ready_file = args.ready_file.clone();
     let app = crate::startup::Application::build(args).await?;
-    if let Some(path) = &ready_file {
-        app.write_ready_file(path)?;
-    }
+    let signals = crate::startup::signals::ShutdownSignals::install()?;
     app.run_until_stopped(signals.recv()).await
 }

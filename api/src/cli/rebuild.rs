@@ -23,6 +23,7 @@ pub async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     let (count, _) = careledger_app::projection::fold_log(
         store.as_ref(),
         careledger_domain::store::Position::START,
+        None,
         |e| model.apply(e),
         |at| bar.set_position(at.raw()),
     )

@@ -2,8 +2,9 @@
 //! each reader sees is the application's decision ([`careledger_app::audit`]).
 
 use super::support::scalars::{PageInfo, Position};
-use super::support::{MAX_PAGE, access, allow, app, bad_input, denied, error};
+use super::support::{MAX_PAGE, access, allow, app, app_error, bad_input};
 use async_graphql::{Context, Object, Result, SimpleObject};
+use careledger_app::audit::AuditQuery as TrailQuery;
 use careledger_app::policy::Action;
 use careledger_domain::store::{Position as StorePosition, RecordedEvent, StreamName};
 use careledger_domain::values::SiteId;
@@ -112,12 +113,7 @@ impl AuditQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<AuditTrailConnection> {
-        use careledger_domain::store::AuditFilter;
         let access = allow(ctx, Action::ReadAuditTrail)?;
-        let scope = access.sites_for(Action::ReadAuditTrail);
-        if stream.is_none() && actor.is_none() && site.is_none() {
-            return Err(bad_input("name a stream, an actor or a site"));
-        }
         let n = match first {
             None => 50,
             Some(n) if (1..=MAX_PAGE).contains(&n) => n as usize,
@@ -127,15 +123,17 @@ impl AuditQuery {
                 )));
             }
         };
-        let stream = stream
-            .map(|s| StreamName::parse(&s).map_err(|e| bad_input(e.to_string())))
-            .transpose()?;
-        let site = site
-            .map(|s| SiteId::parse(&s).map_err(|e| bad_input(e.to_string())))
-            .transpose()?;
-        if let Some(s) = &site {
-            access.check_at(Action::ReadAuditTrail, s).map_err(denied)?;
-        }
+        let query = TrailQuery {
+            stream: stream
+                .map(|s| StreamName::parse(&s).map_err(|e| bad_input(e.to_string())))
+                .transpose()?,
+            actor,
+            site: site
+                .map(|s| SiteId::parse(&s).map_err(|e| bad_input(e.to_string())))
+                .transpose()?,
+            from,
+            to,
+        };
         let after = match after {
             None => StorePosition::START,
             Some(c) => StorePosition::new(
@@ -143,30 +141,11 @@ impl AuditQuery {
                     .map_err(|_| bad_input(format!("'{c}' is not an audit-trail cursor")))?,
             ),
         };
-        // A quality manager's view is narrowed to their sites (all, when the token
-        // says "*").
-        let sites = match (site, scope) {
-            (Some(s), _) => Some(vec![s]),
-            (None, Some(theirs)) => Some(theirs.to_vec()),
-            (None, None) => None,
-        };
-        let filter = AuditFilter {
-            stream,
-            actor,
-            sites,
-            from,
-            to,
-        };
-        let mut events = app(ctx)
-            .store
-            .read_audit(filter, after, n + 1)
+        let page = app(ctx)
+            .audit_trail(access, query, after, n)
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "audit read failed");
-                error("UNAVAILABLE", "the event store cannot be read right now")
-            })?;
-        let has_next_page = events.len() > n;
-        events.truncate(n);
+            .map_err(app_error)?;
+        let (events, has_next_page) = (page.events, page.has_next_page);
         let cursor = |e: &careledger_domain::store::RecordedEvent| e.position.raw().to_string();
         Ok(AuditTrailConnection {
             page_info: PageInfo {
@@ -198,13 +177,6 @@ impl AuditQuery {
     ) -> Result<Vec<HistoryEvent>> {
         let access = access(ctx)?;
         let stream = StreamName::parse(&stream).map_err(|e| bad_input(e.to_string()))?;
-        // What a stream's history is part of decides who reads it.
-        let action = match stream.category() {
-            "apikey" => Action::ManageCredentials,
-            "service" => Action::ReadDirectoryHistory,
-            _ => Action::ReadCasework,
-        };
-        access.check(action).map_err(denied)?;
         let n = match first {
             None => 100,
             Some(n) if (0..=MAX_PAGE).contains(&n) => n as usize,
@@ -214,22 +186,10 @@ impl AuditQuery {
                 )));
             }
         };
-        let app = app(ctx);
-        let events = app
-            .store
-            .read_stream(stream, from_version, n)
+        let events = app(ctx)
+            .stream_history(access, stream, from_version, n)
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "history read failed");
-                error("UNAVAILABLE", "the event store cannot be read right now")
-            })?;
-        if let Some(d) = events
-            .iter()
-            .filter_map(|e| e.metadata.site.as_ref())
-            .find_map(|s| access.check_at(action, s).err())
-        {
-            return Err(denied(d));
-        }
+            .map_err(app_error)?;
         Ok(events.iter().map(HistoryEvent::record).collect())
     }
 }

@@ -113,7 +113,7 @@ impl CredentialMutation {
             }
         };
         let app = app(ctx);
-        match careledger_app::credentials::issue(app, &cctx, &input.name).await {
+        match careledger_app::credentials::issue(app, access(ctx)?, &cctx, &input.name).await {
             Ok(issued) => {
                 let _ = app
                     .projector
@@ -157,15 +157,23 @@ impl CredentialMutation {
                 });
             }
         };
-        match careledger_app::credentials::revoke(app(ctx), &cctx, id).await {
-            Ok(x) => Ok(ApiKeyPayload {
-                api_key: view(ctx, id),
-                secret: None,
-                position: Some(Position(x.position.raw())),
-                duplicate: x.duplicate,
-                unchanged: x.unchanged,
-                user_errors: vec![],
-            }),
+        let app = app(ctx);
+        match careledger_app::credentials::revoke(app, access(ctx)?, &cctx, id).await {
+            Ok(x) => {
+                // Read your write: the key's view below is the read model's.
+                let _ = app
+                    .projector
+                    .wait_for(x.position, app.settings.consistency_timeout)
+                    .await;
+                Ok(ApiKeyPayload {
+                    api_key: view(ctx, id),
+                    secret: None,
+                    position: Some(Position(x.position.raw())),
+                    duplicate: x.duplicate,
+                    unchanged: x.unchanged,
+                    user_errors: vec![],
+                })
+            }
             Err(e) => Ok(ApiKeyPayload {
                 user_errors: vec![refusal(e)?],
                 ..Default::default()

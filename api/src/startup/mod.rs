@@ -45,7 +45,8 @@ pub struct Application {
     metrics: Arc<Metrics>,
     keys: TokenKey,
     ready: Arc<AtomicBool>,
-    admin_token: Option<String>,
+    /// The first-start admin token and its expiry (shown once, when serving starts).
+    admin_token: Option<(String, i64)>,
     config: ServeArgs,
 }
 
@@ -153,14 +154,7 @@ impl Application {
         );
         let admin_token = first_start.then(|| {
             let claims = admin_claims(clock.now().timestamp());
-            let token = keys.sign(&claims);
-            // The token stays the line's last word (people copy it from there).
-            println!(
-                "CareLedger: first start: admin token (shown once; keep it safe; valid {} h, until {}; mint another with `careledger token --role admin --sub admin`): {token}",
-                crate::http::tokens::ADMIN_TOKEN_HOURS,
-                expiry_text(claims.exp)
-            );
-            token
+            (keys.sign(&claims), claims.exp)
         });
         Ok(Self {
             listener,
@@ -186,7 +180,7 @@ impl Application {
 
     /// The first-start admin token (shown once), if this start created the secret.
     pub fn admin_token(&self) -> Option<&str> {
-        self.admin_token.as_deref()
+        self.admin_token.as_ref().map(|(t, _)| t.as_str())
     }
 
     /// Writes the [`ReadyLine`] as JSON to `path` (mode 0600: it may hold the
@@ -210,9 +204,23 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then shuts down gracefully (see the
-    /// module documentation).
+    /// module documentation). On the first start it prints the admin token; with
+    /// `--ready-file` it writes the ready line before serving (should that fail,
+    /// it shuts down as after a signal and says why).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let args = &self.config;
+        if let Some((token, exp)) = &self.admin_token {
+            // The token stays the line's last word (people copy it from there).
+            println!(
+                "CareLedger: first start: admin token (shown once; keep it safe; valid {} h, until {}; mint another with `careledger token --role admin --sub admin`): {token}",
+                crate::http::tokens::ADMIN_TOKEN_HOURS,
+                expiry_text(*exp)
+            );
+        }
+        let ready = match &args.ready_file {
+            Some(path) => self.write_ready_file(path),
+            None => Ok(()),
+        };
         let (stop_checkpoints, stop) = tokio::sync::oneshot::channel();
         let checkpoints = tokio::spawn(checkpoint::checkpoint_loop(
             stop,
@@ -265,7 +273,7 @@ impl Application {
         let _ = checkpoints.await;
         self.opened.close().await;
         println!("CareLedger: stopped; store closed.");
-        Ok(())
+        ready
     }
 }
 

@@ -23,6 +23,9 @@
 //! postal code and language match. The audit trail keeps only the codes that
 //! depend on the service alone ([`service_side_reason`]) and no score.
 
+mod trail;
+pub use trail::{AuditPage, AuditQuery, LogUnreadable};
+
 use careledger_domain::DomainEvent;
 use careledger_domain::credential::CredentialEvent;
 use careledger_domain::directory::ServiceEvent;

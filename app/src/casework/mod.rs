@@ -336,6 +336,7 @@ impl App {
         recipient: RecipientId,
         need: NeedCode,
     ) -> Result<NeedCaseDone, AppError> {
+        access.check(Action::WriteCasework)?;
         if let Err(e) = self.catalogue.resolve(&need) {
             return Err(AppError::rejected(
                 Some("needCode"),
@@ -357,7 +358,13 @@ impl App {
         self.need_case_command(access, ctx, need_case, action).await
     }
 
-    /// Runs a command on a need case the caller works on.
+    /// Runs a command on a need case the caller works on. A command that names
+    /// services (a hand-made suggestion list, a referral) has them checked first:
+    /// authorisation — the caller must work at the need case's site — and then
+    /// every service named must be in the directory and active. A retry of a
+    /// command already recorded (its key is in the need case's history) is left
+    /// to the command path, which answers it as the first time even if the
+    /// service was retired since.
     pub async fn need_case_command(
         &self,
         access: &Access,
@@ -366,38 +373,40 @@ impl App {
         action: NeedCaseAction,
     ) -> Result<NeedCaseDone, AppError> {
         access.check(Action::WriteCasework)?;
-        let x = self
-            .execute::<NeedCase>(StreamName::need_case(id), action, ctx, casework_at(access))
-            .await?;
-        Ok(NeedCaseDone::from(x))
+        let named: Option<(Vec<ServiceId>, &'static str)> = match &action {
+            NeedCaseAction::RequestReferral { service, .. } => Some((vec![*service], "serviceId")),
+            NeedCaseAction::SuggestServices { services, .. } => {
+                Some((services.iter().map(|s| s.service).collect(), "services"))
+            }
+            _ => None,
+        };
+        if let Some((services, field)) = named {
+            let history = self.need_case_history(id).await?;
+            if let Some(d) = fold::<NeedCase>(&history).data() {
+                access.check_at(Action::WriteCasework, &d.recipient.site)?;
+            }
+            let retry = ctx
+                .idempotency_key
+                .is_some_and(|key| history.iter().any(|e| e.id.as_uuid() == key));
+            if !retry {
+                self.check_services(&services, field).await?;
+            }
+        }
+        self.run_need_case(access, ctx, id, action).await
     }
 
-    /// A need-case command that names services (a hand-made suggestion list, a
-    /// referral): authorisation first — the caller must work at the need case's
-    /// site — and then every service named must be in the directory and active. A
-    /// retry of a command already recorded (its key is in the need case's history)
-    /// is left to the command path, which answers it as the first time even if
-    /// the service was retired since.
-    pub async fn need_case_command_naming(
+    /// The command path for a need case, authorised at its site.
+    async fn run_need_case(
         &self,
         access: &Access,
         ctx: &CommandContext,
         id: NeedCaseId,
-        services: (&[ServiceId], &'static str),
         action: NeedCaseAction,
     ) -> Result<NeedCaseDone, AppError> {
-        access.check(Action::WriteCasework)?;
-        let history = self.need_case_history(id).await?;
-        if let Some(d) = fold::<NeedCase>(&history).data() {
-            access.check_at(Action::WriteCasework, &d.recipient.site)?;
-        }
-        let retry = ctx
-            .idempotency_key
-            .is_some_and(|key| history.iter().any(|e| e.id.as_uuid() == key));
-        if !retry {
-            self.check_services(services.0, services.1).await?;
-        }
-        self.need_case_command(access, ctx, id, action).await
+        let x = self
+            .execute::<NeedCase>(StreamName::need_case(id), action, ctx, casework_at(access))
+            .await?;
+        Ok(NeedCaseDone::from(x))
     }
 
     /// `suggestServices` without a list: ranks the directory for the need case
@@ -430,7 +439,12 @@ impl App {
                 let head = self.store.head().await?;
                 self.projector
                     .wait_for(head, self.settings.consistency_timeout)
-                    .await?;
+                    .await
+                    .map_err(|e| AppError::Lagging {
+                        what: "the directory's read model",
+                        reached: e.reached.raw(),
+                        wanted: e.wanted.raw(),
+                    })?;
                 let ranking = self.rank_services(d, self.clock.now(), limit);
                 if ranking.suggested.is_empty() {
                     return Err(AppError::rejected(
@@ -446,7 +460,8 @@ impl App {
                 ranked_suggestion(&ranking)
             }
         };
-        self.need_case_command(access, ctx, id, action).await
+        // Ranked from the directory's active services just now: no second check.
+        self.run_need_case(access, ctx, id, action).await
     }
 }
 

@@ -160,31 +160,6 @@ async fn need_case_command(
     NeedCaseOutcome::of(done, referral)
 }
 
-/// A need-case command that names services: the use case checks them in the
-/// directory (after authorisation) before the command runs.
-async fn naming_services(
-    ctx: &Context<'_>,
-    options: &CommandOptions,
-    need_case: &ID,
-    field: &'static str,
-    build: impl FnOnce(
-        &CommandContext,
-    ) -> Result<(NeedCaseAction, Vec<ServiceId>, Option<ReferralId>), Invalid>,
-) -> Result<NeedCaseOutcome> {
-    let (access, cctx) = prepare(ctx, options)?;
-    let prepared = cctx
-        .and_then(|c| Ok((need_case_id(need_case)?, c)))
-        .and_then(|(id, c)| build(&c).map(|(a, s, r)| (id, c, a, s, r)));
-    let (id, cctx, action, services, referral) = match prepared {
-        Ok(p) => p,
-        Err(Invalid(e)) => return Ok(NeedCaseOutcome::refused(e)),
-    };
-    let done = app(ctx)
-        .need_case_command_naming(&access, &cctx, id, (&services, field), action)
-        .await;
-    NeedCaseOutcome::of(done, referral)
-}
-
 /// A command on one referral.
 async fn referral_command(
     ctx: &Context<'_>,
@@ -388,7 +363,7 @@ impl CaseMutation {
             return Ok(NeedCaseOutcome::of(done, None)?.into());
         };
         Ok(
-            naming_services(ctx, &input.options, &input.need_case_id, "services", |_| {
+            need_case_command(ctx, &input.options, &input.need_case_id, |_| {
                 let mut services = Vec::with_capacity(manual.len());
                 for s in manual {
                     let service = ServiceId::from_uuid(
@@ -408,13 +383,11 @@ impl CaseMutation {
                         reasons: s.reasons.clone(),
                     });
                 }
-                let named = services.iter().map(|s| s.service).collect();
                 Ok((
                     NeedCaseAction::SuggestServices {
                         left_out: vec![],
                         services,
                     },
-                    named,
                     None,
                 ))
             })
@@ -430,7 +403,7 @@ impl CaseMutation {
         input: RequestReferralInput,
     ) -> Result<RequestReferralPayload> {
         Ok(
-            naming_services(ctx, &input.options, &input.need_case_id, "serviceId", |c| {
+            need_case_command(ctx, &input.options, &input.need_case_id, |c| {
                 let referral = ReferralId::from_uuid(new_id(
                     input.referral_id.as_ref(),
                     c,
@@ -443,7 +416,6 @@ impl CaseMutation {
                 );
                 Ok((
                     NeedCaseAction::RequestReferral { referral, service },
-                    vec![service],
                     Some(referral),
                 ))
             })

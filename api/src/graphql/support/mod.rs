@@ -9,6 +9,7 @@ pub mod paging;
 pub mod scalars;
 
 use async_graphql::{Context, ErrorExtensions};
+use careledger_app::audit::LogUnreadable;
 use careledger_app::personal::NotOpened;
 use careledger_app::policy::{Action, Denied};
 use careledger_app::{Access, App, AppError};
@@ -120,14 +121,20 @@ pub fn app_error(e: AppError) -> async_graphql::Error {
             error(code, message)
         }
         AppError::Forbidden(d) => denied(d),
-        AppError::Lagging { reached, wanted } => error(
+        AppError::Lagging {
+            what,
+            reached,
+            wanted,
+        } => error(
             "PROJECTION_NOT_CAUGHT_UP",
-            format!("the read models reached position {reached} but not {wanted}; retry shortly"),
+            format!("{what} reached position {reached} but not {wanted}; retry shortly"),
         ),
         AppError::Unavailable(source) => {
-            tracing::error!(error = %source, "unavailable");
+            tracing::error!(error = ?source, "unavailable");
             if source.downcast_ref::<NotOpened>().is_some() {
                 error("UNAVAILABLE", "the personal data could not be opened")
+            } else if source.downcast_ref::<LogUnreadable>().is_some() {
+                error("UNAVAILABLE", "the event store cannot be read right now")
             } else if source.downcast_ref::<VaultError>().is_some() {
                 error("UNAVAILABLE", "the key vault is unavailable; retry later")
             } else {
@@ -135,7 +142,7 @@ pub fn app_error(e: AppError) -> async_graphql::Error {
             }
         }
         AppError::Internal(source) => {
-            tracing::error!(error = %source, "internal error");
+            tracing::error!(error = ?source, "internal error");
             if source.downcast_ref::<NotOpened>().is_some() {
                 error("INTERNAL", "the personal data could not be opened")
             } else {
