@@ -26,6 +26,7 @@ pub mod command;
 pub mod credentials;
 pub mod demo;
 pub mod directory;
+pub mod equity;
 pub mod error;
 pub mod personal;
 pub mod policy;

@@ -1,12 +1,13 @@
 //! `careledger export-equity`: an equity table as CSV on standard output,
-//! suppression applied — the same table the GraphQL `equity` field serves (the
-//! command asks the schema in process), from the read models brought up to the
-//! log's head.
+//! disclosure control applied — the same use case, and so the same table, as the
+//! GraphQL `equity` field (`careledger_app::equity`), from the read models brought
+//! up to the log's head.
 
 use crate::cli::args::{ExportArgs, OpenDataArgs};
 use crate::startup::secrets::disclosure;
 use crate::startup::store::{load_catalogue, open_store};
 use anyhow::Context;
+use careledger_app::equity::{Filter, Outcome, ReferenceKind, Stratifier, TableRequest};
 use careledger_app::projection::caught_up;
 use careledger_app::{Access, Settings, SiteScope};
 use careledger_domain::store::{Actor, EventStore, Role};
@@ -60,8 +61,51 @@ pub async fn open_data(args: OpenDataArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The stratifier named on the command line (`language`, `AGE_BAND`, …).
+fn stratifier(name: &str) -> anyhow::Result<Stratifier> {
+    let upper = name.to_uppercase();
+    Stratifier::ALL
+        .into_iter()
+        .find(|s| s.name().eq_ignore_ascii_case(&upper))
+        .with_context(|| {
+            let all: Vec<&str> = Stratifier::ALL.iter().map(|s| s.name()).collect();
+            format!(
+                "--by {upper} is not a stratifier: one of {}",
+                all.join(", ")
+            )
+        })
+}
+
+/// The outcome named on the command line (`referral_rate`, …).
+fn outcome(name: &str) -> anyhow::Result<Outcome> {
+    let upper = name.to_uppercase();
+    Outcome::ALL
+        .into_iter()
+        .find(|o| o.name().eq_ignore_ascii_case(&upper))
+        .with_context(|| {
+            let all: Vec<&str> = Outcome::ALL.iter().map(|o| o.name()).collect();
+            format!(
+                "--outcome {upper} is not an outcome: one of {}",
+                all.join(", ")
+            )
+        })
+}
+
 /// `careledger export-equity`.
 pub async fn equity(args: ExportArgs) -> anyhow::Result<()> {
+    let request = TableRequest {
+        filter: Filter {
+            from: args.from,
+            to: args.to,
+            sites: args.sites,
+            ..Filter::default()
+        },
+        by: stratifier(&args.by)?,
+        outcome: outcome(&args.outcome)?,
+        reference: ReferenceKind::Largest,
+        reference_group: None,
+        k: args.k,
+    };
     let catalogue = Arc::new(load_catalogue(&args.catalogue)?);
     let opened = open_store(&args.store, Arc::new(SystemClock)).await?;
     let store: Arc<dyn EventStore> = opened.events();
@@ -81,32 +125,19 @@ pub async fn equity(args: ExportArgs) -> anyhow::Result<()> {
             ..Settings::default()
         },
     ));
-    let schema = crate::graphql::build_schema(app);
-    let query =
-        "query($by: Stratifier!, $outcome: EquityOutcome!, $filter: EquityFilterInput, $k: Int) {
-        equity(by: $by, outcome: $outcome, filter: $filter, k: $k) { csv } }";
-    let vars = serde_json::json!({
-        "by": args.by.to_uppercase(),
-        "outcome": args.outcome.to_uppercase(),
-        "k": args.k,
-        "filter": { "from": args.from, "to": args.to, "sites": args.sites },
-    });
-    let request = async_graphql::Request::new(query)
-        .variables(async_graphql::Variables::from_json(vars))
-        .data(Access {
-            actor: Actor {
-                subject: "export-equity".into(),
-                role: Role::System,
-            },
-            sites: SiteScope::All,
-        })
-        .data(careledger_domain::values::Lang::En);
-    let response = schema.execute(request).await;
+    // The system exports: the table is perturbed, as for everyone outside a site.
+    let access = Access {
+        actor: Actor {
+            subject: "export-equity".into(),
+            role: Role::System,
+        },
+        sites: SiteScope::All,
+    };
+    let table = match app.check_equity_table(&access, request) {
+        Ok(checked) => app.equity_table(checked, None, None).await,
+        Err(e) => Err(e),
+    };
     opened.close().await;
-    if let Some(e) = response.errors.first() {
-        anyhow::bail!("{}", e.message);
-    }
-    let data = response.data.into_json().context("unreadable answer")?;
-    print!("{}", data["equity"]["csv"].as_str().unwrap_or_default());
+    print!("{}", table?.csv);
     Ok(())
 }

@@ -61,6 +61,32 @@ pub enum SuppressionRule {
     TotalBelowK,
 }
 
+impl SuppressionRule {
+    /// Its stable code in answers (`DENOMINATOR_BELOW_K`, …, `TOTAL_BELOW_K`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            SuppressionRule::DenominatorBelowK => "DENOMINATOR_BELOW_K",
+            SuppressionRule::NumeratorBelowK => "NUMERATOR_BELOW_K",
+            SuppressionRule::ComplementBelowK => "COMPLEMENT_BELOW_K",
+            SuppressionRule::Complementary => "COMPLEMENTARY",
+            SuppressionRule::TotalBelowK => "TOTAL_BELOW_K",
+        }
+    }
+
+    /// Its name in the `suppressed` column of a one-way table's CSV
+    /// ([`EquityTable::to_csv`]): `DenominatorBelowK`, …, `TotalBelowK`. Those
+    /// files have always named rules this way, so it is kept.
+    pub const fn csv_label(self) -> &'static str {
+        match self {
+            SuppressionRule::DenominatorBelowK => "DenominatorBelowK",
+            SuppressionRule::NumeratorBelowK => "NumeratorBelowK",
+            SuppressionRule::ComplementBelowK => "ComplementBelowK",
+            SuppressionRule::Complementary => "Complementary",
+            SuppressionRule::TotalBelowK => "TotalBelowK",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {
     pub difference: f64,
@@ -317,62 +343,92 @@ pub fn table(
     }
 }
 
-impl EquityTable {
-    /// The table as CSV (suppressed figures left empty, the rule named).
-    pub fn to_csv(&self, by: &str) -> String {
-        let mut out = format!(
-            "{by},n,numerator,rate,rate_low,rate_high,difference,difference_low,difference_high,ratio,ratio_low,ratio_high,p_value,test,parity,reference,suppressed\n"
-        );
-        let f = |x: f64| format!("{x:.6}");
-        for r in &self.rows {
-            let supp = self
-                .suppressed
-                .iter()
-                .find(|(g, _)| *g == r.group)
-                .map(|(_, rule)| format!("{rule:?}"))
-                .unwrap_or_default();
-            let group = csv_field(&r.group);
-            match &r.released {
-                None => out.push_str(&format!(
-                    "{group},,,,,,,,,,,,,,,{},{supp}\n",
-                    r.is_reference
-                )),
-                Some(x) => {
-                    let (d, dl, dh, ra, rl, rh, p, t, par) = match &x.comparison {
-                        None => Default::default(),
-                        Some(c) => (
-                            f(c.difference),
-                            f(c.difference_ci.low),
-                            f(c.difference_ci.high),
-                            c.ratio.map(|r| f(r.0)).unwrap_or_default(),
-                            c.ratio.map(|r| f(r.1.low)).unwrap_or_default(),
-                            c.ratio.map(|r| f(r.1.high)).unwrap_or_default(),
-                            format!("{:.6e}", c.p_value),
-                            format!("{:?}", c.test),
-                            c.parity.map(|p| p.to_string()).unwrap_or_default(),
-                        ),
-                    };
-                    out.push_str(&format!(
-                        "{group},{},{},{},{},{},{d},{dl},{dh},{ra},{rl},{rh},{p},{t},{par},{},\n",
-                        x.n,
-                        x.numerator,
-                        f(x.rate),
-                        f(x.ci.low),
-                        f(x.ci.high),
-                        r.is_reference
-                    ));
-                }
-            }
-        }
-        out
-    }
-}
+/// The columns of a one-way table's CSV after the stratifier's.
+pub const CSV_COLUMNS: [&str; 16] = [
+    "n",
+    "numerator",
+    "rate",
+    "rate_low",
+    "rate_high",
+    "difference",
+    "difference_low",
+    "difference_high",
+    "ratio",
+    "ratio_low",
+    "ratio_high",
+    "p_value",
+    "test",
+    "parity",
+    "reference",
+    "suppressed",
+];
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+impl EquityTable {
+    /// The CSV's rows, one per group, in the order of [`CSV_COLUMNS`] after the
+    /// group: suppressed figures left empty, the rule named.
+    pub fn csv_records(&self) -> Vec<Vec<String>> {
+        let f = |x: f64| format!("{x:.6}");
+        self.rows
+            .iter()
+            .map(|r| {
+                let rule = self
+                    .suppressed
+                    .iter()
+                    .find(|(g, _)| *g == r.group)
+                    .map(|(_, rule)| rule.csv_label().to_string())
+                    .unwrap_or_default();
+                let mut rec = vec![r.group.clone()];
+                match &r.released {
+                    None => rec.extend(std::iter::repeat_n(String::new(), 14)),
+                    Some(x) => {
+                        rec.extend([
+                            x.n.to_string(),
+                            x.numerator.to_string(),
+                            f(x.rate),
+                            f(x.ci.low),
+                            f(x.ci.high),
+                        ]);
+                        match &x.comparison {
+                            None => rec.extend(std::iter::repeat_n(String::new(), 9)),
+                            Some(c) => rec.extend([
+                                f(c.difference),
+                                f(c.difference_ci.low),
+                                f(c.difference_ci.high),
+                                c.ratio.map(|r| f(r.0)).unwrap_or_default(),
+                                c.ratio.map(|r| f(r.1.low)).unwrap_or_default(),
+                                c.ratio.map(|r| f(r.1.high)).unwrap_or_default(),
+                                format!("{:.6e}", c.p_value),
+                                c.test.name().to_string(),
+                                c.parity.map(|p| p.to_string()).unwrap_or_default(),
+                            ]),
+                        }
+                    }
+                }
+                rec.push(r.is_reference.to_string());
+                // A released group has no rule (the column is empty).
+                rec.push(if r.released.is_some() {
+                    String::new()
+                } else {
+                    rule
+                });
+                rec
+            })
+            .collect()
+    }
+
+    /// The table as CSV (suppressed figures left empty, the rule named), with
+    /// `by` naming the group column.
+    pub fn to_csv(&self, by: &str) -> String {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let header = std::iter::once(by).chain(CSV_COLUMNS);
+        let written = w.write_record(header).and_then(|()| {
+            self.csv_records()
+                .iter()
+                .try_for_each(|r| w.write_record(r))
+        });
+        written.expect("writing CSV to memory cannot fail");
+        let bytes = w.into_inner().expect("writing CSV to memory cannot fail");
+        String::from_utf8(bytes).expect("CSV of UTF-8 fields is UTF-8")
     }
 }
 

@@ -125,6 +125,16 @@ pub enum Test {
     ZTest,
 }
 
+impl Test {
+    /// Its name in answers and CSV files (`FisherExact`, `ZTest`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Test::FisherExact => "FisherExact",
+            Test::ZTest => "ZTest",
+        }
+    }
+}
+
 /// Two-sided p-value comparing x1/n1 with x2/n2: Fisher's exact test when any
 /// expected cell of the 2×2 table is below 5, else the z-test.
 pub fn compare(x1: u64, n1: u64, x2: u64, n2: u64) -> Option<(f64, Test)> {
