@@ -54,33 +54,41 @@ fn span(cube: &Cube) -> Option<(Month, Month)> {
     Some((*months.iter().min()?, *months.iter().max()?))
 }
 
-fn header(by: Stratifier) -> String {
-    let mut h = format!("quarter,{}", stratifier_name(by));
-    for (_, o) in OUTCOMES {
-        h.push_str(&format!(
-            ",{o}_denominator,{o}_numerator,{o},{o}_low,{o}_high"
-        ));
-    }
-    h.push_str(",withheld\n");
-    h
+/// A CSV writer into memory (the `csv` crate: RFC 4180 quoting, `\n` line ends).
+type Csv = csv::Writer<Vec<u8>>;
+
+fn writer() -> Csv {
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new())
 }
 
-/// A CSV field: quoted when it holds a comma, a quote or a line break.
-fn field(v: &str) -> String {
-    if v.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v.to_string()
+/// Writes one record; writing into memory cannot fail.
+fn record<I, T>(w: &mut Csv, fields: I)
+where
+    I: IntoIterator<Item = T>,
+    T: AsRef<[u8]>,
+{
+    w.write_record(fields).expect("writing CSV into memory");
+}
+
+fn header(w: &mut Csv, by: Stratifier) {
+    let mut h = vec!["quarter".to_string(), stratifier_name(by).to_string()];
+    for (_, o) in OUTCOMES {
+        for suffix in ["_denominator", "_numerator", "", "_low", "_high"] {
+            h.push(format!("{o}{suffix}"));
+        }
     }
+    h.push("withheld".into());
+    record(w, &h);
 }
 
 /// The rows of one stratifier for one quarter.
-fn rows(quarter: &str, groups: &[(String, Counts)], k: u64) -> String {
+fn rows(w: &mut Csv, quarter: &str, groups: &[(String, Counts)], k: u64) {
     let tables: Vec<report::EquityTable> = OUTCOMES
         .iter()
         .map(|(o, _)| report::table(groups, *o, &Reference::Largest, k))
         .collect();
-    let mut out = String::new();
     // A group too small for its referral rate (its cases from 1 to k − 1, or the
     // quarter's total) is left out: a listed name proves someone has that
     // characteristic, as perturbation never makes a count from nothing.
@@ -94,17 +102,20 @@ fn rows(quarter: &str, groups: &[(String, Counts)], k: u64) -> String {
                 )
         })
     }) {
-        let mut line = format!("{quarter},{}", field(g));
+        let mut line = vec![quarter.to_string(), g.clone()];
         let mut withheld = Vec::new();
         for (t, (_, name)) in tables.iter().zip(OUTCOMES) {
             let row = t.rows.iter().find(|r| &r.group == g);
             match row.and_then(|r| r.released.as_ref()) {
-                Some(x) => line.push_str(&format!(
-                    ",{},{},{:.6},{:.6},{:.6}",
-                    x.n, x.numerator, x.rate, x.ci.low, x.ci.high
-                )),
+                Some(x) => line.extend([
+                    x.n.to_string(),
+                    x.numerator.to_string(),
+                    format!("{:.6}", x.rate),
+                    format!("{:.6}", x.ci.low),
+                    format!("{:.6}", x.ci.high),
+                ]),
                 None => {
-                    line.push_str(",,,,,");
+                    line.extend(std::iter::repeat_n(String::new(), 5));
                     let rule = t
                         .suppressed
                         .iter()
@@ -118,10 +129,9 @@ fn rows(quarter: &str, groups: &[(String, Counts)], k: u64) -> String {
                 }
             }
         }
-        line.push_str(&format!(",{}\n", field(&withheld.join(";"))));
-        out.push_str(&line);
+        line.push(withheld.join(";"));
+        record(w, &line);
     }
-    out
 }
 
 fn schema(by: Stratifier) -> serde_json::Value {
@@ -200,7 +210,8 @@ pub fn package(cube: &Cube, method: &CellKeyMethod, k: u64, created: &str) -> Ve
     };
     for by in Stratifier::ALL {
         let name = stratifier_name(by);
-        let mut csv = header(by);
+        let mut w = writer();
+        header(&mut w, by);
         for q in &quarters {
             let filter = CubeFilter {
                 from: Some(*q),
@@ -213,8 +224,10 @@ pub fn package(cube: &Cube, method: &CellKeyMethod, k: u64, created: &str) -> Ve
                 .map(|(g, c)| (g, method.perturb(&c)))
                 .filter(|(_, c)| c.identified > 0)
                 .collect();
-            csv.push_str(&rows(&quarter_label(*q), &groups, k));
+            rows(&mut w, &quarter_label(*q), &groups, k);
         }
+        let csv = String::from_utf8(w.into_inner().expect("writing CSV into memory"))
+            .expect("CSV of UTF-8 fields is UTF-8");
         let path = format!("equity-by-{}.csv", name.replace('_', "-"));
         resources.push(serde_json::json!({
             "name": format!("equity-by-{}", name.replace('_', "-")),
@@ -297,8 +310,9 @@ mod tests {
 
     #[test]
     fn fields_with_commas_or_quotes_are_quoted() {
-        assert_eq!(field("a,b"), "\"a,b\"");
-        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(field("plain"), "plain");
+        let mut w = writer();
+        record(&mut w, ["a,b", "say \"hi\"", "plain", "two\nlines"]);
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        assert_eq!(text, "\"a,b\",\"say \"\"hi\"\"\",plain,\"two\nlines\"\n");
     }
 }
