@@ -146,6 +146,34 @@ pub async fn list_from_log(app: &App, access: &crate::Access) -> Result<Vec<ApiK
     Ok(model.api_keys().cloned().collect())
 }
 
+/// Who presents `presented`, if it is an active key this server's read model
+/// knows: an external application (the catalogue, the directory, released
+/// aggregates). `None` for anything else — malformed, unknown, revoked or a
+/// wrong secret look the same to the caller.
+pub fn access_for_key(app: &App, presented: &str) -> Option<crate::Access> {
+    let id = key_id(presented)?;
+    let model = app.projector.read();
+    let key = model.api_key(id).filter(|k| k.revoked_at.is_none())?;
+    matches(presented, &key.secret_sha256).then(|| crate::Access {
+        actor: careledger_domain::store::Actor {
+            subject: format!("apikey-{id}"),
+            role: careledger_domain::store::Role::ExternalApp,
+        },
+        sites: crate::SiteScope::Only(Vec::new()),
+    })
+}
+
+/// Every API key the read model knows, oldest first (administrators).
+///
+/// # Errors
+/// `Forbidden` for anyone but an administrator.
+pub fn list(app: &App, access: &crate::Access) -> Result<Vec<ApiKeyView>, AppError> {
+    access.check(crate::policy::Action::ManageCredentials)?;
+    let mut keys: Vec<ApiKeyView> = app.projector.read().api_keys().cloned().collect();
+    keys.sort_by_key(|k| k.issued_at);
+    Ok(keys)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

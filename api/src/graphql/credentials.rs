@@ -3,7 +3,7 @@
 
 use super::support::commands::{CommandOptions, Invalid, command_context, invalid, refusal};
 use super::support::scalars::{Position, UserError};
-use super::support::{access, allow, app};
+use super::support::{access, allow, app, app_error};
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use careledger_app::policy::Action;
 use careledger_projections::ApiKeyView;
@@ -79,14 +79,8 @@ impl CredentialQuery {
     /// Every API key, oldest first (administrators).
     async fn api_keys(&self, ctx: &Context<'_>) -> Result<Vec<ApiKey>> {
         admin_only(ctx)?;
-        let mut keys: Vec<ApiKey> = app(ctx)
-            .projector
-            .read()
-            .api_keys()
-            .map(ApiKey::from)
-            .collect();
-        keys.sort_by_key(|k| k.issued_at);
-        Ok(keys)
+        let keys = careledger_app::credentials::list(app(ctx), access(ctx)?).map_err(app_error)?;
+        Ok(keys.iter().map(ApiKey::from).collect())
     }
 }
 

@@ -101,23 +101,8 @@ fn api_key_access(
     s: &HttpState,
     presented: &str,
 ) -> Result<careledger_app::Access, crate::http::tokens::AuthError> {
-    let id = careledger_app::credentials::key_id(presented)
-        .ok_or(crate::http::tokens::AuthError::UnknownApiKey)?;
-    let model = s.app.projector.read();
-    let key = model
-        .api_key(id)
-        .filter(|k| k.revoked_at.is_none())
-        .ok_or(crate::http::tokens::AuthError::UnknownApiKey)?;
-    if !careledger_app::credentials::matches(presented, &key.secret_sha256) {
-        return Err(crate::http::tokens::AuthError::UnknownApiKey);
-    }
-    Ok(careledger_app::Access {
-        actor: careledger_domain::store::Actor {
-            subject: format!("apikey-{id}"),
-            role: careledger_domain::store::Role::ExternalApp,
-        },
-        sites: careledger_app::SiteScope::Only(Vec::new()),
-    })
+    careledger_app::credentials::access_for_key(&s.app, presented)
+        .ok_or(crate::http::tokens::AuthError::UnknownApiKey)
 }
 
 /// A request that is not a GraphQL request at all.

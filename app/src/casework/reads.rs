@@ -6,6 +6,7 @@ use crate::policy::{Access, Action};
 use crate::{App, AppError};
 use careledger_domain::ids::{NeedCaseId, RecipientId};
 use careledger_domain::values::SiteId;
+use careledger_projections::casework::{Overdue, Slice, WorklistKey};
 use careledger_projections::{NeedCaseView, RecipientView};
 
 impl App {
@@ -63,5 +64,64 @@ impl App {
             }
             None => Ok(access.sites_for(Action::ReadCasework).map(<[_]>::to_vec)),
         }
+    }
+}
+
+/// A page of a listing, owned (the read model's lock is released).
+#[derive(Debug)]
+pub struct Listed<K> {
+    pub items: Vec<(K, NeedCaseView)>,
+    pub has_previous: bool,
+    pub has_next: bool,
+    /// All the listing holds, across pages.
+    pub total: usize,
+}
+
+impl App {
+    /// The overdue rule a listing applies: no event in care for `days` (the
+    /// server's setting unless asked, 1 to 3,650), as of now.
+    pub fn overdue(&self, days: Option<i32>) -> Result<Overdue, AppError> {
+        let days = match days {
+            None => self.settings.overdue_days,
+            Some(d) if (1..=3650).contains(&d) => d as u32,
+            Some(d) => {
+                return Err(AppError::rejected(
+                    Some("overdueDays"),
+                    "BAD_USER_INPUT",
+                    format!("overdueDays must be between 1 and 3650, got {d}"),
+                ));
+            }
+        };
+        Ok(Overdue {
+            now: self.clock.now(),
+            days,
+        })
+    }
+
+    /// A coordinator's worklist at one of their sites: need cases with an open
+    /// referral, and those overdue, the longest-untouched first; `mine` keeps the
+    /// referrals the caller requested.
+    pub fn worklist(
+        &self,
+        access: &Access,
+        site: &SiteId,
+        mine: bool,
+        overdue: Overdue,
+        slice: Slice<WorklistKey>,
+    ) -> Result<Listed<WorklistKey>, AppError> {
+        access.check_at(Action::ReadCasework, site)?;
+        let m = self.projector.read();
+        let mine = mine.then_some(access.actor.subject.as_str());
+        let (page, total) = m.worklist(std::slice::from_ref(site), mine, overdue, slice);
+        Ok(Listed {
+            items: page
+                .items
+                .into_iter()
+                .map(|(k, v)| (k, v.clone()))
+                .collect(),
+            has_previous: page.has_previous,
+            has_next: page.has_next,
+            total,
+        })
     }
 }

@@ -5,15 +5,15 @@
 use super::types::*;
 use crate::graphql::support::ids::{Kind, parse_input};
 use crate::graphql::support::paging::{page_info, slice};
-use crate::graphql::support::scalars::{NeedDomain, Position};
-use crate::graphql::support::{allow, app, app_error, bad_input, consistent, denied};
+use crate::graphql::support::scalars::{NeedDomain, PageInfo, Position};
+use crate::graphql::support::{allow, app, app_error, bad_input, consistent};
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use careledger_app::policy::Action;
 use careledger_domain::ids::{NeedCaseId, RecipientId};
 use careledger_domain::values::{NeedCode, SiteId};
-use careledger_projections::casework::{NeedCaseFilter, Overdue, WorklistKey};
+use careledger_projections::casework::{NeedCaseFilter, WorklistKey};
 use chrono::DateTime;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -143,10 +143,7 @@ impl CaseQuery {
         };
         consistent(ctx, min_position).await?;
         let app = app(ctx);
-        let overdue = Overdue {
-            now: app.clock.now(),
-            days: app.settings.overdue_days,
-        };
+        let overdue = app.overdue(None).map_err(app_error)?;
         let m = app.projector.read();
         let page = m.need_cases(&filter, overdue, slice);
         let info = page_info(&page, need_case_cursor);
@@ -189,41 +186,36 @@ impl CaseQuery {
     ) -> Result<Worklist> {
         let access = allow(ctx, Action::ReadCasework)?;
         let site = parse_site(&site)?;
-        access
-            .check_at(Action::ReadCasework, &site)
-            .map_err(denied)?;
         let app = app(ctx);
-        let days = match overdue_days {
-            None => app.settings.overdue_days,
-            Some(d) if (1..=3650).contains(&d) => d as u32,
-            Some(d) => {
-                return Err(bad_input(format!(
-                    "overdueDays must be between 1 and 3650, got {d}"
-                )));
-            }
-        };
+        app.casework_sites(access, Some(site.clone()))
+            .map_err(app_error)?;
+        let overdue = app.overdue(overdue_days).map_err(app_error)?;
         let slice = slice(first, after, last, before, decode_worklist_cursor)?;
         consistent(ctx, min_position).await?;
-        let now = app.clock.now();
-        let overdue = Overdue { now, days };
-        let m = app.projector.read();
-        let mine = mine.then_some(access.actor.subject.as_str());
-        let (page, total) = m.worklist(std::slice::from_ref(&site), mine, overdue, slice);
-        let info = page_info(&page, worklist_cursor);
+        let page = app
+            .worklist(access, &site, mine, overdue, slice)
+            .map_err(app_error)?;
+        let (now, days) = (overdue.now, overdue.days);
+        let info = PageInfo {
+            has_next_page: page.has_next,
+            has_previous_page: page.has_previous,
+            start_cursor: page.items.first().map(|(k, _)| worklist_cursor(k)),
+            end_cursor: page.items.last().map(|(k, _)| worklist_cursor(k)),
+        };
         Ok(Worklist {
             items: page
                 .items
-                .iter()
+                .into_iter()
                 .map(|(k, v)| WorklistItem {
-                    cursor: worklist_cursor(k),
+                    cursor: worklist_cursor(&k),
                     open_referral: v.open_referral().map(Referral::from),
                     overdue: v.is_overdue(now, days),
                     days_since_update: (now - v.updated_at).num_days(),
-                    need_case: NeedCase(Arc::new((*v).clone())),
+                    need_case: NeedCase(Arc::new(v)),
                 })
                 .collect(),
             page_info: info,
-            total_count: total as u64,
+            total_count: page.total as u64,
             overdue_days: days,
         })
     }
