@@ -160,6 +160,7 @@ pub fn access_for_key(app: &App, presented: &str) -> Option<crate::Access> {
             role: careledger_domain::store::Role::ExternalApp,
         },
         sites: crate::SiteScope::Only(Vec::new()),
+        organisations: Vec::new(),
     })
 }
 

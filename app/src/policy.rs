@@ -1,19 +1,25 @@
 //! Who may do what (DESIGN §1 and §6): one table, asked by every resolver.
 //!
-//! | action | coordinator | quality manager | external app | admin |
-//! |---|---|---|---|---|
-//! | read case work (recipients, need cases, worklists, their history) | own sites | — | — | — |
-//! | write case work (the lifecycle mutations) | own sites | — | — | — |
-//! | read names and contact details | own sites | — | — | — |
-//! | read aggregates (equity tables, suppressed) | own sites | own sites | all sites | all sites |
-//! | read a service's referral load (not suppressed) | yes | yes | — | yes |
-//! | read the directory's history | yes | yes | — | yes |
-//! | read where the read models stand (projection status) | yes | yes | — | yes |
-//! | read the audit trail | — | own sites | — | all sites |
-//! | read shared data (catalogue, directory) | yes | yes | yes | yes |
-//! | manage the directory | — | — | — | yes |
-//! | manage credentials (API keys) | — | — | — | yes |
-//! | erase a care recipient | — | — | — | yes |
+//! | action | coordinator | quality manager | external app | admin | provider |
+//! |---|---|---|---|---|---|
+//! | read case work (recipients, need cases, worklists, their history) | own sites | — | — | — | — |
+//! | write case work (the lifecycle mutations) | own sites | — | — | — | — |
+//! | read names and contact details | own sites | — | — | — | — |
+//! | read aggregates (equity tables, suppressed) | own sites | own sites | all sites | all sites | — |
+//! | read a service's referral load (not suppressed) | yes | yes | — | yes | — |
+//! | read the directory's history | yes | yes | — | yes | — |
+//! | read where the read models stand (projection status) | yes | yes | — | yes | — |
+//! | read the audit trail | — | own sites | — | all sites | — |
+//! | read shared data (catalogue, directory) | yes | yes | yes | yes | yes |
+//! | manage the directory | — | — | — | yes | — |
+//! | manage credentials (API keys) | — | — | — | yes | — |
+//! | erase a care recipient | — | — | — | yes | — |
+//!
+//! A provider (staff of an organisation of the directory; the token names the
+//! organisations) is the performing side of the referrals addressed to their
+//! organisation's services. So far they read only what every directory user reads;
+//! answering referrals, their inbox and their notes are the next slices of the
+//! closed loop (issue 16, `docs/plans/issue-16-closed-loop.md`).
 //!
 //! Administrators manage; they do not read person-level records (an erasure request
 //! names the recipient). The server's own `System` role (imports, demo data) may do
@@ -21,6 +27,7 @@
 //! call learns nothing about the data and writes nothing; a site-level refusal comes
 //! once the record's site is known.
 
+use careledger_domain::ids::OrganisationId;
 use careledger_domain::store::{Actor, Role};
 use careledger_domain::values::SiteId;
 
@@ -31,12 +38,26 @@ pub enum SiteScope {
     Only(Vec<SiteId>),
 }
 
-/// An authenticated caller: who, and for which sites. The edges make one from a
-/// bearer token or an API key; the use cases ask it through [`Access::check`].
+/// An authenticated caller: who, for which sites and — a provider — for which
+/// organisations of the directory. The edges make one from a bearer token or an
+/// API key; the use cases ask it through [`Access::check`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Access {
     pub actor: Actor,
     pub sites: SiteScope,
+    /// The organisations a provider works for (empty for every other role).
+    pub organisations: Vec<OrganisationId>,
+}
+
+impl Access {
+    /// A caller of any role but provider: no organisations.
+    pub fn new(actor: Actor, sites: SiteScope) -> Self {
+        Self {
+            actor,
+            sites,
+            organisations: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -122,9 +143,13 @@ pub const fn allowed(role: Role, action: Action) -> bool {
         A::ReadCasework | A::WriteCasework | A::ReadPersonalData => {
             matches!(role, R::Coordinator | R::System)
         }
-        A::ReadAggregates | A::ReadShared => true,
+        // A provider reads what any directory user reads; the referrals addressed
+        // to their organisation come with the closed loop (issue 16), never the
+        // aggregates, a service's load or the read models' state.
+        A::ReadShared => true,
+        A::ReadAggregates => !matches!(role, R::Provider),
         A::ReadServiceLoad | A::ReadDirectoryHistory | A::ReadProjectionStatus => {
-            !matches!(role, R::ExternalApp)
+            !matches!(role, R::ExternalApp | R::Provider)
         }
         A::ReadAuditTrail => matches!(role, R::QualityManager | R::Admin | R::System),
         A::ManageDirectory | A::ManageCredentials | A::EraseRecipient => {
@@ -200,6 +225,7 @@ mod tests {
                 role,
             },
             sites,
+            organisations: Vec::new(),
         }
     }
 
@@ -211,20 +237,20 @@ mod tests {
     #[test]
     fn the_role_table_is_the_documented_one() {
         use Action as A;
-        let expected: &[(A, [bool; 4])] = &[
-            // coordinator, quality manager, external app, admin
-            (A::ReadCasework, [true, false, false, false]),
-            (A::WriteCasework, [true, false, false, false]),
-            (A::ReadPersonalData, [true, false, false, false]),
-            (A::ReadAggregates, [true, true, true, true]),
-            (A::ReadServiceLoad, [true, true, false, true]),
-            (A::ReadDirectoryHistory, [true, true, false, true]),
-            (A::ReadProjectionStatus, [true, true, false, true]),
-            (A::ReadAuditTrail, [false, true, false, true]),
-            (A::ReadShared, [true, true, true, true]),
-            (A::ManageDirectory, [false, false, false, true]),
-            (A::ManageCredentials, [false, false, false, true]),
-            (A::EraseRecipient, [false, false, false, true]),
+        let expected: &[(A, [bool; 5])] = &[
+            // coordinator, quality manager, external app, admin, provider
+            (A::ReadCasework, [true, false, false, false, false]),
+            (A::WriteCasework, [true, false, false, false, false]),
+            (A::ReadPersonalData, [true, false, false, false, false]),
+            (A::ReadAggregates, [true, true, true, true, false]),
+            (A::ReadServiceLoad, [true, true, false, true, false]),
+            (A::ReadDirectoryHistory, [true, true, false, true, false]),
+            (A::ReadProjectionStatus, [true, true, false, true, false]),
+            (A::ReadAuditTrail, [false, true, false, true, false]),
+            (A::ReadShared, [true, true, true, true, true]),
+            (A::ManageDirectory, [false, false, false, true, false]),
+            (A::ManageCredentials, [false, false, false, true, false]),
+            (A::EraseRecipient, [false, false, false, true, false]),
         ];
         assert_eq!(expected.len(), Action::ALL.len());
         let roles = [
@@ -232,6 +258,7 @@ mod tests {
             Role::QualityManager,
             Role::ExternalApp,
             Role::Admin,
+            Role::Provider,
         ];
         for (action, row) in expected {
             for (role, want) in roles.iter().zip(row) {

@@ -61,6 +61,12 @@ uuid_id!(
     ServiceId,
     "service"
 );
+uuid_id!(
+    /// An organisation of the directory (HSDS `organization.id`): what a
+    /// provider's credential names.
+    OrganisationId,
+    "organisation"
+);
 
 /// The id of an event: a UUIDv7 (time-ordered) that is also the idempotency key of
 /// the append that wrote it.

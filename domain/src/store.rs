@@ -118,15 +118,19 @@ pub enum Role {
     Admin,
     /// The server itself (imports, demo data, migrations).
     System,
+    /// Staff of an organisation of the directory: the performing side of the
+    /// referrals addressed to their organisation's services (DESIGN §1).
+    Provider,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Coordinator,
         Role::QualityManager,
         Role::ExternalApp,
         Role::Admin,
         Role::System,
+        Role::Provider,
     ];
     pub const fn name(self) -> &'static str {
         match self {
@@ -135,6 +139,7 @@ impl Role {
             Role::ExternalApp => "external_app",
             Role::Admin => "admin",
             Role::System => "system",
+            Role::Provider => "provider",
         }
     }
     pub fn from_name(s: &str) -> Option<Role> {

@@ -24,6 +24,7 @@ pub async fn run(cmd: C) -> anyhow::Result<()> {
             role: Role::Admin,
         },
         sites: SiteScope::All,
+        organisations: Vec::new(),
     };
     let ctx = CommandContext {
         actor: access.actor.clone(),

@@ -143,13 +143,18 @@ pub struct TokenArgs {
     /// The subject: a pseudonymous user or application id (never a name).
     #[arg(long)]
     pub sub: String,
-    /// coordinator, quality_manager, external_app or admin (the server's internal
-    /// `system` role is never given to a token).
+    /// coordinator, quality_manager, external_app, admin or provider (the server's
+    /// internal `system` role is never given to a token).
     #[arg(long, default_value = "coordinator")]
     pub role: String,
-    /// Sites the token covers, comma-separated; `*` for all.
+    /// Sites the token covers, comma-separated; `*` for all. Not for a provider,
+    /// whose token names organisations instead.
     #[arg(long, value_delimiter = ',', default_value = "*")]
     pub sites: Vec<String>,
+    /// For a provider (and only a provider): the organisations of the directory
+    /// they work for, as UUIDs, comma-separated or repeated.
+    #[arg(long = "organisation", value_delimiter = ',')]
+    pub organisations: Vec<String>,
     /// Lifetime in hours: 8 (a working day) unless given; at most 2160 (90 days),
     /// e.g. `--hours 720` for an application's token. Every token expires.
     #[arg(long, default_value_t = crate::http::tokens::DEFAULT_TOKEN_HOURS, value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::http::tokens::MAX_TOKEN_HOURS)))]

@@ -132,6 +132,7 @@ pub async fn equity(args: ExportArgs) -> anyhow::Result<()> {
             role: Role::System,
         },
         sites: SiteScope::All,
+        organisations: Vec::new(),
     };
     let table = match app.check_equity_table(&access, request) {
         Ok(checked) => app.equity_table(checked, None, None).await,

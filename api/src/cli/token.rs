@@ -31,6 +31,31 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
         "--hours must be between 1 and {}",
         tokens::MAX_TOKEN_HOURS
     );
+    let (sites, organisations) = match role {
+        careledger_domain::store::Role::Provider => {
+            anyhow::ensure!(
+                !args.organisations.is_empty(),
+                "a provider's token names the organisations they work for: --organisation <uuid>"
+            );
+            for o in &args.organisations {
+                uuid::Uuid::try_parse(o).map_err(|_| {
+                    anyhow::anyhow!("--organisation '{o}' is not an organisation id (a UUID)")
+                })?;
+            }
+            anyhow::ensure!(
+                args.sites == ["*"],
+                "a provider's token names organisations, not sites: leave out --sites"
+            );
+            (Vec::new(), args.organisations)
+        }
+        _ => {
+            anyhow::ensure!(
+                args.organisations.is_empty(),
+                "--organisation is for a provider's token only (--role provider)"
+            );
+            (args.sites, Vec::new())
+        }
+    };
     let keys = match &args.secret.jwt_secret {
         Some(s) => TokenKey::from_secret(s).context("invalid --jwt-secret")?,
         None => TokenKey::load(&args.store.data_dir)?,
@@ -42,7 +67,8 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
         keys.sign(&Claims {
             sub: args.sub,
             role: role.name().into(),
-            sites: args.sites,
+            sites,
+            organisations,
             iat: now,
             exp,
         })

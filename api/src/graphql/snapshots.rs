@@ -44,6 +44,7 @@ fn coordinator() -> Access {
         sites: SiteScope::Only(vec![
             careledger_domain::values::SiteId::parse("be-liege").unwrap(),
         ]),
+        organisations: Vec::new(),
     }
 }
 

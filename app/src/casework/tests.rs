@@ -39,6 +39,7 @@ fn coordinator_of(site: &str) -> Access {
             role: Role::Coordinator,
         },
         sites: SiteScope::Only(vec![SiteId::parse(site).unwrap()]),
+        organisations: Vec::new(),
     }
 }
 
@@ -227,6 +228,7 @@ async fn erasing_is_for_administrators_and_an_unknown_recipient_is_not_found() {
             role: Role::Admin,
         },
         sites: SiteScope::All,
+        organisations: Vec::new(),
     };
     let r = app.erase_care_recipient(&admin, &ctx(&admin), id).await;
     assert!(

@@ -15,6 +15,7 @@ fn access(role: Role, sites: crate::SiteScope) -> Access {
             role,
         },
         sites,
+        organisations: Vec::new(),
     }
 }
 

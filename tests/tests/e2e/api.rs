@@ -308,6 +308,21 @@ pub fn v7() -> String {
 
 /// A token signed with the secret a server keeps in `data_dir` (as `careledger
 /// token` would mint it, without starting a process: valid for its default 8 h).
+/// A provider's token for `organisations` (UUIDs of the directory), signed with
+/// the server's secret.
+pub fn mint_provider(data_dir: &Path, sub: &str, organisations: &[&str]) -> String {
+    let key = careledger_api::http::tokens::TokenKey::load(data_dir).expect("the server's secret");
+    let now = chrono::Utc::now().timestamp();
+    key.sign(&careledger_api::http::tokens::Claims {
+        sub: sub.into(),
+        role: "provider".into(),
+        sites: Vec::new(),
+        organisations: organisations.iter().map(|o| o.to_string()).collect(),
+        iat: now,
+        exp: now + 3600,
+    })
+}
+
 pub fn mint(data_dir: &Path, sub: &str, role: &str, sites: &[&str]) -> String {
     let key = careledger_api::http::tokens::TokenKey::load(data_dir).expect("the server's secret");
     let now = chrono::Utc::now().timestamp();
@@ -315,6 +330,7 @@ pub fn mint(data_dir: &Path, sub: &str, role: &str, sites: &[&str]) -> String {
         sub: sub.into(),
         role: role.into(),
         sites: sites.iter().map(|s| s.to_string()).collect(),
+        organisations: Vec::new(),
         iat: now,
         exp: now + i64::from(careledger_api::http::tokens::DEFAULT_TOKEN_HOURS) * 3600,
     })

@@ -1,13 +1,13 @@
 //! The authorisation matrix (issue 7, DESIGN §6): every query and mutation of the
 //! schema, as every role, inside and outside the caller's sites — each cell allowed
-//! or denied as `api/src/authz.rs` says, and a denied call writes nothing.
+//! or denied as `app/src/policy.rs` says, and a denied call writes nothing.
 //!
 //! Every operation's request is prepared afresh for each cell (a mutation gets a
 //! record in the state it needs, at site `be-leuven`), so a cell's answer depends on
 //! who asks, not on what an earlier cell did. Denied callers go first; then the same
 //! request succeeds for the allowed ones.
 
-use crate::api::{Server, mint, v7};
+use crate::api::{Server, mint, mint_provider, v7};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -28,11 +28,13 @@ enum Caller {
     AdminIn,
     /// An admin token naming another site only.
     AdminOut,
+    /// A provider's token (an organisation of the directory; no site).
+    Provider,
 }
 use Caller::*;
 
 const EVERYONE: &[Caller] = &[
-    CoordIn, CoordOut, QmIn, QmOut, ExtIn, ExtKey, AdminIn, AdminOut,
+    CoordIn, CoordOut, QmIn, QmOut, ExtIn, ExtKey, AdminIn, AdminOut, Provider,
 ];
 const CASEWORK: &[Caller] = &[CoordIn];
 const INTERNAL: &[Caller] = &[CoordIn, CoordOut, QmIn, QmOut, AdminIn, AdminOut];
@@ -509,6 +511,11 @@ fn every_operation_as_every_role_inside_and_outside_its_sites() {
             ExtKey => issue_key(&s).1,
             AdminIn => s.admin.clone(),
             AdminOut => mint(d, "admin-out", "admin", &[OUT]),
+            Provider => mint_provider(
+                d,
+                "provider-staff",
+                &["0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6b"],
+            ),
         }
     };
     let callers: Vec<(Caller, String)> = EVERYONE.iter().map(|&c| (c, tokens(c))).collect();

@@ -49,7 +49,7 @@ fn the_token_command_refuses_the_internal_role_and_unknown_roles_with_an_explana
             out.stderr.contains(why)
                 && out
                     .stderr
-                    .contains("coordinator, quality_manager, external_app or admin"),
+                    .contains("coordinator, quality_manager, external_app, admin or provider"),
             "--role {role:?}: {}",
             out.stderr
         );
@@ -165,4 +165,110 @@ fn tokens_without_expiry_expired_too_long_lived_or_not_yet_valid_are_refused() {
     let ok = s.post_as(&with(json!({ "exp": now + 3600 })), m, vars);
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert!(ok.json()["errors"].is_null(), "{}", ok.body);
+}
+
+/// Issue 16 (first slice): a provider's token names the organisations of the
+/// directory the provider works for, never sites. `careledger token --role
+/// provider --organisation <uuid>` mints one; the server grants it what every
+/// directory user reads and nothing more; malformed provider tokens, and other
+/// roles' tokens naming organisations, are refused whole.
+#[test]
+fn a_provider_token_names_organisations_and_reads_only_shared_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let org = "0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6b";
+
+    for (args, why) in [
+        (vec!["--role", "provider"], "--organisation <uuid>"),
+        (
+            vec!["--role", "provider", "--organisation", "not-a-uuid"],
+            "is not an organisation id",
+        ),
+        (
+            vec![
+                "--role",
+                "provider",
+                "--organisation",
+                org,
+                "--sites",
+                "be-leuven",
+            ],
+            "not sites",
+        ),
+        (
+            vec!["--role", "coordinator", "--organisation", org],
+            "for a provider's token only",
+        ),
+    ] {
+        let mut all = vec!["token", "--sub", "p"];
+        all.extend(args.iter().copied());
+        let out = run_to_end(&all, dir.path());
+        assert!(
+            !out.success && out.stdout.trim().is_empty(),
+            "{args:?}: {}",
+            out.stdout
+        );
+        assert!(out.stderr.contains(why), "{args:?}: {}", out.stderr);
+    }
+
+    let out = run_to_end(
+        &[
+            "token",
+            "--sub",
+            "staff-1",
+            "--role",
+            "provider",
+            "--organisation",
+            org,
+        ],
+        dir.path(),
+    );
+    assert!(out.success, "{}", out.stderr);
+    let token = out.stdout.trim().to_string();
+    let c = claims(&token);
+    assert_eq!(c["role"], "provider");
+    assert_eq!(c["organisations"], json!([org]));
+    assert_eq!(c["sites"], json!([]));
+
+    let ok = s.gql_as(&token, "{ catalogue { version } }", json!({}));
+    assert!(ok.get("errors").is_none(), "{ok}");
+    for q in [
+        "{ needCases(first: 1) { totalCount } }",
+        "{ equity(by: SITE, outcome: REFERRAL_RATE) { k } }",
+        "{ projections { position } }",
+    ] {
+        let v = s.gql_as(&token, q, json!({}));
+        assert_eq!(
+            v["errors"][0]["extensions"]["code"], "FORBIDDEN",
+            "{q}: {v}"
+        );
+    }
+
+    let now = chrono::Utc::now().timestamp();
+    for (claims, what) in [
+        (
+            json!({"sub": "p", "role": "provider", "sites": [], "iat": now, "exp": now + 600}),
+            "no organisations",
+        ),
+        (
+            json!({"sub": "p", "role": "provider", "sites": ["*"], "organisations": [org], "iat": now, "exp": now + 600}),
+            "sites",
+        ),
+        (
+            json!({"sub": "p", "role": "provider", "sites": [], "organisations": ["x"], "iat": now, "exp": now + 600}),
+            "a bad organisation",
+        ),
+        (
+            json!({"sub": "c", "role": "coordinator", "sites": ["*"], "organisations": [org], "iat": now, "exp": now + 600}),
+            "a coordinator with organisations",
+        ),
+    ] {
+        let a = s.post_as(
+            &signed(dir.path(), &claims),
+            "{ catalogue { version } }",
+            json!({}),
+        );
+        assert_eq!(a.status, 401, "{what}: {}", a.body);
+        assert!(a.body.contains("UNAUTHENTICATED"), "{what}: {}", a.body);
+    }
 }

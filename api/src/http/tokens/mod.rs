@@ -25,6 +25,7 @@ use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use careledger_app::{Access, SiteScope};
+use careledger_domain::ids::OrganisationId;
 use careledger_domain::store::{Actor, Role};
 use careledger_domain::values::SiteId;
 use jsonwebtoken::errors::ErrorKind;
@@ -48,11 +49,12 @@ pub const ADMIN_TOKEN_HOURS: u32 = 24;
 
 /// The roles a token may carry: those of the authorisation table. `system` (the
 /// server's own role for imports and migrations) is not among them.
-pub const TOKEN_ROLES: [Role; 4] = [
+pub const TOKEN_ROLES: [Role; 5] = [
     Role::Coordinator,
     Role::QualityManager,
     Role::ExternalApp,
     Role::Admin,
+    Role::Provider,
 ];
 
 /// The role a token names, if a token may carry it (see [`TOKEN_ROLES`]).
@@ -60,7 +62,11 @@ pub fn token_role(name: &str) -> Option<Role> {
     let role = Role::from_name(name)?;
     // Exhaustive on purpose: a new role must be placed on one side or the other.
     match role {
-        Role::Coordinator | Role::QualityManager | Role::ExternalApp | Role::Admin => Some(role),
+        Role::Coordinator
+        | Role::QualityManager
+        | Role::ExternalApp
+        | Role::Admin
+        | Role::Provider => Some(role),
         Role::System => None,
     }
 }
@@ -109,6 +115,10 @@ pub struct Claims {
     pub sub: String,
     pub role: String,
     pub sites: Vec<String>,
+    /// A provider's organisations of the directory (UUIDs); absent for every
+    /// other role.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub organisations: Vec<String>,
     pub iat: i64,
     pub exp: i64,
 }
@@ -120,6 +130,8 @@ struct Presented {
     sub: String,
     role: String,
     sites: Vec<String>,
+    #[serde(default)]
+    organisations: Vec<String>,
     iat: i64,
     #[serde(default)]
     exp: Option<i64>,
@@ -152,11 +164,19 @@ pub enum AuthError {
     #[error("the bearer token is not valid yet ('nbf' lies ahead)")]
     NotYetValid,
     #[error(
-        "the bearer token names role '{0}', which no token may carry: a token's role is coordinator, quality_manager, external_app or admin"
+        "the bearer token names role '{0}', which no token may carry: a token's role is coordinator, quality_manager, external_app, admin or provider"
     )]
     UnknownRole(String),
     #[error("the bearer token names an invalid site '{0}'")]
     BadSite(String),
+    #[error(
+        "a provider's bearer token must name the organisations it works for ('organisations': UUIDs of the directory) and no sites"
+    )]
+    ProviderScope,
+    #[error("the bearer token names an invalid organisation '{0}' (a UUID of the directory)")]
+    BadOrganisation(String),
+    #[error("the bearer token names organisations, which only a provider's token may")]
+    OrganisationsNotForRole,
     #[error("the bearer token was not issued for this server (its issuer or audience)")]
     NotForThisServer,
 }
@@ -385,6 +405,7 @@ impl TokenKey {
             sub: p.sub,
             role: p.role,
             sites: p.sites,
+            organisations: p.organisations,
             iat: p.iat,
             exp,
         })
@@ -395,6 +416,23 @@ impl TokenKey {
     pub fn authenticate(&self, token: &str, now: i64) -> Result<Access, AuthError> {
         let c = self.verify(token, now)?;
         let role = token_role(&c.role).ok_or_else(|| AuthError::UnknownRole(c.role.clone()))?;
+        let organisations = match role {
+            Role::Provider => {
+                if c.organisations.is_empty() || !c.sites.is_empty() {
+                    return Err(AuthError::ProviderScope);
+                }
+                c.organisations
+                    .iter()
+                    .map(|o| {
+                        uuid::Uuid::try_parse(o)
+                            .map(OrganisationId::from_uuid)
+                            .map_err(|_| AuthError::BadOrganisation(o.clone()))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+            _ if !c.organisations.is_empty() => return Err(AuthError::OrganisationsNotForRole),
+            _ => Vec::new(),
+        };
         let sites = if c.sites.iter().any(|s| s == "*") {
             SiteScope::All
         } else {
@@ -411,6 +449,7 @@ impl TokenKey {
                 role,
             },
             sites,
+            organisations,
         })
     }
 }
@@ -422,6 +461,7 @@ pub fn admin_claims(now: i64) -> Claims {
         sub: "admin".into(),
         role: Role::Admin.name().into(),
         sites: vec!["*".into()],
+        organisations: Vec::new(),
         iat: now,
         exp: now + i64::from(ADMIN_TOKEN_HOURS) * 3600,
     }

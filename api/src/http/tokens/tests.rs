@@ -26,6 +26,7 @@ fn a_signed_token_verifies_and_grants_its_role_and_sites() {
         sub: "c-17".into(),
         role: "coordinator".into(),
         sites: vec!["be-leuven".into()],
+        organisations: Vec::new(),
         iat: 0,
         exp: 100,
     });
@@ -87,6 +88,7 @@ fn a_token_naming_the_system_role_or_an_unknown_or_empty_role_is_refused() {
             sub: "mallory".into(),
             role: role.into(),
             sites: vec!["*".into()],
+            organisations: Vec::new(),
             iat: 0,
             exp: 3_600,
         });
@@ -98,20 +100,66 @@ fn a_token_naming_the_system_role_or_an_unknown_or_empty_role_is_refused() {
         );
     }
     for role in TOKEN_ROLES {
+        let provider = role == Role::Provider;
         let t = k.sign(&Claims {
             sub: "someone".into(),
             role: role.name().into(),
-            sites: vec!["*".into()],
+            sites: if provider { vec![] } else { vec!["*".into()] },
+            organisations: if provider {
+                vec!["0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6b".into()]
+            } else {
+                Vec::new()
+            },
             iat: 0,
             exp: 3_600,
         });
-        assert_eq!(k.authenticate(&t, 10).unwrap().actor.role, role);
+        let a = k.authenticate(&t, 10).unwrap();
+        assert_eq!(a.actor.role, role);
+        assert_eq!(a.organisations.len(), usize::from(provider), "{role:?}");
     }
     assert_eq!(token_role("system"), None);
     assert_eq!(
         token_role_names(),
-        "coordinator, quality_manager, external_app or admin"
+        "coordinator, quality_manager, external_app, admin or provider"
     );
+}
+
+/// Issue 16: a provider's token names organisations (UUIDs) and no sites; no
+/// other role's token may name organisations.
+#[test]
+fn a_provider_token_names_organisations_and_only_a_provider_token_does() {
+    let k = key();
+    let org = "0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6b";
+    let token = |role: &str, sites: &[&str], orgs: &[&str]| {
+        k.sign(&Claims {
+            sub: "someone".into(),
+            role: role.into(),
+            sites: sites.iter().map(|s| s.to_string()).collect(),
+            organisations: orgs.iter().map(|s| s.to_string()).collect(),
+            iat: 0,
+            exp: 3_600,
+        })
+    };
+    let a = k.authenticate(&token("provider", &[], &[org]), 10).unwrap();
+    assert_eq!(
+        a.organisations,
+        vec![careledger_domain::ids::OrganisationId::parse(org).unwrap()]
+    );
+    assert_eq!(a.sites, SiteScope::Only(vec![]));
+    for (t, want) in [
+        (token("provider", &[], &[]), AuthError::ProviderScope),
+        (token("provider", &["*"], &[org]), AuthError::ProviderScope),
+        (
+            token("provider", &[], &["x"]),
+            AuthError::BadOrganisation("x".into()),
+        ),
+        (
+            token("coordinator", &["*"], &[org]),
+            AuthError::OrganisationsNotForRole,
+        ),
+    ] {
+        assert_eq!(k.authenticate(&t, 10), Err(want));
+    }
 }
 
 /// Issue 13: every token must expire. One without `exp` is refused (not
@@ -233,6 +281,7 @@ mod rs256 {
             sub: "idp-user-7".into(),
             role: "quality_manager".into(),
             sites: vec!["be-leuven".into()],
+            organisations: Vec::new(),
             iat: 1_000,
             exp,
         }
