@@ -37,6 +37,7 @@ pub fn suggest(services: usize, rounds: usize) {
         let id = ServiceId::from_uuid(Uuid::now_v7());
         let profile = ServiceProfile {
             organisation: format!("Organisation {}", i % 300),
+            organisation_id: None,
             name: text(&format!("Service {i}")),
             description: text("Supportive care"),
             needs: vec![need.clone(), NeedCode::parse("psy.depression").unwrap()],

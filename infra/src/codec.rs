@@ -253,6 +253,59 @@ mod tests {
         ));
     }
 
+    /// Issue 16: a service's organisation id travels in its profile; events
+    /// recorded before it was kept (no `organisation_id` key) read as `None`, and a
+    /// profile without one encodes exactly as before (no key), so no version bump
+    /// and no upcaster are needed for this optional field.
+    #[test]
+    fn a_service_profile_keeps_its_organisation_id_and_older_events_read_without_one() {
+        use careledger_domain::directory::{Capacity, ServiceEvent, ServiceRegistered};
+        let catalogue = crate::catalogue::default_catalogue().unwrap();
+        let imported = crate::hsds::read_example(&catalogue).unwrap();
+        let s = &imported[0];
+        let org = s
+            .profile
+            .organisation_id
+            .expect("the example package has UUID ids");
+        let event = |profile: careledger_domain::directory::ServiceProfile| {
+            DomainEvent::Service(ServiceEvent::ServiceRegistered(ServiceRegistered {
+                service: s.id,
+                profile: Box::new(profile),
+                capacity: Capacity::HasCapacity,
+            }))
+        };
+        let at = StoredAt {
+            stream: "service-x",
+            version: 1,
+        };
+        let c = Codec::default();
+        let with = c.encode(&event(s.profile.clone()));
+        assert!(String::from_utf8_lossy(&with.payload).contains(&org.to_string()));
+        let back = c
+            .decode(at, "ServiceRegistered", with.schema_version, &with.payload)
+            .unwrap();
+        assert_eq!(back, event(s.profile.clone()));
+
+        let mut before = s.profile.clone();
+        before.organisation_id = None;
+        let old = c.encode(&event(before.clone()));
+        assert!(!String::from_utf8_lossy(&old.payload).contains("organisation_id"));
+        let mut stripped: serde_json::Value = serde_json::from_slice(&with.payload).unwrap();
+        stripped["profile"]
+            .as_object_mut()
+            .unwrap()
+            .remove("organisation_id");
+        let read = c
+            .decode(
+                at,
+                "ServiceRegistered",
+                1,
+                &serde_json::to_vec(&stripped).unwrap(),
+            )
+            .unwrap();
+        assert_eq!(read, event(before));
+    }
+
     #[test]
     fn unknown_types_and_future_versions_are_named_errors() {
         let c = Codec::default();

@@ -488,8 +488,15 @@ fn read(
                 Cost::Fee
             }
         };
+        // HSDS 3.0 ids are UUIDs; a package using other ids keeps the name only.
+        let organisation_id = o
+            .get("organization_id")
+            .and_then(Value::as_str)
+            .and_then(|org| uuid::Uuid::try_parse(org).ok())
+            .map(careledger_domain::ids::OrganisationId::from_uuid);
         let profile = ServiceProfile {
             organisation,
+            organisation_id,
             name,
             description,
             needs: needs_of.remove(id).unwrap_or_default(),

@@ -128,7 +128,13 @@ pub struct Contact {
 /// What a service is and whom it serves.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ServiceProfile {
+    /// The organisation's name, as published.
     pub organisation: String,
+    /// The organisation's id in the directory (HSDS `organization.id`): what a
+    /// provider's credential names. Absent in events recorded before it was kept
+    /// (read as `None`, which was the truth then: no id was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation_id: Option<crate::ids::OrganisationId>,
     pub name: Localized,
     pub description: Localized,
     /// Catalogue codes of the needs it addresses.

@@ -22,6 +22,7 @@ pub(crate) fn text(s: &str) -> Localized {
 pub(crate) fn profile() -> ServiceProfile {
     ServiceProfile {
         organisation: "Kom op tegen Kanker".into(),
+        organisation_id: None,
         name: text("Psycho-oncology consultation"),
         description: text("Individual sessions"),
         needs: vec![

@@ -371,6 +371,7 @@ fn service_load_and_the_need_index_follow_the_log() {
     let mut log = Log::default();
     let mut profile = ServiceProfile {
         organisation: "Org".into(),
+        organisation_id: None,
         name: Localized {
             en: "S".into(),
             fr: "S".into(),

@@ -445,3 +445,72 @@ fn import_hsds_imports_the_shipped_package_once_and_refuses_a_broken_one() {
     assert_eq!(d["retired"]["totalCount"], 83);
     assert!(d["nl"]["totalCount"].as_u64().unwrap() >= 3, "{d}");
 }
+
+/// Issue 16 (prerequisite of the provider side): a service records the id of its
+/// organisation (HSDS `organization.id`) — given on registration, kept by the
+/// import, `null` where none was recorded — and a malformed id is refused
+/// with nothing written.
+#[test]
+fn a_service_records_its_organisation_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let org = "0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6b";
+    let sel = "service { serviceId organisation organisationId }";
+
+    let mut p = profile(
+        "Org",
+        "psy.anxiety",
+        json!({ "countries": ["BE"] }),
+        &["nl"],
+        "FREE",
+    );
+    p["organisationId"] = json!("not-a-uuid");
+    let head = s.head();
+    let r = s.admin_mutate("registerService", json!({ "profile": p.clone() }), sel);
+    assert_eq!(r["userErrors"][0]["code"], "INVALID_ID", "{r}");
+    assert_eq!(r["userErrors"][0]["field"], "organisationId", "{r}");
+    assert_eq!(s.head(), head, "a refused registration wrote");
+
+    p["organisationId"] = json!(org);
+    let r = s.admin_mutate("registerService", json!({ "profile": p }), sel);
+    assert_eq!(r["userErrors"], json!([]), "{r}");
+    assert_eq!(r["service"]["organisationId"], org, "{r}");
+
+    let without = profile(
+        "NoOrg",
+        "psy.anxiety",
+        json!({ "countries": ["BE"] }),
+        &["nl"],
+        "FREE",
+    );
+    let r = s.admin_mutate("registerService", json!({ "profile": without }), sel);
+    assert_eq!(r["service"]["organisationId"], Value::Null, "{r}");
+
+    // The shipped HSDS package's services keep their organisation's id.
+    drop(s);
+    let other = tempfile::tempdir().unwrap();
+    let pkg = example_package();
+    let out = run_to_end(
+        &[std::ffi::OsStr::new("import-hsds"), pkg.as_os_str()],
+        other.path(),
+    );
+    assert!(out.success, "{}", out.stderr);
+    let s = Server::start(other.path(), &[]);
+    let v = s.gql_as(
+        &s.admin,
+        "{ services(first: 100) { edges { node { organisationId } } } }",
+        json!({}),
+    );
+    let ids: Vec<&Value> = v["data"]["services"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .iter()
+        .map(|e| &e["node"]["organisationId"])
+        .collect();
+    assert!(!ids.is_empty(), "{v}");
+    assert!(
+        ids.iter()
+            .all(|id| id.as_str().is_some_and(|i| i.len() == 36)),
+        "{v}"
+    );
+}

@@ -2,7 +2,7 @@
 
 use super::types::*;
 use crate::graphql::support::commands::{CommandOptions, Invalid, invalid};
-use crate::graphql::support::ids::{Kind, parse_input};
+use crate::graphql::support::ids::{Kind, clip, parse_input};
 use crate::graphql::support::scalars::{Position, UserError};
 use async_graphql::{ID, InputObject, SimpleObject};
 use careledger_domain::directory::{self as dir, Capacity, Localized, ServiceProfile};
@@ -66,6 +66,9 @@ pub struct ContactInput {
 #[derive(InputObject, Clone)]
 pub struct ServiceProfileInput {
     pub organisation: String,
+    /// The organisation's id in the directory (a UUID, HSDS `organization.id`):
+    /// what a provider's credential names.
+    pub organisation_id: Option<ID>,
     pub name: LocalizedInput,
     pub description: Option<LocalizedInput>,
     /// Need codes of the catalogue.
@@ -158,8 +161,24 @@ pub fn profile(
         requires_preferential_reimbursement: false,
     });
     let c = p.contact.unwrap_or_default();
+    let organisation_id = p
+        .organisation_id
+        .as_ref()
+        .map(|id| {
+            uuid::Uuid::try_parse(id.trim())
+                .map(careledger_domain::ids::OrganisationId::from_uuid)
+                .map_err(|_| {
+                    field(
+                        "organisationId",
+                        "INVALID_ID",
+                        format!("'{}' is not an organisation id (a UUID)", clip(id)),
+                    )
+                })
+        })
+        .transpose()?;
     let profile = ServiceProfile {
         organisation: p.organisation,
+        organisation_id,
         name: p.name.into(),
         description: p.description.map(Into::into).unwrap_or_default(),
         needs,

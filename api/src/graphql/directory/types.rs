@@ -144,6 +144,11 @@ impl Service {
     async fn organisation(&self) -> &str {
         &self.d().profile.organisation
     }
+    /// The organisation's id in the directory (a UUID; HSDS `organization.id`),
+    /// when the directory records one: what a provider's credential names.
+    async fn organisation_id(&self) -> Option<String> {
+        self.d().profile.organisation_id.map(|o| o.to_string())
+    }
     /// In `lang`, else the request's language, else English.
     async fn name(&self, ctx: &Context<'_>, lang: Option<Lang>) -> String {
         self.d().profile.name.get(Self::pick(ctx, lang)).to_string()

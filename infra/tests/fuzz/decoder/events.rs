@@ -150,6 +150,11 @@ pub(super) fn service_profile() -> impl Strategy<Value = Box<ServiceProfile>> {
                 url,
             )| {
                 Box::new(ServiceProfile {
+                    organisation_id: (organisation.len() % 2 == 0).then(|| {
+                        careledger_domain::ids::OrganisationId::from_uuid(uuid::Uuid::from_u128(
+                            organisation.len() as u128,
+                        ))
+                    }),
                     organisation,
                     name,
                     description,
