@@ -14,12 +14,14 @@
 //! | manage the directory | — | — | — | yes | — |
 //! | manage credentials (API keys) | — | — | — | yes | — |
 //! | erase a care recipient | — | — | — | yes | — |
+//! | answer a referral as its performer (accept … fail, cancel) | own sites, on the performer's behalf | — | — | — | own organisations |
 //!
 //! A provider (staff of an organisation of the directory; the token names the
 //! organisations) is the performing side of the referrals addressed to their
-//! organisation's services. So far they read only what every directory user reads;
-//! answering referrals, their inbox and their notes are the next slices of the
-//! closed loop (issue 16, `docs/plans/issue-16-closed-loop.md`).
+//! organisation's services: they read what every directory user reads and answer
+//! the referrals addressed to their organisations (never the need case or the
+//! recipient behind them); their inbox, consent and notes are the next slices of
+//! the closed loop (issue 16, `docs/plans/issue-16-closed-loop.md`).
 //!
 //! Administrators manage; they do not read person-level records (an erasure request
 //! names the recipient). The server's own `System` role (imports, demo data) may do
@@ -74,10 +76,14 @@ pub enum Action {
     ManageDirectory,
     ManageCredentials,
     EraseRecipient,
+    /// Answer a referral as its performing side (accept, reject, waitlist,
+    /// start, complete, fail, cancel): a provider for their organisation's
+    /// referrals, a coordinator of the site on the performer's behalf.
+    AnswerReferral,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::ReadCasework,
         Action::WriteCasework,
         Action::ReadPersonalData,
@@ -90,6 +96,7 @@ impl Action {
         Action::ManageDirectory,
         Action::ManageCredentials,
         Action::EraseRecipient,
+        Action::AnswerReferral,
     ];
 
     /// Whether the action concerns a site's data (then the caller's sites bound it).
@@ -101,6 +108,7 @@ impl Action {
                 | Action::ReadPersonalData
                 | Action::ReadAggregates
                 | Action::ReadAuditTrail
+                | Action::AnswerReferral
         )
     }
 
@@ -127,6 +135,9 @@ impl Action {
                 "the read models' status is not published to external applications"
             }
             Action::ReadAuditTrail => "the audit trail is for quality managers and administrators",
+            Action::AnswerReferral => {
+                "referrals are answered by the organisation they are addressed to, or by the care coordinators of their site"
+            }
             Action::ReadShared => "this credential reads nothing",
             Action::ManageDirectory => "only administrators manage the service directory",
             Action::ManageCredentials => "only administrators manage API keys",
@@ -155,6 +166,7 @@ pub const fn allowed(role: Role, action: Action) -> bool {
         A::ManageDirectory | A::ManageCredentials | A::EraseRecipient => {
             matches!(role, R::Admin | R::System)
         }
+        A::AnswerReferral => matches!(role, R::Coordinator | R::Provider | R::System),
     }
 }
 
@@ -165,6 +177,9 @@ pub enum Denied {
     Role(Action),
     /// The role may, but not at this site.
     Site,
+    /// A provider, but the referral is not addressed to their organisations (or
+    /// there is no such referral: the two look the same).
+    Organisation,
 }
 
 impl Denied {
@@ -172,6 +187,9 @@ impl Denied {
         match self {
             Denied::Role(a) => a.refusal(),
             Denied::Site => "this record belongs to a site your credentials do not cover",
+            Denied::Organisation => {
+                "no referral addressed to an organisation your credentials cover has this id"
+            }
         }
     }
 }
@@ -251,6 +269,7 @@ mod tests {
             (A::ManageDirectory, [false, false, false, true, false]),
             (A::ManageCredentials, [false, false, false, true, false]),
             (A::EraseRecipient, [false, false, false, true, false]),
+            (A::AnswerReferral, [true, false, false, false, true]),
         ];
         assert_eq!(expected.len(), Action::ALL.len());
         let roles = [

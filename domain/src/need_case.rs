@@ -23,7 +23,7 @@ mod reason;
 mod referral;
 mod state;
 
-pub use command::{LeftOutService, MAX_SUGGESTIONS, NeedCaseAction, SuggestedService};
+pub use command::{LeftOutService, MAX_SUGGESTIONS, NeedCaseAction, Side, SuggestedService};
 pub use error::NeedCaseError;
 pub use event::{
     EnteredInError, NeedCaseEvent, NeedClosed, NeedIdentified, ReferralAccepted, ReferralCancelled,

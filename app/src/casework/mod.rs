@@ -8,7 +8,7 @@ use careledger_domain::directory::Service;
 use careledger_domain::ids::{NeedCaseId, RecipientId, ServiceId};
 use careledger_domain::matching::{self, Ranking, Seeker};
 use careledger_domain::need_case::{
-    LeftOutService, NeedCase, NeedCaseAction, NeedCaseData, SuggestedService,
+    LeftOutService, NeedCase, NeedCaseAction, NeedCaseData, Side, SuggestedService,
 };
 use careledger_domain::recipient::CareRecipient;
 use careledger_domain::store::{RecordedEvent, StreamName};
@@ -129,7 +129,7 @@ pub fn ranked_suggestion(ranking: &Ranking) -> NeedCaseAction {
 // ---------------------------------------------------------------------------
 
 use crate::command::{CommandContext, Executed};
-use crate::policy::{Access, Action};
+use crate::policy::{Access, Action, Denied};
 use careledger_domain::personal::{PersonalData, VaultError};
 use careledger_domain::recipient::{RecipientAction, RecipientKind, RegisterCareRecipient};
 use careledger_domain::values::{NeedCode, SiteId};
@@ -139,6 +139,9 @@ use careledger_projections::{NeedCaseView, RecipientView};
 #[derive(Debug)]
 pub struct NeedCaseDone {
     pub view: NeedCaseView,
+    /// Whether the caller may see the need case itself (a provider sees only the
+    /// referral they answered).
+    pub case_visible: bool,
     /// Global position of the last event written (or written before, for a retry).
     pub position: u64,
     /// An idempotent retry: nothing new was written.
@@ -149,6 +152,7 @@ impl NeedCaseDone {
     fn from(x: Executed) -> Self {
         Self {
             view: NeedCaseView::from_history(x.history.iter()),
+            case_visible: true,
             position: x.position.raw(),
             duplicate: x.duplicate,
         }
@@ -372,6 +376,9 @@ impl App {
         id: NeedCaseId,
         action: NeedCaseAction,
     ) -> Result<NeedCaseDone, AppError> {
+        if access.actor.role == careledger_domain::store::Role::Provider {
+            return self.answer_as_performer(access, ctx, id, action).await;
+        }
         access.check(Action::WriteCasework)?;
         let named: Option<(Vec<ServiceId>, &'static str)> = match &action {
             NeedCaseAction::RequestReferral { service, .. } => Some((vec![*service], "serviceId")),
@@ -393,6 +400,77 @@ impl App {
             }
         }
         self.run_need_case(access, ctx, id, action).await
+    }
+
+    /// A provider answers a referral addressed to one of their organisations, as
+    /// its performing side (HL7 SDOH IG "Set By"): accept, reject, waitlist,
+    /// start, complete, fail, or cancel as the performer. The referral's service
+    /// must belong, in the directory, to an organisation the credential names;
+    /// an unknown need case, an unknown referral and another organisation's
+    /// referral get the same refusal, so nothing is learnt about them. The
+    /// answer comes back without the need case (`case_visible: false`).
+    async fn answer_as_performer(
+        &self,
+        access: &Access,
+        ctx: &CommandContext,
+        id: NeedCaseId,
+        action: NeedCaseAction,
+    ) -> Result<NeedCaseDone, AppError> {
+        access.check(Action::AnswerReferral)?;
+        if action.side() != Side::Performer {
+            return Err(AppError::Forbidden(Denied::Role(Action::WriteCasework)));
+        }
+        let not_theirs = || AppError::Forbidden(Denied::Organisation);
+        let referral = action.referral().ok_or_else(not_theirs)?;
+        let history = self.need_case_history(id).await?;
+        let case = fold::<NeedCase>(&history);
+        let (site, service) = case
+            .data()
+            .zip(case.referral(referral))
+            .map(|(d, r)| (d.recipient.site.clone(), r.service))
+            .ok_or_else(not_theirs)?;
+        let organisation = self.service_organisation(service).await?;
+        if !organisation.is_some_and(|o| access.organisations.contains(&o)) {
+            return Err(not_theirs());
+        }
+        // The command path asks again of the state it decides on: the same site
+        // (a record's site never changes), and nothing else.
+        let authorize = move |s: Option<&SiteId>| match s {
+            Some(s) if *s == site => Ok(()),
+            None => Ok(()),
+            Some(_) => Err(not_theirs()),
+        };
+        let x = self
+            .execute::<NeedCase>(StreamName::need_case(id), action, ctx, authorize)
+            .await?;
+        Ok(NeedCaseDone {
+            case_visible: false,
+            ..NeedCaseDone::from(x)
+        })
+    }
+
+    /// The organisation a service of the directory belongs to, if it records
+    /// one (the read model first, then the log for a service it does not know yet).
+    pub async fn service_organisation(
+        &self,
+        service: ServiceId,
+    ) -> Result<Option<careledger_domain::ids::OrganisationId>, AppError> {
+        let known = {
+            let model = self.projector.read();
+            model
+                .directory()
+                .service(service)
+                .and_then(|v| v.state.data().map(|d| d.profile.organisation_id))
+        };
+        match known {
+            Some(o) => Ok(o),
+            None => {
+                let history = self.read_stream(&StreamName::service(service)).await?;
+                Ok(fold::<Service>(&history)
+                    .data()
+                    .and_then(|d| d.profile.organisation_id))
+            }
+        }
     }
 
     /// The command path for a need case, authorised at its site.

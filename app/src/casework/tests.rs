@@ -243,3 +243,142 @@ async fn erasing_is_for_administrators_and_an_unknown_recipient_is_not_found() {
     );
     assert_eq!(head(&app).await, Position::START);
 }
+
+/// Issue 16: a provider answers, as the performing side, the referrals whose
+/// service belongs to one of their organisations; another organisation's
+/// referral and a requester-side command are refused with typed errors and
+/// nothing written; a coordinator may still answer on the performer's behalf.
+#[tokio::test]
+async fn a_provider_answers_only_its_organisations_referrals_as_the_performer() {
+    use careledger_domain::directory::{Capacity, DirectoryAction};
+    use careledger_domain::ids::{OrganisationId, ReferralId};
+    use careledger_domain::need_case::SuggestedService;
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    let liege = coordinator_of("be-liege");
+    let admin = Access {
+        actor: Actor {
+            subject: "a".into(),
+            role: Role::Admin,
+        },
+        sites: SiteScope::All,
+        organisations: Vec::new(),
+    };
+    let org = OrganisationId::from_uuid(Uuid::now_v7());
+    let provider_of = |o: OrganisationId| Access {
+        actor: Actor {
+            subject: "p".into(),
+            role: Role::Provider,
+        },
+        sites: SiteScope::Only(vec![]),
+        organisations: vec![o],
+    };
+    // A service of `org`, a need case at Liège, a referral to the service.
+    let service = ServiceId::from_uuid(Uuid::now_v7());
+    let catalogue = careledger_infra::catalogue::default_catalogue().unwrap();
+    let mut profile = careledger_infra::hsds::read_example(&catalogue).unwrap()[0]
+        .profile
+        .clone();
+    profile.organisation_id = Some(org);
+    app.change_directory(
+        &admin,
+        &ctx(&admin),
+        service,
+        DirectoryAction::Register {
+            service,
+            profile,
+            capacity: Capacity::HasCapacity,
+        },
+    )
+    .await
+    .unwrap();
+    let recipient = app
+        .register_care_recipient(
+            &liege,
+            &ctx(&liege),
+            registration("be-liege", RecipientKind::Patient),
+            None,
+        )
+        .await
+        .unwrap()
+        .view
+        .unwrap()
+        .profile
+        .recipient;
+    let id = NeedCaseId::from_uuid(Uuid::now_v7());
+    app.identify_need(
+        &liege,
+        &ctx(&liege),
+        id,
+        recipient,
+        NeedCode::parse("psy.anxiety").unwrap(),
+    )
+    .await
+    .unwrap();
+    let suggest = NeedCaseAction::SuggestServices {
+        services: vec![SuggestedService {
+            service,
+            reasons: vec![],
+            score: None,
+        }],
+        left_out: vec![],
+    };
+    app.need_case_command(&liege, &ctx(&liege), id, suggest)
+        .await
+        .unwrap();
+    let referral = ReferralId::from_uuid(Uuid::now_v7());
+    app.need_case_command(
+        &liege,
+        &ctx(&liege),
+        id,
+        NeedCaseAction::RequestReferral { referral, service },
+    )
+    .await
+    .unwrap();
+
+    let before = head(&app).await;
+    let stranger = provider_of(OrganisationId::from_uuid(Uuid::now_v7()));
+    let accept = NeedCaseAction::AcceptReferral { referral };
+    let r = app
+        .need_case_command(&stranger, &ctx(&stranger), id, accept.clone())
+        .await;
+    assert!(
+        matches!(
+            r,
+            Err(AppError::Forbidden(crate::policy::Denied::Organisation))
+        ),
+        "{r:?}"
+    );
+    let provider = provider_of(org);
+    let close = NeedCaseAction::CloseNeed {
+        reason: careledger_domain::need_case::CloseReason::Moved,
+    };
+    let r = app
+        .need_case_command(&provider, &ctx(&provider), id, close)
+        .await;
+    assert!(
+        matches!(r, Err(AppError::Forbidden(crate::policy::Denied::Role(_)))),
+        "{r:?}"
+    );
+    assert_eq!(head(&app).await, before);
+
+    let done = app
+        .need_case_command(&provider, &ctx(&provider), id, accept)
+        .await
+        .unwrap();
+    assert!(!done.case_visible, "a provider does not see the need case");
+    let start = NeedCaseAction::StartReferral { referral };
+    let done = app
+        .need_case_command(&liege, &ctx(&liege), id, start)
+        .await
+        .unwrap();
+    assert!(done.case_visible);
+    let history = app.need_case_history(id).await.unwrap();
+    let roles: Vec<Role> = history
+        .iter()
+        .rev()
+        .take(2)
+        .map(|e| e.metadata.actor.role)
+        .collect();
+    assert_eq!(roles, [Role::Coordinator, Role::Provider]);
+}

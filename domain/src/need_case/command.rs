@@ -84,7 +84,61 @@ pub enum NeedCaseAction {
     },
 }
 
+/// The side of a referral a command acts for (HL7 FHIR SDOH Clinical Care IG,
+/// *Task for referral management*, "Set By"): the requester asks, cancels and
+/// marks errors; the performer — the organisation the referral is addressed to —
+/// accepts, rejects, waitlists, starts, completes and fails; either cancels.
+/// Who recorded it (a provider, or a coordinator on the performer's behalf, e.g.
+/// an answer given by phone) is the event's actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    Requester,
+    Performer,
+}
+
 impl NeedCaseAction {
+    /// The side this command acts for (see [`Side`]).
+    pub fn side(&self) -> Side {
+        use NeedCaseAction as A;
+        match self {
+            A::AcceptReferral { .. }
+            | A::RejectReferral { .. }
+            | A::WaitlistReferral { .. }
+            | A::StartReferral { .. }
+            | A::CompleteReferral { .. }
+            | A::FailReferral { .. }
+            | A::CancelReferral {
+                by: CancelledBy::Performer,
+                ..
+            } => Side::Performer,
+            A::IdentifyNeed { .. }
+            | A::SuggestServices { .. }
+            | A::RequestReferral { .. }
+            | A::CancelReferral { .. }
+            | A::CloseNeed { .. }
+            | A::MarkEnteredInError { .. } => Side::Requester,
+        }
+    }
+
+    /// The referral a command acts on, if it acts on one that exists.
+    pub fn referral(&self) -> Option<ReferralId> {
+        use NeedCaseAction as A;
+        match self {
+            A::AcceptReferral { referral }
+            | A::RejectReferral { referral, .. }
+            | A::WaitlistReferral { referral, .. }
+            | A::StartReferral { referral }
+            | A::CompleteReferral { referral, .. }
+            | A::FailReferral { referral, .. }
+            | A::CancelReferral { referral, .. } => Some(*referral),
+            A::MarkEnteredInError {
+                target: ErrorTarget::Referral { referral },
+                ..
+            } => Some(*referral),
+            _ => None,
+        }
+    }
+
     /// The command's name as used in error messages and the API.
     pub fn name(&self) -> &'static str {
         match self {

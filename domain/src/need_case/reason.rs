@@ -28,6 +28,8 @@ pub enum FailureReason {
 pub enum CancelledBy {
     Requester,
     Recipient,
+    /// The performing organisation (HL7 SDOH IG: either side may cancel).
+    Performer,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

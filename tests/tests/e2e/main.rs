@@ -20,6 +20,7 @@ mod limits;
 mod matrix;
 mod open_data;
 mod privacy;
+mod provider;
 mod refusals;
 mod replicas;
 mod serve;

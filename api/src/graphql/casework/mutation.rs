@@ -74,7 +74,7 @@ macro_rules! need_case_payload {
             fn from(o: NeedCaseOutcome) -> Self {
                 $(let $referral = o.referral.as_ref().and_then(|r| o.view.as_ref().and_then(|v| v.state.referral(*r)).map(Referral::from));)?
                 Self {
-                    need_case: o.view.map(|v| NeedCase(Arc::new(v))),
+                    need_case: o.view.filter(|_| o.case_visible).map(|v| NeedCase(Arc::new(v))),
                     $($referral,)?
                     position: o.position,
                     duplicate: o.duplicate,
@@ -102,6 +102,8 @@ need_case_payload!(MarkEnteredInErrorPayload);
 #[derive(Default)]
 pub struct NeedCaseOutcome {
     view: Option<NeedCaseView>,
+    /// A provider answering a referral sees the referral, not the need case.
+    case_visible: bool,
     referral: Option<ReferralId>,
     position: Option<Position>,
     duplicate: bool,
@@ -121,6 +123,7 @@ impl NeedCaseOutcome {
         match r {
             Ok(d) => Ok(Self {
                 view: Some(d.view),
+                case_visible: d.case_visible,
                 referral,
                 position: Some(Position(d.position)),
                 duplicate: d.duplicate,
@@ -131,12 +134,14 @@ impl NeedCaseOutcome {
     }
 }
 
-/// The caller and the command's context, or the input refusal.
+/// The caller (whose role may do `action` at all: a role-level refusal comes
+/// before any input is read) and the command's context, or the input refusal.
 fn prepare(
     ctx: &Context<'_>,
+    action: Action,
     options: &CommandOptions,
 ) -> Result<(Access, Result<CommandContext, Invalid>)> {
-    let access = allow(ctx, Action::WriteCasework)?.clone();
+    let access = allow(ctx, action)?.clone();
     let cctx = command_context(&access, options);
     Ok((access, cctx))
 }
@@ -148,7 +153,18 @@ async fn need_case_command(
     need_case: &ID,
     build: impl FnOnce(&CommandContext) -> Result<(NeedCaseAction, Option<ReferralId>), Invalid>,
 ) -> Result<NeedCaseOutcome> {
-    let (access, cctx) = prepare(ctx, options)?;
+    need_case_command_as(ctx, Action::WriteCasework, options, need_case, build).await
+}
+
+/// As [`need_case_command`], for callers whose role may do `action`.
+async fn need_case_command_as(
+    ctx: &Context<'_>,
+    action: Action,
+    options: &CommandOptions,
+    need_case: &ID,
+    build: impl FnOnce(&CommandContext) -> Result<(NeedCaseAction, Option<ReferralId>), Invalid>,
+) -> Result<NeedCaseOutcome> {
+    let (access, cctx) = prepare(ctx, action, options)?;
     let prepared = cctx
         .and_then(|c| Ok((need_case_id(need_case)?, c)))
         .and_then(|(id, c)| build(&c).map(|(a, r)| (id, c, a, r)));
@@ -160,16 +176,24 @@ async fn need_case_command(
     NeedCaseOutcome::of(done, referral)
 }
 
-/// A command on one referral.
+/// A command on one referral: its performing side (a provider of the
+/// organisation it is addressed to) or a coordinator of its site may give it;
+/// the use case checks which side the command acts for.
 async fn referral_command(
     ctx: &Context<'_>,
     r: &ReferralInput,
     make: impl FnOnce(ReferralId) -> NeedCaseAction,
 ) -> Result<NeedCaseOutcome> {
-    need_case_command(ctx, &r.options, &r.need_case_id, |_| {
-        let id = referral_id(&r.referral_id)?;
-        Ok((make(id), Some(id)))
-    })
+    need_case_command_as(
+        ctx,
+        Action::AnswerReferral,
+        &r.options,
+        &r.need_case_id,
+        |_| {
+            let id = referral_id(&r.referral_id)?;
+            Ok((make(id), Some(id)))
+        },
+    )
     .await
 }
 
@@ -351,7 +375,7 @@ impl CaseMutation {
         input: SuggestServicesInput,
     ) -> Result<SuggestServicesPayload> {
         let Some(manual) = &input.services else {
-            let (access, cctx) = prepare(ctx, &input.options)?;
+            let (access, cctx) = prepare(ctx, Action::WriteCasework, &input.options)?;
             let prepared = need_case_id(&input.need_case_id).and_then(|id| Ok((id, cctx?)));
             let (id, cctx) = match prepared {
                 Ok(p) => p,
@@ -424,7 +448,10 @@ impl CaseMutation {
         )
     }
 
-    /// The service accepted the referral.
+    /// The service accepted the referral. Answers (accept, reject, waitlist,
+    /// start, complete, fail) are the performing side's: a provider of the
+    /// organisation the referral is addressed to, or a coordinator of the site
+    /// recording it on the organisation's behalf (the event's actor says who).
     async fn accept_referral(
         &self,
         ctx: &Context<'_>,
@@ -509,7 +536,8 @@ impl CaseMutation {
         .into())
     }
 
-    /// The requester or the recipient cancelled the referral.
+    /// The requester, the recipient or the performing organisation cancelled
+    /// the referral (a provider may cancel only as `PERFORMER`).
     async fn cancel_referral(
         &self,
         ctx: &Context<'_>,

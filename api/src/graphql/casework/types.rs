@@ -33,7 +33,10 @@ mirror_enum!(
     ReferralStatus = DReferralStatus::{ Requested, Accepted, OnHold, InProgress, Completed, Rejected, Cancelled, Failed, EnteredInError });
 mirror_enum!(RejectionReason = DRejectionReason::{ NoCapacity, NotEligible, OutOfArea, MissingInformation, Other });
 mirror_enum!(FailureReason = DFailureReason::{ NoShow, Unreachable, Declined });
-mirror_enum!(CancelledBy = DCancelledBy::{ Requester, Recipient });
+mirror_enum!(
+    /// Who cancelled a referral: the requesting side, the recipient, or the
+    /// performing organisation (HL7 SDOH IG: either side may cancel).
+    CancelledBy = DCancelledBy::{ Requester, Recipient, Performer });
 mirror_enum!(CancelReason = DCancelReason::{ NoLongerNeeded, ReferredElsewhere, RecipientUnwell, RecipientChangedMind, Other });
 mirror_enum!(
     /// How a completed referral met the need.

@@ -17,6 +17,7 @@ use uuid::Uuid;
 mod happy_paths;
 mod properties;
 mod refusals;
+mod sides;
 
 fn nc() -> NeedCaseId {
     NeedCaseId::from_uuid(Uuid::from_u128(1))
