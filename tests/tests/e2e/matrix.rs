@@ -28,14 +28,20 @@ enum Caller {
     AdminIn,
     /// An admin token naming another site only.
     AdminOut,
-    /// A provider's token (an organisation of the directory; no site).
+    /// A provider of another organisation than the matrix service's.
     Provider,
+    /// A provider of the matrix service's organisation.
+    ProviderIn,
 }
 use Caller::*;
 
 const EVERYONE: &[Caller] = &[
-    CoordIn, CoordOut, QmIn, QmOut, ExtIn, ExtKey, AdminIn, AdminOut, Provider,
+    CoordIn, CoordOut, QmIn, QmOut, ExtIn, ExtKey, AdminIn, AdminOut, Provider, ProviderIn,
 ];
+/// The performing side's answers: the service's provider, or a coordinator on its behalf.
+const ANSWER: &[Caller] = &[CoordIn, ProviderIn];
+/// The organisation of the matrix service.
+const ORG: &str = "0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6b";
 const CASEWORK: &[Caller] = &[CoordIn];
 const INTERNAL: &[Caller] = &[CoordIn, CoordOut, QmIn, QmOut, AdminIn, AdminOut];
 const AGGREGATES_IN: &[Caller] = &[CoordIn, QmIn, ExtIn, ExtKey, AdminIn, AdminOut];
@@ -125,6 +131,7 @@ fn service_profile(name: &str) -> Value {
     let text = json!({ "en": name, "fr": name, "nl": name, "de": name });
     json!({
         "organisation": "Stichting Voorbeeld",
+        "organisationId": ORG,
         "name": text,
         "description": text,
         "needs": ["psy.anxiety"],
@@ -337,16 +344,16 @@ fn rows() -> Vec<Row> {
                 json!({ "needCaseId": fx.suggested(), "serviceId": fx.service }),
             )
         }),
-        row("Mutation.acceptReferral", CASEWORK, |fx| {
+        row("Mutation.acceptReferral", ANSWER, |fx| {
             mutation("acceptReferral", fx.referral(&[]))
         }),
-        row("Mutation.rejectReferral", CASEWORK, |fx| {
+        row("Mutation.rejectReferral", ANSWER, |fx| {
             mutation(
                 "rejectReferral",
                 with(fx.referral(&[]), json!({ "reason": "NO_CAPACITY" })),
             )
         }),
-        row("Mutation.waitlistReferral", CASEWORK, |fx| {
+        row("Mutation.waitlistReferral", ANSWER, |fx| {
             mutation(
                 "waitlistReferral",
                 with(
@@ -355,10 +362,10 @@ fn rows() -> Vec<Row> {
                 ),
             )
         }),
-        row("Mutation.startReferral", CASEWORK, |fx| {
+        row("Mutation.startReferral", ANSWER, |fx| {
             mutation("startReferral", fx.referral(&["acceptReferral"]))
         }),
-        row("Mutation.completeReferral", CASEWORK, |fx| {
+        row("Mutation.completeReferral", ANSWER, |fx| {
             mutation(
                 "completeReferral",
                 with(
@@ -367,7 +374,7 @@ fn rows() -> Vec<Row> {
                 ),
             )
         }),
-        row("Mutation.failReferral", CASEWORK, |fx| {
+        row("Mutation.failReferral", ANSWER, |fx| {
             mutation(
                 "failReferral",
                 with(
@@ -511,11 +518,8 @@ fn every_operation_as_every_role_inside_and_outside_its_sites() {
             ExtKey => issue_key(&s).1,
             AdminIn => s.admin.clone(),
             AdminOut => mint(d, "admin-out", "admin", &[OUT]),
-            Provider => mint_provider(
-                d,
-                "provider-staff",
-                &["0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6b"],
-            ),
+            Provider => mint_provider(d, "provider-out", &["0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6c"]),
+            ProviderIn => mint_provider(d, "provider-in", &[ORG]),
         }
     };
     let callers: Vec<(Caller, String)> = EVERYONE.iter().map(|&c| (c, tokens(c))).collect();
