@@ -28,6 +28,7 @@ pub mod demo;
 pub mod directory;
 pub mod equity;
 pub mod error;
+pub mod inbox;
 pub mod personal;
 pub mod policy;
 pub mod projection;
@@ -55,6 +56,9 @@ pub struct Settings {
     pub consistency_timeout: Duration,
     /// Small-cell suppression threshold k for equity tables (at least 1).
     pub min_cell: u64,
+    /// A referral still unanswered (requested) after this many days is flagged,
+    /// in the provider's inbox and to the coordinators.
+    pub unanswered_days: u32,
     /// The cell-key perturbation of released counts, under the deployment's secret
     /// (`--disclosure-secret`, or `<data-dir>/disclosure-secret`).
     pub disclosure: CellKeyMethod,
@@ -70,6 +74,7 @@ impl Default for Settings {
             overdue_days: 14,
             consistency_timeout: Duration::from_secs(5),
             min_cell: 5,
+            unanswered_days: 5,
             disclosure: CellKeyMethod::new(&secret),
         }
     }

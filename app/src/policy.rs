@@ -15,13 +15,14 @@
 //! | manage credentials (API keys) | — | — | — | yes | — |
 //! | erase a care recipient | — | — | — | yes | — |
 //! | answer a referral as its performer (accept … fail, cancel) | own sites, on the performer's behalf | — | — | — | own organisations |
+//! | read the inbox of referrals addressed to an organisation | — | — | — | — | own organisations |
 //!
 //! A provider (staff of an organisation of the directory; the token names the
 //! organisations) is the performing side of the referrals addressed to their
 //! organisation's services: they read what every directory user reads and answer
 //! the referrals addressed to their organisations (never the need case or the
-//! recipient behind them); their inbox, consent and notes are the next slices of
-//! the closed loop (issue 16, `docs/plans/issue-16-closed-loop.md`).
+//! recipient behind them), which their inbox lists with the minimum necessary;
+//! consent and notes are the next slices of the closed loop (issue 16, `docs/plans/issue-16-closed-loop.md`).
 //!
 //! Administrators manage; they do not read person-level records (an erasure request
 //! names the recipient). The server's own `System` role (imports, demo data) may do
@@ -80,10 +81,12 @@ pub enum Action {
     /// start, complete, fail, cancel): a provider for their organisation's
     /// referrals, a coordinator of the site on the performer's behalf.
     AnswerReferral,
+    /// Read the referrals addressed to one's organisation (a provider's inbox).
+    ReadInbox,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::ReadCasework,
         Action::WriteCasework,
         Action::ReadPersonalData,
@@ -97,6 +100,7 @@ impl Action {
         Action::ManageCredentials,
         Action::EraseRecipient,
         Action::AnswerReferral,
+        Action::ReadInbox,
     ];
 
     /// Whether the action concerns a site's data (then the caller's sites bound it).
@@ -135,6 +139,9 @@ impl Action {
                 "the read models' status is not published to external applications"
             }
             Action::ReadAuditTrail => "the audit trail is for quality managers and administrators",
+            Action::ReadInbox => {
+                "an inbox of referrals is read by the staff of the organisation they are addressed to"
+            }
             Action::AnswerReferral => {
                 "referrals are answered by the organisation they are addressed to, or by the care coordinators of their site"
             }
@@ -167,6 +174,7 @@ pub const fn allowed(role: Role, action: Action) -> bool {
             matches!(role, R::Admin | R::System)
         }
         A::AnswerReferral => matches!(role, R::Coordinator | R::Provider | R::System),
+        A::ReadInbox => matches!(role, R::Provider | R::System),
     }
 }
 
@@ -270,6 +278,7 @@ mod tests {
             (A::ManageCredentials, [false, false, false, true, false]),
             (A::EraseRecipient, [false, false, false, true, false]),
             (A::AnswerReferral, [true, false, false, false, true]),
+            (A::ReadInbox, [false, false, false, false, true]),
         ];
         assert_eq!(expected.len(), Action::ALL.len());
         let roles = [

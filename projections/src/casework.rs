@@ -607,5 +607,7 @@ impl Casework {
     }
 }
 
+pub mod inbox;
+
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,8 @@
 //! * [`directory`] — the service directory: `Service`, `services`, its mutations.
 //! * [`equity`] — equity-of-access tables and trends.
 //! * [`credentials`] — API keys. [`audit`] — the audit trail and stream history.
+//! * [`provider`] — the performing organisation's inbox (answers go through the
+//!   case-work referral mutations).
 //! * [`catalogue`] — the needs catalogue. [`node`] — `node(id)`. [`status`] —
 //!   where the read models stand.
 //! * [`support`] — what they share (context, errors, ids, scalars, paging).
@@ -23,6 +25,7 @@ pub mod credentials;
 pub mod directory;
 pub mod equity;
 pub mod node;
+pub mod provider;
 pub mod status;
 pub mod support;
 
@@ -31,7 +34,7 @@ use careledger_app::App;
 use std::sync::Arc;
 
 /// Every query: case work, the needs catalogue, the audit trail, where the read
-/// models stand, the directory, equity tables and API keys.
+/// models stand, the directory, equity tables, API keys and providers' inboxes.
 #[derive(async_graphql::MergedObject, Default)]
 pub struct Query(
     node::NodeQuery,
@@ -42,6 +45,7 @@ pub struct Query(
     directory::query::DirectoryQuery,
     equity::EquityQuery,
     credentials::CredentialQuery,
+    provider::ProviderQuery,
 );
 
 /// Every mutation: the lifecycle commands, the directory's, API keys.

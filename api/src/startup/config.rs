@@ -86,6 +86,10 @@ pub struct ServeArgs {
     /// queries may ask for a larger k, never a smaller one.
     #[arg(long, env = "CARELEDGER_MIN_CELL", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub min_cell: u64,
+    /// A referral still unanswered (requested) after this many days is flagged in
+    /// the provider's inbox and to the coordinators (`unansweredOverdue`).
+    #[arg(long, env = "CARELEDGER_UNANSWERED_DAYS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub unanswered_days: u32,
     /// Requests per second each credential may make (a token bucket holding
     /// `--rate-limit-burst`); over it a request is refused with 429. 0: no limit.
     #[arg(long, env = "CARELEDGER_RATE_LIMIT", default_value_t = 200)]

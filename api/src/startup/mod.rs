@@ -92,6 +92,7 @@ impl Application {
             overdue_days: args.overdue_days,
             consistency_timeout: Duration::from_millis(args.consistency_timeout_ms),
             min_cell: args.min_cell,
+            unanswered_days: args.unanswered_days,
             disclosure: secrets::disclosure(&args.disclosure, &args.store.data_dir, true)?,
         };
         let app = Arc::new(App::new(

@@ -362,11 +362,71 @@ async fn a_provider_answers_only_its_organisations_referrals_as_the_performer() 
     );
     assert_eq!(head(&app).await, before);
 
+    // A second need case of the same recipient, referred to the same service.
+    let id2 = NeedCaseId::from_uuid(Uuid::now_v7());
+    let depression = NeedCode::parse("psy.depression").unwrap();
+    app.identify_need(&liege, &ctx(&liege), id2, recipient, depression)
+        .await
+        .unwrap();
+    let suggest2 = NeedCaseAction::SuggestServices {
+        services: vec![SuggestedService {
+            service,
+            reasons: vec![],
+            score: None,
+        }],
+        left_out: vec![],
+    };
+    app.need_case_command(&liege, &ctx(&liege), id2, suggest2)
+        .await
+        .unwrap();
+    let referral2 = ReferralId::from_uuid(Uuid::now_v7());
+    let request2 = NeedCaseAction::RequestReferral {
+        referral: referral2,
+        service,
+    };
+    app.need_case_command(&liege, &ctx(&liege), id2, request2)
+        .await
+        .unwrap();
+
     let done = app
         .need_case_command(&provider, &ctx(&provider), id, accept)
         .await
         .unwrap();
     assert!(!done.case_visible, "a provider does not see the need case");
+
+    // The inbox (fed from the log here, as the runner does in a server): the
+    // unanswered referral first, then the answered one; another organisation's
+    // inbox and a coordinator are refused; entries carry the need.
+    let from = app.projector.position();
+    crate::projection::fold_log(
+        app.store.as_ref(),
+        from,
+        None,
+        |e| app.projector.apply(e),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let first = careledger_projections::casework::Slice::First { n: 10, after: None };
+    let inbox = app.referral_inbox(&provider, org, None, first).unwrap();
+    let order: Vec<(ReferralId, bool)> = inbox
+        .items
+        .iter()
+        .map(|(k, i)| (i.referral.id, k.0))
+        .collect();
+    assert_eq!(order, [(referral2, false), (referral, true)]);
+    assert_eq!(inbox.items[0].1.need.as_str(), "psy.depression");
+    assert!(!inbox.items[0].1.unanswered_overdue);
+    let other = app.referral_inbox(&stranger, org, None, first);
+    assert!(matches!(
+        other,
+        Err(AppError::Forbidden(crate::policy::Denied::Organisation))
+    ));
+    let coordinator = app.referral_inbox(&liege, org, None, first);
+    assert!(matches!(
+        coordinator,
+        Err(AppError::Forbidden(crate::policy::Denied::Role(_)))
+    ));
     let start = NeedCaseAction::StartReferral { referral };
     let done = app
         .need_case_command(&liege, &ctx(&liege), id, start)

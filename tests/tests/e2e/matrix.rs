@@ -40,6 +40,7 @@ const EVERYONE: &[Caller] = &[
 ];
 /// The performing side's answers: the service's provider, or a coordinator on its behalf.
 const ANSWER: &[Caller] = &[CoordIn, ProviderIn];
+const PROVIDER_IN: &[Caller] = &[ProviderIn];
 /// The organisation of the matrix service.
 const ORG: &str = "0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6b";
 const CASEWORK: &[Caller] = &[CoordIn];
@@ -193,6 +194,10 @@ fn rows() -> Vec<Row> {
     let f3 = agg_filter;
     vec![
         // --- Queries ---------------------------------------------------------------
+        row("Query.referralInbox", PROVIDER_IN, |_| {
+            let q = "query($o: ID!) { referralInbox(organisation: $o) { totalCount } }";
+            query(q, json!({ "o": ORG }))
+        }),
         row("Query.node", CASEWORK, |fx| {
             query(
                 "query($id: ID!) { node(id: $id) { id } }",

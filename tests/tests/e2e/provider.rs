@@ -134,6 +134,39 @@ fn a_provider_answers_its_organisations_referrals_and_nothing_else() {
     );
     assert!(forbidden(&v), "a provider reads the need case: {v}");
 
+    // The inbox lists the referral, unanswered, with the minimum necessary; another
+    // organisation's inbox and a coordinator are refused.
+    let inbox = |token: &str, org: &str| {
+        s.gql_as(
+            token,
+            "query($o: ID!) { referralInbox(organisation: $o) { totalCount edges { node {
+                needCaseId daysWaiting unansweredOverdue preferredLanguage ageBand
+                need { code } referral { referralId status unansweredOverdue } } } } }",
+            json!({ "o": org }),
+        )
+    };
+    let v = inbox(&provider, ORG);
+    let box_ = &v["data"]["referralInbox"];
+    assert_eq!(box_["totalCount"], 1, "{v}");
+    let node = &box_["edges"][0]["node"];
+    assert_eq!(node["needCaseId"], need_case.as_str(), "{v}");
+    assert_eq!(node["referral"]["referralId"], referral.as_str(), "{v}");
+    assert_eq!(node["referral"]["status"], "REQUESTED", "{v}");
+    assert_eq!(node["need"]["code"], "psy.anxiety", "{v}");
+    assert_eq!(node["preferredLanguage"], "fr", "{v}");
+    assert_eq!(node["ageBand"], "65-74", "{v}");
+    assert_eq!(node["daysWaiting"], 0, "{v}");
+    assert_eq!(node["unansweredOverdue"], false, "{v}");
+    assert!(
+        forbidden(&inbox(&stranger, ORG)),
+        "another organisation's inbox"
+    );
+    assert!(forbidden(&inbox(&s.token, ORG)), "a coordinator's inbox");
+    assert_eq!(
+        inbox(&stranger, OTHER_ORG)["data"]["referralInbox"]["totalCount"],
+        0
+    );
+
     // The provider accepts, starts and completes: each answer comes back with the
     // referral and without the need case.
     for (name, extra, status) in [
@@ -186,4 +219,9 @@ fn a_provider_answers_its_organisations_referrals_and_nothing_else() {
         json!({ "id": need_case }),
     );
     assert_eq!(v["needCase"]["status"], "COMPLETED", "{v}");
+    // A completed referral has left the inbox.
+    assert_eq!(
+        inbox(&provider, ORG)["data"]["referralInbox"]["totalCount"],
+        0
+    );
 }

@@ -237,6 +237,7 @@ impl LeftOutService {
 }
 
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct Referral {
     pub referral_id: String,
     pub service_id: String,
@@ -246,6 +247,21 @@ pub struct Referral {
     pub changed_at: DateTime<Utc>,
     pub outcome: Option<Outcome>,
     pub estimated_wait_days: Option<u16>,
+}
+
+#[async_graphql::ComplexObject]
+impl Referral {
+    /// Still unanswered (requested) after the server's `--unanswered-days` (5 by
+    /// default): the performing organisation has not answered; follow up.
+    async fn unanswered_overdue(&self, ctx: &Context<'_>) -> bool {
+        let app = app(ctx);
+        careledger_app::inbox::unanswered_overdue(
+            self.status.into(),
+            self.requested_at,
+            app.clock.now(),
+            app.settings.unanswered_days,
+        )
+    }
 }
 
 impl From<&nc::Referral> for Referral {
