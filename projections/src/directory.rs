@@ -77,6 +77,8 @@ pub struct ServiceFilter {
     pub has_capacity: Option<bool>,
     /// Lowercased text found in a name, description or organisation (any language).
     pub text: Option<String>,
+    /// Belongs to this organisation of the directory (its recorded id).
+    pub organisation: Option<careledger_domain::ids::OrganisationId>,
     pub include_retired: bool,
 }
 
@@ -85,6 +87,12 @@ impl ServiceFilter {
         let Some(d) = s.data() else { return false };
         let p = &d.profile;
         if d.retired && !self.include_retired {
+            return false;
+        }
+        if self
+            .organisation
+            .is_some_and(|o| p.organisation_id != Some(o))
+        {
             return false;
         }
         if let Some(n) = &self.need

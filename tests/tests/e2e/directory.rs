@@ -483,6 +483,22 @@ fn a_service_records_its_organisation_id() {
         &["nl"],
         "FREE",
     );
+    // The directory can be searched by organisation.
+    let v = s.gql_as(
+        &s.admin,
+        "query($o: ID!, $p: Position) { services(first: 10, filter: { organisationId: $o }, minPosition: $p) { totalCount edges { node { organisationId } } } }",
+        json!({ "o": org, "p": s.head().to_string() }),
+    );
+    assert_eq!(v["data"]["services"]["totalCount"], 1, "{v}");
+    let v = s.gql_as(
+        &s.admin,
+        "{ services(first: 10, filter: { organisationId: \"nope\" }) { totalCount } }",
+        json!({}),
+    );
+    assert_eq!(
+        v["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{v}"
+    );
     let r = s.admin_mutate("registerService", json!({ "profile": without }), sel);
     assert_eq!(r["service"]["organisationId"], Value::Null, "{r}");
 

@@ -31,6 +31,8 @@ pub struct ServiceFilterInput {
     pub has_capacity: Option<bool>,
     /// Found in a name, description or organisation, in any of the four languages.
     pub text: Option<String>,
+    /// Belongs to this organisation of the directory (its id, a UUID).
+    pub organisation_id: Option<ID>,
     #[graphql(default)]
     pub include_retired: bool,
 }
@@ -144,6 +146,15 @@ impl DirectoryQuery {
                 .text
                 .map(|t| t.trim().to_lowercase())
                 .filter(|t| !t.is_empty()),
+            organisation: f
+                .organisation_id
+                .as_deref()
+                .map(|o| {
+                    careledger_domain::ids::OrganisationId::parse(o.trim()).map_err(|_| {
+                        bad(format!("'{}' is not an organisation id (a UUID)", clip(o)))
+                    })
+                })
+                .transpose()?,
             include_retired: f.include_retired,
         };
         let m = app(ctx).projector.read();
