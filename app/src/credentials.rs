@@ -154,13 +154,14 @@ pub fn access_for_key(app: &App, presented: &str) -> Option<crate::Access> {
     let id = key_id(presented)?;
     let model = app.projector.read();
     let key = model.api_key(id).filter(|k| k.revoked_at.is_none())?;
-    matches(presented, &key.secret_sha256).then(|| crate::Access {
-        actor: careledger_domain::store::Actor {
-            subject: format!("apikey-{id}"),
-            role: careledger_domain::store::Role::ExternalApp,
-        },
-        sites: crate::SiteScope::Only(Vec::new()),
-        organisations: Vec::new(),
+    matches(presented, &key.secret_sha256).then(|| {
+        crate::Access::new(
+            careledger_domain::store::Actor {
+                subject: format!("apikey-{id}"),
+                role: careledger_domain::store::Role::ExternalApp,
+            },
+            crate::SiteScope::Only(Vec::new()),
+        )
     })
 }
 
@@ -196,5 +197,69 @@ mod tests {
         ] {
             assert_eq!(key_id(bad), None, "{bad}");
         }
+    }
+
+    /// Only administrators manage API keys: whoever else calls a credentials use
+    /// case is refused by role, and nothing is written.
+    #[tokio::test]
+    async fn only_administrators_issue_revoke_or_list_keys() {
+        use crate::policy::{Action, Denied};
+        use careledger_domain::store::{Actor, Role};
+        use careledger_infra::sqlite::{SqliteEventStore, SqliteOptions};
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(careledger_infra::clock::SystemClock);
+        let store = SqliteEventStore::open(
+            dir.path().join("s.sqlite"),
+            clock.clone(),
+            SqliteOptions::default(),
+        )
+        .unwrap();
+        let app = App::new(
+            crate::Ports {
+                store: Arc::new(store),
+                vault: Arc::new(
+                    careledger_infra::vault::SqliteKeyVault::in_dir(dir.path()).unwrap(),
+                ),
+                clock,
+                catalogue: Arc::new(careledger_infra::catalogue::default_catalogue().unwrap()),
+                projector: careledger_projections::runner::Projector::new(Casework::default()),
+            },
+            crate::Settings::default(),
+        );
+        let denied = |e: &AppError| {
+            matches!(
+                e,
+                AppError::Forbidden(Denied::Role(Action::ManageCredentials))
+            )
+        };
+        for role in [Role::Coordinator, Role::QualityManager, Role::ExternalApp] {
+            let access = crate::Access::new(
+                Actor {
+                    subject: "x".into(),
+                    role,
+                },
+                crate::SiteScope::All,
+            );
+            let ctx = CommandContext {
+                actor: access.actor.clone(),
+                idempotency_key: None,
+                expected_version: None,
+                occurred_at: None,
+                correlation_id: Uuid::now_v7(),
+            };
+            let e = issue(&app, &access, &ctx, "k").await.err().unwrap();
+            assert!(denied(&e), "{role:?}: {e:?}");
+            let e = revoke(&app, &access, &ctx, Uuid::now_v7())
+                .await
+                .unwrap_err();
+            assert!(denied(&e), "{role:?}: {e:?}");
+            assert!(denied(&list(&app, &access).unwrap_err()), "{role:?}");
+            assert!(denied(&list_from_log(&app, &access).await.unwrap_err()));
+        }
+        assert_eq!(
+            app.store.head().await.unwrap(),
+            careledger_domain::store::Position::START
+        );
     }
 }

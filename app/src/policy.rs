@@ -245,14 +245,13 @@ mod tests {
     use careledger_domain::store::Actor;
 
     fn access(role: Role, sites: SiteScope) -> Access {
-        Access {
-            actor: Actor {
+        Access::new(
+            Actor {
                 subject: "t".into(),
                 role,
             },
             sites,
-            organisations: Vec::new(),
-        }
+        )
     }
 
     fn site(s: &str) -> SiteId {

@@ -18,14 +18,13 @@ pub async fn run(cmd: C) -> anyhow::Result<()> {
     );
     let (app, opened) =
         crate::startup::offline_app(&store_args, catalogue, None, Settings::default()).await?;
-    let access = Access {
-        actor: Actor {
+    let access = Access::new(
+        Actor {
             subject: "cli".into(),
             role: Role::Admin,
         },
-        sites: SiteScope::All,
-        organisations: Vec::new(),
-    };
+        SiteScope::All,
+    );
     let ctx = CommandContext {
         actor: access.actor.clone(),
         idempotency_key: None,

@@ -126,14 +126,13 @@ pub async fn equity(args: ExportArgs) -> anyhow::Result<()> {
         },
     ));
     // The system exports: the table is perturbed, as for everyone outside a site.
-    let access = Access {
-        actor: Actor {
+    let access = Access::new(
+        Actor {
             subject: "export-equity".into(),
             role: Role::System,
         },
-        sites: SiteScope::All,
-        organisations: Vec::new(),
-    };
+        SiteScope::All,
+    );
     let table = match app.check_equity_table(&access, request) {
         Ok(checked) => app.equity_table(checked, None, None).await,
         Err(e) => Err(e),

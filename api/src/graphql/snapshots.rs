@@ -36,16 +36,15 @@ fn app(dir: &std::path::Path) -> Arc<App> {
 }
 
 fn coordinator() -> Access {
-    Access {
-        actor: Actor {
+    Access::new(
+        Actor {
             subject: "snapshot".into(),
             role: Role::Coordinator,
         },
-        sites: SiteScope::Only(vec![
+        SiteScope::Only(vec![
             careledger_domain::values::SiteId::parse("be-liege").unwrap(),
         ]),
-        organisations: Vec::new(),
-    }
+    )
 }
 
 /// Runs `query` as `access` (none: unauthenticated) and compares the whole JSON

@@ -257,11 +257,23 @@ impl Application {
             in_flight: Default::default(),
         });
         let addr = self.addr;
-        tracing::info!(%addr, "serving");
-        println!(
-            "CareLedger: listening on http://{addr} (GraphiQL at /, GraphQL at /graphql). Ctrl-C to stop."
-        );
-        crate::http::listener::run(self.listener, router(state), connection_limits, shutdown).await;
+        match &ready {
+            Ok(()) => {
+                tracing::info!(%addr, "serving");
+                println!(
+                    "CareLedger: listening on http://{addr} (GraphiQL at /, GraphQL at /graphql). Ctrl-C to stop."
+                );
+                crate::http::listener::run(
+                    self.listener,
+                    router(state),
+                    connection_limits,
+                    shutdown,
+                )
+                .await;
+            }
+            // Nobody would learn where the server listens: do not serve.
+            Err(e) => tracing::error!(error = %e, "cannot write the ready file; stopping"),
+        }
 
         tracing::info!("shutting down");
         // Let the projection fold everything committed, then save its checkpoint

@@ -43,38 +43,50 @@ impl App {
         field: &'static str,
     ) -> Result<(), AppError> {
         for &id in services {
-            let known = {
-                let model = self.projector.read();
-                model
-                    .directory()
-                    .service(id)
-                    .and_then(|v| v.state.data().map(|d| d.retired))
-            };
-            let retired = match known {
-                Some(retired) => retired,
+            match self.service_fact(id, |d| d.retired).await? {
                 None => {
-                    let history = self.read_stream(&StreamName::service(id)).await?;
-                    match fold::<Service>(&history).data() {
-                        Some(d) => d.retired,
-                        None => {
-                            return Err(AppError::rejected(
-                                Some(field),
-                                "SERVICE_NOT_FOUND",
-                                format!("service {id} is not in the directory"),
-                            ));
-                        }
-                    }
+                    return Err(AppError::rejected(
+                        Some(field),
+                        "SERVICE_NOT_FOUND",
+                        format!("service {id} is not in the directory"),
+                    ));
                 }
-            };
-            if retired {
-                return Err(AppError::rejected(
-                    Some(field),
-                    "SERVICE_RETIRED",
-                    format!("service {id} is retired: it takes no referrals or suggestions"),
-                ));
+                Some(true) => {
+                    return Err(AppError::rejected(
+                        Some(field),
+                        "SERVICE_RETIRED",
+                        format!("service {id} is retired: it takes no referrals or suggestions"),
+                    ));
+                }
+                Some(false) => {}
             }
         }
         Ok(())
+    }
+
+    /// `pick` of a service of the directory (`None`: no such service). The
+    /// directory's read model answers first; a service it does not know yet
+    /// (registered a moment ago, perhaps through another server) is read from the
+    /// log.
+    async fn service_fact<T>(
+        &self,
+        id: ServiceId,
+        pick: impl Fn(&careledger_domain::directory::ServiceData) -> T,
+    ) -> Result<Option<T>, AppError> {
+        let known = {
+            let model = self.projector.read();
+            model
+                .directory()
+                .service(id)
+                .and_then(|v| v.state.data().map(&pick))
+        };
+        match known {
+            Some(fact) => Ok(Some(fact)),
+            None => {
+                let history = self.read_stream(&StreamName::service(id)).await?;
+                Ok(fold::<Service>(&history).data().map(&pick))
+            }
+        }
     }
 
     /// The need case as the log has it (through the stream cache).
@@ -449,28 +461,15 @@ impl App {
         })
     }
 
-    /// The organisation a service of the directory belongs to, if it records
-    /// one (the read model first, then the log for a service it does not know yet).
+    /// The organisation a service of the directory belongs to, if it records one.
     pub async fn service_organisation(
         &self,
         service: ServiceId,
     ) -> Result<Option<careledger_domain::ids::OrganisationId>, AppError> {
-        let known = {
-            let model = self.projector.read();
-            model
-                .directory()
-                .service(service)
-                .and_then(|v| v.state.data().map(|d| d.profile.organisation_id))
-        };
-        match known {
-            Some(o) => Ok(o),
-            None => {
-                let history = self.read_stream(&StreamName::service(service)).await?;
-                Ok(fold::<Service>(&history)
-                    .data()
-                    .and_then(|d| d.profile.organisation_id))
-            }
-        }
+        Ok(self
+            .service_fact(service, |d| d.profile.organisation_id)
+            .await?
+            .flatten())
     }
 
     /// The command path for a need case, authorised at its site.

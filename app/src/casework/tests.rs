@@ -33,14 +33,13 @@ fn app(dir: &std::path::Path) -> App {
 }
 
 fn coordinator_of(site: &str) -> Access {
-    Access {
-        actor: Actor {
+    Access::new(
+        Actor {
             subject: "c".into(),
             role: Role::Coordinator,
         },
-        sites: SiteScope::Only(vec![SiteId::parse(site).unwrap()]),
-        organisations: Vec::new(),
-    }
+        SiteScope::Only(vec![SiteId::parse(site).unwrap()]),
+    )
 }
 
 fn ctx(access: &Access) -> CommandContext {
@@ -67,6 +66,41 @@ fn registration(site: &str, kind: RecipientKind) -> RegisterCareRecipient {
         cancer_site_group: CancerSiteGroup::Breast,
         personal: None,
     }
+}
+
+/// A need case of `recipient` for `need`, with `service` suggested and a
+/// referral to it requested: its id and the referral's.
+async fn referred(
+    app: &App,
+    coordinator: &Access,
+    recipient: RecipientId,
+    need: &str,
+    service: ServiceId,
+) -> (NeedCaseId, careledger_domain::ids::ReferralId) {
+    use careledger_domain::need_case::SuggestedService;
+    let id = NeedCaseId::from_uuid(Uuid::now_v7());
+    let c = ctx(coordinator);
+    let need = NeedCode::parse(need).unwrap();
+    app.identify_need(coordinator, &c, id, recipient, need)
+        .await
+        .unwrap();
+    let suggest = NeedCaseAction::SuggestServices {
+        services: vec![SuggestedService {
+            service,
+            reasons: vec![],
+            score: None,
+        }],
+        left_out: vec![],
+    };
+    app.need_case_command(coordinator, &c, id, suggest)
+        .await
+        .unwrap();
+    let referral = careledger_domain::ids::ReferralId::from_uuid(Uuid::now_v7());
+    let request = NeedCaseAction::RequestReferral { referral, service };
+    app.need_case_command(coordinator, &c, id, request)
+        .await
+        .unwrap();
+    (id, referral)
 }
 
 async fn head(app: &App) -> Position {
@@ -222,14 +256,13 @@ async fn erasing_is_for_administrators_and_an_unknown_recipient_is_not_found() {
         ),
         "{r:?}"
     );
-    let admin = Access {
-        actor: Actor {
+    let admin = Access::new(
+        Actor {
             subject: "a".into(),
             role: Role::Admin,
         },
-        sites: SiteScope::All,
-        organisations: Vec::new(),
-    };
+        SiteScope::All,
+    );
     let r = app.erase_care_recipient(&admin, &ctx(&admin), id).await;
     assert!(
         matches!(
@@ -252,18 +285,16 @@ async fn erasing_is_for_administrators_and_an_unknown_recipient_is_not_found() {
 async fn a_provider_answers_only_its_organisations_referrals_as_the_performer() {
     use careledger_domain::directory::{Capacity, DirectoryAction};
     use careledger_domain::ids::{OrganisationId, ReferralId};
-    use careledger_domain::need_case::SuggestedService;
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
     let liege = coordinator_of("be-liege");
-    let admin = Access {
-        actor: Actor {
+    let admin = Access::new(
+        Actor {
             subject: "a".into(),
             role: Role::Admin,
         },
-        sites: SiteScope::All,
-        organisations: Vec::new(),
-    };
+        SiteScope::All,
+    );
     let org = OrganisationId::from_uuid(Uuid::now_v7());
     let provider_of = |o: OrganisationId| Access {
         actor: Actor {
@@ -305,36 +336,7 @@ async fn a_provider_answers_only_its_organisations_referrals_as_the_performer() 
         .unwrap()
         .profile
         .recipient;
-    let id = NeedCaseId::from_uuid(Uuid::now_v7());
-    app.identify_need(
-        &liege,
-        &ctx(&liege),
-        id,
-        recipient,
-        NeedCode::parse("psy.anxiety").unwrap(),
-    )
-    .await
-    .unwrap();
-    let suggest = NeedCaseAction::SuggestServices {
-        services: vec![SuggestedService {
-            service,
-            reasons: vec![],
-            score: None,
-        }],
-        left_out: vec![],
-    };
-    app.need_case_command(&liege, &ctx(&liege), id, suggest)
-        .await
-        .unwrap();
-    let referral = ReferralId::from_uuid(Uuid::now_v7());
-    app.need_case_command(
-        &liege,
-        &ctx(&liege),
-        id,
-        NeedCaseAction::RequestReferral { referral, service },
-    )
-    .await
-    .unwrap();
+    let (id, referral) = referred(&app, &liege, recipient, "psy.anxiety", service).await;
 
     let before = head(&app).await;
     let stranger = provider_of(OrganisationId::from_uuid(Uuid::now_v7()));
@@ -363,30 +365,7 @@ async fn a_provider_answers_only_its_organisations_referrals_as_the_performer() 
     assert_eq!(head(&app).await, before);
 
     // A second need case of the same recipient, referred to the same service.
-    let id2 = NeedCaseId::from_uuid(Uuid::now_v7());
-    let depression = NeedCode::parse("psy.depression").unwrap();
-    app.identify_need(&liege, &ctx(&liege), id2, recipient, depression)
-        .await
-        .unwrap();
-    let suggest2 = NeedCaseAction::SuggestServices {
-        services: vec![SuggestedService {
-            service,
-            reasons: vec![],
-            score: None,
-        }],
-        left_out: vec![],
-    };
-    app.need_case_command(&liege, &ctx(&liege), id2, suggest2)
-        .await
-        .unwrap();
-    let referral2 = ReferralId::from_uuid(Uuid::now_v7());
-    let request2 = NeedCaseAction::RequestReferral {
-        referral: referral2,
-        service,
-    };
-    app.need_case_command(&liege, &ctx(&liege), id2, request2)
-        .await
-        .unwrap();
+    let (_, referral2) = referred(&app, &liege, recipient, "psy.depression", service).await;
 
     let done = app
         .need_case_command(&provider, &ctx(&provider), id, accept)

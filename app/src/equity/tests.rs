@@ -9,14 +9,13 @@ use careledger_projections::equity::disclosure;
 use careledger_projections::equity::report::OutcomeKind;
 
 fn access(role: Role, sites: crate::SiteScope) -> Access {
-    Access {
-        actor: Actor {
+    Access::new(
+        Actor {
             subject: "t".into(),
             role,
         },
         sites,
-        organisations: Vec::new(),
-    }
+    )
 }
 
 fn site(s: &str) -> SiteId {

@@ -166,6 +166,11 @@ fn a_provider_answers_its_organisations_referrals_and_nothing_else() {
         inbox(&stranger, OTHER_ORG)["data"]["referralInbox"]["totalCount"],
         0
     );
+    let v = inbox(&provider, "not-a-uuid");
+    assert_eq!(
+        v["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{v}"
+    );
 
     // The provider accepts, starts and completes: each answer comes back with the
     // referral and without the need case.

@@ -140,3 +140,24 @@ fn the_ready_file_names_the_bound_address_and_the_first_start_token() {
     assert_eq!(again.admin_token, None, "no token after the first start");
     assert!(second.stop_with("TERM").success());
 }
+
+/// A ready file that cannot be written stops the server at start, saying why,
+/// with the store closed (a second start on the same data directory works).
+#[test]
+fn a_ready_file_that_cannot_be_written_stops_the_server_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir").join("ready.json");
+    let out = run_to_end(
+        &[
+            std::ffi::OsStr::new("serve"),
+            "--ready-file".as_ref(),
+            missing.as_os_str(),
+        ],
+        dir.path(),
+    );
+    assert!(!out.success, "{}", out.stdout);
+    assert!(out.stderr.contains("cannot write"), "{}", out.stderr);
+    let (again, ready) = Running::start_serving(&[], dir.path(), Duration::from_secs(60));
+    assert!(ready.addr.starts_with("127.0.0.1:"));
+    assert!(again.stop_with("TERM").success());
+}
