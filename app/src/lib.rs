@@ -29,6 +29,7 @@ pub mod directory;
 pub mod equity;
 pub mod error;
 pub mod inbox;
+pub mod live;
 pub mod personal;
 pub mod policy;
 pub mod projection;

@@ -181,7 +181,8 @@ pub(crate) fn p99_ms(latencies: &mut [u32]) -> f64 {
 }
 
 /// The bodies one connection sends, in order, for one need case after another.
-struct Lifecycle {
+pub(crate) struct Lifecycle {
+    site: &'static str,
     recipient: String,
     case: String,
     referral: String,
@@ -191,7 +192,13 @@ struct Lifecycle {
 
 impl Lifecycle {
     fn new() -> Self {
+        Self::at("be-leuven")
+    }
+
+    /// Need cases at `site`.
+    pub(crate) fn at(site: &'static str) -> Self {
         Lifecycle {
+            site,
             recipient: String::new(),
             case: String::new(),
             referral: String::new(),
@@ -200,7 +207,12 @@ impl Lifecycle {
         }
     }
 
-    fn next_body(&mut self) -> String {
+    /// Whether the next body moves a referral (request, accept, start, complete).
+    pub(crate) fn next_moves_a_referral(&self) -> bool {
+        self.step >= 3
+    }
+
+    pub(crate) fn next_body(&mut self) -> String {
         let key = Uuid::now_v7().to_string();
         let m = |name: &str, input: String| {
             let mut t = name[..1].to_uppercase();
@@ -218,7 +230,8 @@ impl Lifecycle {
                 m(
                     "registerCareRecipient",
                     format!(
-                        r#"{{"idempotencyKey":"{key}","site":"be-leuven","birthYear":1960,"sex":"FEMALE","country":"BE","postalCode":"3000","language":"nl"}}"#
+                        r#"{{"idempotencyKey":"{key}","site":"{}","birthYear":1960,"sex":"FEMALE","country":"BE","postalCode":"3000","language":"nl"}}"#,
+                        self.site
                     ),
                 )
             }

@@ -14,12 +14,15 @@
 //!   matcher) and per-service load, folded inside the casework model.
 //! * [`equity`] — equity-of-access statistics (Wilson, Newcombe, Katz, Fisher,
 //!   z-test, Kaplan–Meier, WHO HEAT summary measures).
+//! * [`changes`] — what each folded event changed, by topic (site, organisation),
+//!   in a bounded ring the live subscriptions follow.
 //! * [`runner`] — feeds a projection from `subscribe_all`, publishes the position it
 //!   reached (for read-your-writes waits and the lag metric), and saves checkpoints
 //!   (snapshots of the model with the position they hold) through a
 //!   `SnapshotStore` (a port of the domain crate), so a restart resumes instead of replaying everything.
 
 pub mod casework;
+pub mod changes;
 pub mod directory;
 pub mod equity;
 pub mod runner;

@@ -15,6 +15,7 @@
 //!   safe because the fold is deterministic and skips what it already holds.
 
 use crate::casework::Casework;
+use crate::changes::{ChangeFeed, RING_CAPACITY, change_of};
 use careledger_domain::store::{EventStore, Position, RecordedEvent, SnapshotStore};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
@@ -24,6 +25,8 @@ use tokio::sync::watch;
 pub struct Projector {
     model: RwLock<Casework>,
     position: watch::Sender<Position>,
+    /// What each folded event changed, for live subscriptions.
+    feed: Arc<ChangeFeed>,
 }
 
 /// A read-your-writes wait ran out before the projection reached the position.
@@ -35,10 +38,17 @@ pub struct NotCaughtUp {
 
 impl Projector {
     pub fn new(model: Casework) -> Arc<Self> {
+        Self::with_ring(model, RING_CAPACITY)
+    }
+
+    /// As [`Self::new`], keeping `ring` recent changes for live followers.
+    pub fn with_ring(model: Casework, ring: usize) -> Arc<Self> {
         let (position, _) = watch::channel(model.position());
+        let feed = Arc::new(ChangeFeed::new(model.position(), ring));
         Arc::new(Self {
             model: RwLock::new(model),
             position,
+            feed,
         })
     }
 
@@ -52,13 +62,27 @@ impl Projector {
         *self.position.borrow()
     }
 
-    /// Folds one event and publishes the new position.
+    /// Folds one event and publishes the new position: the change it made is
+    /// recorded in the feed first and its followers woken after, so a follower
+    /// that sees the position finds the change.
     pub fn apply(&self, e: &RecordedEvent) {
-        {
+        let change = {
             let mut m = self.model.write().unwrap_or_else(|e| e.into_inner());
+            if e.position <= m.position() {
+                return;
+            }
             m.apply(e);
-        }
+            self.feed.record(e.position, || change_of(&m, e))
+        };
         self.position.send_replace(e.position);
+        if let Some(c) = change {
+            self.feed.notify(&c);
+        }
+    }
+
+    /// The change feed live subscriptions follow.
+    pub fn feed(&self) -> &Arc<ChangeFeed> {
+        &self.feed
     }
 
     /// Waits until queries see every event up to `wanted`, at most `timeout`.

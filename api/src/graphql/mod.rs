@@ -8,6 +8,7 @@
 //! * [`credentials`] — API keys. [`audit`] — the audit trail and stream history.
 //! * [`provider`] — the performing organisation's inbox (answers go through the
 //!   case-work referral mutations).
+//! * [`live`] — subscriptions: live referral and worklist changes.
 //! * [`catalogue`] — the needs catalogue. [`node`] — `node(id)`. [`status`] —
 //!   where the read models stand.
 //! * [`support`] — what they share (context, errors, ids, scalars, paging).
@@ -24,12 +25,13 @@ pub mod catalogue;
 pub mod credentials;
 pub mod directory;
 pub mod equity;
+pub mod live;
 pub mod node;
 pub mod provider;
 pub mod status;
 pub mod support;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::Schema;
 use careledger_app::App;
 use std::sync::Arc;
 
@@ -56,7 +58,10 @@ pub struct Mutation(
     credentials::CredentialMutation,
 );
 
-pub type CareLedgerSchema = Schema<Query, Mutation, EmptySubscription>;
+/// Every subscription (served over WebSocket): live referral and worklist changes.
+pub type Subscription = live::LiveSubscription;
+
+pub type CareLedgerSchema = Schema<Query, Mutation, Subscription>;
 
 /// How deep a query may nest.
 pub const MAX_DEPTH: usize = 12;
@@ -64,19 +69,27 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 2_000;
 
 pub fn build_schema(app: Arc<App>) -> CareLedgerSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .data(app)
-        .data(equity::AggregatePool::new())
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .finish()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .data(app)
+    .data(equity::AggregatePool::new())
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .finish()
 }
 
 /// The SDL as checked in at `api/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .finish()
+    .sdl()
 }
 
 #[cfg(test)]

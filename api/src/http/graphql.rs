@@ -32,7 +32,7 @@ const MAX_CACHED_QUERY_BYTES: usize = 8 * 1024;
 
 impl DocumentCache {
     /// Gives `request` its parsed document from the cache, or parses it and keeps it.
-    fn prepare(&self, request: &mut async_graphql::Request) {
+    pub(crate) fn prepare(&self, request: &mut async_graphql::Request) {
         if let Some(doc) = self
             .map
             .read()
@@ -103,6 +103,19 @@ fn api_key_access(
 ) -> Result<careledger_app::Access, crate::http::tokens::AuthError> {
     careledger_app::credentials::access_for_key(&s.app, presented)
         .ok_or(crate::http::tokens::AuthError::UnknownApiKey)
+}
+
+/// The access a credential grants: a bearer token (JWT) or an API key, as
+/// presented (without the `Bearer ` prefix), checked at the server's time now.
+pub fn authenticate(
+    s: &HttpState,
+    credential: Option<&str>,
+) -> Result<careledger_app::Access, crate::http::tokens::AuthError> {
+    match credential.map(str::trim) {
+        None => Err(crate::http::tokens::AuthError::Missing),
+        Some(t) if t.starts_with(careledger_app::credentials::PREFIX) => api_key_access(s, t),
+        Some(t) => s.keys.authenticate(t, s.app.clock.now().timestamp()),
+    }
 }
 
 /// A request that is not a GraphQL request at all.
@@ -251,12 +264,7 @@ async fn execute(
             h.strip_prefix("Bearer ")
                 .or_else(|| h.strip_prefix("bearer "))
         });
-    let access = match token.map(str::trim) {
-        None => Err(crate::http::tokens::AuthError::Missing),
-        Some(t) if t.starts_with(careledger_app::credentials::PREFIX) => api_key_access(s, t),
-        Some(t) => s.keys.authenticate(t, s.app.clock.now().timestamp()),
-    };
-    let access = match access {
+    let access = match authenticate(s, token) {
         Ok(a) => a,
         Err(e) => {
             let mut r = request_error(
@@ -285,6 +293,14 @@ async fn execute(
         match crate::http::guard::check_mutations(doc, name.as_deref()) {
             Ok(n) => mutation_fields = n,
             Err(r) => return refused(media, &r),
+        }
+        if crate::http::guard::is_subscription(doc, name.as_deref()) {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                "SUBSCRIPTION_OVER_HTTP",
+                "subscriptions are served over WebSocket (graphql-transport-ws) at this same /graphql",
+            );
         }
         if is_get && mutation_fields > 0 {
             let mut r = request_error(

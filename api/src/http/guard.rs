@@ -166,6 +166,18 @@ pub fn mutation_fields(doc: &ExecutableDocument, operation_name: Option<&str>) -
     Walk::new(doc, false).count(&op.node.selection_set.node, 0)
 }
 
+/// Whether the operation a request runs (named, or the document's only one) is
+/// a subscription: those are served over WebSocket only (`http::ws`).
+pub fn is_subscription(doc: &ExecutableDocument, operation_name: Option<&str>) -> bool {
+    doc.operations
+        .iter()
+        .find(|(n, _)| match operation_name {
+            Some(name) => n.map(|n| n.as_str()) == Some(name),
+            None => true,
+        })
+        .is_some_and(|(_, op)| op.node.ty == OperationType::Subscription)
+}
+
 /// Fragments nested deeper than this inside one another are not followed (the
 /// nesting guard does not see a chain of spreads; no real document nests them so
 /// deep). Keeps the walks' recursion bounded.

@@ -19,6 +19,9 @@
 //!   address may hold at most `max_per_peer` of them (more are closed at once), so
 //!   one client cannot fill every slot.
 //!
+//! Connections may be upgraded to WebSocket (subscriptions, `http::ws`): an
+//! upgraded socket leaves this loop's connection slot; `http::ws` caps them.
+//!
 //! Shutdown: stop accepting, then let open connections finish their requests
 //! (hyper's graceful shutdown closes idle ones at once), for at most a grace period.
 
@@ -28,7 +31,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::sync::Arc;
@@ -111,7 +113,11 @@ pub async fn run(
 ) {
     let router = bounded(router, &limits);
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
-    let graceful = GracefulShutdown::new();
+    // Connections are upgradeable (WebSocket subscriptions), which hyper-util's
+    // graceful watcher does not take: each connection watches `stop` and shuts
+    // itself down gracefully; `open` ends once every connection task has ended.
+    let (stop, _) = tokio::sync::watch::channel(false);
+    let (open, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -149,11 +155,26 @@ pub async fn run(
         }
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(router.clone());
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
         let peers = peers.clone();
+        let mut stopping = stop.subscribe();
+        let open = open.clone();
         tokio::spawn(async move {
+            let _open = open;
+            let mut connection = std::pin::pin!(connection);
             // A client that goes away or times out ends its connection; nothing to report.
-            let _ = connection.await;
+            let stop_now = async move {
+                let _ = stopping.wait_for(|s| *s).await;
+            };
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                () = stop_now => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
             let mut held = peers.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(n) = held.get_mut(&peer) {
                 *n -= 1;
@@ -165,8 +186,10 @@ pub async fn run(
         });
     }
     drop(listener);
+    stop.send_replace(true);
+    drop(open);
     tokio::select! {
-        () = graceful.shutdown() => {}
+        _ = all_closed.recv() => {}
         () = tokio::time::sleep(GRACE) => {
             tracing::warn!("connections still open after the shutdown grace period; closing them");
         }

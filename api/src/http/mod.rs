@@ -25,6 +25,7 @@ pub mod limits;
 pub mod listener;
 pub mod tokens;
 pub mod web;
+pub mod ws;
 
 use crate::graphql::CareLedgerSchema;
 use crate::ops::metrics::Metrics;
@@ -57,13 +58,15 @@ pub struct HttpState {
     pub limits: Limits,
     pub limiter: RateLimiter,
     pub in_flight: InFlight,
+    /// Subscription sockets: their cap, and the signal closing them at shutdown.
+    pub live: ws::LiveSockets,
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {
     Router::new()
         .route("/", get(web::page))
         .route("/assets/{name}", get(web::asset))
-        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql", get(get_or_subscribe).post(graphql::post))
         .with_state(state.clone())
         .merge(crate::ops::router(crate::ops::OpsState {
             app: state.app.clone(),
@@ -76,6 +79,30 @@ pub fn router(state: Arc<HttpState>) -> Router {
         // Outermost: every response, refusals and 404s included, gets the
         // security headers (web).
         .layer(axum::middleware::map_response(web::security_headers))
+}
+
+/// `GET /graphql`: a WebSocket upgrade for subscriptions ([`ws`]), else a
+/// GraphQL-over-HTTP query.
+async fn get_or_subscribe(
+    axum::extract::State(s): axum::extract::State<Arc<HttpState>>,
+    request: Request,
+) -> axum::response::Response {
+    use axum::extract::FromRequestParts;
+    let (mut parts, _) = request.into_parts();
+    let upgrading = parts
+        .headers
+        .get(axum::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if upgrading {
+        let headers = parts.headers.clone();
+        return match axum::extract::ws::WebSocketUpgrade::from_request_parts(&mut parts, &s).await {
+            Ok(upgrade) => ws::upgrade(s, upgrade, &headers),
+            Err(rejection) => axum::response::IntoResponse::into_response(rejection),
+        };
+    }
+    let raw = axum::extract::RawQuery(parts.uri.query().map(str::to_string));
+    graphql::get(axum::extract::State(s), parts.headers, raw).await
 }
 
 /// How a request's span is made.

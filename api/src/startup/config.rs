@@ -110,6 +110,10 @@ pub struct ServeArgs {
     /// listen queue until one closes.
     #[arg(long, env = "CARELEDGER_MAX_CONNECTIONS", default_value_t = 1_024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
+    /// WebSocket subscription sockets the server keeps open at once; past it an
+    /// upgrade is answered 503 `TOO_MANY_WEBSOCKETS`.
+    #[arg(long, env = "CARELEDGER_MAX_WEBSOCKETS", default_value_t = 4_096, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_websockets: u32,
     /// Open connections one client address may hold; more are closed at once.
     /// Behind a reverse proxy every client has the proxy's address: raise it there.
     #[arg(long, env = "CARELEDGER_MAX_CONNECTIONS_PER_PEER", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]

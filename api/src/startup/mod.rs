@@ -255,6 +255,7 @@ impl Application {
             limiter: crate::http::limits::RateLimiter::new(&limits),
             limits,
             in_flight: Default::default(),
+            live: crate::http::ws::LiveSockets::new(args.max_websockets as usize),
         });
         let addr = self.addr;
         match &ready {
@@ -263,6 +264,12 @@ impl Application {
                 println!(
                     "CareLedger: listening on http://{addr} (GraphiQL at /, GraphQL at /graphql). Ctrl-C to stop."
                 );
+                let sockets = state.clone();
+                // Subscription sockets are closed (1001) when shutdown begins.
+                let shutdown = async move {
+                    shutdown.await;
+                    sockets.live.stop();
+                };
                 crate::http::listener::run(
                     self.listener,
                     router(state),

@@ -1,5 +1,7 @@
 //! The read model fed fixed event lists.
 
+mod changes;
+
 use super::*;
 use careledger_domain::aggregate::Command;
 use careledger_domain::ids::{EventId, ReferralId, ServiceId};

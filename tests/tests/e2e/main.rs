@@ -17,6 +17,7 @@ mod http;
 mod integrity;
 mod lifecycle;
 mod limits;
+mod live;
 mod matrix;
 mod open_data;
 mod privacy;
