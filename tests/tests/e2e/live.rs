@@ -134,7 +134,7 @@ impl Drop for Client {
     }
 }
 
-fn service_of(s: &Server, org: &str) -> String {
+pub(crate) fn service_of(s: &Server, org: &str) -> String {
     let text = json!({ "en": "Psycho-oncology", "fr": "Psycho-oncologie", "nl": "Psycho-oncologie", "de": "Psychoonkologie" });
     let v = s.admin_mutate(
         "registerService",
@@ -148,7 +148,7 @@ fn service_of(s: &Server, org: &str) -> String {
 }
 
 /// A need case at `site` referred to `service`: its id and the referral's.
-fn referred(s: &Server, site: &str, service: &str) -> (String, String) {
+pub(crate) fn referred(s: &Server, site: &str, service: &str) -> (String, String) {
     let r = s.mutate(
         "registerCareRecipient",
         json!({ "site": site, "birthYear": 1960, "sex": "MALE", "country": "BE",

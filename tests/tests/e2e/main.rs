@@ -19,6 +19,7 @@ mod lifecycle;
 mod limits;
 mod live;
 mod matrix;
+mod matrix_live;
 mod open_data;
 mod privacy;
 mod provider;

@@ -11,11 +11,11 @@ use crate::api::{Server, mint, mint_provider, v7};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-const IN: &str = "be-leuven";
+pub(crate) const IN: &str = "be-leuven";
 const OUT: &str = "de-koeln";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Caller {
+pub(crate) enum Caller {
     CoordIn,
     CoordOut,
     QmIn,
@@ -35,14 +35,14 @@ enum Caller {
 }
 use Caller::*;
 
-const EVERYONE: &[Caller] = &[
+pub(crate) const EVERYONE: &[Caller] = &[
     CoordIn, CoordOut, QmIn, QmOut, ExtIn, ExtKey, AdminIn, AdminOut, Provider, ProviderIn,
 ];
 /// The performing side's answers: the service's provider, or a coordinator on its behalf.
 const ANSWER: &[Caller] = &[CoordIn, ProviderIn];
 const PROVIDER_IN: &[Caller] = &[ProviderIn];
 /// The organisation of the matrix service.
-const ORG: &str = "0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6b";
+pub(crate) const ORG: &str = "0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6b";
 const CASEWORK: &[Caller] = &[CoordIn];
 const INTERNAL: &[Caller] = &[CoordIn, CoordOut, QmIn, QmOut, AdminIn, AdminOut];
 const AGGREGATES_IN: &[Caller] = &[CoordIn, QmIn, ExtIn, ExtKey, AdminIn, AdminOut];
@@ -482,6 +482,25 @@ fn caught_up(s: &Server, head: u64) {
     }
 }
 
+/// A credential for each caller of the matrix.
+pub(crate) fn callers(s: &Server, d: &std::path::Path) -> Vec<(Caller, String)> {
+    let token = |c: Caller| -> String {
+        match c {
+            CoordIn => mint(d, "nurse-in", "coordinator", &[IN]),
+            CoordOut => mint(d, "nurse-out", "coordinator", &[OUT]),
+            QmIn => mint(d, "qm-in", "quality_manager", &[IN]),
+            QmOut => mint(d, "qm-out", "quality_manager", &[OUT]),
+            ExtIn => mint(d, "portal-jwt", "external_app", &[IN]),
+            ExtKey => issue_key(s).1,
+            AdminIn => s.admin.clone(),
+            AdminOut => mint(d, "admin-out", "admin", &[OUT]),
+            Provider => mint_provider(d, "provider-out", &["0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6c"]),
+            ProviderIn => mint_provider(d, "provider-in", &[ORG]),
+        }
+    };
+    EVERYONE.iter().map(|&c| (c, token(c))).collect()
+}
+
 /// The root fields of the schema, by introspection.
 fn schema_fields(s: &Server) -> BTreeSet<String> {
     let d = s.data(
@@ -512,22 +531,7 @@ fn codes(v: &Value) -> Vec<String> {
 fn every_operation_as_every_role_inside_and_outside_its_sites() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), &["--rate-limit", "0"]);
-    let d = dir.path();
-    let tokens = |c: Caller| -> String {
-        match c {
-            CoordIn => mint(d, "nurse-in", "coordinator", &[IN]),
-            CoordOut => mint(d, "nurse-out", "coordinator", &[OUT]),
-            QmIn => mint(d, "qm-in", "quality_manager", &[IN]),
-            QmOut => mint(d, "qm-out", "quality_manager", &[OUT]),
-            ExtIn => mint(d, "portal-jwt", "external_app", &[IN]),
-            ExtKey => issue_key(&s).1,
-            AdminIn => s.admin.clone(),
-            AdminOut => mint(d, "admin-out", "admin", &[OUT]),
-            Provider => mint_provider(d, "provider-out", &["0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6c"]),
-            ProviderIn => mint_provider(d, "provider-in", &[ORG]),
-        }
-    };
-    let callers: Vec<(Caller, String)> = EVERYONE.iter().map(|&c| (c, tokens(c))).collect();
+    let callers = callers(&s, dir.path());
     let fx = Fx {
         s: &s,
         service: String::new(),
