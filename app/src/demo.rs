@@ -518,7 +518,11 @@ fn plan(rng: &mut Rng, identified: DateTime<Utc>, refer_p: f64, steps: &mut Vec<
         steps.push(Step {
             pick: Some(attempt as usize),
             at: adv(&mut at, rng, 1, 14),
-            action: NeedCaseAction::RequestReferral { referral, service },
+            action: NeedCaseAction::RequestReferral {
+                referral,
+                service,
+                consent: careledger_domain::need_case::ShareConsent::ReferralOnly,
+            },
         });
         let roll = rng.below(100);
         if roll < 4 {

@@ -16,13 +16,19 @@
 //! | erase a care recipient | — | — | — | yes | — |
 //! | answer a referral as its performer (accept … fail, cancel) | own sites, on the performer's behalf | — | — | — | own organisations |
 //! | read the inbox of referrals addressed to an organisation | — | — | — | — | own organisations |
+//! | read the notes on a referral | own sites | — | — | — | own organisations |
+//! | write a note on a referral | own sites | — | — | — | own organisations |
+//! | read a recipient's contact details on a referral (with their consent, while it is open) | — | — | — | — | own organisations |
 //!
 //! A provider (staff of an organisation of the directory; the token names the
 //! organisations) is the performing side of the referrals addressed to their
 //! organisation's services: they read what every directory user reads and answer
 //! the referrals addressed to their organisations (never the need case or the
-//! recipient behind them), which their inbox lists with the minimum necessary;
-//! consent and notes are the next slices of the closed loop (issue 16, `docs/plans/issue-16-closed-loop.md`).
+//! recipient behind them), which their inbox lists with the minimum necessary —
+//! the recipient's name, phone and e-mail address only if the recipient
+//! consented to share them, and only while the referral is open. Coordinators
+//! and the provider exchange notes on a referral (sealed under the recipient's
+//! key). Coordinators record and withdraw consent (case work).
 //!
 //! Administrators manage; they do not read person-level records (an erasure request
 //! names the recipient). The server's own `System` role (imports, demo data) may do
@@ -83,10 +89,18 @@ pub enum Action {
     AnswerReferral,
     /// Read the referrals addressed to one's organisation (a provider's inbox).
     ReadInbox,
+    /// Read the notes on a referral: the coordinators of its site, the provider
+    /// of the organisation it is addressed to.
+    ReadReferralNotes,
+    /// Write a note on a referral (same callers as reading them).
+    WriteReferralNote,
+    /// Read the recipient's contact details on a referral addressed to one's
+    /// organisation (only with consent, while the referral is open).
+    ReadReferralContact,
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 17] = [
         Action::ReadCasework,
         Action::WriteCasework,
         Action::ReadPersonalData,
@@ -101,6 +115,9 @@ impl Action {
         Action::EraseRecipient,
         Action::AnswerReferral,
         Action::ReadInbox,
+        Action::ReadReferralNotes,
+        Action::WriteReferralNote,
+        Action::ReadReferralContact,
     ];
 
     /// Whether the action concerns a site's data (then the caller's sites bound it).
@@ -113,6 +130,8 @@ impl Action {
                 | Action::ReadAggregates
                 | Action::ReadAuditTrail
                 | Action::AnswerReferral
+                | Action::ReadReferralNotes
+                | Action::WriteReferralNote
         )
     }
 
@@ -145,6 +164,12 @@ impl Action {
             Action::AnswerReferral => {
                 "referrals are answered by the organisation they are addressed to, or by the care coordinators of their site"
             }
+            Action::ReadReferralNotes | Action::WriteReferralNote => {
+                "notes on a referral are for the care coordinators of its site and the organisation it is addressed to"
+            }
+            Action::ReadReferralContact => {
+                "contact details on a referral are for the organisation it is addressed to; coordinators read personal data"
+            }
             Action::ReadShared => "this credential reads nothing",
             Action::ManageDirectory => "only administrators manage the service directory",
             Action::ManageCredentials => "only administrators manage API keys",
@@ -174,7 +199,10 @@ pub const fn allowed(role: Role, action: Action) -> bool {
             matches!(role, R::Admin | R::System)
         }
         A::AnswerReferral => matches!(role, R::Coordinator | R::Provider | R::System),
-        A::ReadInbox => matches!(role, R::Provider | R::System),
+        A::ReadInbox | A::ReadReferralContact => matches!(role, R::Provider | R::System),
+        A::ReadReferralNotes | A::WriteReferralNote => {
+            matches!(role, R::Coordinator | R::Provider | R::System)
+        }
     }
 }
 
@@ -278,6 +306,9 @@ mod tests {
             (A::EraseRecipient, [false, false, false, true, false]),
             (A::AnswerReferral, [true, false, false, false, true]),
             (A::ReadInbox, [false, false, false, false, true]),
+            (A::ReadReferralNotes, [true, false, false, false, true]),
+            (A::WriteReferralNote, [true, false, false, false, true]),
+            (A::ReadReferralContact, [false, false, false, false, true]),
         ];
         assert_eq!(expected.len(), Action::ALL.len());
         let roles = [

@@ -130,7 +130,11 @@ fn generate(cases: usize) -> Vec<RecordedEvent> {
             if rng.chance(0.75) {
                 actions.push(step(
                     &mut rng,
-                    NeedCaseAction::RequestReferral { referral, service },
+                    NeedCaseAction::RequestReferral {
+                        referral,
+                        service,
+                        consent: careledger_domain::need_case::ShareConsent::ReferralOnly,
+                    },
                 ));
                 if rng.chance(0.85) {
                     actions.push(step(&mut rng, NeedCaseAction::AcceptReferral { referral }));

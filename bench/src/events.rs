@@ -52,6 +52,7 @@ pub(crate) fn lifecycle() -> Vec<DomainEvent> {
             referral,
             service,
             first: true,
+            consent: careledger_domain::need_case::ShareConsent::ReferralOnly,
         }),
         NeedCaseEvent::ReferralAccepted(ReferralAccepted { referral, service }),
         NeedCaseEvent::ReferralStarted(ReferralStarted { referral, service }),

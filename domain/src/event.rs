@@ -47,6 +47,8 @@ impl DomainEvent {
                 N::ReferralCancelled(_) => "ReferralCancelled",
                 N::NeedClosed(_) => "NeedClosed",
                 N::EnteredInError(_) => "EnteredInError",
+                N::ReferralConsentWithdrawn(_) => "ReferralConsentWithdrawn",
+                N::ReferralNoteAdded(_) => "ReferralNoteAdded",
             },
         }
     }

@@ -68,6 +68,13 @@ uuid_id!(
     "organisation"
 );
 
+uuid_id!(
+    /// A note on a referral (issue 16): the id of the command that added it
+    /// (its idempotency key), so a retried note names the same note.
+    NoteId,
+    "note"
+);
+
 /// The id of an event: a UUIDv7 (time-ordered) that is also the idempotency key of
 /// the append that wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -12,13 +12,16 @@
 //! so correcting a referral with entered-in-error reopens a need case that referral
 //! had completed, without a special case.
 //!
-//! Events carry no free text: the log is immutable, and free text invites personal
-//! data that crypto-shredding could not erase. Every reason is an enumeration.
+//! Events carry no free text in clear: the log is immutable, and free text invites
+//! personal data that crypto-shredding could not erase. Every reason is an
+//! enumeration; the one free text, a note on a referral, is sealed under the
+//! recipient's key before its event is decided (`ReferralNoteAdded`).
 
 mod command;
 mod error;
 mod event;
 mod lifecycle;
+mod note;
 mod reason;
 mod referral;
 mod state;
@@ -27,12 +30,14 @@ pub use command::{LeftOutService, MAX_SUGGESTIONS, NeedCaseAction, Side, Suggest
 pub use error::NeedCaseError;
 pub use event::{
     EnteredInError, NeedCaseEvent, NeedClosed, NeedIdentified, ReferralAccepted, ReferralCancelled,
-    ReferralCompleted, ReferralFailed, ReferralRejected, ReferralRequested, ReferralStarted,
-    ReferralWaitlisted, ServicesSuggested, Suggestion,
+    ReferralCompleted, ReferralConsentWithdrawn, ReferralFailed, ReferralNoteAdded,
+    ReferralRejected, ReferralRequested, ReferralStarted, ReferralWaitlisted, ServicesSuggested,
+    Suggestion,
 };
+pub use note::{MAX_NOTE_CHARS, NoteText, NoteTextError};
 pub use reason::{
     CancelReason, CancelledBy, CloseReason, ErrorReason, ErrorTarget, FailureReason, Outcome,
-    RejectionReason,
+    RejectionReason, ShareConsent,
 };
 pub use referral::{Referral, ReferralStatus, referral_transition_allowed};
 pub use state::{NeedCase, NeedCaseData, NeedStatus};

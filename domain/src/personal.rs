@@ -8,7 +8,8 @@
 //! stays intact and the recipient keeps counting in the statistics.
 
 use crate::future::BoxFuture;
-use crate::ids::RecipientId;
+use crate::ids::{NoteId, RecipientId};
+use crate::need_case::NoteText;
 use serde::{Deserialize, Serialize};
 
 /// The longest a field may be, in characters.
@@ -187,6 +188,32 @@ pub trait KeyVault: Send + Sync + 'static {
         recipient: RecipientId,
         sealed: &'a Sealed,
     ) -> BoxFuture<'a, Result<Option<PersonalData>, VaultError>>;
+
+    /// Seals a note on one of the recipient's referrals under their key, bound
+    /// to the recipient and the note's id (a sealed note copied onto another
+    /// note, or read as personal data, does not open). Deterministic, as
+    /// [`KeyVault::seal`]: a retried note seals to the same bytes.
+    ///
+    /// # Errors
+    /// As [`KeyVault::seal`].
+    fn seal_note(
+        &self,
+        recipient: RecipientId,
+        note: NoteId,
+        text: &NoteText,
+    ) -> BoxFuture<'_, Result<Sealed, VaultError>>;
+
+    /// Opens a sealed note: `Ok(None)` when the key was destroyed (erased).
+    ///
+    /// # Errors
+    /// `Tampered` when it does not authenticate for this recipient and note;
+    /// `Unavailable`.
+    fn open_note<'a>(
+        &'a self,
+        recipient: RecipientId,
+        note: NoteId,
+        sealed: &'a Sealed,
+    ) -> BoxFuture<'a, Result<Option<NoteText>, VaultError>>;
 
     /// Destroys the recipient's key durably, for good; doing it again is a no-op.
     ///

@@ -92,6 +92,8 @@ event_table! {
     ReferralCancelled: NeedCase::NeedCaseEvent = 1,
     NeedClosed: NeedCase::NeedCaseEvent = 1,
     EnteredInError: NeedCase::NeedCaseEvent = 1,
+    ReferralConsentWithdrawn: NeedCase::NeedCaseEvent = 1,
+    ReferralNoteAdded: NeedCase::NeedCaseEvent = 1,
     ServiceRegistered: Service::ServiceEvent = 1,
     ServiceUpdated: Service::ServiceEvent = 1,
     ServiceCapacityChanged: Service::ServiceEvent = 1,
@@ -221,7 +223,7 @@ mod tests {
     fn the_event_table_covers_every_type_name_the_domain_uses() {
         // A type name missing from the table would panic in `encode`; this keeps
         // the table and `DomainEvent::event_type` in step.
-        assert_eq!(EVENT_TYPES.len(), 20);
+        assert_eq!(EVENT_TYPES.len(), 22);
         for t in EVENT_TYPES {
             let expected = if *t == "ServicesSuggested" { 2 } else { 1 };
             assert_eq!(current_schema_version(t), Some(expected), "{t}");
@@ -304,6 +306,44 @@ mod tests {
             )
             .unwrap();
         assert_eq!(read, event(before));
+    }
+
+    /// Issue 16: a referral request records the consent to share (referral only,
+    /// or referral and contact details). A request recorded before (no
+    /// `consent` key) reads as referral only, and a referral-only request
+    /// encodes byte for byte as before: no version bump, no upcaster.
+    #[test]
+    fn a_referral_request_keeps_its_consent_and_older_requests_read_as_referral_only() {
+        use careledger_domain::need_case::{ReferralRequested, ShareConsent};
+        let at = StoredAt {
+            stream: "need-x",
+            version: 3,
+        };
+        let c = Codec::default();
+        let before = br#"{"referral":"0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6b","service":"0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6c","first":true}"#;
+        let e = c.decode(at, "ReferralRequested", 1, before).unwrap();
+        let DomainEvent::NeedCase(NeedCaseEvent::ReferralRequested(r)) = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(r.consent, ShareConsent::ReferralOnly);
+        let again = c.encode(&e);
+        assert_eq!(again.schema_version, 1);
+        assert_eq!(again.payload, before.to_vec(), "encodes exactly as before");
+
+        let with = DomainEvent::NeedCase(NeedCaseEvent::ReferralRequested(ReferralRequested {
+            consent: ShareConsent::ReferralAndContact,
+            ..r.clone()
+        }));
+        let encoded = c.encode(&with);
+        assert!(
+            String::from_utf8_lossy(&encoded.payload)
+                .contains(r#""consent":"referral_and_contact""#)
+        );
+        assert_eq!(
+            c.decode(at, "ReferralRequested", 1, &encoded.payload)
+                .unwrap(),
+            with
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@
 //! vault beside its store ([`crate::sqlite`], [`crate::postgres`]).
 
 pub use crate::postgres::{PgKeyVault, PgKeys};
-pub use crate::seal::{ALG, TableVault, open_with, seal_with};
+pub use crate::seal::{ALG, TableVault, open_note_with, open_with, seal_note_with, seal_with};
 #[cfg(test)]
 use crate::seal::{Key, KeyState, random};
 pub use crate::sqlite::{KEY_FILE, SqliteKeyVault, SqliteKeys};
@@ -96,6 +96,47 @@ mod tests {
         );
     }
 
+    /// Issue 16: a note opens only for its recipient and its own note id, never
+    /// as personal data (nor personal data as a note); a retried note seals to
+    /// the same bytes, another text or another note id to others.
+    #[test]
+    fn a_sealed_note_opens_only_as_that_note_of_that_recipient() {
+        use careledger_domain::ids::NoteId;
+        use careledger_domain::need_case::NoteText;
+        let key: Key = random().unwrap();
+        let note = |n: u128| NoteId::from_uuid(Uuid::from_u128(n));
+        let text = NoteText::new("Marieke starts on Monday").unwrap();
+        let s = seal_note_with(&key, rid(1), note(10), &text).unwrap();
+        assert!(!s.ciphertext.contains("Marieke"));
+        assert_eq!(open_note_with(&key, rid(1), note(10), &s).unwrap(), text);
+        assert_eq!(
+            open_note_with(&key, rid(1), note(11), &s),
+            Err(VaultError::Tampered),
+            "copied onto another note"
+        );
+        assert_eq!(
+            open_note_with(&key, rid(2), note(10), &s),
+            Err(VaultError::Tampered),
+            "moved to another recipient"
+        );
+        assert_eq!(
+            open_with(&key, rid(1), &s),
+            Err(VaultError::Tampered),
+            "read as personal data"
+        );
+        let personal = seal_with(&key, rid(1), &data()).unwrap();
+        assert_eq!(
+            open_note_with(&key, rid(1), note(10), &personal),
+            Err(VaultError::Tampered),
+            "personal data read as a note"
+        );
+        assert_eq!(seal_note_with(&key, rid(1), note(10), &text).unwrap(), s);
+        assert_ne!(
+            seal_note_with(&key, rid(1), note(11), &text).unwrap().nonce,
+            s.nonce
+        );
+    }
+
     #[tokio::test]
     async fn a_destroyed_key_is_gone_from_the_file_and_never_made_again() {
         let dir = tempfile::tempdir().unwrap();
@@ -127,8 +168,25 @@ mod tests {
             "the key is stored (the check can see it)"
         );
 
+        let note = careledger_domain::ids::NoteId::from_uuid(Uuid::from_u128(10));
+        let text = careledger_domain::need_case::NoteText::new("see you Monday").unwrap();
+        let sealed_note = v.seal_note(rid(1), note, &text).await.unwrap();
+        assert_eq!(
+            v.open_note(rid(1), note, &sealed_note).await.unwrap(),
+            Some(text.clone())
+        );
+
         v.destroy(rid(1)).await.unwrap();
         assert_eq!(v.open(rid(1), &s).await.unwrap(), None);
+        assert_eq!(
+            v.open_note(rid(1), note, &sealed_note).await.unwrap(),
+            None,
+            "notes are erased with the key"
+        );
+        assert_eq!(
+            v.seal_note(rid(1), note, &text).await,
+            Err(VaultError::Erased)
+        );
         assert_eq!(v.seal(rid(1), &data()).await, Err(VaultError::Erased));
         v.destroy(rid(1)).await.unwrap();
         assert!(

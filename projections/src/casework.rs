@@ -225,6 +225,9 @@ pub struct Casework {
     /// API keys by id (their secrets' hashes, never the secrets).
     #[serde(default)]
     api_keys: BTreeMap<uuid::Uuid, ApiKeyView>,
+    /// Notes on referrals, sealed, by need case (see [`notes`]).
+    #[serde(default)]
+    notes: BTreeMap<NeedCaseId, Vec<notes::NoteView>>,
 }
 
 /// An API key as the API and the authentication check see it.
@@ -255,7 +258,12 @@ fn referral_of(ev: &NeedCaseEvent) -> Option<ReferralId> {
             careledger_domain::need_case::ErrorTarget::Referral { referral } => Some(referral),
             careledger_domain::need_case::ErrorTarget::NeedCase => None,
         },
-        E::NeedIdentified(_) | E::ServicesSuggested(_) | E::NeedClosed(_) => None,
+        // A consent withdrawal or a note moves no referral.
+        E::NeedIdentified(_)
+        | E::ServicesSuggested(_)
+        | E::NeedClosed(_)
+        | E::ReferralConsentWithdrawn(_)
+        | E::ReferralNoteAdded(_) => None,
     }
 }
 
@@ -321,17 +329,19 @@ impl Casework {
                 );
             }
             DomainEvent::Recipient(RecipientEvent::CareRecipientErased(_)) => {
-                if let Some(r) = e
+                let id = e
                     .stream
                     .as_str()
                     .strip_prefix("recipient-")
-                    .and_then(|s| RecipientId::parse(s).ok())
-                    .and_then(|id| self.recipients.get_mut(&id))
-                {
+                    .and_then(|s| RecipientId::parse(s).ok());
+                if let Some(r) = id.and_then(|id| self.recipients.get_mut(&id)) {
                     r.personal = None;
                     r.erased_at = Some(e.metadata.occurred_at);
                     r.version = e.version;
                     r.position = e.position.raw();
+                }
+                if let Some(id) = id {
+                    self.erase_notes(id);
                 }
             }
             DomainEvent::NeedCase(ev) => {
@@ -346,14 +356,16 @@ impl Casework {
                 let view = self.need_cases.entry(id).or_default();
                 // What a need case contributes to the equity cube changes with its
                 // identification, referrals requested, ended or entered in error,
-                // and its closing; not with suggestions or a referral moving
-                // between open states (checked in debug builds).
+                // and its closing; not with suggestions, a referral moving
+                // between open states, consent or notes (checked in debug builds).
                 let may_change = !matches!(
                     ev,
                     NeedCaseEvent::ServicesSuggested(_)
                         | NeedCaseEvent::ReferralAccepted(_)
                         | NeedCaseEvent::ReferralWaitlisted(_)
                         | NeedCaseEvent::ReferralStarted(_)
+                        | NeedCaseEvent::ReferralConsentWithdrawn(_)
+                        | NeedCaseEvent::ReferralNoteAdded(_)
                 );
                 let measures_before = (may_change || cfg!(debug_assertions))
                     .then(|| crate::equity::cube::measures(&view.state, view.rejections));
@@ -400,6 +412,9 @@ impl Casework {
                     self.open.remove(&id);
                 } else {
                     self.open.insert(id);
+                }
+                if let NeedCaseEvent::ReferralNoteAdded(n) = ev {
+                    self.note_added(id, n, e.metadata.occurred_at);
                 }
             }
             DomainEvent::Credential(ev) => {
@@ -608,6 +623,7 @@ impl Casework {
 }
 
 pub mod inbox;
+pub mod notes;
 
 #[cfg(test)]
 mod tests;

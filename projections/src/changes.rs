@@ -49,8 +49,9 @@ pub struct ReferralChange {
     pub service: ServiceId,
     /// The service's organisation, as the directory records it.
     pub organisation: Option<OrganisationId>,
-    /// The referral's status after the event.
-    pub status: ReferralStatus,
+    /// The status the event moved the referral to; `None` when it did not move
+    /// it (a note, a consent withdrawal).
+    pub status: Option<ReferralStatus>,
 }
 
 /// Who follows a change: everyone reading a site's case work, or the staff of the
@@ -83,21 +84,24 @@ impl Change {
     }
 }
 
-/// The referral status an event sets, when the event alone says it.
-fn status_set_by(ev: &NeedCaseEvent) -> Option<(ReferralId, ReferralStatus)> {
+/// The referral an event concerns and the status it moves it to, as the event
+/// alone says.
+fn referral_moved_by(ev: &NeedCaseEvent) -> Option<(ReferralId, Option<ReferralStatus>)> {
     use NeedCaseEvent as E;
     use ReferralStatus as S;
     Some(match ev {
-        E::ReferralRequested(e) => (e.referral, S::Requested),
-        E::ReferralAccepted(e) => (e.referral, S::Accepted),
-        E::ReferralRejected(e) => (e.referral, S::Rejected),
-        E::ReferralWaitlisted(e) => (e.referral, S::OnHold),
-        E::ReferralStarted(e) => (e.referral, S::InProgress),
-        E::ReferralCompleted(e) => (e.referral, S::Completed),
-        E::ReferralFailed(e) => (e.referral, S::Failed),
-        E::ReferralCancelled(e) => (e.referral, S::Cancelled),
+        E::ReferralRequested(e) => (e.referral, Some(S::Requested)),
+        E::ReferralAccepted(e) => (e.referral, Some(S::Accepted)),
+        E::ReferralRejected(e) => (e.referral, Some(S::Rejected)),
+        E::ReferralWaitlisted(e) => (e.referral, Some(S::OnHold)),
+        E::ReferralStarted(e) => (e.referral, Some(S::InProgress)),
+        E::ReferralCompleted(e) => (e.referral, Some(S::Completed)),
+        E::ReferralFailed(e) => (e.referral, Some(S::Failed)),
+        E::ReferralCancelled(e) => (e.referral, Some(S::Cancelled)),
+        E::ReferralConsentWithdrawn(e) => (e.referral, None),
+        E::ReferralNoteAdded(e) => (e.referral, None),
         E::EnteredInError(e) => match e.target {
-            ErrorTarget::Referral { referral } => (referral, S::EnteredInError),
+            ErrorTarget::Referral { referral } => (referral, Some(S::EnteredInError)),
             ErrorTarget::NeedCase => return None,
         },
         E::NeedIdentified(_) | E::ServicesSuggested(_) | E::NeedClosed(_) => return None,
@@ -119,7 +123,7 @@ pub fn change_of(model: &Casework, e: &RecordedEvent) -> Option<Change> {
         .and_then(|s| NeedCaseId::parse(s).ok())?;
     let view = model.need_case(need_case)?;
     let site = view.site()?.clone();
-    let referral = status_set_by(ev).and_then(|(id, status)| {
+    let referral = referral_moved_by(ev).and_then(|(id, status)| {
         let r = view.state.referral(id)?;
         Some(ReferralChange {
             referral: id,

@@ -50,10 +50,12 @@ pub struct Query(
     provider::ProviderQuery,
 );
 
-/// Every mutation: the lifecycle commands, the directory's, API keys.
+/// Every mutation: the lifecycle commands, notes on referrals, the directory's,
+/// API keys.
 #[derive(async_graphql::MergedObject, Default)]
 pub struct Mutation(
     casework::mutation::CaseMutation,
+    casework::notes::NoteMutation,
     directory::mutation::DirectoryMutation,
     credentials::CredentialMutation,
 );

@@ -4,12 +4,13 @@
 //!   (`history` of a stream: a site's coordinators for case work; the directory's
 //!   readers for a service; administrators for an API key). Two things never
 //!   appear: an API key's hash, and the ciphertext of sealed personal data (shown
-//!   as `"personal_data": "sealed"`).
+//!   as `"personal_data": "sealed"`) or of a note on a referral (`"text": "sealed"`).
 //! * [`lifecycle_fields`]: the audit trail (quality managers, administrators). An
 //!   **allow-list**: who did what, when and where is the envelope; the data keeps
 //!   only the lifecycle fields — ids (recipient, need case, referral, service, API
-//!   key), the need and its domain, the site, states, reason codes, outcomes, the
-//!   suggestions' services (unranked), capacity. Never a recipient's stratifiers
+//!   key, note), the need and its domain, the site, states, reason codes, outcomes,
+//!   the consent to share, the side that wrote a note (its text only as
+//!   `"sealed"`), the suggestions' services (unranked), capacity. Never a recipient's stratifiers
 //!   (birth year, age band, sex, postal code, region, country, language, cancer site
 //!   group, deprivation decile, preferential reimbursement, kind): they are
 //!   quasi-identifiers of one person, not audit facts. Each field is picked by name,
@@ -56,6 +57,9 @@ pub fn record_fields(event: &DomainEvent) -> Value {
         m.remove("secret_sha256");
         if m.remove("personal").is_some() {
             m.insert("personal_data".into(), "sealed".into());
+        }
+        if let D::NeedCase(NeedCaseEvent::ReferralNoteAdded(_)) = event {
+            m.insert("text".into(), "sealed".into());
         }
     }
     data
@@ -110,6 +114,18 @@ pub fn lifecycle_fields(event: &DomainEvent) -> Value {
                 ("referral", to(&x.referral)),
                 ("service", to(&x.service)),
                 ("first", to(&x.first)),
+                ("consent", to(&x.consent)),
+            ]),
+            N::ReferralConsentWithdrawn(x) => {
+                object([("referral", to(&x.referral)), ("service", to(&x.service))])
+            }
+            // A note's text is sealed, and never shown here even so.
+            N::ReferralNoteAdded(x) => object([
+                ("referral", to(&x.referral)),
+                ("service", to(&x.service)),
+                ("note", to(&x.note)),
+                ("side", to(&x.side)),
+                ("text", "sealed".into()),
             ]),
             N::ReferralAccepted(x) => {
                 object([("referral", to(&x.referral)), ("service", to(&x.service))])

@@ -85,9 +85,11 @@ fn variant(e: &DomainEvent) -> usize {
         D::Service(S::ServiceRetired(_)) => 17,
         D::Credential(C::ApiKeyIssued(_)) => 18,
         D::Credential(C::ApiKeyRevoked(_)) => 19,
+        D::NeedCase(N::ReferralConsentWithdrawn(_)) => 20,
+        D::NeedCase(N::ReferralNoteAdded(_)) => 21,
     }
 }
-const VARIANTS: usize = 20;
+const VARIANTS: usize = 22;
 
 /// One event of every type, as stored (stratifiers, sealed data, a hash, the
 /// matcher's stratifier-derived reasons and scores included), with the lifecycle
@@ -154,7 +156,7 @@ fn every_event() -> Vec<(DomainEvent, Value)> {
         ),
         (
             need("ReferralRequested", on_referral(json!({ "first": true }))),
-            on_referral(json!({ "first": true })),
+            on_referral(json!({ "first": true, "consent": "referral_only" })),
         ),
         (
             need("ReferralAccepted", on_referral(json!({}))),
@@ -242,6 +244,24 @@ fn every_event() -> Vec<(DomainEvent, Value)> {
             credential("ApiKeyRevoked", json!({ "key_id": KEY })),
             json!({ "key_id": KEY }),
         ),
+        (
+            need(
+                "ReferralRequested",
+                on_referral(json!({ "first": false, "consent": "referral_and_contact" })),
+            ),
+            on_referral(json!({ "first": false, "consent": "referral_and_contact" })),
+        ),
+        (
+            need("ReferralConsentWithdrawn", on_referral(json!({}))),
+            on_referral(json!({})),
+        ),
+        (
+            need(
+                "ReferralNoteAdded",
+                on_referral(json!({ "note": THIRD, "side": "performer", "text": sealed })),
+            ),
+            on_referral(json!({ "note": THIRD, "side": "performer", "text": "sealed" })),
+        ),
     ]
 }
 
@@ -322,7 +342,8 @@ fn the_audit_trail_keeps_the_lifecycle_fields_of_every_event_type_and_no_stratif
             "language",
             "age",
             "serves_",
-            "only",
+            // patients_only, relatives_only (not a consent's referral_only)
+            "s_only",
         ] {
             assert!(!raw.contains(bad), "{t}: '{bad}' in {raw}");
         }
@@ -355,6 +376,10 @@ fn a_streams_history_keeps_the_record_without_hash_or_ciphertext() {
         shown(18),
         json!({ "key_id": KEY, "name": "Statistics portal" })
     );
+    let note = shown(events.len() - 1);
+    assert_eq!(note["text"], "sealed", "a note's ciphertext never shows");
+    assert_eq!(note["side"], "performer");
+    assert!(!note.to_string().contains("c2VjcmV0"), "{note}");
 }
 
 /// The matcher's reason codes that depend on the service alone pass; every code

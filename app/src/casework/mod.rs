@@ -16,6 +16,7 @@ use chrono::{DateTime, Datelike, Utc};
 use std::sync::Arc;
 
 mod reads;
+pub mod sharing;
 
 /// The most services one ranked suggestion proposes.
 pub const MAX_RANKED: usize = 50;
@@ -544,3 +545,6 @@ impl App {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod sharing_tests;

@@ -13,7 +13,7 @@ use careledger_projections::Casework;
 use careledger_projections::runner::Projector;
 use uuid::Uuid;
 
-fn app(dir: &std::path::Path) -> App {
+pub(super) fn app(dir: &std::path::Path) -> App {
     let store = SqliteEventStore::open(
         dir.join("s.sqlite"),
         Arc::new(SystemClock),
@@ -32,7 +32,7 @@ fn app(dir: &std::path::Path) -> App {
     )
 }
 
-fn coordinator_of(site: &str) -> Access {
+pub(super) fn coordinator_of(site: &str) -> Access {
     Access::new(
         Actor {
             subject: "c".into(),
@@ -42,7 +42,7 @@ fn coordinator_of(site: &str) -> Access {
     )
 }
 
-fn ctx(access: &Access) -> CommandContext {
+pub(super) fn ctx(access: &Access) -> CommandContext {
     CommandContext {
         actor: access.actor.clone(),
         idempotency_key: None,
@@ -52,7 +52,7 @@ fn ctx(access: &Access) -> CommandContext {
     }
 }
 
-fn registration(site: &str, kind: RecipientKind) -> RegisterCareRecipient {
+pub(super) fn registration(site: &str, kind: RecipientKind) -> RegisterCareRecipient {
     RegisterCareRecipient {
         recipient: RecipientId::from_uuid(Uuid::now_v7()),
         site: SiteId::parse(site).unwrap(),
@@ -70,7 +70,7 @@ fn registration(site: &str, kind: RecipientKind) -> RegisterCareRecipient {
 
 /// A need case of `recipient` for `need`, with `service` suggested and a
 /// referral to it requested: its id and the referral's.
-async fn referred(
+pub(super) async fn referred(
     app: &App,
     coordinator: &Access,
     recipient: RecipientId,
@@ -96,14 +96,18 @@ async fn referred(
         .await
         .unwrap();
     let referral = careledger_domain::ids::ReferralId::from_uuid(Uuid::now_v7());
-    let request = NeedCaseAction::RequestReferral { referral, service };
+    let request = NeedCaseAction::RequestReferral {
+        referral,
+        service,
+        consent: careledger_domain::need_case::ShareConsent::ReferralOnly,
+    };
     app.need_case_command(coordinator, &c, id, request)
         .await
         .unwrap();
     (id, referral)
 }
 
-async fn head(app: &App) -> Position {
+pub(super) async fn head(app: &App) -> Position {
     app.store.head().await.unwrap()
 }
 

@@ -164,6 +164,7 @@ impl World {
         let request = NeedCaseAction::RequestReferral {
             referral,
             service: self.service,
+            consent: careledger_domain::need_case::ShareConsent::ReferralOnly,
         };
         self.app
             .need_case_command(&c, &ctx(&c), id, request)
@@ -248,13 +249,32 @@ async fn a_follower_gets_what_it_missed_then_each_live_change_once_in_order() {
             .referral
             .as_ref()
             .map(|r| (r.status, r.organisation)),
-        Some((ReferralStatus::Accepted, Some(w.org)))
+        Some((Some(ReferralStatus::Accepted), Some(w.org)))
     );
     assert_eq!(started.event_type, "ReferralStarted");
+    // A note moves no status: the change says which referral, with no status.
+    let c = w.coordinator("be-liege");
+    w.app
+        .add_referral_note(
+            &c,
+            &ctx(&c),
+            liege_case,
+            referral,
+            careledger_domain::ids::NoteId::from_uuid(Uuid::now_v7()),
+            careledger_domain::need_case::NoteText::new("rappeler lundi").unwrap(),
+        )
+        .await
+        .unwrap();
+    let note = next(&mut f).await;
+    assert_eq!(note.event_type, "ReferralNoteAdded");
+    assert_eq!(
+        note.referral.as_ref().map(|r| (r.referral, r.status)),
+        Some((referral, None))
+    );
     nothing_more(&mut f).await;
     let all: Vec<_> = seen
         .iter()
-        .chain([&accepted, &started])
+        .chain([&accepted, &started, &note])
         .map(|c| c.position)
         .collect();
     assert!(all.windows(2).all(|p| p[0] < p[1]), "in log order: {all:?}");
@@ -270,6 +290,7 @@ async fn a_follower_gets_what_it_missed_then_each_live_change_once_in_order() {
         .unwrap();
     assert_eq!(next(&mut again).await.position, accepted.position);
     assert_eq!(next(&mut again).await.position, started.position);
+    assert_eq!(next(&mut again).await.position, note.position);
     nothing_more(&mut again).await;
     let _ = &w.admin;
 }

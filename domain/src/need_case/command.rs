@@ -3,9 +3,10 @@
 
 use super::reason::{
     CancelReason, CancelledBy, CloseReason, ErrorReason, ErrorTarget, FailureReason, Outcome,
-    RejectionReason,
+    RejectionReason, ShareConsent,
 };
-use crate::ids::{NeedCaseId, ReferralId, ServiceId};
+use crate::ids::{NeedCaseId, NoteId, ReferralId, ServiceId};
+use crate::personal::Sealed;
 use crate::recipient::RecipientProfile;
 use crate::values::NeedCode;
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,22 @@ pub enum NeedCaseAction {
     RequestReferral {
         referral: ReferralId,
         service: ServiceId,
+        /// What the recipient agreed to share with the service's organisation.
+        consent: ShareConsent,
+    },
+    /// The recipient withdrew their consent to share contact details with the
+    /// organisation the referral is addressed to (requester side only).
+    WithdrawConsent {
+        referral: ReferralId,
+    },
+    /// A note on a referral, between the requester and the performer: its text
+    /// sealed under the recipient's key by the caller (never in clear here).
+    AddReferralNote {
+        referral: ReferralId,
+        note: NoteId,
+        /// Who writes it: the coordinators (requester) or the provider (performer).
+        side: Side,
+        text: Sealed,
     },
     AcceptReferral {
         referral: ReferralId,
@@ -90,7 +107,8 @@ pub enum NeedCaseAction {
 /// accepts, rejects, waitlists, starts, completes and fails; either cancels.
 /// Who recorded it (a provider, or a coordinator on the performer's behalf, e.g.
 /// an answer given by phone) is the event's actor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Side {
     Requester,
     Performer,
@@ -111,7 +129,9 @@ impl NeedCaseAction {
                 by: CancelledBy::Performer,
                 ..
             } => Side::Performer,
+            A::AddReferralNote { side, .. } => *side,
             A::IdentifyNeed { .. }
+            | A::WithdrawConsent { .. }
             | A::SuggestServices { .. }
             | A::RequestReferral { .. }
             | A::CancelReferral { .. }
@@ -130,7 +150,9 @@ impl NeedCaseAction {
             | A::StartReferral { referral }
             | A::CompleteReferral { referral, .. }
             | A::FailReferral { referral, .. }
-            | A::CancelReferral { referral, .. } => Some(*referral),
+            | A::CancelReferral { referral, .. }
+            | A::WithdrawConsent { referral }
+            | A::AddReferralNote { referral, .. } => Some(*referral),
             A::MarkEnteredInError {
                 target: ErrorTarget::Referral { referral },
                 ..
@@ -154,6 +176,8 @@ impl NeedCaseAction {
             NeedCaseAction::CancelReferral { .. } => "cancelReferral",
             NeedCaseAction::CloseNeed { .. } => "closeNeed",
             NeedCaseAction::MarkEnteredInError { .. } => "markEnteredInError",
+            NeedCaseAction::WithdrawConsent { .. } => "withdrawReferralConsent",
+            NeedCaseAction::AddReferralNote { .. } => "addReferralNote",
         }
     }
 }

@@ -30,6 +30,10 @@ pub enum NeedCaseError {
         from: ReferralStatus,
         command: &'static str,
     },
+    #[error(
+        "referral {referral} carries no consent to share contact details: there is nothing to withdraw"
+    )]
+    NoConsentToWithdraw { referral: ReferralId },
     #[error("referral {open} is still open: close, cancel or fail it before closing the need case")]
     OpenReferralBlocksClose { open: ReferralId },
     #[error("a suggestion list needs at least one service")]
@@ -67,6 +71,7 @@ impl NeedCaseError {
             ReferralNotFound { .. } => "REFERRAL_NOT_FOUND",
             TransitionNotAllowed { .. } => "TRANSITION_NOT_ALLOWED",
             OpenReferralBlocksClose { .. } => "OPEN_REFERRAL",
+            NoConsentToWithdraw { .. } => "NO_CONSENT_TO_WITHDRAW",
             NoSuggestions => "EMPTY_SUGGESTIONS",
             TooManySuggestions { .. } => "TOO_MANY_SUGGESTIONS",
             DuplicateSuggestion { .. } => "DUPLICATE_SUGGESTION",

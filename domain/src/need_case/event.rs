@@ -1,12 +1,13 @@
 //! What happened to a need case: one struct per event and their union
 //! [`NeedCaseEvent`], as stored in stream `need-<uuid>`.
 
-use super::command::LeftOutService;
+use super::command::{LeftOutService, Side};
 use super::reason::{
     CancelReason, CancelledBy, CloseReason, ErrorReason, ErrorTarget, FailureReason, Outcome,
-    RejectionReason,
+    RejectionReason, ShareConsent,
 };
-use crate::ids::{NeedCaseId, ReferralId, ServiceId};
+use crate::ids::{NeedCaseId, NoteId, ReferralId, ServiceId};
+use crate::personal::Sealed;
 use crate::recipient::RecipientProfile;
 use crate::values::{AgeBand, NeedCode, NeedDomain};
 use serde::{Deserialize, Serialize};
@@ -49,6 +50,32 @@ pub struct ReferralRequested {
     pub service: ServiceId,
     /// Whether this is the need case's first referral (time to referral counts from it).
     pub first: bool,
+    /// What the recipient agreed to share with the service's organisation. Left
+    /// out when referral only: events recorded before consent was (no key) read
+    /// as referral only, and such an event encodes as before (no version bump).
+    #[serde(default, skip_serializing_if = "ShareConsent::is_referral_only")]
+    pub consent: ShareConsent,
+}
+
+/// The recipient withdrew their consent to share contact details: the referral's
+/// consent is referral only from now on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralConsentWithdrawn {
+    pub referral: ReferralId,
+    pub service: ServiceId,
+}
+
+/// A note on a referral. Its text is sealed under the recipient's key (the
+/// associated data binds the recipient and the note id), so erasing the
+/// recipient makes it unreadable; no event carries a note in clear.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralNoteAdded {
+    pub referral: ReferralId,
+    pub service: ServiceId,
+    pub note: NoteId,
+    /// Who wrote it: the requester (coordinators) or the performer (provider).
+    pub side: Side,
+    pub text: Sealed,
 }
 
 /// The referral events that only move a referral carry its service, so per-service
@@ -126,4 +153,6 @@ pub enum NeedCaseEvent {
     ReferralCancelled(ReferralCancelled),
     NeedClosed(NeedClosed),
     EnteredInError(EnteredInError),
+    ReferralConsentWithdrawn(ReferralConsentWithdrawn),
+    ReferralNoteAdded(ReferralNoteAdded),
 }

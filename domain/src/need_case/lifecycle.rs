@@ -5,10 +5,11 @@ use super::command::{MAX_SUGGESTIONS, NeedCaseAction};
 use super::error::NeedCaseError;
 use super::event::{
     EnteredInError, NeedCaseEvent, NeedClosed, NeedIdentified, ReferralAccepted, ReferralCancelled,
-    ReferralCompleted, ReferralFailed, ReferralRejected, ReferralRequested, ReferralStarted,
-    ReferralWaitlisted, ServicesSuggested, Suggestion,
+    ReferralCompleted, ReferralConsentWithdrawn, ReferralFailed, ReferralNoteAdded,
+    ReferralRejected, ReferralRequested, ReferralStarted, ReferralWaitlisted, ServicesSuggested,
+    Suggestion,
 };
-use super::reason::ErrorTarget;
+use super::reason::{ErrorTarget, ShareConsent};
 use super::referral::{Referral, ReferralStatus, referral_transition_allowed};
 use super::state::{NeedCase, NeedCaseData, NeedStatus};
 use crate::aggregate::{Aggregate, Command, EARLIEST_YEAR, check_occurred_at_for};
@@ -56,6 +57,31 @@ impl NeedCase {
         not_before(cmd.occurred_at, r.changed_at, "referral's last change")?;
         Ok(vec![build(r.service)])
     }
+
+    /// The referral a consent withdrawal or a note is about: it must exist, not
+    /// be entered-in-error, and the command may not be dated before its request.
+    /// Its status does not matter otherwise (a recipient withdraws consent, and
+    /// the two sides write notes, after a referral closed too).
+    fn referral_to_share<'a>(
+        d: &'a NeedCaseData,
+        id: ReferralId,
+        cmd: &Command<NeedCaseAction>,
+    ) -> Result<&'a Referral, NeedCaseError> {
+        let r = d
+            .referrals
+            .iter()
+            .find(|r| r.id == id)
+            .ok_or(NeedCaseError::ReferralNotFound { referral: id })?;
+        if r.status == ReferralStatus::EnteredInError {
+            return Err(NeedCaseError::TransitionNotAllowed {
+                referral: id,
+                from: r.status,
+                command: cmd.action.name(),
+            });
+        }
+        not_before(cmd.occurred_at, r.requested_at, "the referral's request")?;
+        Ok(r)
+    }
 }
 
 impl Aggregate for NeedCase {
@@ -98,8 +124,13 @@ impl Aggregate for NeedCase {
         if status == NeedStatus::EnteredInError {
             return Err(NeedCaseError::EnteredInError);
         }
-        let is_correction = matches!(cmd.action, A::MarkEnteredInError { .. });
-        if status.is_finished() && !is_correction {
+        // A correction, a consent withdrawal and a note apply to finished need
+        // cases too.
+        let after_finish = matches!(
+            cmd.action,
+            A::MarkEnteredInError { .. } | A::WithdrawConsent { .. } | A::AddReferralNote { .. }
+        );
+        if status.is_finished() && !after_finish {
             return Err(NeedCaseError::Finished { status });
         }
         // A correction too cannot be dated before the record it corrects.
@@ -136,7 +167,11 @@ impl Aggregate for NeedCase {
                     left_out: left_out.clone(),
                 })])
             }
-            A::RequestReferral { referral, service } => {
+            A::RequestReferral {
+                referral,
+                service,
+                consent,
+            } => {
                 if d.suggestions.is_empty() {
                     return Err(NeedCaseError::NotSuggested);
                 }
@@ -159,6 +194,36 @@ impl Aggregate for NeedCase {
                     referral: *referral,
                     service: *service,
                     first,
+                    consent: *consent,
+                })])
+            }
+            A::WithdrawConsent { referral } => {
+                let r = Self::referral_to_share(d, *referral, cmd)?;
+                if r.consent != ShareConsent::ReferralAndContact {
+                    return Err(NeedCaseError::NoConsentToWithdraw {
+                        referral: *referral,
+                    });
+                }
+                Ok(vec![E::ReferralConsentWithdrawn(
+                    ReferralConsentWithdrawn {
+                        referral: *referral,
+                        service: r.service,
+                    },
+                )])
+            }
+            A::AddReferralNote {
+                referral,
+                note,
+                side,
+                text,
+            } => {
+                let r = Self::referral_to_share(d, *referral, cmd)?;
+                Ok(vec![E::ReferralNoteAdded(ReferralNoteAdded {
+                    referral: *referral,
+                    service: r.service,
+                    note: *note,
+                    side: *side,
+                    text: text.clone(),
                 })])
             }
             A::AcceptReferral { referral } => {
@@ -309,6 +374,7 @@ impl Aggregate for NeedCase {
                     changed_at: at,
                     outcome: None,
                     estimated_wait_days: None,
+                    consent: e.consent,
                 });
             }
             E::ReferralAccepted(e) => {
@@ -336,6 +402,14 @@ impl Aggregate for NeedCase {
             E::ReferralCancelled(e) => {
                 set(d, e.referral, ReferralStatus::Cancelled, at);
             }
+            E::ReferralConsentWithdrawn(e) => {
+                // Not a status change: `changed_at` stays.
+                if let Some(r) = d.referrals.iter_mut().find(|r| r.id == e.referral) {
+                    r.consent = ShareConsent::ReferralOnly;
+                }
+            }
+            // Notes are kept by the read models (sealed), not by the state `decide` needs.
+            E::ReferralNoteAdded(_) => {}
             E::NeedClosed(e) => d.closed = Some((e.reason, at)),
             E::EnteredInError(e) => match e.target {
                 ErrorTarget::NeedCase => d.entered_in_error = true,

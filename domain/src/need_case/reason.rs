@@ -5,6 +5,30 @@
 use crate::ids::ReferralId;
 use serde::{Deserialize, Serialize};
 
+/// What the recipient agreed to share with the organisation a referral is
+/// addressed to, recorded with the request (issue 16). Without
+/// `ReferralAndContact`, contact details never reach the provider; withdrawing
+/// it (`ReferralConsentWithdrawn`) leaves `ReferralOnly`. Referrals requested
+/// before consent was recorded read as `ReferralOnly`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShareConsent {
+    /// The referral itself (the need, preferred language, age band): never a
+    /// name or contact detail.
+    #[default]
+    ReferralOnly,
+    /// The referral and the recipient's name, phone and e-mail address.
+    ReferralAndContact,
+}
+
+impl ShareConsent {
+    /// The default, left out of a stored event (an event without the key reads
+    /// as referral only, as every event before consent was recorded).
+    pub fn is_referral_only(&self) -> bool {
+        *self == ShareConsent::ReferralOnly
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RejectionReason {

@@ -1,7 +1,7 @@
 //! A referral inside a need case: its status and the moves between statuses that
 //! DESIGN §2 draws ([`referral_transition_allowed`]).
 
-use super::reason::Outcome;
+use super::reason::{Outcome, ShareConsent};
 use crate::ids::{ReferralId, ServiceId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -78,4 +78,9 @@ pub struct Referral {
     pub changed_at: DateTime<Utc>,
     pub outcome: Option<Outcome>,
     pub estimated_wait_days: Option<u16>,
+    /// What the recipient agreed to share with the performing organisation (as
+    /// requested, or referral only once withdrawn). Absent from read-model
+    /// snapshots taken before it was kept: referral only, as it was then.
+    #[serde(default)]
+    pub consent: ShareConsent,
 }

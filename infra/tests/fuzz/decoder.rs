@@ -12,13 +12,13 @@ use careledger_domain::directory::{
     Capacity, Contact, Cost, Eligibility, Localized, ServiceArea, ServiceCapacityChanged,
     ServiceEvent, ServiceProfile, ServiceRegistered, ServiceRetired, ServiceUpdated,
 };
-use careledger_domain::ids::{NeedCaseId, RecipientId, ReferralId, ServiceId};
+use careledger_domain::ids::{NeedCaseId, NoteId, RecipientId, ReferralId, ServiceId};
 use careledger_domain::need_case::{
     CancelReason, CancelledBy, CloseReason, EnteredInError, ErrorReason, ErrorTarget,
     FailureReason, LeftOutService, NeedCaseEvent, NeedClosed, NeedIdentified, Outcome,
-    ReferralAccepted, ReferralCancelled, ReferralCompleted, ReferralFailed, ReferralRejected,
-    ReferralRequested, ReferralStarted, ReferralWaitlisted, RejectionReason, ServicesSuggested,
-    Suggestion,
+    ReferralAccepted, ReferralCancelled, ReferralCompleted, ReferralConsentWithdrawn,
+    ReferralFailed, ReferralNoteAdded, ReferralRejected, ReferralRequested, ReferralStarted,
+    ReferralWaitlisted, RejectionReason, ServicesSuggested, ShareConsent, Side, Suggestion,
 };
 use careledger_domain::personal::Sealed;
 use careledger_domain::recipient::{

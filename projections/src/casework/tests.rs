@@ -140,6 +140,7 @@ fn request(n: u128) -> NeedCaseAction {
     NeedCaseAction::RequestReferral {
         referral: refid(n),
         service: svc(),
+        consent: careledger_domain::need_case::ShareConsent::ReferralOnly,
     }
 }
 
@@ -544,4 +545,129 @@ fn the_equity_cube_follows_the_need_cases() {
     let m = fold(&log);
     let by_site = m.equity().groups(Stratifier::Site, &CubeFilter::default());
     assert_eq!(get(&by_site, "be-leuven").identified, 2);
+}
+
+fn request_with_contact(n: u128) -> NeedCaseAction {
+    NeedCaseAction::RequestReferral {
+        referral: refid(n),
+        service: svc(),
+        consent: careledger_domain::need_case::ShareConsent::ReferralAndContact,
+    }
+}
+
+fn sealed_note(n: u128, side: careledger_domain::need_case::Side) -> NeedCaseAction {
+    NeedCaseAction::AddReferralNote {
+        referral: refid(1),
+        note: careledger_domain::ids::NoteId::from_uuid(Uuid::from_u128(5000 + n)),
+        side,
+        text: Sealed {
+            alg: "XChaCha20-Poly1305".into(),
+            nonce: format!("nonce{n}"),
+            ciphertext: "c2VhbGVk".into(),
+        },
+    }
+}
+
+/// Issue 16: the referral keeps the consent it was requested with until it is
+/// withdrawn; notes are kept sealed beside the need case, and an erasure drops
+/// their sealed text (not that they were written), folded from scratch too.
+#[test]
+fn consent_and_sealed_notes_are_folded_and_erasure_drops_the_notes_texts() {
+    use careledger_domain::need_case::{ShareConsent, Side};
+    let mut log = Log::default();
+    let p = log.register(1, "be-leuven");
+    log.need_case(
+        nc(1),
+        vec![
+            (identify(1, &p), 1, "c1"),
+            (suggest(), 2, "c1"),
+            (request_with_contact(1), 3, "c1"),
+            (sealed_note(1, Side::Requester), 4, "c1"),
+            (sealed_note(2, Side::Performer), 5, "provider"),
+        ],
+    );
+    let m = fold(&log);
+    let consent = |m: &Casework| {
+        m.need_case(nc(1))
+            .unwrap()
+            .state
+            .referral(refid(1))
+            .unwrap()
+            .consent
+    };
+    assert_eq!(consent(&m), ShareConsent::ReferralAndContact);
+    let notes: Vec<_> = m.referral_notes(nc(1), refid(1)).collect();
+    assert_eq!(notes.len(), 2);
+    assert_eq!(
+        (notes[0].side, notes[0].written_at, notes[1].side),
+        (Side::Requester, day(4), Side::Performer)
+    );
+    assert!(notes.iter().all(|n| n.text.is_some()));
+    assert_eq!(m.referral_notes(nc(1), refid(2)).count(), 0);
+
+    log.need_case(
+        nc(1),
+        vec![(
+            NeedCaseAction::WithdrawConsent { referral: refid(1) },
+            6,
+            "c1",
+        )],
+    );
+    assert_eq!(consent(&fold(&log)), ShareConsent::ReferralOnly);
+
+    log.record(
+        StreamName::recipient(p.recipient),
+        1,
+        DomainEvent::Recipient(RecipientEvent::CareRecipientErased(
+            careledger_domain::recipient::CareRecipientErased {},
+        )),
+        day(7),
+        "admin",
+    );
+    let m = fold(&log);
+    let notes: Vec<_> = m.referral_notes(nc(1), refid(1)).collect();
+    assert_eq!(notes.len(), 2, "that notes were written stays");
+    assert!(
+        notes.iter().all(|n| n.text.is_none()),
+        "their sealed text is gone"
+    );
+    let json = String::from_utf8(m.to_snapshot()).unwrap();
+    assert!(!json.contains("c2VhbGVk"), "nor is it in a checkpoint");
+    assert_eq!(Casework::from_snapshot(&m.to_snapshot()), Some(m));
+}
+
+/// Issue 16: withdrawing consent and writing notes change no equity statistic.
+#[test]
+fn consent_withdrawals_and_notes_leave_the_equity_cube_unchanged() {
+    use careledger_domain::need_case::Side;
+    let plain = fold(&sample());
+    let mut log = sample();
+    log.need_case(
+        nc(1),
+        vec![
+            (sealed_note(1, Side::Performer), 31, "provider"),
+            (sealed_note(2, Side::Requester), 32, "c2"),
+        ],
+    );
+    let mut other = Log::default();
+    let p = other.register(9, "be-leuven");
+    other.need_case(
+        nc(9),
+        vec![
+            (identify(9, &p), 1, "c1"),
+            (suggest(), 2, "c1"),
+            (request_with_contact(9), 3, "c1"),
+        ],
+    );
+    let base = fold(&other);
+    other.need_case(
+        nc(9),
+        vec![(
+            NeedCaseAction::WithdrawConsent { referral: refid(9) },
+            4,
+            "c1",
+        )],
+    );
+    assert_eq!(fold(&log).equity(), plain.equity());
+    assert_eq!(fold(&other).equity(), base.equity());
 }

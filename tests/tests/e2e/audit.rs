@@ -430,7 +430,7 @@ fn the_audit_trail_shows_lifecycle_fields_but_never_the_recipients_stratifiers()
         );
         assert_eq!(
             *data(3),
-            json!({ "referral": r1, "service": chosen, "first": true })
+            json!({ "referral": r1, "service": chosen, "first": true, "consent": "referral_only" })
         );
         assert_eq!(
             *data(4),

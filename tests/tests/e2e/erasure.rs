@@ -292,3 +292,88 @@ fn erasure_shreds_personal_data_keeps_statistics_and_survives_a_rebuild() {
     assert_eq!(history(&s, &recipient).as_array().unwrap().len(), 2);
     assert_eq!(s.data_as(&qm, EQUITY, now(&s, json!({}))), before);
 }
+
+/// Issue 16: a note on a referral is sealed under the recipient's key, so
+/// erasing the recipient makes it unreadable (`text: null, erased: true`) for
+/// coordinators — also once the read models are rebuilt from the log — and its
+/// text is nowhere in clear on disk.
+#[test]
+fn erasure_makes_notes_unreadable_also_after_a_rebuild() {
+    const NOTE: &str = "Notemarker-e9a1: Wilhelmina prefers mornings";
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let (admin, coordinator) = (s.admin.clone(), s.token.clone());
+    let r = s.mutate(
+        "registerCareRecipient",
+        json!({ "site": "be-leuven", "birthYear": 1951, "sex": "FEMALE", "country": "BE", "postalCode": "3000", "language": "nl",
+                "personalData": { "givenName": NAME } }),
+        "careRecipient { id recipientId }",
+    );
+    let recipient = r["careRecipient"]["id"].as_str().unwrap().to_string();
+    let uuid = r["careRecipient"]["recipientId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let case = s.mutate(
+        "identifyNeed",
+        json!({ "recipientId": uuid, "needCode": "psy.anxiety" }),
+        "needCase { needCaseId }",
+    )["needCase"]["needCaseId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let service = s.service();
+    s.mutate(
+        "suggestServices",
+        json!({ "needCaseId": case, "services": [{ "serviceId": service }] }),
+        "userErrors { code }",
+    );
+    let referral = s.mutate(
+        "requestReferral",
+        json!({ "needCaseId": case, "serviceId": service }),
+        "referral { referralId }",
+    )["referral"]["referralId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let n = s.mutate(
+        "addReferralNote",
+        json!({ "needCaseId": case, "referralId": referral, "text": NOTE }),
+        "note { text } userErrors { code }",
+    );
+    assert_eq!(n["note"]["text"], NOTE, "{n}");
+    const NOTES: &str = "query($id: ID!, $p: Position) { needCase(id: $id, minPosition: $p) { referrals { notes { side text erased } } } }";
+    let notes = |s: &Server| {
+        s.data(NOTES, now(s, json!({ "id": case })))["needCase"]["referrals"][0]["notes"].clone()
+    };
+    assert_eq!(
+        notes(&s),
+        json!([{ "side": "REQUESTER", "text": NOTE, "erased": false }])
+    );
+
+    let e = s.data_as(
+        &admin,
+        "mutation($i: EraseCareRecipientInput!) { eraseCareRecipient(input: $i) { userErrors { code } } }",
+        json!({ "i": { "recipientId": recipient } }),
+    );
+    assert_eq!(e["eraseCareRecipient"]["userErrors"], json!([]), "{e}");
+    let erased = json!([{ "side": "REQUESTER", "text": null, "erased": true }]);
+    assert_eq!(notes(&s), erased);
+    let late = s.mutate(
+        "addReferralNote",
+        json!({ "needCaseId": case, "referralId": referral, "text": "too late" }),
+        "userErrors { code }",
+    );
+    assert_eq!(late["userErrors"][0]["code"], "RECIPIENT_ERASED", "{late}");
+
+    assert!(s.running.stop_with("TERM").success());
+    assert_eq!(
+        files_holding(dir.path(), "Notemarker-e9a1"),
+        Vec::<String>::new()
+    );
+    let out = run_to_end(&["rebuild"], dir.path());
+    assert!(out.success, "{}", out.stderr);
+    let s = Server::start_with_token(dir.path(), &[], &coordinator);
+    s.wait_ready();
+    assert_eq!(notes(&s), erased, "after a rebuild");
+}

@@ -134,6 +134,24 @@ fn a_full_lifecycle_leaves_no_personal_data_and_no_credential_in_the_logs() {
         ),
         "requestReferral",
     );
+    // A note on the referral (issue 16), and one refused for a control
+    // character: neither text reaches a log line.
+    for (text, code) in [
+        ("Ottoline-note: belt haar dinsdag", json!([])),
+        (
+            "Ottoline-refused\u{7}",
+            json!([{ "code": "CONTROL_CHARACTERS" }]),
+        ),
+    ] {
+        let v = post(
+            &agent,
+            &base,
+            &nurse,
+            "mutation($i: AddReferralNoteInput!) { addReferralNote(input: $i) { userErrors { code } } }",
+            json!({ "i": { "needCaseId": case, "referralId": referral, "text": text } }),
+        );
+        assert_eq!(v["data"]["addReferralNote"]["userErrors"], code, "{v}");
+    }
     for (m, input) in [
         (
             "acceptReferral",
@@ -239,6 +257,7 @@ fn a_full_lifecycle_leaves_no_personal_data_and_no_credential_in_the_logs() {
         ("the token's signature", token.rsplit('.').next().unwrap()),
         ("the API key", secret.as_str()),
         ("the given name", "Ottoline"),
+        ("a note's text", "belt haar dinsdag"),
         ("the family name", "Brinkgreve"),
         ("the phone number", "987 65"),
         ("the email address", "ottoline.b@"),

@@ -132,6 +132,10 @@ pub struct RequestReferralInput {
     pub referral_id: Option<ID>,
     /// An active service of the directory.
     pub service_id: ID,
+    /// What the recipient consented to share with the service's organisation:
+    /// without `REFERRAL_AND_CONTACT`, contact details never reach it.
+    #[graphql(default_with = "ShareConsent::ReferralOnly")]
+    pub consent: ShareConsent,
 }
 
 #[derive(InputObject)]
@@ -188,6 +192,12 @@ pub struct CancelReferralInput {
     pub referral: ReferralInput,
     pub by: CancelledBy,
     pub reason: CancelReason,
+}
+
+#[derive(InputObject)]
+pub struct WithdrawReferralConsentInput {
+    #[graphql(flatten)]
+    pub referral: ReferralInput,
 }
 
 #[derive(InputObject)]

@@ -4,5 +4,6 @@
 
 pub mod inputs;
 pub mod mutation;
+pub mod notes;
 pub mod query;
 pub mod types;

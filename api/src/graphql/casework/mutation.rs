@@ -31,13 +31,13 @@ use std::sync::Arc;
 #[derive(Default)]
 pub struct CaseMutation;
 
-fn need_case_id(id: &ID) -> Result<NeedCaseId, Invalid> {
+pub(super) fn need_case_id(id: &ID) -> Result<NeedCaseId, Invalid> {
     parse_input(id, Kind::NeedCase)
         .map(NeedCaseId::from_uuid)
         .map_err(|m| invalid("needCaseId", "INVALID_ID", m))
 }
 
-fn referral_id(id: &ID) -> Result<ReferralId, Invalid> {
+pub(super) fn referral_id(id: &ID) -> Result<ReferralId, Invalid> {
     parse_uuid(id, "referral")
         .map(ReferralId::from_uuid)
         .map_err(|m| invalid("referralId", "INVALID_ID", m))
@@ -72,7 +72,7 @@ macro_rules! need_case_payload {
         impl From<NeedCaseOutcome> for $name {
             #[allow(unused_variables)]
             fn from(o: NeedCaseOutcome) -> Self {
-                $(let $referral = o.referral.as_ref().and_then(|r| o.view.as_ref().and_then(|v| v.state.referral(*r)).map(Referral::from));)?
+                $(let $referral = o.referral.as_ref().and_then(|r| o.view.as_ref().and_then(|v| v.data().zip(v.state.referral(*r))).map(|(d, x)| Referral::of(d.id, x)));)?
                 Self {
                     need_case: o.view.filter(|_| o.case_visible).map(|v| NeedCase(Arc::new(v))),
                     $($referral,)?
@@ -97,6 +97,7 @@ need_case_payload!(FailReferralPayload, referral);
 need_case_payload!(CancelReferralPayload, referral);
 need_case_payload!(CloseNeedPayload);
 need_case_payload!(MarkEnteredInErrorPayload);
+need_case_payload!(WithdrawReferralConsentPayload, referral);
 
 /// What a need-case command produced, before it takes its payload's name.
 #[derive(Default)]
@@ -420,7 +421,9 @@ impl CaseMutation {
         )
     }
 
-    /// Refers the recipient to a service (one open referral per need case).
+    /// Refers the recipient to a service (one open referral per need case),
+    /// recording what the recipient consented to share with the service's
+    /// organisation (`consent`; referral only unless given).
     async fn request_referral(
         &self,
         ctx: &Context<'_>,
@@ -439,7 +442,11 @@ impl CaseMutation {
                         .map_err(|m| invalid("serviceId", "INVALID_ID", m))?,
                 );
                 Ok((
-                    NeedCaseAction::RequestReferral { referral, service },
+                    NeedCaseAction::RequestReferral {
+                        referral,
+                        service,
+                        consent: input.consent.into(),
+                    },
                     Some(referral),
                 ))
             })
@@ -550,6 +557,25 @@ impl CaseMutation {
                 by,
                 reason,
             }
+        })
+        .await?
+        .into())
+    }
+
+    /// The recipient withdrew their consent to share contact details with the
+    /// organisation the referral is addressed to (coordinators of the site):
+    /// from now on its provider no longer sees them. Refused when the referral
+    /// carries no such consent (`NO_CONSENT_TO_WITHDRAW`) or is entered in
+    /// error. Withdrawing everything is `cancelReferral`.
+    async fn withdraw_referral_consent(
+        &self,
+        ctx: &Context<'_>,
+        input: WithdrawReferralConsentInput,
+    ) -> Result<WithdrawReferralConsentPayload> {
+        let r = &input.referral;
+        Ok(need_case_command(ctx, &r.options, &r.need_case_id, |_| {
+            let referral = referral_id(&r.referral_id)?;
+            Ok((NeedCaseAction::WithdrawConsent { referral }, Some(referral)))
         })
         .await?
         .into())

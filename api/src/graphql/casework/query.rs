@@ -208,7 +208,10 @@ impl CaseQuery {
                 .into_iter()
                 .map(|(k, v)| WorklistItem {
                     cursor: worklist_cursor(&k),
-                    open_referral: v.open_referral().map(Referral::from),
+                    open_referral: v
+                        .data()
+                        .zip(v.open_referral())
+                        .map(|(d, r)| Referral::of(d.id, r)),
                     overdue: v.is_overdue(now, days),
                     days_since_update: (now - v.updated_at).num_days(),
                     need_case: NeedCase(Arc::new(v)),

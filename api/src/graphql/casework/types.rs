@@ -19,6 +19,7 @@ use nc::{
     CancelReason as DCancelReason, CancelledBy as DCancelledBy, CloseReason as DCloseReason,
     ErrorReason as DErrorReason, FailureReason as DFailureReason, NeedStatus as DNeedStatus,
     Outcome as DOutcome, ReferralStatus as DReferralStatus, RejectionReason as DRejectionReason,
+    ShareConsent as DShareConsent, Side as DSide,
 };
 use v::{
     CancerSiteGroup as DCancerSiteGroup, PreferentialReimbursement as DPreferentialReimbursement,
@@ -46,6 +47,14 @@ mirror_enum!(
     CloseReason = DCloseReason::{ ResolvedWithoutReferral, DeclinedByRecipient, NoServiceAvailable, Deceased, Moved });
 mirror_enum!(ErrorReason = DErrorReason::{ Duplicate, WrongRecipient, WrongNeed, WrongService, Other });
 mirror_enum!(Sex = DSex::{ Female, Male, Other, Unknown });
+mirror_enum!(
+    /// What a recipient consented to share with the organisation a referral is
+    /// addressed to: the referral only, or also their name, phone and e-mail.
+    ShareConsent = DShareConsent::{ ReferralOnly, ReferralAndContact });
+mirror_enum!(
+    /// The side of a referral (HL7 SDOH IG): the requesting coordinators or the
+    /// performing organisation.
+    Side = DSide::{ Requester, Performer });
 mirror_enum!(
     /// Preferential reimbursement (BIM/OMNIO in Belgium; the closest equivalent elsewhere).
     PreferentialReimbursement = DPreferentialReimbursement::{ Yes, No, Unknown });
@@ -168,11 +177,18 @@ impl NeedCase {
     /// Every referral, in the order they were requested.
     #[graphql(complexity = "5 * child_complexity")]
     async fn referrals(&self) -> Vec<Referral> {
-        self.data().referrals.iter().map(Referral::from).collect()
+        let id = self.data().id;
+        self.data()
+            .referrals
+            .iter()
+            .map(|r| Referral::of(id, r))
+            .collect()
     }
     /// The referral still in progress, if any (one at a time).
     async fn open_referral(&self) -> Option<Referral> {
-        self.0.open_referral().map(Referral::from)
+        self.0
+            .open_referral()
+            .map(|r| Referral::of(self.data().id, r))
     }
     async fn close_reason(&self) -> Option<CloseReason> {
         self.data().closed.map(|(r, _)| r.into())
@@ -247,10 +263,25 @@ pub struct Referral {
     pub changed_at: DateTime<Utc>,
     pub outcome: Option<Outcome>,
     pub estimated_wait_days: Option<u16>,
+    /// What the recipient consented to share with the performing organisation
+    /// (as requested; referral only once withdrawn).
+    pub consent: ShareConsent,
+    #[graphql(skip)]
+    pub need_case: careledger_domain::ids::NeedCaseId,
 }
 
 #[async_graphql::ComplexObject]
 impl Referral {
+    /// The notes between the coordinators and the performing organisation,
+    /// oldest first, opened per request (coordinators of the site; the
+    /// provider of the organisation). Once the recipient is erased, each note
+    /// has no text and `erased` is true.
+    #[graphql(complexity = "5 * child_complexity")]
+    async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ReferralNote>> {
+        let id = careledger_domain::ids::ReferralId::parse(&self.referral_id)
+            .map_err(|_| async_graphql::Error::new("referral id"))?;
+        referral_notes(ctx, self.need_case, id).await
+    }
     /// Still unanswered (requested) after the server's `--unanswered-days` (5 by
     /// default): the performing organisation has not answered; follow up.
     async fn unanswered_overdue(&self, ctx: &Context<'_>) -> bool {
@@ -264,8 +295,51 @@ impl Referral {
     }
 }
 
-impl From<&nc::Referral> for Referral {
-    fn from(r: &nc::Referral) -> Self {
+/// The notes on a referral as the caller may read them.
+pub async fn referral_notes(
+    ctx: &Context<'_>,
+    need_case: careledger_domain::ids::NeedCaseId,
+    referral: careledger_domain::ids::ReferralId,
+) -> async_graphql::Result<Vec<ReferralNote>> {
+    let access = access(ctx)?;
+    let notes = app(ctx)
+        .referral_notes(access, need_case, referral)
+        .await
+        .map_err(app_error)?;
+    Ok(notes.into_iter().map(ReferralNote::from).collect())
+}
+
+/// A note on a referral, between the coordinators and the performing
+/// organisation. Sealed under the recipient's key: never in the audit trail,
+/// a history or a log in clear.
+#[derive(SimpleObject)]
+pub struct ReferralNote {
+    pub note_id: String,
+    /// Who wrote it.
+    pub side: Side,
+    /// When it was written (in care time).
+    pub written_at: DateTime<Utc>,
+    /// Null once the recipient was erased.
+    pub text: Option<String>,
+    /// The recipient was erased: the note can no longer be read.
+    pub erased: bool,
+}
+
+impl From<careledger_app::casework::sharing::NoteRead> for ReferralNote {
+    fn from(n: careledger_app::casework::sharing::NoteRead) -> Self {
+        ReferralNote {
+            note_id: n.note.to_string(),
+            side: n.side.into(),
+            written_at: n.written_at,
+            text: n.text.map(|t| t.into_string()),
+            erased: n.erased,
+        }
+    }
+}
+
+impl Referral {
+    /// A referral of the need case `need_case`, as the API shows it.
+    pub fn of(need_case: careledger_domain::ids::NeedCaseId, r: &nc::Referral) -> Self {
         Referral {
             referral_id: r.id.to_string(),
             service_id: r.service.to_string(),
@@ -274,6 +348,8 @@ impl From<&nc::Referral> for Referral {
             changed_at: r.changed_at,
             outcome: r.outcome.map(Into::into),
             estimated_wait_days: r.estimated_wait_days,
+            consent: r.consent.into(),
+            need_case,
         }
     }
 }

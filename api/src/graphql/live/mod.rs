@@ -20,7 +20,8 @@ use careledger_domain::values::SiteId;
 use careledger_projections::changes::{Change, Topic};
 use chrono::{DateTime, Utc};
 
-/// A referral moved (requested, answered, cancelled, marked in error…).
+/// A referral moved (requested, answered, cancelled, marked in error…) or
+/// something was added to it (a note, a consent withdrawal).
 #[derive(SimpleObject)]
 pub struct ReferralUpdate {
     /// The change's position in the log: pass it as `after` to resume, or as
@@ -29,8 +30,9 @@ pub struct ReferralUpdate {
     pub need_case_id: String,
     pub referral_id: String,
     pub service_id: String,
-    /// The referral's status after the change.
-    pub status: ReferralStatus,
+    /// The status the change moved the referral to; null when it did not move
+    /// it (a note was added, consent was withdrawn).
+    pub status: Option<ReferralStatus>,
     /// The event's type, e.g. `ReferralAccepted`.
     pub event: String,
     /// When it happened in care.
@@ -46,7 +48,7 @@ pub struct WorklistChange {
     /// The event's type, e.g. `NeedIdentified`.
     pub event: String,
     pub occurred_at: DateTime<Utc>,
-    /// The referral it moved, if it moved one, and its status after.
+    /// The referral it concerned, if any, and the status it moved it to.
     pub referral_id: Option<String>,
     pub referral_status: Option<ReferralStatus>,
 }
@@ -59,7 +61,7 @@ impl ReferralUpdate {
             need_case_id: c.need_case.to_string(),
             referral_id: r.referral.to_string(),
             service_id: r.service.to_string(),
-            status: r.status.into(),
+            status: r.status.map(Into::into),
             event: c.event_type.into(),
             occurred_at: c.occurred_at,
         })
@@ -74,7 +76,7 @@ impl WorklistChange {
             event: c.event_type.into(),
             occurred_at: c.occurred_at,
             referral_id: c.referral.as_ref().map(|r| r.referral.to_string()),
-            referral_status: c.referral.as_ref().map(|r| r.status.into()),
+            referral_status: c.referral.as_ref().and_then(|r| r.status.map(Into::into)),
         }
     }
 }

@@ -2,23 +2,26 @@
 //! provider's inbox of the referrals addressed to their organisation. Answers go
 //! through the referral mutations of [`crate::graphql::casework`].
 
-use crate::graphql::casework::types::{Referral, ReferralStatus, age_band_name};
+use crate::graphql::casework::types::{
+    Referral, ReferralNote, ReferralStatus, age_band_name, referral_notes,
+};
 use crate::graphql::catalogue::Need;
 use crate::graphql::support::ids::clip;
 use crate::graphql::support::paging::slice;
 use crate::graphql::support::scalars::{PageInfo, Position};
-use crate::graphql::support::{allow, app, app_error, bad_input, consistent};
+use crate::graphql::support::{access, allow, app, app_error, bad_input, consistent};
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use careledger_app::policy::Action;
-use careledger_domain::ids::{OrganisationId, ReferralId};
+use careledger_domain::ids::{NeedCaseId, OrganisationId, ReferralId};
 use careledger_projections::casework::inbox::InboxKey;
 
 /// A referral in a provider's inbox: what the performing organisation needs to
 /// answer it, and no more — never the recipient's other needs, other referrals
 /// or stratifiers.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct InboxReferral {
     /// Pass with `referralId` to the referral mutations to answer.
     pub need_case_id: String,
@@ -33,6 +36,51 @@ pub struct InboxReferral {
     pub days_waiting: i64,
     /// Still unanswered after the server's `--unanswered-days`.
     pub unanswered_overdue: bool,
+    #[graphql(skip)]
+    pub need_case: NeedCaseId,
+}
+
+/// The recipient's contact details, for the organisation a referral is
+/// addressed to, with the recipient's consent.
+#[derive(SimpleObject)]
+pub struct ReferralContact {
+    /// Given and family name.
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+#[async_graphql::ComplexObject]
+impl InboxReferral {
+    /// The recipient's name, phone and e-mail address — only if they consented
+    /// to share them with your organisation (`REFERRAL_AND_CONTACT`, not
+    /// withdrawn), while the referral is open and the recipient is not erased;
+    /// otherwise null. Opened per request, never cached.
+    async fn contact(&self, ctx: &Context<'_>) -> Result<Option<ReferralContact>> {
+        let referral = self.referral_id()?;
+        let contact = app(ctx)
+            .referral_contact(access(ctx)?, self.need_case, referral)
+            .await
+            .map_err(app_error)?;
+        Ok(contact.map(|c| ReferralContact {
+            name: c.name,
+            phone: c.phone,
+            email: c.email,
+        }))
+    }
+
+    /// The notes between your organisation and the coordinators, oldest first
+    /// (as `referral.notes`).
+    async fn notes(&self, ctx: &Context<'_>) -> Result<Vec<ReferralNote>> {
+        referral_notes(ctx, self.need_case, self.referral_id()?).await
+    }
+}
+
+impl InboxReferral {
+    fn referral_id(&self) -> Result<ReferralId> {
+        ReferralId::parse(&self.referral.referral_id)
+            .map_err(|_| async_graphql::Error::new("referral id"))
+    }
 }
 
 #[derive(SimpleObject)]
@@ -108,7 +156,8 @@ impl ProviderQuery {
                 cursor: cursor(&k),
                 node: InboxReferral {
                     need_case_id: i.need_case.to_string(),
-                    referral: Referral::from(&i.referral),
+                    referral: Referral::of(i.need_case, &i.referral),
+                    need_case: i.need_case,
                     need: match app.catalogue.get(&i.need) {
                         Some(def) => Need::from_definition(def).in_lang(lang),
                         None => Need::retired(&i.need),

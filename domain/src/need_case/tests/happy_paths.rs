@@ -75,6 +75,7 @@ fn requesting_a_referral_after_suggestions_moves_the_need_to_referred() {
             NeedCaseAction::RequestReferral {
                 referral: rid(1),
                 service: svc(1),
+                consent: ShareConsent::ReferralOnly,
             },
             3,
         ))
@@ -255,6 +256,7 @@ fn after_a_rejected_cancelled_or_failed_referral_the_coordinator_can_refer_again
                 NeedCaseAction::RequestReferral {
                     referral: rid(2),
                     service: svc(1),
+                    consent: ShareConsent::ReferralOnly,
                 },
                 20,
             ))
@@ -270,6 +272,7 @@ fn a_referral_after_the_only_one_was_entered_in_error_counts_as_first() {
             NeedCaseAction::RequestReferral {
                 referral: rid(2),
                 service: svc(1),
+                consent: ShareConsent::ReferralOnly,
             },
             20,
         ))

@@ -17,6 +17,7 @@ use uuid::Uuid;
 mod happy_paths;
 mod properties;
 mod refusals;
+mod sharing;
 mod sides;
 
 fn nc() -> NeedCaseId {
@@ -72,6 +73,7 @@ fn requested(n: u128, first: bool) -> NeedCaseEvent {
         referral: rid(n),
         service: svc(1),
         first,
+        consent: ShareConsent::ReferralOnly,
     })
 }
 fn accepted(n: u128) -> NeedCaseEvent {

@@ -44,8 +44,11 @@ fn action() -> impl Strategy<Value = NeedCaseAction> {
                 })
                 .collect(),
         }),
-        (r.clone(), s)
-            .prop_map(|(referral, service)| NeedCaseAction::RequestReferral { referral, service }),
+        (r.clone(), s).prop_map(|(referral, service)| NeedCaseAction::RequestReferral {
+            referral,
+            service,
+            consent: ShareConsent::ReferralOnly
+        }),
         r.clone()
             .prop_map(|referral| NeedCaseAction::AcceptReferral { referral }),
         r.clone()

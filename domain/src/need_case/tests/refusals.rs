@@ -37,6 +37,7 @@ fn a_referral_before_any_suggestion_is_refused() {
             NeedCaseAction::RequestReferral {
                 referral: rid(1),
                 service: svc(1),
+                consent: ShareConsent::ReferralOnly,
             },
             2,
         ))
@@ -50,6 +51,7 @@ fn a_second_open_referral_is_refused() {
             NeedCaseAction::RequestReferral {
                 referral: rid(2),
                 service: svc(2),
+                consent: ShareConsent::ReferralOnly,
             },
             20,
         ))
@@ -63,6 +65,7 @@ fn reusing_a_referral_id_is_refused() {
             NeedCaseAction::RequestReferral {
                 referral: rid(1),
                 service: svc(2),
+                consent: ShareConsent::ReferralOnly,
             },
             20,
         ))
@@ -198,6 +201,7 @@ fn a_finished_need_case_refuses_everything_but_a_correction() {
             NeedCaseAction::RequestReferral {
                 referral: rid(5),
                 service: svc(1),
+                consent: ShareConsent::ReferralOnly,
             },
             NeedCaseAction::CloseNeed {
                 reason: CloseReason::Moved,
@@ -333,6 +337,7 @@ fn times_in_the_future_or_before_what_they_follow_are_refused() {
             NeedCaseAction::RequestReferral {
                 referral: rid(1),
                 service: svc(1),
+                consent: ShareConsent::ReferralOnly,
             },
             1,
         ))

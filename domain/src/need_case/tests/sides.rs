@@ -43,6 +43,7 @@ fn each_command_acts_for_the_side_the_ig_names() {
         NeedCaseAction::RequestReferral {
             referral,
             service: ServiceId::from_uuid(Uuid::now_v7()),
+            consent: ShareConsent::ReferralOnly,
         },
         cancel(CancelledBy::Requester),
         cancel(CancelledBy::Recipient),

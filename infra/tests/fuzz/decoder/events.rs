@@ -293,12 +293,20 @@ pub(super) fn event_arms() -> Vec<BoxedStrategy<DomainEvent>> {
                 }))
             })
             .boxed(),
-        (ids(), any::<bool>())
-            .prop_map(move |((referral, service), first)| {
+        (
+            ids(),
+            any::<bool>(),
+            select(vec![
+                ShareConsent::ReferralOnly,
+                ShareConsent::ReferralAndContact,
+            ]),
+        )
+            .prop_map(move |((referral, service), first, consent)| {
                 n(NeedCaseEvent::ReferralRequested(ReferralRequested {
                     referral,
                     service,
                     first,
+                    consent,
                 }))
             })
             .boxed(),
@@ -425,6 +433,29 @@ pub(super) fn event_arms() -> Vec<BoxedStrategy<DomainEvent>> {
                 n(NeedCaseEvent::EnteredInError(EnteredInError {
                     target,
                     reason,
+                }))
+            })
+            .boxed(),
+        ids()
+            .prop_map(move |(referral, service)| {
+                n(NeedCaseEvent::ReferralConsentWithdrawn(
+                    ReferralConsentWithdrawn { referral, service },
+                ))
+            })
+            .boxed(),
+        (
+            ids(),
+            uuid(),
+            select(vec![Side::Requester, Side::Performer]),
+            sealed(),
+        )
+            .prop_map(move |((referral, service), note, side, text)| {
+                n(NeedCaseEvent::ReferralNoteAdded(ReferralNoteAdded {
+                    referral,
+                    service,
+                    note: NoteId::from_uuid(note),
+                    side,
+                    text,
                 }))
             })
             .boxed(),

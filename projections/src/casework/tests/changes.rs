@@ -96,7 +96,9 @@ fn each_event_of_a_need_case_gives_its_change_the_same_live_or_replayed() {
                 c.need_case,
                 c.site.as_str().to_string(),
                 c.event_type,
-                c.referral.as_ref().map(|r| (r.status, r.organisation)),
+                c.referral
+                    .as_ref()
+                    .map(|r| (r.status.unwrap(), r.organisation)),
             )
         })
         .collect();
