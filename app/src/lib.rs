@@ -20,6 +20,7 @@
 //! or clap (a test in `tests/` checks the dependency graph).
 
 pub mod aggregates;
+pub mod answer_link;
 pub mod audit;
 pub mod casework;
 pub mod command;
@@ -63,6 +64,9 @@ pub struct Settings {
     /// The cell-key perturbation of released counts, under the deployment's secret
     /// (`--disclosure-secret`, or `<data-dir>/disclosure-secret`).
     pub disclosure: CellKeyMethod,
+    /// What answer links are signed with (from `--answer-link-secret`, or
+    /// derived from the disclosure secret).
+    pub answer_links: answer_link::LinkKey,
 }
 
 impl Default for Settings {
@@ -77,6 +81,7 @@ impl Default for Settings {
             min_cell: 5,
             unanswered_days: 5,
             disclosure: CellKeyMethod::new(&secret),
+            answer_links: answer_link::LinkKey::default(),
         }
     }
 }
@@ -106,6 +111,9 @@ pub struct App {
     pub telemetry: telemetry::Telemetry,
     /// Streams this process read or wrote lately (see [`StreamCache`]).
     pub streams: StreamCache,
+    /// Live followers reading the log at once (a replay from long ago, a slow
+    /// consumer): bounded, so many of them cannot take the store from the rest.
+    pub log_readers: Arc<tokio::sync::Semaphore>,
 }
 
 impl App {
@@ -120,6 +128,7 @@ impl App {
             settings,
             telemetry: Default::default(),
             streams: StreamCache::default(),
+            log_readers: Arc::new(tokio::sync::Semaphore::new(2)),
         }
     }
 }

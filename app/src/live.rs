@@ -10,6 +10,11 @@
 //! long) reads the log instead, page by page, and then returns to the ring. No
 //! follower ever makes the projection wait: a slow one only falls back to the log.
 //!
+//! At most two followers read the log at once (`App::log_readers`); the others
+//! wait their turn. A change read again from the log names the service's
+//! organisation as the directory records it now (as the inbox does), which
+//! differs from what was sent live only if the service changed organisation.
+//!
 //! Authorisation is checked once, when following starts, with the rules of the
 //! matching read ([`Action::ReadCasework`] at the site, [`Action::ReadInbox`] for
 //! the organisation); the edge ends a subscription when its credential expires.
@@ -36,6 +41,7 @@ pub struct Follower {
     /// Every change up to here was examined: delivered, or in `pending`.
     scanned: Position,
     pending: VecDeque<Arc<Change>>,
+    readers: Arc<tokio::sync::Semaphore>,
 }
 
 impl App {
@@ -68,6 +74,7 @@ impl App {
             _following: following,
             scanned,
             pending: VecDeque::new(),
+            readers: self.log_readers.clone(),
         })
     }
 }
@@ -116,6 +123,12 @@ impl Follower {
     /// Reads one page of the log after `scanned`, no further than `reached`
     /// (the model folded up to there, so it knows every need case it names).
     async fn read_log(&mut self, reached: Position) -> Result<(), AppError> {
+        let _turn = self
+            .readers
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(AppError::unavailable)?;
         let page = self
             .store
             .read_all(self.scanned, PAGE)

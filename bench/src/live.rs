@@ -189,6 +189,8 @@ pub async fn subscription_fanout(dir: &Path, duration: Duration, subscribers: us
     let ready = Arc::new(tokio::sync::Semaphore::new(0));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut subs = Vec::new();
+    // In batches: every client here has one address, and the server lets one
+    // address hold only so many connections at once while they upgrade.
     for i in 0..subscribers {
         let site = i % SITES.len();
         subs.push((
@@ -202,11 +204,14 @@ pub async fn subscription_fanout(dir: &Path, duration: Duration, subscribers: us
                 stopped.clone(),
             )),
         ));
+        if (i + 1) % 100 == 0 || i + 1 == subscribers {
+            let _batch = ready
+                .acquire_many((i % 100 + 1) as u32)
+                .await
+                .expect("every subscriber subscribed");
+            _batch.forget();
+        }
     }
-    let _all = ready
-        .acquire_many(subscribers as u32)
-        .await
-        .expect("every subscriber subscribed");
     let with = load(&server.addr, &server.token, duration).await;
     // Let the last deliveries arrive, then stop.
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -49,6 +49,7 @@ impl DomainEvent {
                 N::EnteredInError(_) => "EnteredInError",
                 N::ReferralConsentWithdrawn(_) => "ReferralConsentWithdrawn",
                 N::ReferralNoteAdded(_) => "ReferralNoteAdded",
+                N::AnswerLinkIssued(_) => "AnswerLinkIssued",
             },
         }
     }

@@ -75,6 +75,13 @@ uuid_id!(
     "note"
 );
 
+uuid_id!(
+    /// An answer link of a referral (issue 16): a signed, expiring link a
+    /// service without an account answers the referral through.
+    AnswerLinkId,
+    "answerlink"
+);
+
 /// The id of an event: a UUIDv7 (time-ordered) that is also the idempotency key of
 /// the append that wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

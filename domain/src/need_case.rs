@@ -26,20 +26,22 @@ mod reason;
 mod referral;
 mod state;
 
-pub use command::{LeftOutService, MAX_SUGGESTIONS, NeedCaseAction, Side, SuggestedService};
+pub use command::{
+    LeftOutService, MAX_ANSWER_LINK_DAYS, MAX_SUGGESTIONS, NeedCaseAction, Side, SuggestedService,
+};
 pub use error::NeedCaseError;
 pub use event::{
-    EnteredInError, NeedCaseEvent, NeedClosed, NeedIdentified, ReferralAccepted, ReferralCancelled,
-    ReferralCompleted, ReferralConsentWithdrawn, ReferralFailed, ReferralNoteAdded,
-    ReferralRejected, ReferralRequested, ReferralStarted, ReferralWaitlisted, ServicesSuggested,
-    Suggestion,
+    AnswerLinkIssued, EnteredInError, NeedCaseEvent, NeedClosed, NeedIdentified, ReferralAccepted,
+    ReferralCancelled, ReferralCompleted, ReferralConsentWithdrawn, ReferralFailed,
+    ReferralNoteAdded, ReferralRejected, ReferralRequested, ReferralStarted, ReferralWaitlisted,
+    ServicesSuggested, Suggestion,
 };
 pub use note::{MAX_NOTE_CHARS, NoteText, NoteTextError};
 pub use reason::{
     CancelReason, CancelledBy, CloseReason, ErrorReason, ErrorTarget, FailureReason, Outcome,
     RejectionReason, ShareConsent,
 };
-pub use referral::{Referral, ReferralStatus, referral_transition_allowed};
+pub use referral::{AnswerLink, Referral, ReferralStatus, referral_transition_allowed};
 pub use state::{NeedCase, NeedCaseData, NeedStatus};
 
 #[cfg(test)]

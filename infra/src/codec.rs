@@ -94,6 +94,7 @@ event_table! {
     EnteredInError: NeedCase::NeedCaseEvent = 1,
     ReferralConsentWithdrawn: NeedCase::NeedCaseEvent = 1,
     ReferralNoteAdded: NeedCase::NeedCaseEvent = 1,
+    AnswerLinkIssued: NeedCase::NeedCaseEvent = 1,
     ServiceRegistered: Service::ServiceEvent = 1,
     ServiceUpdated: Service::ServiceEvent = 1,
     ServiceCapacityChanged: Service::ServiceEvent = 1,
@@ -223,7 +224,7 @@ mod tests {
     fn the_event_table_covers_every_type_name_the_domain_uses() {
         // A type name missing from the table would panic in `encode`; this keeps
         // the table and `DomainEvent::event_type` in step.
-        assert_eq!(EVENT_TYPES.len(), 22);
+        assert_eq!(EVENT_TYPES.len(), 23);
         for t in EVENT_TYPES {
             let expected = if *t == "ServicesSuggested" { 2 } else { 1 };
             assert_eq!(current_schema_version(t), Some(expected), "{t}");

@@ -258,12 +258,13 @@ fn referral_of(ev: &NeedCaseEvent) -> Option<ReferralId> {
             careledger_domain::need_case::ErrorTarget::Referral { referral } => Some(referral),
             careledger_domain::need_case::ErrorTarget::NeedCase => None,
         },
-        // A consent withdrawal or a note moves no referral.
+        // A consent withdrawal, a note or an answer link moves no referral.
         E::NeedIdentified(_)
         | E::ServicesSuggested(_)
         | E::NeedClosed(_)
         | E::ReferralConsentWithdrawn(_)
-        | E::ReferralNoteAdded(_) => None,
+        | E::ReferralNoteAdded(_)
+        | E::AnswerLinkIssued(_) => None,
     }
 }
 
@@ -366,6 +367,7 @@ impl Casework {
                         | NeedCaseEvent::ReferralStarted(_)
                         | NeedCaseEvent::ReferralConsentWithdrawn(_)
                         | NeedCaseEvent::ReferralNoteAdded(_)
+                        | NeedCaseEvent::AnswerLinkIssued(_)
                 );
                 let measures_before = (may_change || cfg!(debug_assertions))
                     .then(|| crate::equity::cube::measures(&view.state, view.rejections));

@@ -50,7 +50,7 @@ pub struct ReferralChange {
     /// The service's organisation, as the directory records it.
     pub organisation: Option<OrganisationId>,
     /// The status the event moved the referral to; `None` when it did not move
-    /// it (a note, a consent withdrawal).
+    /// it (a note, a consent withdrawal, an answer link).
     pub status: Option<ReferralStatus>,
 }
 
@@ -100,6 +100,7 @@ fn referral_moved_by(ev: &NeedCaseEvent) -> Option<(ReferralId, Option<ReferralS
         E::ReferralCancelled(e) => (e.referral, Some(S::Cancelled)),
         E::ReferralConsentWithdrawn(e) => (e.referral, None),
         E::ReferralNoteAdded(e) => (e.referral, None),
+        E::AnswerLinkIssued(e) => (e.referral, None),
         E::EnteredInError(e) => match e.target {
             ErrorTarget::Referral { referral } => (referral, Some(S::EnteredInError)),
             ErrorTarget::NeedCase => return None,

@@ -56,6 +56,7 @@ pub struct Query(
 pub struct Mutation(
     casework::mutation::CaseMutation,
     casework::notes::NoteMutation,
+    casework::links::LinkMutation,
     directory::mutation::DirectoryMutation,
     credentials::CredentialMutation,
 );
@@ -70,13 +71,15 @@ pub const MAX_DEPTH: usize = 12;
 /// The most fields (weighted by page size for lists) a query may ask for.
 pub const MAX_COMPLEXITY: usize = 2_000;
 
-pub fn build_schema(app: Arc<App>) -> CareLedgerSchema {
+/// The schema over `app`; answer links are made absolute from `links`.
+pub fn build_schema(app: Arc<App>, links: casework::types::LinkBase) -> CareLedgerSchema {
     Schema::build(
         Query::default(),
         Mutation::default(),
         Subscription::default(),
     )
     .data(app)
+    .data(links)
     .data(equity::AggregatePool::new())
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)

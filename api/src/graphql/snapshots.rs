@@ -51,7 +51,7 @@ fn coordinator() -> Access {
 /// answer, pretty-printed, with `expected`.
 async fn check(query: &str, access: Option<Access>, expected: Expect) {
     let dir = tempfile::tempdir().unwrap();
-    let schema = build_schema(app(dir.path()));
+    let schema = build_schema(app(dir.path()), Default::default());
     let mut request = Request::new(query).data(Lang::Fr);
     if let Some(a) = access {
         request = request.data(a);

@@ -54,6 +54,10 @@ pub struct ConnectionLimits {
     pub max_body_bytes: usize,
 }
 
+/// The address of the client a request came from (a request extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerIp(pub std::net::IpAddr);
+
 /// How long open connections may take to finish once shutdown began.
 const GRACE: Duration = Duration::from_secs(10);
 
@@ -154,7 +158,15 @@ pub async fn run(
             *n += 1;
         }
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        // The peer's address, for the limits applied after the connection's own
+        // (an upgraded WebSocket leaves this loop's accounting).
+        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+            router.clone(),
+            move |mut r: hyper::Request<hyper::body::Incoming>| {
+                r.extensions_mut().insert(PeerIp(peer));
+                r
+            },
+        ));
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)
             .with_upgrades();

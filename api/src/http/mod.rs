@@ -19,6 +19,7 @@
 //! a GraphQL GET carries its query and variables there, and variables hold personal
 //! data.
 
+pub mod answer;
 pub mod graphql;
 pub mod guard;
 pub mod limits;
@@ -67,6 +68,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/", get(web::page))
         .route("/assets/{name}", get(web::asset))
         .route("/graphql", get(get_or_subscribe).post(graphql::post))
+        .route("/answer/{token}", get(answer::show).post(answer::answer))
         .with_state(state.clone())
         .merge(crate::ops::router(crate::ops::OpsState {
             app: state.app.clone(),
@@ -96,8 +98,9 @@ async fn get_or_subscribe(
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     if upgrading {
         let headers = parts.headers.clone();
+        let peer = parts.extensions.get::<listener::PeerIp>().map(|p| p.0);
         return match axum::extract::ws::WebSocketUpgrade::from_request_parts(&mut parts, &s).await {
-            Ok(upgrade) => ws::upgrade(s, upgrade, &headers),
+            Ok(upgrade) => ws::upgrade(s, upgrade, &headers, peer),
             Err(rejection) => axum::response::IntoResponse::into_response(rejection),
         };
     }

@@ -16,15 +16,18 @@
 //!   key is revoked), the socket is closed `4403` and the client must sign in
 //!   again; a subscription never outlives its credential by more than that.
 //! * **every operation passes the HTTP edge's guards** (nesting, size, fragment
-//!   expansion) and the credential's rate limit; mutations are refused (send them
-//!   with POST, where they are rate-limited per field and time-limited); at most
+//!   expansion) and the credential's rate limit; only subscriptions are served
+//!   (queries and mutations go with POST, where the in-flight cap, the deadline
+//!   and the per-field rate apply: `NOT_A_SUBSCRIPTION`); at most
 //!   [`MAX_OPERATIONS`] run per socket. A refused operation gets an `error`
 //!   message for its id, with `extensions.code`, and the socket stays open.
 //! * **bounded**: messages over 64 KiB are refused by the WebSocket layer; open
 //!   sockets are capped (`--max-websockets`; past it the upgrade is answered
-//!   `503`); a client that stops reading makes its subscriptions stop being
-//!   polled (TCP back-pressure) — the server keeps nothing for it, and it
-//!   resumes from the log when it reads again.
+//!   `503`), and one address may hold `--max-connections-per-peer` of them; a
+//!   client that stops reading makes its subscriptions stop being polled (TCP
+//!   back-pressure) — the server keeps nothing for it — and one that reads
+//!   nothing for 30 s while a write waits is dropped (it resumes with `after`);
+//!   the credential re-check and shutdown go before deliveries.
 //! * **shutdown** closes every socket with `1001` (clients reconnect with
 //!   `after`).
 //!
@@ -33,7 +36,7 @@
 use super::HttpState;
 use super::graphql::authenticate;
 use crate::graphql::support::lang_from_accept_language;
-use async_graphql::futures_util::{SinkExt, StreamExt, stream};
+use async_graphql::futures_util::{FutureExt, SinkExt, StreamExt, stream};
 use async_graphql::http::{
     ClientMessage, WebSocket as GraphQLSocket, WebSocketProtocols as Protocols, WsMessage,
 };
@@ -41,10 +44,11 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use careledger_domain::values::Lang;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 /// The one subprotocol spoken.
 pub const PROTOCOL: &str = "graphql-transport-ws";
@@ -54,6 +58,11 @@ pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const RECHECK: Duration = Duration::from_secs(10);
 /// Operations one socket may run at once.
 pub const MAX_OPERATIONS: usize = 16;
+/// How long a write may wait for a client that does not read; then the
+/// socket is dropped (it resumes with `after` when it reconnects).
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Messages written per flush at most.
+const MAX_BATCH: usize = 64;
 /// The largest message (and frame) accepted.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
@@ -61,15 +70,56 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 pub struct LiveSockets {
     slots: Arc<Semaphore>,
     stopping: watch::Sender<bool>,
+    /// Open sockets by client address, and how many one address may hold.
+    peers: Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>,
+    max_per_peer: usize,
+}
+
+/// One address's share of the sockets, given back when the socket ends.
+struct PeerShare {
+    peers: Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>,
+    peer: Option<IpAddr>,
+}
+
+impl Drop for PeerShare {
+    fn drop(&mut self) {
+        if let Some(p) = self.peer {
+            let mut m = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = m.get_mut(&p) {
+                *n -= 1;
+                if *n == 0 {
+                    m.remove(&p);
+                }
+            }
+        }
+    }
 }
 
 impl LiveSockets {
-    /// At most `max` sockets open at once.
-    pub fn new(max: usize) -> Self {
+    /// At most `max` sockets open at once, `max_per_peer` from one address.
+    pub fn new(max: usize, max_per_peer: usize) -> Self {
         Self {
             slots: Arc::new(Semaphore::new(max.max(1))),
             stopping: watch::channel(false).0,
+            peers: Default::default(),
+            max_per_peer: max_per_peer.max(1),
         }
+    }
+
+    /// A share for `peer`, unless it holds its part already.
+    fn share(&self, peer: Option<IpAddr>) -> Option<PeerShare> {
+        if let Some(p) = peer {
+            let mut m = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+            let n = m.entry(p).or_insert(0);
+            if *n >= self.max_per_peer {
+                return None;
+            }
+            *n += 1;
+        }
+        Some(PeerShare {
+            peers: self.peers.clone(),
+            peer,
+        })
     }
 
     /// Closes every open socket (`1001`) and refuses new ones.
@@ -99,8 +149,13 @@ fn bearer(value: &str) -> &str {
         .trim()
 }
 
-/// Answers a WebSocket upgrade of `GET /graphql`.
-pub fn upgrade(s: Arc<HttpState>, ws: WebSocketUpgrade, headers: &HeaderMap) -> Response {
+/// Answers a WebSocket upgrade of `GET /graphql` from `peer`.
+pub fn upgrade(
+    s: Arc<HttpState>,
+    ws: WebSocketUpgrade,
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+) -> Response {
     let offered = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
@@ -121,6 +176,16 @@ pub fn upgrade(s: Arc<HttpState>, ws: WebSocketUpgrade, headers: &HeaderMap) -> 
             "the server is shutting down; reconnect to another replica or later",
         );
     }
+    let Some(share) = s.live.share(peer) else {
+        let mut r = refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "TOO_MANY_WEBSOCKETS",
+            "this address holds as many subscription sockets as one address may; close one first",
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(5u64));
+        return r;
+    };
     let Ok(slot) = s.live.slots.clone().try_acquire_owned() else {
         let mut r = refusal(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -143,18 +208,31 @@ pub fn upgrade(s: Arc<HttpState>, ws: WebSocketUpgrade, headers: &HeaderMap) -> 
     ws.protocols([PROTOCOL])
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| serve(s, socket, header_credential, lang, slot))
+        .on_upgrade(move |socket| async move {
+            serve(s, socket, header_credential, lang).await;
+            drop((slot, share));
+        })
 }
 
 type Sink = async_graphql::futures_util::stream::SplitSink<WebSocket, Message>;
 
+/// A close frame's reason holds at most 123 bytes.
+const MAX_REASON: usize = 123;
+
 async fn close(sink: &mut Sink, code: u16, reason: &str) {
+    let mut end = reason.len().min(MAX_REASON);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
     let frame = CloseFrame {
         code,
-        reason: Utf8Bytes::from(reason),
+        reason: Utf8Bytes::from(&reason[..end]),
     };
-    let _ = sink.send(Message::Close(Some(frame))).await;
-    let _ = sink.close().await;
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, async {
+        let _ = sink.send(Message::Close(Some(frame))).await;
+        let _ = sink.close().await;
+    })
+    .await;
 }
 
 /// An `error` message refusing operation `id`.
@@ -190,7 +268,6 @@ async fn serve(
     socket: WebSocket,
     header_credential: Option<String>,
     lang: Lang,
-    _slot: OwnedSemaphorePermit,
 ) {
     let (mut sink, mut source) = socket.split();
     // 1. connection_init, in time, first.
@@ -241,21 +318,60 @@ async fn serve(
     loop {
         tokio::select! {
             biased;
-            out = executor.next() => match out {
-                Some(WsMessage::Text(text)) => {
-                    if let Some(id) = completed_id(&text) {
-                        running.remove(&id);
-                    }
-                    if sink.send(Message::Text(text.into())).await.is_err() {
-                        break;
-                    }
-                }
-                Some(WsMessage::Close(code, reason)) => {
-                    close(&mut sink, code, &reason).await;
+            _ = recheck.tick() => {
+                if authenticate(&s, credential.as_deref()).is_err() {
+                    close(&mut sink, 4403, "Forbidden: the credential expired or was revoked; connect again").await;
                     break;
                 }
-                None => break,
-            },
+            }
+            () = &mut stop_now => {
+                close(&mut sink, 1001, "the server is shutting down").await;
+                break;
+            }
+            out = executor.next() => {
+                // What else is ready goes out with it, in one flush (a write per
+                // message cost a system call each under fan-out).
+                let mut batch = vec![out];
+                while batch.len() < MAX_BATCH {
+                    match executor.next().now_or_never() {
+                        Some(more) => batch.push(more),
+                        None => break,
+                    }
+                }
+                let mut end = None;
+                for out in batch {
+                    match out {
+                        Some(WsMessage::Text(text)) => {
+                            if let Some(id) = completed_id(&text) {
+                                running.remove(&id);
+                            }
+                            if !written(tokio::time::timeout(WRITE_TIMEOUT, sink.feed(Message::Text(text.into()))).await) {
+                                end = Some(None);
+                                break;
+                            }
+                        }
+                        Some(WsMessage::Close(code, reason)) => {
+                            end = Some(Some((code, reason)));
+                            break;
+                        }
+                        None => {
+                            end = Some(None);
+                            break;
+                        }
+                    }
+                }
+                if !written(tokio::time::timeout(WRITE_TIMEOUT, sink.flush()).await) {
+                    break;
+                }
+                match end {
+                    Some(Some((code, reason))) => {
+                        close(&mut sink, code, &reason).await;
+                        break;
+                    }
+                    Some(None) => break,
+                    None => {}
+                }
+            }
             incoming = source.next() => {
                 let bytes = match incoming {
                     Some(Ok(Message::Text(t))) => axum::body::Bytes::from(t),
@@ -276,7 +392,7 @@ async fn serve(
                         }
                     }
                     Step::Answer(m) => {
-                        if sink.send(m).await.is_err() {
+                        if !written(tokio::time::timeout(WRITE_TIMEOUT, sink.send(m)).await) {
                             break;
                         }
                     }
@@ -287,18 +403,13 @@ async fn serve(
                     Step::Skip => {}
                 }
             }
-            _ = recheck.tick() => {
-                if authenticate(&s, credential.as_deref()).is_err() {
-                    close(&mut sink, 4403, "Forbidden: the credential expired or was revoked; connect again").await;
-                    break;
-                }
-            }
-            () = &mut stop_now => {
-                close(&mut sink, 1001, "the server is shutting down").await;
-                break;
-            }
         }
     }
+}
+
+/// Whether a write went out in time.
+fn written<E>(r: Result<Result<(), E>, tokio::time::error::Elapsed>) -> bool {
+    matches!(r, Ok(Ok(())))
 }
 
 /// The next text (or binary) message's bytes; `None` once the client is gone.
@@ -359,16 +470,14 @@ fn check(s: &HttpState, limit_key: &str, running: &mut HashSet<String>, bytes: &
                 if let Err(r) = crate::http::guard::check_expansion(doc) {
                     return Step::Answer(operation_error(&id, r.code(), &r.to_string()));
                 }
-                match crate::http::guard::check_mutations(doc, name.as_deref()) {
-                    Ok(0) => {}
-                    Ok(_) => {
-                        return Step::Answer(operation_error(
-                            &id,
-                            "MUTATION_OVER_WEBSOCKET",
-                            "send mutations with POST /graphql; subscriptions and queries only here",
-                        ));
-                    }
-                    Err(r) => return Step::Answer(operation_error(&id, r.code(), &r.to_string())),
+                // Queries and mutations go over HTTP, where the in-flight cap, the
+                // request deadline and the per-field rate apply.
+                if !crate::http::guard::is_subscription(doc, name.as_deref()) {
+                    return Step::Answer(operation_error(
+                        &id,
+                        "NOT_A_SUBSCRIPTION",
+                        "only subscriptions are served here; send queries and mutations with POST /graphql",
+                    ));
                 }
             }
             if s.limiter.take(limit_key, 1).is_err() {

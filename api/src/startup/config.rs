@@ -110,6 +110,10 @@ pub struct ServeArgs {
     /// listen queue until one closes.
     #[arg(long, env = "CARELEDGER_MAX_CONNECTIONS", default_value_t = 1_024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
+    /// Recent changes kept in memory for live subscriptions while somebody follows
+    /// (about 150 bytes each); a subscriber further behind reads the log instead.
+    #[arg(long, env = "CARELEDGER_LIVE_RING_CHANGES", default_value_t = 16_384, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub live_ring_changes: u32,
     /// WebSocket subscription sockets the server keeps open at once; past it an
     /// upgrade is answered 503 `TOO_MANY_WEBSOCKETS`.
     #[arg(long, env = "CARELEDGER_MAX_WEBSOCKETS", default_value_t = 4_096, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -139,6 +143,15 @@ pub struct ServeArgs {
     /// How many care recipients the demonstration data holds.
     #[arg(long, env = "CARELEDGER_DEMO_RECIPIENTS", default_value_t = 3000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub demo_recipients: u32,
+    /// The secret answer links are signed with (at least 32 bytes). Default: a
+    /// key derived from the disclosure secret. A new one voids every link issued.
+    #[arg(long, env = "CARELEDGER_ANSWER_LINK_SECRET", hide_env_values = true)]
+    pub answer_link_secret: Option<String>,
+    /// The server's public address (e.g. `https://careledger.example.org`), from
+    /// which answer links are made absolute; without it they are paths
+    /// (`/answer/…`) the coordinator's client completes.
+    #[arg(long, env = "CARELEDGER_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Once bound, write `{"addr", "admin_token", "pid"}` as one JSON line to this
     /// file (mode 0600; replaced whole), for supervisors and test harnesses.
     #[arg(long, env = "CARELEDGER_READY_FILE")]

@@ -85,7 +85,10 @@ impl Application {
         let (keys, first_start) = secrets::token_key(&args.secret, &args.store.data_dir)?;
 
         let snapshots = opened.snapshots(&args.store.data_dir);
-        let projector = Projector::new(runner::load(snapshots.as_ref()));
+        let projector = Projector::with_ring(
+            runner::load(snapshots.as_ref()),
+            args.live_ring_changes as usize,
+        );
         let vault = opened.key_vault(&args.store.data_dir)?;
         let runner_task = tokio::spawn(runner::run(projector.clone(), store.clone()));
         let settings = Settings {
@@ -94,6 +97,11 @@ impl Application {
             min_cell: args.min_cell,
             unanswered_days: args.unanswered_days,
             disclosure: secrets::disclosure(&args.disclosure, &args.store.data_dir, true)?,
+            answer_links: secrets::answer_links(
+                args.answer_link_secret.as_deref(),
+                &args.disclosure,
+                &args.store.data_dir,
+            )?,
         };
         let app = Arc::new(App::new(
             Ports {
@@ -246,7 +254,10 @@ impl Application {
             max_body_bytes: crate::http::MAX_BODY_BYTES,
         };
         let state = Arc::new(HttpState {
-            schema: crate::graphql::build_schema(self.app.clone()),
+            schema: crate::graphql::build_schema(
+                self.app.clone(),
+                crate::graphql::casework::types::LinkBase(args.public_url.clone()),
+            ),
             app: self.app.clone(),
             keys: self.keys.clone(),
             ready: self.ready.clone(),
@@ -255,7 +266,10 @@ impl Application {
             limiter: crate::http::limits::RateLimiter::new(&limits),
             limits,
             in_flight: Default::default(),
-            live: crate::http::ws::LiveSockets::new(args.max_websockets as usize),
+            live: crate::http::ws::LiveSockets::new(
+                args.max_websockets as usize,
+                args.max_connections_per_peer as usize,
+            ),
         });
         let addr = self.addr;
         match &ready {

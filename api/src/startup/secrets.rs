@@ -42,13 +42,42 @@ pub fn disclosure(
     data_dir: &Path,
     create: bool,
 ) -> anyhow::Result<careledger_projections::equity::disclosure::CellKeyMethod> {
-    use careledger_projections::equity::disclosure::CellKeyMethod;
+    let secret = disclosure_secret(args, data_dir, create)?;
+    Ok(careledger_projections::equity::disclosure::CellKeyMethod::new(&secret))
+}
+
+/// The key answer links are signed with: from `--answer-link-secret` when
+/// configured (set a new one to void every link issued), else derived from the
+/// disclosure secret — under a label of its own (HMAC), so neither key tells
+/// anything of the other, and replicas sharing the disclosure secret share it.
+pub fn answer_links(
+    configured: Option<&str>,
+    args: &DisclosureArgs,
+    data_dir: &Path,
+) -> anyhow::Result<careledger_app::answer_link::LinkKey> {
+    use careledger_app::answer_link::LinkKey;
+    if let Some(s) = configured {
+        anyhow::ensure!(
+            s.len() >= 32,
+            "the answer-link secret must be at least 32 bytes long"
+        );
+        return Ok(LinkKey::new(s.as_bytes()));
+    }
+    Ok(LinkKey::new(&disclosure_secret(args, data_dir, true)?))
+}
+
+/// The disclosure secret's bytes (see [`disclosure`]).
+fn disclosure_secret(
+    args: &DisclosureArgs,
+    data_dir: &Path,
+    create: bool,
+) -> anyhow::Result<Vec<u8>> {
     if let Some(s) = &args.disclosure_secret {
         anyhow::ensure!(
             s.len() >= 32,
             "the disclosure secret must be at least 32 bytes long"
         );
-        return Ok(CellKeyMethod::new(s.as_bytes()));
+        return Ok(s.as_bytes().to_vec());
     }
     let path = data_dir.join(DISCLOSURE_SECRET_FILE);
     match std::fs::read(&path) {
@@ -58,7 +87,7 @@ pub fn disclosure(
                 "the disclosure secret in {} is shorter than 32 bytes",
                 path.display()
             );
-            Ok(CellKeyMethod::new(&bytes))
+            Ok(bytes)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !create => Err(anyhow::anyhow!(
             "no disclosure secret in {}: start the server once on this data directory, or pass the deployment's --disclosure-secret (CARELEDGER_DISCLOSURE_SECRET); nothing was written",
@@ -83,7 +112,7 @@ pub fn disclosure(
             f.write_all(&raw)
                 .and_then(|()| f.sync_all())
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            Ok(CellKeyMethod::new(&raw))
+            Ok(raw.to_vec())
         }
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }

@@ -116,6 +116,14 @@ pub fn lifecycle_fields(event: &DomainEvent) -> Value {
                 ("first", to(&x.first)),
                 ("consent", to(&x.consent)),
             ]),
+            // The link's token is never stored; who issued a link, until when, is
+            // (not its page's language, which may tell the recipient's).
+            N::AnswerLinkIssued(x) => object([
+                ("referral", to(&x.referral)),
+                ("service", to(&x.service)),
+                ("link", to(&x.link)),
+                ("expires_at", to(&x.expires_at)),
+            ]),
             N::ReferralConsentWithdrawn(x) => {
                 object([("referral", to(&x.referral)), ("service", to(&x.service))])
             }

@@ -87,9 +87,10 @@ fn variant(e: &DomainEvent) -> usize {
         D::Credential(C::ApiKeyRevoked(_)) => 19,
         D::NeedCase(N::ReferralConsentWithdrawn(_)) => 20,
         D::NeedCase(N::ReferralNoteAdded(_)) => 21,
+        D::NeedCase(N::AnswerLinkIssued(_)) => 22,
     }
 }
-const VARIANTS: usize = 22;
+const VARIANTS: usize = 23;
 
 /// One event of every type, as stored (stratifiers, sealed data, a hash, the
 /// matcher's stratifier-derived reasons and scores included), with the lifecycle
@@ -262,6 +263,16 @@ fn every_event() -> Vec<(DomainEvent, Value)> {
             ),
             on_referral(json!({ "note": THIRD, "side": "performer", "text": "sealed" })),
         ),
+        (
+            need(
+                "AnswerLinkIssued",
+                on_referral(
+                    json!({ "link": KEY, "expires_at": "2026-12-14T09:00:00Z", "lang": "fr" }),
+                ),
+            ),
+            // The page's language is left out: it may tell the recipient's.
+            on_referral(json!({ "link": KEY, "expires_at": "2026-12-14T09:00:00Z" })),
+        ),
     ]
 }
 
@@ -376,7 +387,12 @@ fn a_streams_history_keeps_the_record_without_hash_or_ciphertext() {
         shown(18),
         json!({ "key_id": KEY, "name": "Statistics portal" })
     );
-    let note = shown(events.len() - 1);
+    let note = shown(
+        events
+            .iter()
+            .position(|(e, _)| e.event_type() == "ReferralNoteAdded")
+            .unwrap(),
+    );
     assert_eq!(note["text"], "sealed", "a note's ciphertext never shows");
     assert_eq!(note["side"], "performer");
     assert!(!note.to_string().contains("c2VjcmV0"), "{note}");

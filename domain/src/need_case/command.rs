@@ -12,6 +12,9 @@ use crate::values::NeedCode;
 use serde::{Deserialize, Serialize};
 
 /// At most this many services in one suggestion list.
+/// The longest an answer link may be valid, in days.
+pub const MAX_ANSWER_LINK_DAYS: i64 = 90;
+
 pub const MAX_SUGGESTIONS: usize = 50;
 
 /// One service in a suggestion list, with why it was suggested (reason codes) and,
@@ -50,6 +53,15 @@ pub enum NeedCaseAction {
         service: ServiceId,
         /// What the recipient agreed to share with the service's organisation.
         consent: ShareConsent,
+    },
+    /// Issues an answer link for an open referral (requester side), valid until
+    /// `expires_at` (after the command's time, at most
+    /// [`MAX_ANSWER_LINK_DAYS`] later); it replaces any earlier link.
+    IssueAnswerLink {
+        referral: ReferralId,
+        link: crate::ids::AnswerLinkId,
+        expires_at: chrono::DateTime<chrono::Utc>,
+        lang: crate::values::Lang,
     },
     /// The recipient withdrew their consent to share contact details with the
     /// organisation the referral is addressed to (requester side only).
@@ -132,6 +144,7 @@ impl NeedCaseAction {
             A::AddReferralNote { side, .. } => *side,
             A::IdentifyNeed { .. }
             | A::WithdrawConsent { .. }
+            | A::IssueAnswerLink { .. }
             | A::SuggestServices { .. }
             | A::RequestReferral { .. }
             | A::CancelReferral { .. }
@@ -152,6 +165,7 @@ impl NeedCaseAction {
             | A::FailReferral { referral, .. }
             | A::CancelReferral { referral, .. }
             | A::WithdrawConsent { referral }
+            | A::IssueAnswerLink { referral, .. }
             | A::AddReferralNote { referral, .. } => Some(*referral),
             A::MarkEnteredInError {
                 target: ErrorTarget::Referral { referral },
@@ -177,6 +191,7 @@ impl NeedCaseAction {
             NeedCaseAction::CloseNeed { .. } => "closeNeed",
             NeedCaseAction::MarkEnteredInError { .. } => "markEnteredInError",
             NeedCaseAction::WithdrawConsent { .. } => "withdrawReferralConsent",
+            NeedCaseAction::IssueAnswerLink { .. } => "issueAnswerLink",
             NeedCaseAction::AddReferralNote { .. } => "addReferralNote",
         }
     }

@@ -34,6 +34,13 @@ pub enum NeedCaseError {
         "referral {referral} carries no consent to share contact details: there is nothing to withdraw"
     )]
     NoConsentToWithdraw { referral: ReferralId },
+    #[error("an answer link is issued for an open referral only: referral {referral} is {status}")]
+    ReferralNotOpen {
+        referral: ReferralId,
+        status: super::ReferralStatus,
+    },
+    #[error("an answer link must expire after it is issued and at most {max_days} days later")]
+    AnswerLinkValidity { max_days: i64 },
     #[error("referral {open} is still open: close, cancel or fail it before closing the need case")]
     OpenReferralBlocksClose { open: ReferralId },
     #[error("a suggestion list needs at least one service")]
@@ -72,6 +79,8 @@ impl NeedCaseError {
             TransitionNotAllowed { .. } => "TRANSITION_NOT_ALLOWED",
             OpenReferralBlocksClose { .. } => "OPEN_REFERRAL",
             NoConsentToWithdraw { .. } => "NO_CONSENT_TO_WITHDRAW",
+            ReferralNotOpen { .. } => "REFERRAL_NOT_OPEN",
+            AnswerLinkValidity { .. } => "ANSWER_LINK_VALIDITY",
             NoSuggestions => "EMPTY_SUGGESTIONS",
             TooManySuggestions { .. } => "TOO_MANY_SUGGESTIONS",
             DuplicateSuggestion { .. } => "DUPLICATE_SUGGESTION",

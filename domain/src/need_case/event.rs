@@ -6,10 +6,11 @@ use super::reason::{
     CancelReason, CancelledBy, CloseReason, ErrorReason, ErrorTarget, FailureReason, Outcome,
     RejectionReason, ShareConsent,
 };
-use crate::ids::{NeedCaseId, NoteId, ReferralId, ServiceId};
+use crate::ids::{AnswerLinkId, NeedCaseId, NoteId, ReferralId, ServiceId};
 use crate::personal::Sealed;
 use crate::recipient::RecipientProfile;
-use crate::values::{AgeBand, NeedCode, NeedDomain};
+use crate::values::{AgeBand, Lang, NeedCode, NeedDomain};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +56,20 @@ pub struct ReferralRequested {
     /// as referral only, and such an event encodes as before (no version bump).
     #[serde(default, skip_serializing_if = "ShareConsent::is_referral_only")]
     pub consent: ShareConsent,
+}
+
+/// The requester issued an answer link for the referral: a service without an
+/// account answers through it until `expires_at`, unless a newer link replaced
+/// it or the referral closed. The link's token is signed by the server and
+/// never stored; the event records who issued which link, until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerLinkIssued {
+    pub referral: ReferralId,
+    pub service: ServiceId,
+    pub link: AnswerLinkId,
+    pub expires_at: DateTime<Utc>,
+    /// The language its page opens in.
+    pub lang: Lang,
 }
 
 /// The recipient withdrew their consent to share contact details: the referral's
@@ -154,5 +169,6 @@ pub enum NeedCaseEvent {
     NeedClosed(NeedClosed),
     EnteredInError(EnteredInError),
     ReferralConsentWithdrawn(ReferralConsentWithdrawn),
+    AnswerLinkIssued(AnswerLinkIssued),
     ReferralNoteAdded(ReferralNoteAdded),
 }

@@ -1,13 +1,13 @@
 //! Decide and apply: the rules that turn a command into events (or a refusal) and
 //! fold each event into the state.
 
-use super::command::{MAX_SUGGESTIONS, NeedCaseAction};
+use super::command::{MAX_ANSWER_LINK_DAYS, MAX_SUGGESTIONS, NeedCaseAction};
 use super::error::NeedCaseError;
 use super::event::{
-    EnteredInError, NeedCaseEvent, NeedClosed, NeedIdentified, ReferralAccepted, ReferralCancelled,
-    ReferralCompleted, ReferralConsentWithdrawn, ReferralFailed, ReferralNoteAdded,
-    ReferralRejected, ReferralRequested, ReferralStarted, ReferralWaitlisted, ServicesSuggested,
-    Suggestion,
+    AnswerLinkIssued, EnteredInError, NeedCaseEvent, NeedClosed, NeedIdentified, ReferralAccepted,
+    ReferralCancelled, ReferralCompleted, ReferralConsentWithdrawn, ReferralFailed,
+    ReferralNoteAdded, ReferralRejected, ReferralRequested, ReferralStarted, ReferralWaitlisted,
+    ServicesSuggested, Suggestion,
 };
 use super::reason::{ErrorTarget, ShareConsent};
 use super::referral::{Referral, ReferralStatus, referral_transition_allowed};
@@ -197,6 +197,33 @@ impl Aggregate for NeedCase {
                     consent: *consent,
                 })])
             }
+            A::IssueAnswerLink {
+                referral,
+                link,
+                expires_at,
+                lang,
+            } => {
+                let r = Self::referral_to_share(d, *referral, cmd)?;
+                if !r.status.is_open() {
+                    return Err(NeedCaseError::ReferralNotOpen {
+                        referral: *referral,
+                        status: r.status,
+                    });
+                }
+                let latest = cmd.occurred_at + chrono::Duration::days(MAX_ANSWER_LINK_DAYS);
+                if *expires_at <= cmd.occurred_at || *expires_at > latest {
+                    return Err(NeedCaseError::AnswerLinkValidity {
+                        max_days: MAX_ANSWER_LINK_DAYS,
+                    });
+                }
+                Ok(vec![E::AnswerLinkIssued(AnswerLinkIssued {
+                    referral: *referral,
+                    service: r.service,
+                    link: *link,
+                    expires_at: *expires_at,
+                    lang: *lang,
+                })])
+            }
             A::WithdrawConsent { referral } => {
                 let r = Self::referral_to_share(d, *referral, cmd)?;
                 if r.consent != ShareConsent::ReferralAndContact {
@@ -375,6 +402,7 @@ impl Aggregate for NeedCase {
                     outcome: None,
                     estimated_wait_days: None,
                     consent: e.consent,
+                    answer_link: None,
                 });
             }
             E::ReferralAccepted(e) => {
@@ -406,6 +434,16 @@ impl Aggregate for NeedCase {
                 // Not a status change: `changed_at` stays.
                 if let Some(r) = d.referrals.iter_mut().find(|r| r.id == e.referral) {
                     r.consent = ShareConsent::ReferralOnly;
+                }
+            }
+            E::AnswerLinkIssued(e) => {
+                // Not a status change: `changed_at` stays.
+                if let Some(r) = d.referrals.iter_mut().find(|r| r.id == e.referral) {
+                    r.answer_link = Some(super::referral::AnswerLink {
+                        link: e.link,
+                        expires_at: e.expires_at,
+                        lang: e.lang,
+                    });
                 }
             }
             // Notes are kept by the read models (sealed), not by the state `decide` needs.

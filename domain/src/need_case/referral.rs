@@ -83,4 +83,15 @@ pub struct Referral {
     /// snapshots taken before it was kept: referral only, as it was then.
     #[serde(default)]
     pub consent: ShareConsent,
+    /// The newest answer link issued for it (the only one that works).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_link: Option<AnswerLink>,
+}
+
+/// An answer link as the referral keeps it: the newest one issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerLink {
+    pub link: crate::ids::AnswerLinkId,
+    pub expires_at: DateTime<Utc>,
+    pub lang: crate::values::Lang,
 }

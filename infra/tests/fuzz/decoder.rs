@@ -14,8 +14,8 @@ use careledger_domain::directory::{
 };
 use careledger_domain::ids::{NeedCaseId, NoteId, RecipientId, ReferralId, ServiceId};
 use careledger_domain::need_case::{
-    CancelReason, CancelledBy, CloseReason, EnteredInError, ErrorReason, ErrorTarget,
-    FailureReason, LeftOutService, NeedCaseEvent, NeedClosed, NeedIdentified, Outcome,
+    AnswerLinkIssued, CancelReason, CancelledBy, CloseReason, EnteredInError, ErrorReason,
+    ErrorTarget, FailureReason, LeftOutService, NeedCaseEvent, NeedClosed, NeedIdentified, Outcome,
     ReferralAccepted, ReferralCancelled, ReferralCompleted, ReferralConsentWithdrawn,
     ReferralFailed, ReferralNoteAdded, ReferralRejected, ReferralRequested, ReferralStarted,
     ReferralWaitlisted, RejectionReason, ServicesSuggested, ShareConsent, Side, Suggestion,
@@ -26,7 +26,7 @@ use careledger_domain::recipient::{
 };
 use careledger_domain::store::StoreError;
 use careledger_domain::values::{
-    AgeBand, BirthYear, CancerSiteGroup, Country, DeprivationDecile, LanguageTag, NeedCode,
+    AgeBand, BirthYear, CancerSiteGroup, Country, DeprivationDecile, Lang, LanguageTag, NeedCode,
     PostalCode, PreferentialReimbursement, Region, Sex, SiteId,
 };
 use careledger_infra::codec::{Codec, EVENT_TYPES, StoredAt, current_schema_version};

@@ -10,17 +10,21 @@ use serde_json::{Value, json};
 /// A fixed secret, so the figures (and this test) are the same at every run.
 const SECRET: &str = "e2e disclosure secret, thirty-two bytes at least";
 
-/// (site, language, identified, referred) of the cohort: every count and
-/// complement at least k + 2, so perturbation never pushes one under k.
+/// (site, language, identified, referred) of the cohort: every count at least
+/// k + 2 and every complement (identified − referred) at least k + 4, so
+/// perturbation (at most 2 either way on each count, and a complement is the
+/// difference of two perturbed counts) never pushes one under k. With
+/// complements of k + 2 the test failed now and then: the record keys, and so
+/// the noise, are new at every run.
 const COHORT: [(&str, &str, u64, u64); 8] = [
-    ("be-leuven", "nl", 14, 7),
-    ("be-leuven", "fr", 16, 8),
-    ("be-leuven", "de", 15, 7),
-    ("be-leuven", "en", 17, 9),
-    ("be-liege", "nl", 14, 7),
-    ("be-liege", "fr", 18, 10),
-    ("be-liege", "de", 15, 8),
-    ("be-liege", "en", 16, 8),
+    ("be-leuven", "nl", 16, 7),
+    ("be-leuven", "fr", 17, 8),
+    ("be-leuven", "de", 16, 7),
+    ("be-leuven", "en", 18, 9),
+    ("be-liege", "nl", 16, 7),
+    ("be-liege", "fr", 19, 10),
+    ("be-liege", "de", 17, 8),
+    ("be-liege", "en", 17, 8),
 ];
 
 /// (n, numerator) of a group of a released `equity` table.

@@ -2,6 +2,7 @@
 //! fresh data directory) and talks to it the way a user or operator would. One test
 //! binary, so the program and helpers are built once.
 
+mod answer_links;
 mod api;
 mod apikeys;
 mod audit;

@@ -152,11 +152,35 @@ fn a_full_lifecycle_leaves_no_personal_data_and_no_credential_in_the_logs() {
         );
         assert_eq!(v["data"]["addReferralNote"]["userErrors"], code, "{v}");
     }
+    // The service answers through an answer link (issue 16): its token (a
+    // credential) reaches no log line, nor does the page's form.
+    let issued = post(
+        &agent,
+        &base,
+        &nurse,
+        "mutation($i: IssueAnswerLinkInput!) { issueAnswerLink(input: $i) { answerLink { url } userErrors { code } } }",
+        json!({ "i": { "needCaseId": case, "referralId": referral, "lang": "NL" } }),
+    );
+    let link = ok(&issued, "issueAnswerLink")["answerLink"]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let page = agent
+        .get(format!("{base}{link}"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(page.contains("Aanvaarden"), "{page}");
+    let answered = agent
+        .post(format!("{base}{link}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send(b"answer=accept&lang=nl".as_slice())
+        .unwrap();
+    assert_eq!(answered.status(), 200);
+    let link_token = link.rsplit('/').next().unwrap().to_string();
     for (m, input) in [
-        (
-            "acceptReferral",
-            json!({ "needCaseId": case, "referralId": referral }),
-        ),
         (
             "startReferral",
             json!({ "needCaseId": case, "referralId": referral }),
@@ -256,6 +280,11 @@ fn a_full_lifecycle_leaves_no_personal_data_and_no_credential_in_the_logs() {
         ("its signature", nurse.rsplit('.').next().unwrap()),
         ("the token's signature", token.rsplit('.').next().unwrap()),
         ("the API key", secret.as_str()),
+        ("the answer link", link_token.as_str()),
+        (
+            "the answer link's signature",
+            link_token.rsplit('.').next().unwrap(),
+        ),
         ("the given name", "Ottoline"),
         ("a note's text", "belt haar dinsdag"),
         ("the family name", "Brinkgreve"),

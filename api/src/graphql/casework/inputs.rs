@@ -136,6 +136,19 @@ pub struct RequestReferralInput {
     /// without `REFERRAL_AND_CONTACT`, contact details never reach it.
     #[graphql(default_with = "ShareConsent::ReferralOnly")]
     pub consent: ShareConsent,
+    /// Also issue an answer link for the new referral (as `issueAnswerLink`
+    /// does, right after the request): the payload's `referral.answerLink`.
+    pub answer_link: Option<AnswerLinkRequest>,
+}
+
+/// An answer link asked for with a referral request.
+#[derive(InputObject)]
+pub struct AnswerLinkRequest {
+    /// How long the link works, in days (1 to 90).
+    #[graphql(default = 14)]
+    pub valid_days: i32,
+    /// The language its page opens in.
+    pub lang: crate::graphql::support::scalars::Lang,
 }
 
 #[derive(InputObject)]

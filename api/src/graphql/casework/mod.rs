@@ -3,6 +3,7 @@
 //! command (each a call to a use case of `careledger_app::casework`).
 
 pub mod inputs;
+pub mod links;
 pub mod mutation;
 pub mod notes;
 pub mod query;

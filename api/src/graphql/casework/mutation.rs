@@ -112,6 +112,61 @@ pub struct NeedCaseOutcome {
 }
 
 impl NeedCaseOutcome {
+    /// After a referral request that asked for an answer link: the link, issued
+    /// as a second command of the need case (a retry, with the request's key,
+    /// finds the same link). A refused link leaves the request done and says
+    /// why on `answerLink`.
+    async fn then_answer_link(
+        mut self,
+        ctx: &Context<'_>,
+        input: &RequestReferralInput,
+    ) -> Result<Self> {
+        let Some(want) = &input.answer_link else {
+            return Ok(self);
+        };
+        let (Some(need_case), Some(referral)) = (
+            self.view.as_ref().and_then(|v| v.data()).map(|d| d.id),
+            self.referral,
+        ) else {
+            return Ok(self);
+        };
+        let access = allow(ctx, Action::WriteCasework)?;
+        let Ok(mut cctx) = command_context(access, &input.options) else {
+            return Ok(self);
+        };
+        cctx.expected_version = None;
+        // From now, not from a backdated request's time: the link must work.
+        cctx.occurred_at = None;
+        cctx.idempotency_key = cctx.idempotency_key.map(link_key);
+        let app = app(ctx);
+        let issued = app
+            .issue_answer_link(
+                access,
+                &cctx,
+                need_case,
+                referral,
+                i64::from(want.valid_days),
+                want.lang.into(),
+            )
+            .await;
+        match issued {
+            Ok(x) => {
+                let history = app.need_case_history(need_case).await;
+                if let Ok(h) = history {
+                    self.view = Some(NeedCaseView::from_history(h.iter()));
+                }
+                self.position = Some(Position(x.position));
+                self.duplicate &= x.duplicate;
+            }
+            Err(e) => {
+                let mut u = refusal(e)?;
+                u.field = Some("answerLink".into());
+                self.user_errors.push(u);
+            }
+        }
+        Ok(self)
+    }
+
     fn refused(e: UserError) -> Self {
         Self {
             user_errors: vec![e],
@@ -451,6 +506,8 @@ impl CaseMutation {
                 ))
             })
             .await?
+            .then_answer_link(ctx, &input)
+            .await?
             .into(),
         )
     }
@@ -618,4 +675,15 @@ impl CaseMutation {
             .into(),
         )
     }
+}
+
+/// The idempotency key of the link a referral request asks for, from the
+/// request's own key (so a retried request finds the same link): the key with
+/// its last six bytes flipped, which keeps a UUID's version and variant.
+pub fn link_key(request: uuid::Uuid) -> uuid::Uuid {
+    let mut b = *request.as_bytes();
+    for x in &mut b[10..] {
+        *x ^= 0xA5;
+    }
+    uuid::Uuid::from_bytes(b)
 }

@@ -268,6 +268,8 @@ pub struct Referral {
     pub consent: ShareConsent,
     #[graphql(skip)]
     pub need_case: careledger_domain::ids::NeedCaseId,
+    #[graphql(skip)]
+    pub link: Option<nc::AnswerLink>,
 }
 
 #[async_graphql::ComplexObject]
@@ -281,6 +283,43 @@ impl Referral {
         let id = careledger_domain::ids::ReferralId::parse(&self.referral_id)
             .map_err(|_| async_graphql::Error::new("referral id"))?;
         referral_notes(ctx, self.need_case, id).await
+    }
+    /// The referral's answer link (see `issueAnswerLink`) while it works — the
+    /// referral open, the link unexpired — for the coordinators of its site
+    /// (null for anyone else).
+    async fn answer_link(&self, ctx: &Context<'_>) -> Option<AnswerLink> {
+        let link = self.link?;
+        let app = app(ctx);
+        let open = careledger_domain::need_case::ReferralStatus::from(self.status).is_open();
+        // A referral is reached through its need case (site-checked) or a
+        // mutation at its site; the site is checked again where the read model
+        // knows it already (a payload may be ahead of it).
+        let site = app
+            .projector
+            .read()
+            .need_case(self.need_case)
+            .and_then(|v| v.site().cloned());
+        let may = access(ctx).is_ok_and(|a| {
+            let write = careledger_app::policy::Action::WriteCasework;
+            match &site {
+                Some(s) => a.check_at(write, s).is_ok(),
+                None => a.check(write).is_ok(),
+            }
+        });
+        if !open || !may || link.expires_at <= app.clock.now() {
+            return None;
+        }
+        let referral = careledger_domain::ids::ReferralId::parse(&self.referral_id).ok()?;
+        let token = app.answer_link_token(self.need_case, referral, &link);
+        Some(AnswerLink {
+            url: ctx
+                .data_opt::<LinkBase>()
+                .cloned()
+                .unwrap_or_default()
+                .url(&token),
+            expires_at: link.expires_at,
+            lang: link.lang.into(),
+        })
     }
     /// Still unanswered (requested) after the server's `--unanswered-days` (5 by
     /// default): the performing organisation has not answered; follow up.
@@ -350,6 +389,7 @@ impl Referral {
             estimated_wait_days: r.estimated_wait_days,
             consent: r.consent.into(),
             need_case,
+            link: r.answer_link,
         }
     }
 }
@@ -508,4 +548,27 @@ pub struct Worklist {
     pub total_count: u64,
     /// The threshold used, in days.
     pub overdue_days: u32,
+}
+
+/// Where answer links point: the server's public address, or none (then links
+/// are paths the client completes).
+#[derive(Debug, Clone, Default)]
+pub struct LinkBase(pub Option<String>);
+
+impl LinkBase {
+    pub fn url(&self, token: &str) -> String {
+        let base = self.0.as_deref().unwrap_or("").trim_end_matches('/');
+        format!("{base}/answer/{token}")
+    }
+}
+
+/// A link to answer one referral without an account.
+#[derive(SimpleObject)]
+pub struct AnswerLink {
+    /// Send it to the service (it is the only credential the page needs: treat
+    /// it as a password). Absolute when the server knows its public address
+    /// (`--public-url`), else a path.
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+    pub lang: crate::graphql::support::scalars::Lang,
 }

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 mod happy_paths;
+mod links;
 mod properties;
 mod refusals;
 mod sharing;

@@ -459,6 +459,22 @@ pub(super) fn event_arms() -> Vec<BoxedStrategy<DomainEvent>> {
                 }))
             })
             .boxed(),
+        (
+            ids(),
+            uuid(),
+            0i64..4_102_444_800,
+            select(vec![Lang::En, Lang::Fr, Lang::Nl, Lang::De]),
+        )
+            .prop_map(move |((referral, service), link, secs, lang)| {
+                n(NeedCaseEvent::AnswerLinkIssued(AnswerLinkIssued {
+                    referral,
+                    service,
+                    link: careledger_domain::ids::AnswerLinkId::from_uuid(link),
+                    expires_at: chrono::DateTime::from_timestamp(secs, 0).unwrap(),
+                    lang,
+                }))
+            })
+            .boxed(),
         (uuid(), service_profile(), capacity())
             .prop_map(|(id, profile, capacity)| {
                 DomainEvent::Service(ServiceEvent::ServiceRegistered(ServiceRegistered {

@@ -215,3 +215,33 @@ fn the_ring_keeps_what_followers_need_and_says_when_it_no_longer_has_it() {
     drop(guard);
     assert_eq!(feed.followers(), 0);
 }
+
+/// Issue 16: who recorded an answer — the provider, a coordinator on its behalf,
+/// an answer link — changes no equity figure and no need case's state.
+#[test]
+fn equity_and_states_are_the_same_whoever_recorded_the_answers() {
+    use careledger_domain::store::Role;
+    let log = with_directory();
+    let mut by_provider = Log::default();
+    for e in &log.events {
+        let mut e = e.clone();
+        if matches!(
+            &e.event,
+            DomainEvent::NeedCase(
+                NeedCaseEvent::ReferralAccepted(_) | NeedCaseEvent::ReferralStarted(_)
+            )
+        ) {
+            e.metadata.actor.role = Role::Provider;
+            e.metadata.actor.subject = "answer-link:0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6b".into();
+        }
+        by_provider.events.push(e);
+    }
+    let (a, b) = (fold(&log), fold(&by_provider));
+    assert_eq!(a.equity(), b.equity());
+    for n in [1, 2] {
+        assert_eq!(
+            a.need_case(nc(n)).unwrap().state,
+            b.need_case(nc(n)).unwrap().state
+        );
+    }
+}

@@ -216,6 +216,12 @@ pub(super) fn rows() -> Vec<Row> {
         row("Mutation.withdrawReferralConsent", CASEWORK, |fx| {
             mutation("withdrawReferralConsent", fx.referral_with_contact())
         }),
+        row("Mutation.issueAnswerLink", CASEWORK, |fx| {
+            mutation(
+                "issueAnswerLink",
+                with(fx.referral(&[]), json!({ "lang": "FR", "validDays": 3 })),
+            )
+        }),
         row("Mutation.addReferralNote", ANSWER, |fx| {
             mutation(
                 "addReferralNote",
