@@ -5,7 +5,7 @@ use crate::api::Server;
 use serde_json::json;
 
 /// A cohort at one site where French speakers are referred half as often as Dutch
-/// speakers (40 % against 80 %), plus two tiny language groups.
+/// speakers (40 % against 80 %), plus two tiny language groups and a mid-sized one.
 #[test]
 fn a_planted_disparity_is_visible_and_small_cells_are_withheld() {
     let dir = tempfile::tempdir().unwrap();
@@ -17,6 +17,10 @@ fn a_planted_disparity_is_visible_and_small_cells_are_withheld() {
         ("be-leuven", "fr", 100, 40),
         ("be-leuven", "de", 3, 3),
         ("be-leuven", "en", 2, 1),
+        // A third sizeable group: when perturbation leaves one tiny group to be
+        // withheld alone, complementary suppression withholds the smallest other
+        // group too — this one, not fr or nl, whose comparison the test is about.
+        ("be-leuven", "tr", 30, 15),
     ]);
     let q = "query($p: Position) { equity(by: LANGUAGE, outcome: REFERRAL_RATE, reference: MOST_FAVOURABLE, minPosition: $p) {
         k reference summary { n numerator overallRate maxMinRatio par paf }
@@ -62,7 +66,7 @@ fn a_planted_disparity_is_visible_and_small_cells_are_withheld() {
         t["suppressed"],
         json!([{ "group": "de", "rule": "DENOMINATOR_BELOW_K" }, { "group": "en", "rule": "DENOMINATOR_BELOW_K" }])
     );
-    assert_eq!(t["summary"]["n"], 205);
+    assert_eq!(t["summary"]["n"], 235);
     assert!(
         t["csv"].as_str().unwrap().contains("fr,100,40,0.400000,"),
         "{}",
@@ -89,7 +93,9 @@ fn a_planted_disparity_is_visible_and_small_cells_are_withheld() {
         .find(|x| x["group"] == "fr")
         .unwrap()
         .clone();
-    let ratio = fr["ratio"].as_f64().unwrap();
+    let ratio = fr["ratio"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no ratio for fr: {p}"));
     assert!((0.42..0.58).contains(&ratio), "{fr}");
     assert!(fr["ratioHigh"].as_f64().unwrap() < 0.8, "{fr}");
     assert!(fr["pValue"].as_f64().unwrap() < 1e-4, "{fr}");

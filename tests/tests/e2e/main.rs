@@ -26,5 +26,6 @@ mod privacy;
 mod provider;
 mod refusals;
 mod replicas;
+mod replicas_live;
 mod serve;
 mod tokens;

@@ -15,8 +15,8 @@ use tungstenite::client::IntoClientRequest;
 
 /// Subscribes with `token` and returns the first message after the ack (a
 /// `next`, or an `error`), or the close frame's code as `{"closed": code}`.
-fn first_answer(s: &Server, token: &str, query: &str) -> Value {
-    let url = format!("{}/graphql", s.base.replace("http://", "ws://"));
+pub(crate) fn first_answer(base: &str, token: &str, query: &str) -> Value {
+    let url = format!("{}/graphql", base.replace("http://", "ws://"));
     let mut request = url.into_client_request().unwrap();
     request.headers_mut().insert(
         "sec-websocket-protocol",
@@ -98,7 +98,7 @@ fn every_subscription_as_every_role_inside_and_outside_its_sites_and_organisatio
     let mut cells = 0;
     for (field, query, allowed) in &rows {
         for (caller, token) in &callers {
-            let v = first_answer(&s, token, query);
+            let v = first_answer(&s.base, token, query);
             assert_eq!(v["type"], json!("next"), "{field} as {caller:?}: {v}");
             let payload = &v["payload"];
             if allowed.contains(caller) {
