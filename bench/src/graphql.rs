@@ -57,6 +57,10 @@ pub fn start_server(dir: &Path) -> ChildServer {
         "0",
         "--max-in-flight",
         "10000",
+        // Every client of the benchmark has one address (subscription_fanout
+        // holds 1,000 sockets from it).
+        "--max-connections-per-peer",
+        "4096",
     ]);
     // The lifecycle is a coordinator's work, not the administrator's.
     child.token = server::token(dir, "bench-coordinator", "coordinator", 24);

@@ -205,11 +205,16 @@ pub async fn subscription_fanout(dir: &Path, duration: Duration, subscribers: us
             )),
         ));
         if (i + 1) % 100 == 0 || i + 1 == subscribers {
-            let _batch = ready
-                .acquire_many((i % 100 + 1) as u32)
-                .await
-                .expect("every subscriber subscribed");
-            _batch.forget();
+            // A subscriber that cannot connect panics in its task: fail here
+            // rather than wait for it for ever.
+            let batch = tokio::time::timeout(
+                Duration::from_secs(60),
+                ready.acquire_many((i % 100 + 1) as u32),
+            )
+            .await
+            .expect("every subscriber of the batch subscribed within 60 s")
+            .expect("the semaphore is open");
+            batch.forget();
         }
     }
     let with = load(&server.addr, &server.token, duration).await;
