@@ -7,6 +7,7 @@
 //! organisations' referrals and unknown ones are refused alike, writing nothing.
 
 use crate::api::{Server, mint_provider, v7};
+use crate::live::service_of;
 use serde_json::{Value, json};
 
 const ORG: &str = "0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6b";
@@ -14,53 +15,9 @@ const OTHER_ORG: &str = "0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6c";
 const SEL: &str =
     "needCase { needCaseId status } referral { referralId status outcome } userErrors { code }";
 
-fn service_of(s: &Server, org: &str) -> String {
-    let text = json!({ "en": "Psycho-oncology", "fr": "Psycho-oncologie", "nl": "Psycho-oncologie", "de": "Psychoonkologie" });
-    let v = s.admin_mutate(
-        "registerService",
-        json!({ "profile": { "organisation": "Hôpital Exemple", "organisationId": org,
-            "name": text, "description": text, "needs": ["psy.anxiety"], "languages": ["fr"],
-            "area": { "countries": ["BE"] }, "cost": "FREE" } }),
-        "service { serviceId }",
-    );
-    assert_eq!(v["userErrors"], json!([]), "{v}");
-    v["service"]["serviceId"].as_str().unwrap().to_string()
-}
-
 /// A need case at `be-liege` with a referral requested to `service`.
 fn referred(s: &Server, service: &str) -> (String, String) {
-    let r = s.mutate(
-        "registerCareRecipient",
-        json!({ "site": "be-liege", "birthYear": 1960, "sex": "MALE", "country": "BE",
-                "postalCode": "4000", "language": "fr" }),
-        "careRecipient { recipientId } userErrors { code }",
-    );
-    let recipient = r["careRecipient"]["recipientId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let n = s.mutate(
-        "identifyNeed",
-        json!({ "recipientId": recipient, "needCode": "psy.anxiety" }),
-        "needCase { needCaseId } userErrors { code }",
-    );
-    let id = n["needCase"]["needCaseId"].as_str().unwrap().to_string();
-    let x = s.mutate(
-        "suggestServices",
-        json!({ "needCaseId": id, "services": [{ "serviceId": service }] }),
-        "userErrors { code }",
-    );
-    assert_eq!(x["userErrors"], json!([]), "{x}");
-    let q = s.mutate(
-        "requestReferral",
-        json!({ "needCaseId": id, "serviceId": service, "idempotencyKey": v7() }),
-        "referral { referralId } userErrors { code }",
-    );
-    assert_eq!(q["userErrors"], json!([]), "{q}");
-    (
-        id,
-        q["referral"]["referralId"].as_str().unwrap().to_string(),
-    )
+    crate::live::referred(s, "be-liege", service)
 }
 
 fn forbidden(v: &Value) -> bool {
