@@ -114,7 +114,11 @@ async fn subscriber(
         "sec-websocket-protocol",
         "graphql-transport-ws".parse().unwrap(),
     );
-    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+    // A small read buffer: tungstenite zero-fills the whole buffer before each
+    // read (128 KiB by default), which made the clients the bottleneck.
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(16 * 1024);
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
         .await
         .expect("a WebSocket");
     let init = serde_json::json!({ "type": "connection_init",
