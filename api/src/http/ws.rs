@@ -71,6 +71,7 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// The sockets open now, and the signal that closes them at shutdown.
 pub struct LiveSockets {
     slots: Arc<Semaphore>,
+    max: usize,
     stopping: watch::Sender<bool>,
     /// Open sockets by client address, and how many one address may hold.
     peers: Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>,
@@ -102,6 +103,7 @@ impl LiveSockets {
     pub fn new(max: usize, max_per_peer: usize) -> Self {
         Self {
             slots: Arc::new(Semaphore::new(max.max(1))),
+            max: max.max(1),
             stopping: watch::channel(false).0,
             peers: Default::default(),
             max_per_peer: max_per_peer.max(1),
@@ -127,6 +129,14 @@ impl LiveSockets {
     /// Closes every open socket (`1001`) and refuses new ones.
     pub fn stop(&self) {
         self.stopping.send_replace(true);
+    }
+
+    /// Waits until every socket has closed (after [`Self::stop`]), at most `within`.
+    pub async fn closed(&self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.slots.available_permits() < self.max && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 

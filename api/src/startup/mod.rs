@@ -279,6 +279,7 @@ impl Application {
                     "CareLedger: listening on http://{addr} (GraphiQL at /, GraphQL at /graphql). Ctrl-C to stop."
                 );
                 let sockets = state.clone();
+                let live = state.clone();
                 // Subscription sockets are closed (1001) when shutdown begins.
                 let shutdown = async move {
                     shutdown.await;
@@ -291,6 +292,9 @@ impl Application {
                     shutdown,
                 )
                 .await;
+                // Upgraded sockets left the listener's accounting: let them send
+                // their close frame before the process goes.
+                live.live.closed(Duration::from_secs(5)).await;
             }
             // Nobody would learn where the server listens: do not serve.
             Err(e) => tracing::error!(error = %e, "cannot write the ready file; stopping"),

@@ -462,3 +462,29 @@ fn the_protocol_refusals_close_with_its_codes() {
         json!("SUBSCRIPTION_OVER_HTTP")
     );
 }
+
+/// Shutting the server down closes each subscription socket with 1001 ("going
+/// away": reconnect, with `after`, to another replica or once it is back) before
+/// the process ends.
+#[test]
+fn shutdown_closes_subscriptions_with_going_away() {
+    let Some(dir) = client_dir() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start(data.path(), &["--rate-limit", "0"]);
+    let client = Client::raw(
+        dir,
+        &s,
+        json!([
+            { "send": { "type": "connection_init", "payload": { "authorization": format!("Bearer {}", s.token) } } },
+            { "until": 1 },
+            { "send": { "id": "w", "type": "subscribe", "payload": {
+                "query": "subscription { worklistChanged(site: \"be-liege\") { position } }" } } },
+            { "wait": 20_000 },
+        ]),
+    );
+    assert_eq!(client.line(20)["message"]["type"], json!("connection_ack"));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let status = s.running.stop_with("TERM");
+    assert!(status.success(), "{status:?}");
+    assert_eq!(client.closed()["closed"], json!(1001));
+}
