@@ -184,6 +184,8 @@ pub struct IssuedLink {
     pub lang: Lang,
     pub position: u64,
     pub duplicate: bool,
+    /// The need case after issuing.
+    pub view: careledger_projections::NeedCaseView,
 }
 
 /// What an open link shows: the referral as the performer answers it.
@@ -285,6 +287,7 @@ impl App {
             lang: issued.lang,
             position: done.position,
             duplicate: done.duplicate,
+            view: done.view,
         })
     }
 

@@ -3,7 +3,7 @@
 //! necessary — the need, the recipient's preferred language and age band —
 //! never other needs, other referrals or stratifiers.
 
-use crate::policy::{Access, Action, Denied};
+use crate::policy::{Access, Action};
 use crate::{App, AppError};
 use careledger_domain::ids::{NeedCaseId, OrganisationId};
 use careledger_domain::need_case::{Referral, ReferralStatus};
@@ -56,12 +56,7 @@ impl App {
         statuses: Option<&[ReferralStatus]>,
         slice: Slice<InboxKey>,
     ) -> Result<Inbox, AppError> {
-        access.check(Action::ReadInbox)?;
-        if access.actor.role == careledger_domain::store::Role::Provider
-            && !access.organisations.contains(&organisation)
-        {
-            return Err(AppError::Forbidden(Denied::Organisation));
-        }
+        access.check_for(Action::ReadInbox, &organisation)?;
         let now = self.clock.now();
         let days = self.settings.unanswered_days;
         let m = self.projector.read();

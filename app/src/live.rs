@@ -19,9 +19,9 @@
 //! matching read ([`Action::ReadCasework`] at the site, [`Action::ReadInbox`] for
 //! the organisation); the edge ends a subscription when its credential expires.
 
-use crate::policy::{Access, Action, Denied};
+use crate::policy::{Access, Action};
 use crate::{App, AppError};
-use careledger_domain::store::{EventStore, Position, Role};
+use careledger_domain::store::{EventStore, Position};
 use careledger_projections::changes::{Change, Following, Topic, change_of};
 use careledger_projections::runner::Projector;
 use std::collections::VecDeque;
@@ -57,12 +57,7 @@ impl App {
     ) -> Result<Follower, AppError> {
         match &topic {
             Topic::Site(site) => access.check_at(Action::ReadCasework, site)?,
-            Topic::Organisation(org) => {
-                access.check(Action::ReadInbox)?;
-                if access.actor.role == Role::Provider && !access.organisations.contains(org) {
-                    return Err(AppError::Forbidden(Denied::Organisation));
-                }
-            }
+            Topic::Organisation(org) => access.check_for(Action::ReadInbox, org)?,
         }
         let (wake, following) = self.projector.feed().follow(&topic);
         let scanned = after.unwrap_or_else(|| self.projector.position());

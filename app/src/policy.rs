@@ -250,6 +250,20 @@ impl Access {
         }
     }
 
+    /// May the caller do `action` for `organisation`? A provider only for the
+    /// organisations their credential names; other roles as the table says.
+    pub fn check_for(
+        &self,
+        action: Action,
+        organisation: &careledger_domain::ids::OrganisationId,
+    ) -> Result<(), Denied> {
+        self.check(action)?;
+        if self.actor.role == Role::Provider && !self.organisations.contains(organisation) {
+            return Err(Denied::Organisation);
+        }
+        Ok(())
+    }
+
     /// The sites `action` is bounded to for this caller (`None`: all). External
     /// applications and administrators read aggregates network-wide (they are
     /// suppressed and made to be published); everyone else is bounded to the sites

@@ -9,7 +9,7 @@ use careledger_domain::directory::{Capacity, DirectoryAction};
 use careledger_domain::ids::{NeedCaseId, OrganisationId, RecipientId, ReferralId, ServiceId};
 use careledger_domain::need_case::{NeedCaseAction, ReferralStatus, SuggestedService};
 use careledger_domain::recipient::{RecipientKind, RegisterCareRecipient};
-use careledger_domain::store::Actor;
+use careledger_domain::store::{Actor, Role};
 use careledger_domain::values::*;
 use careledger_infra::clock::SystemClock;
 use careledger_infra::sqlite::{SqliteEventStore, SqliteOptions};

@@ -183,6 +183,32 @@ fn sample() -> Log {
     log
 }
 
+/// The profile of the service the logs refer to ([`svc`]): it addresses the
+/// need the logs identify, in Dutch, in Belgium.
+fn service_profile() -> careledger_domain::directory::ServiceProfile {
+    use careledger_domain::directory::*;
+    ServiceProfile {
+        organisation: "Org".into(),
+        organisation_id: None,
+        name: Localized {
+            en: "S".into(),
+            fr: "S".into(),
+            nl: "S".into(),
+            de: "S".into(),
+        },
+        description: Localized::default(),
+        needs: vec![NeedCode::parse("psy.fear-of-recurrence").unwrap()],
+        languages: vec![LanguageTag::parse("nl").unwrap()],
+        area: ServiceArea {
+            countries: vec![Country::BE],
+            ..ServiceArea::default()
+        },
+        eligibility: Eligibility::default(),
+        cost: Cost::Free,
+        contact: Contact::default(),
+    }
+}
+
 fn fold(log: &Log) -> Casework {
     let mut m = Casework::default();
     for e in &log.events {
@@ -372,26 +398,7 @@ fn service_load_and_the_need_index_follow_the_log() {
     use careledger_domain::directory::*;
     use careledger_domain::need_case::{ReferralStatus, RejectionReason};
     let mut log = Log::default();
-    let mut profile = ServiceProfile {
-        organisation: "Org".into(),
-        organisation_id: None,
-        name: Localized {
-            en: "S".into(),
-            fr: "S".into(),
-            nl: "S".into(),
-            de: "S".into(),
-        },
-        description: Localized::default(),
-        needs: vec![NeedCode::parse("psy.fear-of-recurrence").unwrap()],
-        languages: vec![LanguageTag::parse("nl").unwrap()],
-        area: ServiceArea {
-            countries: vec![Country::BE],
-            ..ServiceArea::default()
-        },
-        eligibility: Eligibility::default(),
-        cost: Cost::Free,
-        contact: Contact::default(),
-    };
+    let mut profile = service_profile();
     let reg = ServiceEvent::ServiceRegistered(ServiceRegistered {
         service: svc(),
         profile: Box::new(profile.clone()),

@@ -12,39 +12,14 @@ const ORG: &str = "0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6d";
 
 /// A need case at Liège referred to `service` with an answer link (in Dutch):
 /// the need case, the referral and the link's path.
-fn referred_with_link(s: &Server, token: &str, service: &str) -> (String, String, String) {
-    let r = s.mutate_as(
-        token,
-        "registerCareRecipient",
-        json!({ "site": "be-liege", "birthYear": 1958, "sex": "FEMALE", "country": "BE",
-                "postalCode": "4000", "language": "nl" }),
-        "careRecipient { recipientId }",
-    );
-    let recipient = r["careRecipient"]["recipientId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let n = s.mutate_as(
-        token,
-        "identifyNeed",
-        json!({ "recipientId": recipient, "needCode": "psy.anxiety" }),
-        "needCase { needCaseId }",
-    );
-    let id = n["needCase"]["needCaseId"].as_str().unwrap().to_string();
-    s.mutate_as(
-        token,
-        "suggestServices",
-        json!({ "needCaseId": id, "services": [{ "serviceId": service }] }),
-        "needCase { status }",
-    );
-    let q = s.mutate_as(
-        token,
-        "requestReferral",
-        json!({ "needCaseId": id, "serviceId": service, "idempotencyKey": v7(),
-                "answerLink": { "validDays": 7, "lang": "NL" } }),
+fn referred_with_link(s: &Server, service: &str) -> (String, String, String) {
+    let (id, q) = crate::live::referred_with(
+        s,
+        "be-liege",
+        service,
+        json!({ "answerLink": { "validDays": 7, "lang": "NL" } }),
         "referral { referralId answerLink { url expiresAt lang } }",
     );
-    assert_eq!(q["userErrors"], json!([]), "{q}");
     let link = &q["referral"]["answerLink"];
     assert_eq!(link["lang"], json!("NL"), "{q}");
     let url = link["url"].as_str().unwrap().to_string();
@@ -79,7 +54,7 @@ fn a_service_answers_through_the_link_page_in_its_language_as_the_performer() {
     let s = Server::start(dir.path(), &["--rate-limit", "0"]);
     let service = service_of(&s, ORG);
     let nurse = mint(dir.path(), "nurse-liege", "coordinator", &["be-liege"]);
-    let (need_case, referral, url) = referred_with_link(&s, &nurse, &service);
+    let (need_case, referral, url) = referred_with_link(&s, &service);
 
     // The page in the link's language, the others on request; the answers the
     // status allows (accept, decline), with the reasons to choose from.
@@ -243,7 +218,7 @@ fn the_coordinator_sees_answers_given_through_a_link_live() {
         json!({ "after": after }),
         4,
     );
-    let (_, _, url) = referred_with_link(&s, &nurse, &service);
+    let (_, _, url) = referred_with_link(&s, &service);
     assert_eq!(form(&s, &url, "answer=accept").status, 200);
     assert_eq!(form(&s, &url, "answer=waitlist&days=12").status, 200);
     let got: Vec<Value> = (0..4)

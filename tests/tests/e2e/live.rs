@@ -156,6 +156,22 @@ pub(crate) fn service_of(s: &Server, org: &str) -> String {
 
 /// A need case at `site` referred to `service`: its id and the referral's.
 pub(crate) fn referred(s: &Server, site: &str, service: &str) -> (String, String) {
+    let (id, q) = referred_with(s, site, service, json!({}), "referral { referralId }");
+    (
+        id,
+        q["referral"]["referralId"].as_str().unwrap().to_string(),
+    )
+}
+
+/// As [`referred`], the request's input extended with `extra`: the need case's
+/// id and the request's payload (`selection` of it).
+pub(crate) fn referred_with(
+    s: &Server,
+    site: &str,
+    service: &str,
+    extra: Value,
+    selection: &str,
+) -> (String, Value) {
     let r = s.mutate(
         "registerCareRecipient",
         json!({ "site": site, "birthYear": 1960, "sex": "MALE", "country": "BE",
@@ -177,16 +193,14 @@ pub(crate) fn referred(s: &Server, site: &str, service: &str) -> (String, String
         json!({ "needCaseId": id, "services": [{ "serviceId": service }] }),
         "userErrors { code }",
     );
-    let q = s.mutate(
-        "requestReferral",
-        json!({ "needCaseId": id, "serviceId": service, "idempotencyKey": v7() }),
-        "referral { referralId } userErrors { code }",
-    );
+    let mut input = json!({ "needCaseId": id, "serviceId": service, "idempotencyKey": v7() });
+    input
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let q = s.mutate("requestReferral", input, selection);
     assert_eq!(q["userErrors"], json!([]), "{q}");
-    (
-        id,
-        q["referral"]["referralId"].as_str().unwrap().to_string(),
-    )
+    (id, q)
 }
 
 const REFERRALS: &str = "subscription($site: String, $org: ID, $after: Position) {
@@ -487,4 +501,46 @@ fn shutdown_closes_subscriptions_with_going_away() {
     let status = s.running.stop_with("TERM");
     assert!(status.success(), "{status:?}");
     assert_eq!(client.closed()["closed"], json!(1001));
+}
+
+/// A socket runs at most 16 operations: the 17th gets an `error` for its id
+/// (`TOO_MANY_OPERATIONS`) and the socket stays open; one address may hold
+/// `--max-connections-per-peer` sockets: the next upgrade is a 503.
+#[test]
+fn operations_per_socket_and_sockets_per_address_are_bounded() {
+    let Some(dir) = client_dir() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        data.path(),
+        &["--rate-limit", "0", "--max-connections-per-peer", "2"],
+    );
+    let init = json!({ "send": { "type": "connection_init", "payload": { "authorization": format!("Bearer {}", s.token) } } });
+    let mut steps = vec![init, json!({ "until": 1 })];
+    for i in 0..17 {
+        steps.push(
+            json!({ "send": { "id": format!("s{i}"), "type": "subscribe", "payload": {
+            "query": "subscription { worklistChanged(site: \"be-liege\") { position } }" } } }),
+        );
+    }
+    steps.push(json!({ "wait": 15_000 }));
+    let many = Client::raw(dir, &s, json!(steps));
+    assert_eq!(many.line(20)["message"]["type"], json!("connection_ack"));
+    let m = many.line(20)["message"].clone();
+    assert_eq!(
+        (m["type"].clone(), m["id"].clone()),
+        (json!("error"), json!("s16")),
+        "{m}"
+    );
+    assert_eq!(
+        m["payload"][0]["extensions"]["code"],
+        json!("TOO_MANY_OPERATIONS"),
+        "{m}"
+    );
+
+    // A second socket from the same address is taken; a third is refused.
+    let second = Client::raw(dir, &s, json!([{ "wait": 15_000 }]));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let third = Client::raw(dir, &s, json!([{ "wait": 1_000 }]));
+    assert_eq!(third.closed()["status"], json!(503));
+    drop((many, second));
 }

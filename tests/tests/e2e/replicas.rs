@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 const URL_VAR: &str = "CARELEDGER_TEST_PG_URL";
 const SECRET: &str = "0123456789abcdef0123456789abcdef-replica-test-secret";
 
-fn url() -> Option<String> {
+pub(crate) fn url() -> Option<String> {
     match std::env::var(URL_VAR) {
         Ok(u) if !u.is_empty() => Some(u),
         _ if std::env::var_os("CI").is_some() => {

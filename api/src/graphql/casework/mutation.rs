@@ -151,10 +151,7 @@ impl NeedCaseOutcome {
             .await;
         match issued {
             Ok(x) => {
-                let history = app.need_case_history(need_case).await;
-                if let Ok(h) = history {
-                    self.view = Some(NeedCaseView::from_history(h.iter()));
-                }
+                self.view = Some(x.view);
                 self.position = Some(Position(x.position));
                 self.duplicate &= x.duplicate;
             }

@@ -307,12 +307,12 @@ pub async fn answer(
     body: axum::body::Bytes,
 ) -> Response {
     let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let lang = lang_of(&form, &headers, s.app.answer_link_lang(&token));
-    let view = match s.app.open_answer_link(&token).await {
-        Ok(Ok(v)) => v,
-        Ok(Err(r)) => return refused(r, lang),
-        Err(_) => return unavailable(lang),
+    // The signature first (no I/O): a token this server did not sign is refused
+    // before it is rate-limited, read or looked up.
+    let Some(link_lang) = s.app.answer_link_lang(&token) else {
+        return refused(LinkRefusal::Invalid, lang_of(&form, &headers, None));
     };
+    let lang = lang_of(&form, &headers, Some(link_lang));
     // A link is a credential of its own: its answers are rate-limited as one.
     if s.limiter.take(&format!("answer-link:{token}"), 1).is_err() {
         return html(
@@ -323,12 +323,16 @@ pub async fn answer(
         );
     }
     let Some(answer) = answer_of(&form) else {
-        return html(
-            StatusCode::BAD_REQUEST,
-            lang,
-            t(lang, Text::Title),
-            &page(&s, &token, &view, lang, Some(t(lang, Text::Malformed))),
-        );
+        return match s.app.open_answer_link(&token).await {
+            Ok(Ok(view)) => html(
+                StatusCode::BAD_REQUEST,
+                lang,
+                t(lang, Text::Title),
+                &page(&s, &token, &view, lang, Some(t(lang, Text::Malformed))),
+            ),
+            Ok(Err(r)) => refused(r, lang),
+            Err(_) => unavailable(lang),
+        };
     };
     let key = form.get("key").and_then(|k| uuid::Uuid::parse_str(k).ok());
     match s.app.answer_by_link(&token, answer, key).await {

@@ -15,24 +15,8 @@ fn org() -> OrganisationId {
 fn with_directory() -> Log {
     let mut log = Log::default();
     let profile = ServiceProfile {
-        organisation: "Org".into(),
         organisation_id: Some(org()),
-        name: Localized {
-            en: "S".into(),
-            fr: "S".into(),
-            nl: "S".into(),
-            de: "S".into(),
-        },
-        description: Localized::default(),
-        needs: vec![NeedCode::parse("psy.fear-of-recurrence").unwrap()],
-        languages: vec![LanguageTag::parse("nl").unwrap()],
-        area: ServiceArea {
-            countries: vec![Country::BE],
-            ..ServiceArea::default()
-        },
-        eligibility: Eligibility::default(),
-        cost: Cost::Free,
-        contact: Contact::default(),
+        ..service_profile()
     };
     let reg = ServiceEvent::ServiceRegistered(ServiceRegistered {
         service: svc(),
