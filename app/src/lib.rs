@@ -29,6 +29,7 @@ pub mod demo;
 pub mod directory;
 pub mod equity;
 pub mod error;
+pub mod fhir;
 pub mod inbox;
 pub mod live;
 pub mod personal;
