@@ -19,6 +19,7 @@
 //! and `startup`; nothing imports `cli`.
 
 pub mod cli;
+pub mod fhir;
 #[cfg(test)]
 mod fuzz_tests;
 pub mod graphql;

@@ -41,6 +41,13 @@ pub struct NeedCaseView {
     /// Its cells in the equity cube, once interned.
     #[serde(default)]
     pub equity_key: Option<crate::equity::cube::CaseKey>,
+    /// What the log knows of each referral and the state does not keep (its
+    /// version, server time, end reason: see [`referral_log`]).
+    #[serde(default)]
+    pub referral_log: Vec<referral_log::ReferralLog>,
+    /// The server's time of the latest event (when this version became readable).
+    #[serde(default)]
+    pub recorded_at: DateTime<Utc>,
 }
 
 impl NeedCaseView {
@@ -73,7 +80,7 @@ impl NeedCaseView {
     }
 
     /// Folds `ev`, the domain event of the recorded event `e`.
-    fn apply_recorded(&mut self, ev: &NeedCaseEvent, e: &RecordedEvent) {
+    pub fn apply_recorded(&mut self, ev: &NeedCaseEvent, e: &RecordedEvent) {
         self.apply(
             ev,
             e.version,
@@ -81,6 +88,8 @@ impl NeedCaseView {
             e.metadata.occurred_at,
             &e.metadata.actor.subject,
         );
+        referral_log::record(&mut self.referral_log, ev, e);
+        self.recorded_at = e.recorded_at;
     }
 
     /// Folds a whole stream (or its beginning). Events of other aggregates are ignored.
@@ -109,6 +118,11 @@ impl NeedCaseView {
 
     pub fn open_referral(&self) -> Option<&Referral> {
         self.state.open_referral()
+    }
+
+    /// The log facts of one of its referrals.
+    pub fn referral_log(&self, id: ReferralId) -> Option<&referral_log::ReferralLog> {
+        self.referral_log.iter().find(|l| l.referral == id)
     }
 
     /// Unfinished, and nothing happened to it for `days` days before `now`.
@@ -269,7 +283,7 @@ fn referral_of(ev: &NeedCaseEvent) -> Option<ReferralId> {
 }
 
 /// The snapshot format; a snapshot of another format is discarded and rebuilt.
-const SNAPSHOT_FORMAT: u32 = 6;
+const SNAPSHOT_FORMAT: u32 = 7;
 
 #[derive(Serialize)]
 struct SnapshotOut<'a> {
@@ -297,6 +311,17 @@ impl Casework {
 
     pub fn recipient(&self, id: RecipientId) -> Option<&RecipientView> {
         self.recipients.get(&id)
+    }
+
+    /// The need cases in id order, from `from` (inclusive) on.
+    pub fn need_cases_from(
+        &self,
+        from: Option<NeedCaseId>,
+    ) -> impl Iterator<Item = &NeedCaseView> + '_ {
+        let start = from.map_or(Bound::Unbounded, Bound::Included);
+        self.need_cases
+            .range((start, Bound::Unbounded))
+            .map(|(_, v)| &**v)
     }
 
     pub fn need_case_count(&self) -> usize {
@@ -626,6 +651,7 @@ impl Casework {
 
 pub mod inbox;
 pub mod notes;
+pub mod referral_log;
 
 #[cfg(test)]
 mod tests;

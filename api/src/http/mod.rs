@@ -20,6 +20,7 @@
 //! data.
 
 pub mod answer;
+pub mod fhir;
 pub mod graphql;
 pub mod guard;
 pub mod limits;
@@ -61,6 +62,8 @@ pub struct HttpState {
     pub in_flight: InFlight,
     /// Subscription sockets: their cap, and the signal closing them at shutdown.
     pub live: ws::LiveSockets,
+    /// The server's public address (`--public-url`): FHIR's absolute URLs.
+    pub public_url: Option<String>,
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {
@@ -69,6 +72,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/assets/{name}", get(web::asset))
         .route("/graphql", get(get_or_subscribe).post(graphql::post))
         .route("/answer/{token}", get(answer::show).post(answer::answer))
+        .merge(fhir::router())
         .with_state(state.clone())
         .merge(crate::ops::router(crate::ops::OpsState {
             app: state.app.clone(),

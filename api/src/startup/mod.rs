@@ -270,6 +270,7 @@ impl Application {
                 args.max_websockets as usize,
                 args.max_connections_per_peer as usize,
             ),
+            public_url: args.public_url.clone(),
         });
         let addr = self.addr;
         match &ready {

@@ -12,6 +12,7 @@ mod directory;
 mod disclosure;
 mod equity;
 mod erasure;
+mod fhir;
 mod hardening;
 mod helpers;
 mod http;

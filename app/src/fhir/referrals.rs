@@ -1,0 +1,313 @@
+//! Referrals as the FHIR interface reads them: one referral with what its
+//! `Task`, `ServiceRequest` and `Consent` show, a search over the referrals a
+//! caller may read, and a referral's versions read back from the log.
+//!
+//! Who reads a referral: the care coordinators of its site (the requester
+//! side, everything the need case holds) and the staff of the organisation it
+//! is addressed to (the performer side, the minimum necessary: the need, the
+//! recipient's preferred language and age band). Every other role is refused
+//! before anything is looked up.
+
+use crate::policy::{Access, Action, Denied};
+use crate::{App, AppError};
+use careledger_domain::DomainEvent;
+use careledger_domain::ids::{NeedCaseId, OrganisationId, RecipientId, ReferralId, ServiceId};
+use careledger_domain::need_case::{Referral, ReferralStatus};
+use careledger_domain::store::Role;
+use careledger_domain::values::{AgeBand, LanguageTag, NeedCode, NeedDomain, SiteId};
+use careledger_projections::casework::referral_log::ReferralLog;
+use careledger_projections::{Casework, NeedCaseView};
+use chrono::{DateTime, Utc};
+
+/// Which side of a referral the caller reads it from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    /// A care coordinator of the referral's site.
+    Requester,
+    /// Staff of the organisation the referral is addressed to.
+    Performer,
+}
+
+/// A referral with what its FHIR resources show.
+#[derive(Debug, Clone)]
+pub struct ReferralRecord {
+    pub need_case: NeedCaseId,
+    pub need: NeedCode,
+    pub domain: NeedDomain,
+    pub recipient: RecipientId,
+    pub site: SiteId,
+    pub language: LanguageTag,
+    pub age_band: AgeBand,
+    pub identified_at: DateTime<Utc>,
+    pub referral: Referral,
+    pub log: ReferralLog,
+    /// The organisation its service belongs to, as the directory records it.
+    pub organisation: Option<OrganisationId>,
+    pub reader: Reader,
+}
+
+/// A half-open range of server times, `[from, to)`; an open end is `None`.
+pub type TimeRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// Which referrals a search wants (every field narrows; `None` does not).
+#[derive(Debug, Clone, Default)]
+pub struct ReferralQuery {
+    /// Addressed to this organisation.
+    pub owner: Option<OrganisationId>,
+    /// Requested by this site.
+    pub site: Option<SiteId>,
+    pub statuses: Option<Vec<ReferralStatus>>,
+    /// Last changed (server time) within every one of these ranges: `[from, to)`.
+    pub updated: Vec<TimeRange>,
+    /// Of this care recipient.
+    pub patient: Option<RecipientId>,
+}
+
+/// A page of a search, in (need case, referral) order.
+#[derive(Debug)]
+pub struct ReferralPage {
+    pub items: Vec<ReferralRecord>,
+    /// Where the next page starts (after this referral), when there is one.
+    pub next: Option<(NeedCaseId, ReferralId)>,
+}
+
+/// The most referrals one page holds.
+pub const MAX_PAGE: usize = 100;
+
+/// What a caller's role may read of referrals at all (before any lookup).
+fn may_read_referrals(access: &Access) -> Result<(), AppError> {
+    if access.check(Action::ReadCasework).is_ok() || access.check(Action::ReadInbox).is_ok() {
+        Ok(())
+    } else {
+        Err(Denied::Role(Action::ReadCasework).into())
+    }
+}
+
+/// The side `access` reads a referral of `site` addressed to `organisation`
+/// from, or why it may not.
+fn reader_of(
+    access: &Access,
+    site: &SiteId,
+    organisation: Option<&OrganisationId>,
+) -> Result<Reader, Denied> {
+    if access.actor.role == Role::Provider {
+        let org = organisation.ok_or(Denied::Organisation)?;
+        access.check_for(Action::ReadInbox, org)?;
+        return Ok(Reader::Performer);
+    }
+    access.check_at(Action::ReadCasework, site)?;
+    Ok(Reader::Requester)
+}
+
+fn organisation_of(m: &Casework, service: ServiceId) -> Option<OrganisationId> {
+    m.directory()
+        .service(service)
+        .and_then(|s| s.state.data())
+        .and_then(|d| d.profile.organisation_id)
+}
+
+/// The record of referral `r` of `view` for `reader`.
+fn record(
+    view: &NeedCaseView,
+    r: &Referral,
+    organisation: Option<OrganisationId>,
+    reader: Reader,
+) -> Option<ReferralRecord> {
+    let d = view.data()?;
+    let log = view.referral_log(r.id)?.clone();
+    Some(ReferralRecord {
+        need_case: d.id,
+        need: d.need.clone(),
+        domain: d.domain,
+        recipient: d.recipient.recipient,
+        site: d.recipient.site.clone(),
+        language: d.recipient.language.clone(),
+        age_band: d.recipient.age_band_at(d.identified_at),
+        identified_at: d.identified_at,
+        referral: r.clone(),
+        log,
+        organisation,
+        reader,
+    })
+}
+
+impl ReferralQuery {
+    fn matches(&self, r: &Referral, log: &ReferralLog, org: Option<OrganisationId>) -> bool {
+        if self.owner.is_some() && self.owner != org {
+            return false;
+        }
+        if let Some(s) = &self.statuses
+            && !s.contains(&r.status)
+        {
+            return false;
+        }
+        self.updated.iter().all(|(from, to)| {
+            from.is_none_or(|f| log.recorded_at >= f) && to.is_none_or(|t| log.recorded_at < t)
+        })
+    }
+}
+
+impl App {
+    /// One referral of one need case, for a reader of it; `None` when there is
+    /// none (or the read models have not seen it yet).
+    pub fn referral_record(
+        &self,
+        access: &Access,
+        need_case: NeedCaseId,
+        referral: ReferralId,
+    ) -> Result<Option<ReferralRecord>, AppError> {
+        may_read_referrals(access)?;
+        let m = self.projector.read();
+        let Some(view) = m.need_case(need_case) else {
+            return Ok(None);
+        };
+        let (Some(d), Some(r)) = (view.data(), view.state.referral(referral)) else {
+            return Ok(None);
+        };
+        let org = organisation_of(&m, r.service);
+        let reader = reader_of(access, &d.recipient.site, org.as_ref())?;
+        Ok(record(view, r, org, reader))
+    }
+
+    /// The referrals `query` wants that the caller may read, `count` (1 to
+    /// [`MAX_PAGE`]) at most, after `after`. A provider reads their own
+    /// organisations' referrals (`owner` naming another is refused); a
+    /// coordinator their sites' (`site` naming another is refused).
+    pub fn search_referrals(
+        &self,
+        access: &Access,
+        query: &ReferralQuery,
+        after: Option<(NeedCaseId, ReferralId)>,
+        count: usize,
+    ) -> Result<ReferralPage, AppError> {
+        may_read_referrals(access)?;
+        let provider = access.actor.role == Role::Provider;
+        if provider {
+            if let Some(o) = &query.owner {
+                access.check_for(Action::ReadInbox, o)?;
+            }
+        } else if let Some(s) = &query.site {
+            access.check_at(Action::ReadCasework, s)?;
+        }
+        let sites = (!provider)
+            .then(|| access.sites_for(Action::ReadCasework))
+            .flatten();
+        let count = count.clamp(1, MAX_PAGE);
+        let m = self.projector.read();
+        let mut items = Vec::with_capacity(count);
+        let mut next = None;
+        let mut visit = |view: &NeedCaseView| -> bool {
+            let Some(d) = view.data() else { return true };
+            if query.site.as_ref().is_some_and(|s| *s != d.recipient.site)
+                || sites.is_some_and(|s| !s.contains(&d.recipient.site))
+            {
+                return true;
+            }
+            let skip_to = match after {
+                Some((n, r)) if n == d.id => d.referrals.iter().position(|x| x.id == r),
+                _ => None,
+            };
+            let start = skip_to.map_or(0, |i| i + 1);
+            for r in &d.referrals[start.min(d.referrals.len())..] {
+                let org = organisation_of(&m, r.service);
+                if provider && !org.is_some_and(|o| access.organisations.contains(&o)) {
+                    continue;
+                }
+                let Some(log) = view.referral_log(r.id) else {
+                    continue;
+                };
+                if !query.matches(r, log, org) {
+                    continue;
+                }
+                if items.len() == count {
+                    next = items
+                        .last()
+                        .map(|x: &ReferralRecord| (x.need_case, x.referral.id));
+                    return false;
+                }
+                let reader = if provider {
+                    Reader::Performer
+                } else {
+                    Reader::Requester
+                };
+                items.extend(record(view, r, org, reader));
+            }
+            true
+        };
+        let from = after.map(|(n, _)| n);
+        match query.patient {
+            Some(p) => {
+                let ids = m
+                    .recipient(p)
+                    .map(|r| r.need_cases.clone())
+                    .unwrap_or_default();
+                let mut ids: Vec<_> = ids
+                    .into_iter()
+                    .filter(|id| from.is_none_or(|f| *id >= f))
+                    .collect();
+                ids.sort();
+                for id in ids {
+                    if let Some(v) = m.need_case(id)
+                        && !visit(v)
+                    {
+                        break;
+                    }
+                }
+            }
+            None => {
+                for v in m.need_cases_from(from) {
+                    if !visit(v) {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(ReferralPage { items, next })
+    }
+
+    /// Every version of a referral, oldest first, read back from the log: the
+    /// record as it stood after each event that changed it (its Task's
+    /// history). Same readers as [`App::referral_record`]; empty when there is
+    /// no such referral.
+    pub async fn referral_versions(
+        &self,
+        access: &Access,
+        need_case: NeedCaseId,
+        referral: ReferralId,
+    ) -> Result<Vec<ReferralRecord>, AppError> {
+        may_read_referrals(access)?;
+        let events = self.need_case_history(need_case).await?;
+        let mut view = NeedCaseView::default();
+        let mut versions = Vec::new();
+        let mut reader = None;
+        for e in events.iter() {
+            let DomainEvent::NeedCase(ev) = &e.event else {
+                continue;
+            };
+            view.apply_recorded(ev, e);
+            let changed = view
+                .referral_log(referral)
+                .is_some_and(|l| l.version == e.version);
+            if !changed {
+                continue;
+            }
+            let (Some(d), Some(r)) = (view.data(), view.state.referral(referral)) else {
+                continue;
+            };
+            let org = {
+                let m = self.projector.read();
+                organisation_of(&m, r.service)
+            };
+            let who = match reader {
+                Some(w) => w,
+                None => {
+                    let w = reader_of(access, &d.recipient.site, org.as_ref())?;
+                    reader = Some(w);
+                    w
+                }
+            };
+            versions.extend(record(&view, r, org, who));
+        }
+        Ok(versions)
+    }
+}
