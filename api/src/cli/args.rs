@@ -34,6 +34,10 @@ pub enum Command {
     /// new directory, for consortium sharing (the server must be stopped with the
     /// embedded store).
     ExportOpenData(OpenDataArgs),
+    /// Write the referrals, needs, recipients (pseudonymous: no names or contact
+    /// details), consents and the directory as FHIR R4 resources, one NDJSON file
+    /// per resource type (the FHIR Bulk Data format), into a new directory.
+    ExportFhir(ExportFhirArgs),
     /// Print the GraphQL schema (SDL), as checked in at api/schema.graphql.
     PrintSchema,
     /// Mint a bearer token signed with the server's secret.
@@ -103,6 +107,29 @@ pub struct OpenDataArgs {
     pub store: StoreArgs,
     #[command(flatten)]
     pub disclosure: DisclosureArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportFhirArgs {
+    /// The directory to write (created; it must not exist or be empty).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Only need cases identified on or after this day (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only need cases identified on or before this day (YYYY-MM-DD).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only these sites, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub sites: Option<Vec<String>>,
+    /// Labels in this language (en, fr, nl, de).
+    #[arg(long, default_value = "en")]
+    pub lang: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub catalogue: CatalogueArgs,
 }
 
 #[derive(Debug, clap::Subcommand)]

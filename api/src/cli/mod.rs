@@ -5,6 +5,7 @@
 pub mod apikey;
 pub mod args;
 pub mod export;
+pub mod export_fhir;
 pub mod import;
 pub mod rebuild;
 pub mod token;
@@ -21,6 +22,7 @@ impl Cli {
             Command::ApiKey(cmd) => apikey::run(cmd).await,
             Command::ExportEquity(args) => export::equity(args).await,
             Command::ExportOpenData(args) => export::open_data(args).await,
+            Command::ExportFhir(args) => export_fhir::run(args).await,
             Command::PrintSchema => {
                 print!("{}", crate::graphql::sdl());
                 Ok(())

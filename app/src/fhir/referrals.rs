@@ -311,3 +311,15 @@ impl App {
         Ok(versions)
     }
 }
+
+/// Every referral of `view` as the requester side reads it (an operator's
+/// export: `careledger export-fhir`, which holds no credential).
+pub fn referral_records(m: &Casework, view: &NeedCaseView) -> Vec<ReferralRecord> {
+    let Some(d) = view.data() else {
+        return Vec::new();
+    };
+    d.referrals
+        .iter()
+        .filter_map(|r| record(view, r, organisation_of(m, r.service), Reader::Requester))
+        .collect()
+}
