@@ -127,6 +127,19 @@ impl Conn {
             body.len(),
             body
         );
+        self.exchange(&req).await
+    }
+
+    /// GETs `path`; returns the status and the body.
+    pub(crate) async fn get(&mut self, path: &str) -> (u16, Vec<u8>) {
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: {}\r\n\r\n",
+            self.auth
+        );
+        self.exchange(&req).await
+    }
+
+    async fn exchange(&mut self, req: &str) -> (u16, Vec<u8>) {
         self.stream.write_all(req.as_bytes()).await.expect("send");
         loop {
             if let Some(end) = find(&self.buf, b"\r\n\r\n") {
@@ -304,11 +317,17 @@ pub struct Measured {
     pub created: Vec<String>,
 }
 
+/// A request of a load: a GraphQL body to POST, or a path to GET.
+pub(crate) enum Req {
+    Post(String),
+    Get(String),
+}
+
 /// Drives `CONNECTIONS` connections for `duration` (after a short warm-up);
-/// `make(conn_index)` gives each connection its own body source.
-async fn drive<F>(addr: &str, token: &str, duration: Duration, make: F) -> Measured
+/// `make(conn_index)` gives each connection its own request source.
+pub(crate) async fn drive<F>(addr: &str, token: &str, duration: Duration, make: F) -> Measured
 where
-    F: Fn(usize) -> Box<dyn FnMut() -> String + Send> + Send + Sync + 'static,
+    F: Fn(usize) -> Box<dyn FnMut() -> Req + Send> + Send + Sync + 'static,
 {
     let make = Arc::new(make);
     let start = Instant::now() + Duration::from_millis(500);
@@ -322,9 +341,12 @@ where
             let mut lat = Vec::with_capacity(64 * 1024);
             let mut errors = 0usize;
             loop {
-                let body = next();
+                let req = next();
                 let t = Instant::now();
-                let (status, resp) = conn.post(&body).await;
+                let (status, resp) = match &req {
+                    Req::Post(body) => conn.post(body).await,
+                    Req::Get(path) => conn.get(path).await,
+                };
                 let took = t.elapsed();
                 if status != 200 || has_error(&resp) {
                     errors += 1;
@@ -362,7 +384,7 @@ where
 }
 
 /// Runs the lifecycle load; returns what it measured and the need cases created.
-async fn mutation_load(addr: &str, token: &str, duration: Duration) -> Measured {
+pub(crate) async fn mutation_load(addr: &str, token: &str, duration: Duration) -> Measured {
     let created = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let sink = created.clone();
     let m = drive(addr, token, duration, move |_| {
@@ -373,7 +395,7 @@ async fn mutation_load(addr: &str, token: &str, duration: Duration) -> Measured 
             if let Some(c) = life.created.pop() {
                 sink.lock().unwrap().push(c);
             }
-            b
+            Req::Post(b)
         })
     })
     .await;
@@ -416,37 +438,13 @@ pub async fn graphql_query(dir: &Path, duration: Duration, seed_for: Duration) {
         "graphql_query: creating need cases to look up ({} s of mutations)",
         seed_for.as_secs()
     );
-    let seeded = mutation_load(&server.addr, &server.token, seed_for).await;
-    assert_eq!(seeded.errors, 0, "seeding failed");
-    let ids = Arc::new(seeded.created);
-    assert!(!ids.is_empty());
-    // Wait until the read models hold every need case.
-    let mut conn = Conn::open(&server.addr, &server.token).await;
-    loop {
-        let (_, b) = conn
-            .post(r#"{"query":"{ projections { position head } }"}"#)
-            .await;
-        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
-        if v["data"]["projections"]["position"] == v["data"]["projections"]["head"] {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let ids = Arc::new(seeded(&server, seed_for).await);
     eprintln!(
         "graphql_query: {CONNECTIONS} connections, {} s, over {} need cases",
         duration.as_secs(),
         ids.len()
     );
-    let query = "query Q($id: ID!) { needCase(id: $id) { id status version site need { code label } openReferral { referralId status } referrals { status outcome } } }";
-    let m = drive(&server.addr, &server.token, duration, move |i| {
-        let ids = ids.clone();
-        let mut k = i * 7919;
-        Box::new(move || {
-            k = (k + 104_729) % ids.len();
-            serde_json::json!({ "query": query, "variables": { "id": ids[k] }, "operationName": "Q" }).to_string()
-        })
-    })
-    .await;
+    let m = needcase_lookups(&server.addr, &server.token, ids, duration).await;
     drop(server);
     report(
         "graphql_query",
@@ -460,4 +458,46 @@ pub async fn graphql_query(dir: &Path, duration: Duration, seed_for: Duration) {
         Some(m.p99_ms),
         ">= 20000 queries/s, p99 <= 10 ms, no errors",
     );
+}
+
+/// Creates need cases for `seed_for` (the lifecycle load) and waits until the
+/// read models hold every one; their ids.
+pub(crate) async fn seeded(server: &ChildServer, seed_for: Duration) -> Vec<String> {
+    let seeded = mutation_load(&server.addr, &server.token, seed_for).await;
+    assert_eq!(seeded.errors, 0, "seeding failed");
+    assert!(!seeded.created.is_empty());
+    let mut conn = Conn::open(&server.addr, &server.token).await;
+    loop {
+        let (_, b) = conn
+            .post(r#"{"query":"{ projections { position head } }"}"#)
+            .await;
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        if v["data"]["projections"]["position"] == v["data"]["projections"]["head"] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    seeded.created
+}
+
+/// `graphql_query`'s load: need-case lookups by id over `CONNECTIONS` connections.
+pub(crate) async fn needcase_lookups(
+    addr: &str,
+    token: &str,
+    ids: Arc<Vec<String>>,
+    duration: Duration,
+) -> Measured {
+    let query = "query Q($id: ID!) { needCase(id: $id) { id status version site need { code label } openReferral { referralId status } referrals { status outcome } } }";
+    drive(addr, token, duration, move |i| {
+        let ids = ids.clone();
+        let mut k = i * 7919;
+        Box::new(move || {
+            k = (k + 104_729) % ids.len();
+            Req::Post(
+                serde_json::json!({ "query": query, "variables": { "id": ids[k] }, "operationName": "Q" })
+                    .to_string(),
+            )
+        })
+    })
+    .await
 }

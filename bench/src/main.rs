@@ -54,6 +54,7 @@ struct Scale {
 mod abuse;
 mod equity;
 mod events;
+mod fhir;
 mod graphql;
 mod live;
 mod personal;
@@ -103,6 +104,8 @@ fn main() {
         "graphql_query",
         "abuse",
         "subscription_fanout",
+        "fhir_read",
+        "fhir_export",
     ]
     .into_iter()
     .any(wanted)
@@ -203,6 +206,23 @@ fn main() {
             )
             .await;
             clean(&dir, "graphql_query");
+        }
+        if wanted("fhir_read") {
+            fhir::fhir_read(
+                &scenario_dir(&dir, "fhir_read"),
+                scale.http_duration,
+                scale.http_duration / 2,
+            )
+            .await;
+            clean(&dir, "fhir_read");
+        }
+        if wanted("fhir_export") {
+            fhir::fhir_export(
+                &scenario_dir(&dir, "fhir_export"),
+                if quick { 20_000 } else { 1_000_000 },
+            )
+            .await;
+            clean(&dir, "fhir_export");
         }
         if wanted("abuse") {
             abuse::abuse(

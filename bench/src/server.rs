@@ -109,6 +109,20 @@ pub fn serve(args: &[&str]) -> ChildServer {
     spawn(cmd)
 }
 
+/// Runs `careledger export-fhir --out OUT` on `data_dir`; its standard output.
+pub fn export_fhir(data_dir: &Path, out: &Path) -> String {
+    let done = command(&["export-fhir"])
+        .arg("--out")
+        .arg(out)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run careledger export-fhir");
+    assert!(done.status.success(), "careledger export-fhir failed");
+    String::from_utf8_lossy(&done.stdout).into_owned()
+}
+
 /// Imports an HSDS package into `data_dir` with `careledger import-hsds`.
 pub fn import_hsds(package: &Path, data_dir: &Path) {
     let status = command(&["import-hsds"])
