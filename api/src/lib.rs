@@ -14,6 +14,8 @@
 //! * [`graphql`] — the schema, one folder per feature; shared helpers in
 //!   `graphql::support`.
 //! * [`ops`] — health, readiness and metrics.
+//! * [`fhir`] — the records as FHIR R4 resources (served under `/fhir` by
+//!   `http::fhir`, written as NDJSON by `export-fhir`).
 //!
 //! `cli → startup → http → graphql → careledger_app`; `ops` sits below `http`
 //! and `startup`; nothing imports `cli`.
