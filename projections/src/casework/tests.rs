@@ -1,6 +1,7 @@
 //! The read model fed fixed event lists.
 
 mod changes;
+mod referral_log;
 
 use super::*;
 use careledger_domain::aggregate::Command;

@@ -1,0 +1,105 @@
+//! The log facts kept per referral (what FHIR's `meta` and `statusReason` show):
+//! the version and server time of the referral's last change, whether it ever
+//! started, its end reason, and its consent's last change — the same folded
+//! live or from a history.
+
+use super::*;
+use crate::casework::referral_log::EndReason;
+use careledger_domain::need_case::{FailureReason, RejectionReason};
+
+#[test]
+fn a_referrals_version_start_end_reason_and_consent_change_are_kept() {
+    let mut log = Log::default();
+    let p = log.register(1, "be-leuven");
+    log.need_case(
+        nc(1),
+        vec![
+            (identify(1, &p), 1, "c1"),
+            (suggest(), 2, "c1"),
+            (request_with_contact(1), 3, "c1"),
+            (
+                NeedCaseAction::AcceptReferral { referral: refid(1) },
+                4,
+                "p1",
+            ),
+            (
+                NeedCaseAction::WaitlistReferral {
+                    referral: refid(1),
+                    estimated_wait_days: Some(9),
+                },
+                5,
+                "p1",
+            ),
+            (
+                NeedCaseAction::WithdrawConsent { referral: refid(1) },
+                6,
+                "c1",
+            ),
+            (
+                sealed_note(1, careledger_domain::need_case::Side::Requester),
+                7,
+                "c1",
+            ),
+        ],
+    );
+    let m = fold(&log);
+    let v = m.need_case(nc(1)).unwrap();
+    let l = v.referral_log(refid(1)).unwrap();
+    // Versions count from 0: waitlisted at 4 (day 5), never started; consent
+    // withdrawn at 5; the note (6) changed neither.
+    assert_eq!((l.version, l.recorded_at, l.started), (4, day(5), false));
+    assert_eq!((l.consent_version, l.consent_recorded_at), (5, day(6)));
+    assert_eq!(l.end_reason, None);
+    assert_eq!((v.version, v.recorded_at), (6, day(7)));
+
+    log.need_case(
+        nc(1),
+        vec![
+            (
+                NeedCaseAction::StartReferral { referral: refid(1) },
+                8,
+                "p1",
+            ),
+            (
+                NeedCaseAction::FailReferral {
+                    referral: refid(1),
+                    reason: FailureReason::NoShow,
+                },
+                9,
+                "p1",
+            ),
+            (request(2), 10, "c1"),
+            (
+                NeedCaseAction::RejectReferral {
+                    referral: refid(2),
+                    reason: RejectionReason::OutOfArea,
+                },
+                11,
+                "p2",
+            ),
+        ],
+    );
+    let m = fold(&log);
+    let v = m.need_case(nc(1)).unwrap();
+    let first = v.referral_log(refid(1)).unwrap();
+    assert!(first.started);
+    assert_eq!(
+        first.end_reason,
+        Some(EndReason::Failed(FailureReason::NoShow))
+    );
+    assert_eq!(first.version, 8);
+    let second = v.referral_log(refid(2)).unwrap();
+    assert_eq!((second.version, second.started), (10, false));
+    assert_eq!(
+        second.end_reason,
+        Some(EndReason::Rejected(RejectionReason::OutOfArea))
+    );
+    assert_eq!(
+        second.consent_version, 9,
+        "its consent was recorded with its request"
+    );
+    // The same facts from the need case's history alone.
+    let stream = StreamName::need_case(nc(1));
+    let replayed = NeedCaseView::from_history(log.events.iter().filter(|e| e.stream == stream));
+    assert_eq!(replayed.referral_log, v.referral_log);
+}
