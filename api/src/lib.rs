@@ -21,6 +21,7 @@
 //! and `startup`; nothing imports `cli`.
 
 pub mod cli;
+pub mod dashboard;
 pub mod fhir;
 #[cfg(test)]
 mod fuzz_tests;

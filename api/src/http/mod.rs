@@ -20,6 +20,7 @@
 //! data.
 
 pub mod answer;
+pub mod dashboard;
 pub mod fhir;
 pub mod graphql;
 pub mod guard;
@@ -64,6 +65,8 @@ pub struct HttpState {
     pub live: ws::LiveSockets,
     /// The server's public address (`--public-url`): FHIR's absolute URLs.
     pub public_url: Option<String>,
+    /// The dashboard's sessions and aggregate pool.
+    pub dashboard: dashboard::DashboardState,
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {
@@ -73,6 +76,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/graphql", get(get_or_subscribe).post(graphql::post))
         .route("/answer/{token}", get(answer::show).post(answer::answer))
         .merge(fhir::router())
+        .merge(dashboard::router())
         .with_state(state.clone())
         .merge(crate::ops::router(crate::ops::OpsState {
             app: state.app.clone(),

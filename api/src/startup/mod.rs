@@ -271,6 +271,7 @@ impl Application {
                 args.max_connections_per_peer as usize,
             ),
             public_url: args.public_url.clone(),
+            dashboard: Default::default(),
         });
         let addr = self.addr;
         match &ready {

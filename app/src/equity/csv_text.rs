@@ -44,3 +44,39 @@ where
     w.flush()?;
     Ok(())
 }
+
+/// A trend as CSV: one record per month and group, withheld months empty but
+/// flagged (never zero).
+pub fn trend(points: &[super::released::TrendPoint]) -> String {
+    let control = points
+        .first()
+        .map(|p| p.control)
+        .unwrap_or_else(|| DisclosureControl::new(None, 0));
+    let num = |x: Option<u64>| x.map(|v| v.to_string()).unwrap_or_default();
+    let rate = |x: Option<f64>| x.map(|v| format!("{v:.6}")).unwrap_or_default();
+    tagged(
+        [
+            "month",
+            "group",
+            "n",
+            "numerator",
+            "rate",
+            "rate_low",
+            "rate_high",
+            "withheld",
+        ],
+        points.iter().map(|p| {
+            [
+                p.month.clone(),
+                p.group.clone(),
+                num(p.n),
+                num(p.numerator),
+                rate(p.rate),
+                rate(p.rate_low),
+                rate(p.rate_high),
+                p.suppressed.to_string(),
+            ]
+        }),
+        &control,
+    )
+}

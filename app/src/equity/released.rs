@@ -99,6 +99,12 @@ pub struct Group {
     /// Time outcomes: first and third quartiles in days.
     pub q1: Option<f64>,
     pub q3: Option<f64>,
+    /// Time outcomes: the Kaplan–Meier curve, `(day, share still waiting)` at
+    /// each day with events (fitted to the released counts; empty when withheld).
+    pub curve: Vec<(f64, f64)>,
+    /// Time outcomes: numbers at risk at the table's tick days (`None`: 1 to
+    /// k − 1, withheld like any small count).
+    pub at_risk: Vec<(u32, Option<u64>)>,
 }
 
 /// A one-way table as released to its caller.

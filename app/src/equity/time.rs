@@ -93,6 +93,21 @@ pub fn table(
     released_table(by, outcome, k, method, &fits, &cells, &rules)
 }
 
+/// The days numbers at risk are shown at: from 0 to the last time observed,
+/// every 7, 14, 30, 60, 90, 180 or 365 days — the first step giving at most 8.
+fn risk_ticks(fits: &[(String, KaplanMeier)]) -> Vec<u32> {
+    let last = fits
+        .iter()
+        .filter_map(|(_, km)| km.risk.last().map(|r| r.0))
+        .fold(0.0_f64, f64::max)
+        .max(0.0) as u32;
+    let step = [7, 14, 30, 60, 90, 180, 365]
+        .into_iter()
+        .find(|s| last / s < 8)
+        .unwrap_or(365);
+    (0..=last / step).map(|i| i * step).collect()
+}
+
 /// Which groups to withhold: all of them when the totals are below k, else
 /// primary and complementary suppression of (group, events, cases).
 fn rules(cells: &[(String, u64, u64)], k: u64) -> Vec<Option<SuppressionRule>> {
@@ -115,12 +130,27 @@ fn released_table(
     cells: &[(String, u64, u64)],
     rules: &[Option<SuppressionRule>],
 ) -> ReleasedTable {
+    let ticks = risk_ticks(fits);
     let groups = fits
         .iter()
         .zip(cells)
         .zip(rules)
         .map(|(((g, km), (_, events, n)), rule)| {
             let released = rule.is_none();
+            let (curve, at_risk) = if released {
+                (
+                    km.steps.iter().map(|s| (s.time, s.survival)).collect(),
+                    ticks
+                        .iter()
+                        .map(|&t| {
+                            let n = km.at_risk(f64::from(t)).round() as u64;
+                            (t, (n == 0 || n >= k).then_some(n))
+                        })
+                        .collect(),
+                )
+            } else {
+                (Vec::new(), Vec::new())
+            };
             let (m, q1, q3) = (km.quantile(0.5), km.quantile(0.25), km.quantile(0.75));
             let keep = |x: Option<f64>| if released { x } else { None };
             Group {
@@ -133,6 +163,8 @@ fn released_table(
                 median_high: keep(m.high),
                 q1: keep(q1.estimate),
                 q3: keep(q3.estimate),
+                curve,
+                at_risk,
                 ..Group::default()
             }
         })

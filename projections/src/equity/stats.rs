@@ -192,6 +192,9 @@ pub struct KaplanMeier {
     pub steps: Vec<KmStep>,
     pub n: u64,
     pub events: u64,
+    /// For every distinct time observed (event or censoring), how many were
+    /// still at risk just before it: what "numbers at risk" under a curve read.
+    pub risk: Vec<(f64, f64)>,
 }
 
 impl KaplanMeier {
@@ -210,9 +213,11 @@ impl KaplanMeier {
         let (mut s, mut gw) = (1.0, 0.0);
         let mut steps = Vec::new();
         let mut events = 0;
+        let mut risk = Vec::new();
         let mut i = 0;
         while i < obs.len() {
             let t = obs[i].0;
+            risk.push((t, at_risk));
             let (mut d, mut c) = (0.0, 0.0);
             while i < obs.len() && obs[i].0 == t {
                 if obs[i].1 {
@@ -236,7 +241,21 @@ impl KaplanMeier {
             }
             at_risk -= d + c;
         }
-        KaplanMeier { steps, n, events }
+        KaplanMeier {
+            steps,
+            n,
+            events,
+            risk,
+        }
+    }
+
+    /// How many were still at risk at time `t` (had neither the event nor been
+    /// censored before it).
+    pub fn at_risk(&self, t: f64) -> f64 {
+        self.risk
+            .iter()
+            .find(|(time, _)| *time >= t)
+            .map_or(0.0, |(_, n)| *n)
     }
 
     /// The pointwise 95% interval of S at a step (log–log transform).

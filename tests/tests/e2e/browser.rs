@@ -163,13 +163,13 @@ fn the_graphiql_page_and_every_asset_it_references_load_from_the_server_itself()
 }
 
 /// Where the browser test's tools are, or why they are missing.
-struct BrowserTools {
-    node: PathBuf,
-    chromium: PathBuf,
-    script: PathBuf,
+pub(crate) struct BrowserTools {
+    pub(crate) node: PathBuf,
+    pub(crate) chromium: PathBuf,
+    pub(crate) script: PathBuf,
 }
 
-fn browser_tools() -> Result<BrowserTools, String> {
+pub(crate) fn browser_tools() -> Result<BrowserTools, String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
     let chromium = std::env::var_os("CARELEDGER_CHROMIUM")
         .map(PathBuf::from)

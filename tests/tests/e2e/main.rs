@@ -8,6 +8,8 @@ mod apikeys;
 mod audit;
 mod browser;
 mod conformance;
+mod dashboard;
+mod dashboard_browser;
 mod directory;
 mod disclosure;
 mod equity;

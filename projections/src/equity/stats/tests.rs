@@ -155,3 +155,21 @@ fn weighted_observations_fit_as_their_expansion() {
     let weighted = KaplanMeier::fit_weighted(counts.iter().map(|((t, e), n)| (*t as f64, *e, *n)));
     assert_eq!(weighted, plain);
 }
+
+/// Numbers at risk, counted by hand from the observations of [`km`]: everyone
+/// at 0; 13 at day 2 (one event at day 1); at day 4.5 the eight observed at 5
+/// or later; none after the last.
+#[test]
+fn kaplan_meier_numbers_at_risk() {
+    let k = km();
+    for (t, n) in [
+        (0.0, 14.0),
+        (1.0, 14.0),
+        (2.0, 13.0),
+        (4.5, 8.0),
+        (15.0, 1.0),
+        (16.0, 0.0),
+    ] {
+        assert_eq!(k.at_risk(t), n, "at {t}");
+    }
+}
