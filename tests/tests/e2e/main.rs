@@ -29,3 +29,4 @@ mod replicas;
 mod replicas_live;
 mod serve;
 mod tokens;
+mod webhooks;
