@@ -174,6 +174,7 @@ impl Outbox {
     /// ever (abort the task to stop; its workers stop with it).
     pub async fn run(self: Arc<Self>, mut leading: watch::Receiver<bool>) {
         let mut workers = Workers(HashMap::new());
+        let mut cleaned = HashSet::new();
         loop {
             let lead = *leading.borrow_and_update();
             let (live, deleted): (Vec<WebhookView>, HashSet<Uuid>) = {
@@ -191,19 +192,34 @@ impl Outbox {
                 (live, deleted)
             };
             let wanted: HashSet<Uuid> = live.iter().map(|w| w.id).collect();
+            let mut stopped = Vec::new();
             workers.0.retain(|id, h| {
                 let keep = wanted.contains(id) && !h.is_finished();
                 if !keep {
                     h.abort();
-                    self.app.telemetry.webhooks.forget(*id);
-                    if deleted.contains(id)
-                        && let Err(e) = self.snapshots.remove(&checkpoint_name(*id))
-                    {
-                        tracing::warn!(subscription = %id, error = %e, "cannot remove a deleted webhook subscription's checkpoint");
-                    }
+                    stopped.push(*id);
                 }
                 keep
             });
+            for id in stopped {
+                self.app.telemetry.webhooks.forget(id);
+            }
+            // A deleted subscription's checkpoint goes (once per process: also
+            // one deleted while no server ran).
+            if lead {
+                for id in deleted.difference(&cleaned).copied().collect::<Vec<_>>() {
+                    if !workers.0.contains_key(&id) {
+                        match self.io(move |s| s.remove(&checkpoint_name(id))).await {
+                            Ok(()) => {
+                                cleaned.insert(id);
+                            }
+                            Err(e) => {
+                                tracing::warn!(subscription = %id, error = %e, "cannot remove a deleted webhook subscription's checkpoint");
+                            }
+                        }
+                    }
+                }
+            }
             for w in live {
                 workers
                     .0
@@ -219,6 +235,18 @@ impl Outbox {
         }
     }
 
+    /// Runs snapshot-store I/O on the blocking pool (files are fsynced; the
+    /// PostgreSQL store blocks on its runtime).
+    async fn io<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn SnapshotStore) -> std::io::Result<T> + Send + 'static,
+    ) -> std::io::Result<T> {
+        let s = self.snapshots.clone();
+        tokio::task::spawn_blocking(move || f(s.as_ref()))
+            .await
+            .map_err(std::io::Error::other)?
+    }
+
     /// The subscription's checkpoint: saved, or its creation's position. An
     /// unreadable store is asked again; an unreadable checkpoint starts over
     /// (everything is sent again, with the same idempotency ids).
@@ -229,7 +257,8 @@ impl Outbox {
         };
         let mut failures = 0;
         loop {
-            match self.snapshots.load(&checkpoint_name(w.id)) {
+            let name = checkpoint_name(w.id);
+            match self.io(move |s| s.load(&name)).await {
                 Ok(None) => return start,
                 Ok(Some(bytes)) => {
                     return serde_json::from_slice(&bytes).unwrap_or_else(|_| {
@@ -246,9 +275,10 @@ impl Outbox {
         }
     }
 
-    fn save(&self, id: Uuid, cp: Checkpoint) {
+    async fn save(&self, id: Uuid, cp: Checkpoint) {
         let bytes = serde_json::to_vec(&cp).expect("a checkpoint serialises");
-        if let Err(e) = self.snapshots.save(&checkpoint_name(id), &bytes) {
+        let name = checkpoint_name(id);
+        if let Err(e) = self.io(move |s| s.save(&name, &bytes)).await {
             // The next save covers it; a crash before then sends again.
             tracing::warn!(subscription = %id, error = %e, "cannot save a webhook checkpoint");
         }
@@ -287,7 +317,7 @@ impl Outbox {
             let after = Position::new(cp.position);
             if reached <= after {
                 if cp != saved.0 {
-                    self.save(id, cp);
+                    self.save(id, cp).await;
                     saved = (cp, Instant::now());
                 }
                 if wake.changed().await.is_err() {
@@ -319,7 +349,7 @@ impl Outbox {
                     position: n.position.raw(),
                     events: n.event_number,
                 };
-                self.save(id, cp);
+                self.save(id, cp).await;
                 saved = (cp, Instant::now());
                 let next = notices.get(i + 1).map(|n| n.recorded_at);
                 self.app.telemetry.webhooks.update(id, |s| {
@@ -330,7 +360,7 @@ impl Outbox {
             }
             cp.position = cp.position.max(scanned.raw());
             if cp != saved.0 && saved.1.elapsed() >= SAVE_SKIPPED_EVERY {
-                self.save(id, cp);
+                self.save(id, cp).await;
                 saved = (cp, Instant::now());
             }
         }

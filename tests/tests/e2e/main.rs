@@ -30,3 +30,4 @@ mod replicas_live;
 mod serve;
 mod tokens;
 mod webhooks;
+mod webhooks_replicas;

@@ -16,13 +16,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const ORG: &str = "0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a70";
-const SECRET: &str = "e2e-webhook-secret-0123456789abcdef-xyz";
-const PUBLIC: &str = "http://careledger.test";
+pub(crate) const ORG: &str = "0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a70";
+pub(crate) const SECRET: &str = "e2e-webhook-secret-0123456789abcdef-xyz";
+pub(crate) const PUBLIC: &str = "http://careledger.test";
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Got {
+pub(crate) struct Got {
     idempotency: String,
     signature: String,
     body: Vec<u8>,
@@ -30,14 +30,14 @@ struct Got {
 
 /// An HTTP receiver on 127.0.0.1: answers 500 to the first `fail` requests,
 /// then 200, each after `delay`.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     got: Arc<Mutex<Vec<Got>>>,
     fail: Arc<AtomicU32>,
 }
 
 impl Receiver {
-    fn start(fail: u32, delay: Duration) -> Self {
+    pub(crate) fn start(fail: u32, delay: Duration) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/notify", listener.local_addr().unwrap());
         let got = Arc::new(Mutex::new(Vec::new()));
@@ -84,12 +84,12 @@ impl Receiver {
         Receiver { url, got, fail }
     }
 
-    fn got(&self) -> Vec<Got> {
+    pub(crate) fn got(&self) -> Vec<Got> {
         self.got.lock().unwrap().clone()
     }
 
     /// Waits until `n` distinct idempotency ids were taken (answered 200).
-    fn wait_for_distinct(&self, n: usize) -> Vec<Got> {
+    pub(crate) fn wait_for_distinct(&self, n: usize) -> Vec<Got> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let got = self.got();
@@ -106,7 +106,7 @@ impl Receiver {
 }
 
 /// HMAC-SHA256, written out from RFC 2104 (independent of the server's).
-fn hmac_sha256(key: &[u8], message: &[u8]) -> String {
+pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> String {
     let mut k = [0u8; 64];
     if key.len() > 64 {
         k[..32].copy_from_slice(&Sha256::digest(key));
@@ -125,7 +125,7 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> String {
     outer.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn subscribe(s: &Server, endpoint: &str) -> String {
+pub(crate) fn subscribe(s: &Server, endpoint: &str) -> String {
     let v = s.admin_mutate(
         "createWebhookSubscription",
         json!({ "name": "Regional portal", "endpoint": endpoint, "secret": SECRET,
@@ -138,7 +138,7 @@ fn subscribe(s: &Server, endpoint: &str) -> String {
     v["webhookSubscription"]["id"].as_str().unwrap().to_string()
 }
 
-fn answer(s: &Server, step: &str, need_case: &str, referral: &str) {
+pub(crate) fn answer(s: &Server, step: &str, need_case: &str, referral: &str) {
     let mut input = json!({ "needCaseId": need_case, "referralId": referral });
     if step == "completeReferral" {
         input["outcome"] = json!("NEED_MET");
@@ -147,7 +147,7 @@ fn answer(s: &Server, step: &str, need_case: &str, referral: &str) {
     assert_eq!(v["userErrors"], json!([]), "{step}: {v}");
 }
 
-fn metric_line(s: &Server, name: &str, sub: &str) -> f64 {
+pub(crate) fn metric_line(s: &Server, name: &str, sub: &str) -> f64 {
     let text = s.http("/metrics", &[], None).body;
     text.lines()
         .find(|l| l.starts_with(name) && l.contains(sub))
@@ -174,7 +174,6 @@ fn a_receiver_gets_every_change_once_per_idempotency_id_across_a_kill_9() {
     let s = Server::start(data.path(), &ARGS);
     let service = service_of(&s, ORG);
     let sub = subscribe(&s, &receiver.url);
-    let task = |referral: &str| referral.replace('-', "");
 
     // Before the crash: a referral requested, accepted and started; another
     // site's referral (not for this subscription).
@@ -215,59 +214,9 @@ fn a_receiver_gets_every_change_once_per_idempotency_id_across_a_kill_9() {
 
     // Requested, accepted, started, completed; requested, accepted.
     let got = receiver.wait_for_distinct(6);
+    assert!(got.len() > taken_before);
     std::thread::sleep(Duration::from_millis(500));
-    let got_final = receiver.got();
-    assert!(got_final.len() >= got.len() && got.len() > taken_before);
-    let mut first_seen: Vec<String> = Vec::new();
-    let mut bodies: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    for g in &got_final {
-        assert_eq!(
-            g.signature,
-            format!("sha256={}", hmac_sha256(SECRET.as_bytes(), &g.body)),
-            "every notification is signed over its body"
-        );
-        let earlier = bodies
-            .entry(g.idempotency.clone())
-            .or_insert(g.body.clone());
-        assert_eq!(*earlier, g.body, "a repeat is the same notification");
-        if !first_seen.contains(&g.idempotency) {
-            first_seen.push(g.idempotency.clone());
-        }
-    }
-    assert_eq!(
-        first_seen.len(),
-        6,
-        "exactly the six changes: {first_seen:?}"
-    );
-    let mut expected_tasks = Vec::new();
-    for (i, id) in first_seen.iter().enumerate() {
-        let b: Value = serde_json::from_slice(&bodies[id]).unwrap();
-        assert_eq!(b["resourceType"], "Bundle");
-        assert_eq!(b["type"], "history");
-        let params = &b["entry"][0]["resource"]["parameter"];
-        assert_eq!(
-            params[0]["valueReference"]["reference"],
-            format!("Subscription/{sub}")
-        );
-        assert_eq!(
-            params[4]["valueString"],
-            (i + 1).to_string(),
-            "event numbers count on, in order, across the restart"
-        );
-        let url = b["entry"][1]["fullUrl"].as_str().unwrap().to_string();
-        assert!(url.starts_with(&format!("{PUBLIC}/fhir/Task/")), "{url}");
-        assert!(b["entry"][1].get("resource").is_none(), "id-only");
-        expected_tasks.push(url);
-    }
-    let positions: Vec<u64> = first_seen
-        .iter()
-        .map(|id| id.split_once('.').unwrap().1.parse().unwrap())
-        .collect();
-    assert!(positions.windows(2).all(|p| p[0] < p[1]), "log order");
-    for (i, url) in expected_tasks.iter().enumerate() {
-        let r = if i < 4 { &r1 } else { &r2 };
-        assert!(url.ends_with(&task(r)), "{i}: {url}");
-    }
+    verify(&receiver.got(), &sub, &[&r1, &r1, &r1, &r1, &r2, &r2]);
     // Caught up on the restarted server: nothing waits, nothing fails.
     assert_eq!(metric_line(&s, "careledger_webhook_lag_seconds", &sub), 0.0);
     assert_eq!(
@@ -284,6 +233,57 @@ fn a_receiver_gets_every_change_once_per_idempotency_id_across_a_kill_9() {
         !s.http("/metrics", &[], None).body.contains(SECRET),
         "the secret never shows"
     );
+}
+
+/// What `got` holds is, in order of first arrival, one notification per change
+/// of `referrals` (one entry per change, naming its referral), numbered 1, 2, …
+/// in log order, each signed over its body; a repeat has the same id and bytes.
+pub(crate) fn verify(got: &[Got], sub: &str, referrals: &[&String]) {
+    let mut first_seen: Vec<String> = Vec::new();
+    let mut bodies: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for g in got {
+        assert_eq!(
+            g.signature,
+            format!("sha256={}", hmac_sha256(SECRET.as_bytes(), &g.body)),
+            "every notification is signed over its body"
+        );
+        let earlier = bodies
+            .entry(g.idempotency.clone())
+            .or_insert(g.body.clone());
+        assert_eq!(*earlier, g.body, "a repeat is the same notification");
+        if !first_seen.contains(&g.idempotency) {
+            first_seen.push(g.idempotency.clone());
+        }
+    }
+    assert_eq!(
+        first_seen.len(),
+        referrals.len(),
+        "exactly one notification per change: {first_seen:?}"
+    );
+    for (i, (id, referral)) in first_seen.iter().zip(referrals).enumerate() {
+        let b: Value = serde_json::from_slice(&bodies[id]).unwrap();
+        assert_eq!(b["resourceType"], "Bundle");
+        assert_eq!(b["type"], "history");
+        let params = &b["entry"][0]["resource"]["parameter"];
+        assert_eq!(
+            params[0]["valueReference"]["reference"],
+            format!("Subscription/{sub}")
+        );
+        assert_eq!(
+            params[4]["valueString"],
+            (i + 1).to_string(),
+            "event numbers count on, in order, across restarts"
+        );
+        let url = b["entry"][1]["fullUrl"].as_str().unwrap();
+        assert!(url.starts_with(&format!("{PUBLIC}/fhir/Task/")), "{url}");
+        assert!(url.ends_with(&referral.replace('-', "")), "{i}: {url}");
+        assert!(b["entry"][1].get("resource").is_none(), "id-only");
+    }
+    let positions: Vec<u64> = first_seen
+        .iter()
+        .map(|id| id.split_once('.').unwrap().1.parse().unwrap())
+        .collect();
+    assert!(positions.windows(2).all(|p| p[0] < p[1]), "log order");
 }
 
 /// Refused subscriptions are user errors that write nothing; others than
