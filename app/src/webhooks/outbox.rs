@@ -12,7 +12,7 @@
 //! the next waits until the receiver has taken the previous one, which is retried
 //! with capped exponential backoff ([`Backoff`]) for as long as it takes. Only
 //! then does the checkpoint move (saved at once). Progress over events that
-//! concern the subscription not is saved at most once a second. After a crash the
+//! notify nothing is saved at most once a second. After a crash the
 //! worker resumes from its checkpoint: a notification may be sent again, with
 //! the same idempotency id, event number and body, but none is lost.
 //!

@@ -12,7 +12,9 @@ use crate::{Access, App, AppError, CommandContext, Ports, Settings};
 use careledger_domain::directory::{Capacity, DirectoryAction};
 use careledger_domain::future::BoxFuture;
 use careledger_domain::ids::{NeedCaseId, OrganisationId, RecipientId, ReferralId, ServiceId};
-use careledger_domain::need_case::{NeedCaseAction, Outcome, ReferralStatus, SuggestedService};
+use careledger_domain::need_case::{
+    NeedCaseAction, Outcome, ReferralStatus, ShareConsent, SuggestedService,
+};
 use careledger_domain::recipient::{RecipientKind, RegisterCareRecipient};
 use careledger_domain::store::{Actor, EventStore, Position, Role, SnapshotStore};
 use careledger_domain::values::*;
@@ -222,6 +224,10 @@ impl World {
 
     /// Identify, suggest, request at site `s`: one referral move.
     async fn refer(&self, s: &str) -> (NeedCaseId, ReferralId) {
+        self.refer_with(s, ShareConsent::ReferralOnly).await
+    }
+
+    async fn refer_with(&self, s: &str, consent: ShareConsent) -> (NeedCaseId, ReferralId) {
         let c = self.coordinator(s);
         let reg = RegisterCareRecipient {
             recipient: RecipientId::from_uuid(Uuid::now_v7()),
@@ -260,7 +266,7 @@ impl World {
         let request = NeedCaseAction::RequestReferral {
             referral,
             service: self.service,
-            consent: careledger_domain::need_case::ShareConsent::ReferralOnly,
+            consent,
         };
         self.act(s, id, request).await;
         (id, referral)
@@ -458,7 +464,8 @@ async fn notifications_follow_the_filter_in_log_order_once_each() {
 }
 
 /// A receiver that fails gets the same notification again, after growing
-/// delays, and the next one only once it took the first; failures are counted.
+/// delays, and the next one only once it took the first; failures are counted;
+/// a change that moves no referral is not notified.
 #[tokio::test]
 async fn a_failing_notification_is_retried_and_holds_back_the_next() {
     let w = world().await;
@@ -467,7 +474,16 @@ async fn a_failing_notification_is_retried_and_holds_back_the_next() {
         fail: Mutex::new(3),
         ..Default::default()
     });
-    let (n1, r1) = w.refer("be-liege").await;
+    let (n1, r1) = w
+        .refer_with("be-liege", ShareConsent::ReferralAndContact)
+        .await;
+    // A consent withdrawal moves no referral: it notifies nothing.
+    w.act(
+        "be-liege",
+        n1,
+        NeedCaseAction::WithdrawConsent { referral: r1 },
+    )
+    .await;
     let (n2, r2) = w.refer("be-liege").await;
     let (task, _lead) = start(w.outbox(receiver.clone(), Arc::new(Snapshots::default())));
     let seen = receiver.wait_for(5).await;

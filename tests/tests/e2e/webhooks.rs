@@ -286,8 +286,8 @@ pub(crate) fn verify(got: &[Got], sub: &str, referrals: &[&String]) {
     assert!(positions.windows(2).all(|p| p[0] < p[1]), "log order");
 }
 
-/// Refused subscriptions are user errors that write nothing; others than
-/// administrators are refused before anything is read.
+/// Refused subscriptions are user errors that write nothing and never quote the
+/// secret (who may manage them at all is the matrix's: administrators only).
 #[test]
 fn bad_subscriptions_are_refused_and_write_nothing() {
     let data = tempfile::tempdir().unwrap();
