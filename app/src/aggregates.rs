@@ -78,6 +78,25 @@ impl StreamAggregate for careledger_domain::credential::ApiKey {
     }
 }
 
+impl StreamAggregate for careledger_domain::webhook::WebhookSubscription {
+    fn event_of(e: &DomainEvent) -> Option<&careledger_domain::webhook::WebhookEvent> {
+        match e {
+            DomainEvent::Webhook(e) => Some(e),
+            _ => None,
+        }
+    }
+    fn wrap(e: careledger_domain::webhook::WebhookEvent) -> DomainEvent {
+        DomainEvent::Webhook(e)
+    }
+    fn refusal(e: careledger_domain::webhook::WebhookError) -> AppError {
+        AppError::rejected(e.field(), e.code(), e.to_string())
+    }
+    /// Webhook subscriptions belong to no site.
+    fn site(&self) -> Option<SiteId> {
+        None
+    }
+}
+
 impl StreamAggregate for Service {
     fn event_of(e: &DomainEvent) -> Option<&ServiceEvent> {
         match e {

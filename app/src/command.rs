@@ -259,13 +259,25 @@ impl App {
             }
 
             let occurred_at = ctx.occurred_at.unwrap_or(now);
-            let events = state
-                .decide(&Command {
-                    action: action.clone(),
-                    occurred_at,
-                    now,
-                })
-                .map_err(A::refusal)?;
+            let decided = state.decide(&Command {
+                action: action.clone(),
+                occurred_at,
+                now,
+            });
+            // A refusal, or "nothing to change", judged on a cached copy may be
+            // the copy's fault (another server moved the record since): judge
+            // again on the stream as stored before answering.
+            let events = match decided {
+                Err(_) if !fresh => {
+                    fresh = true;
+                    continue;
+                }
+                Ok(e) if e.is_empty() && !fresh => {
+                    fresh = true;
+                    continue;
+                }
+                d => d.map_err(A::refusal)?,
+            };
             if events.is_empty() {
                 // Nothing to change (an update that says what is already known).
                 let position = history.last().map_or(Position::START, |e| e.position);
@@ -569,6 +581,38 @@ mod tests {
         assert_eq!(again.position, first.position);
         let stored = a.store.read_stream(stream, 0, 100).await.unwrap();
         assert_eq!(stored.len(), 5, "nothing written twice, nothing lost");
+    }
+
+    /// A command the stale copy would refuse (b's copy has no suggestion yet, so
+    /// a referral "needs a suggestion first") is judged again on the stream as
+    /// stored, where it is allowed: no false refusal from another server's move.
+    #[tokio::test]
+    async fn a_refusal_judged_on_a_stale_copy_is_judged_again_on_the_stored_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, _store) = two_apps(dir.path());
+        let id = need_case(&a).await;
+        let stream = StreamName::need_case(id);
+        b.read_stream(&stream).await.unwrap();
+        let suggested = a
+            .execute::<NeedCase>(stream.clone(), suggest(), &ctx(None, None), |_| Ok(()))
+            .await
+            .unwrap();
+        let service = match &suggested.history.last().unwrap().event {
+            careledger_domain::DomainEvent::NeedCase(
+                careledger_domain::need_case::NeedCaseEvent::ServicesSuggested(s),
+            ) => s.suggestions[0].service,
+            other => panic!("{other:?}"),
+        };
+        let refer = NeedCaseAction::RequestReferral {
+            referral: careledger_domain::ids::ReferralId::from_uuid(Uuid::now_v7()),
+            service,
+            consent: careledger_domain::need_case::ShareConsent::ReferralOnly,
+        };
+        let x = b
+            .execute::<NeedCase>(stream.clone(), refer, &ctx(None, None), |_| Ok(()))
+            .await
+            .expect("refused on b's stale copy");
+        assert_eq!(x.history.len(), 3);
     }
 
     /// Many concurrent commands on one need case: each is decided on the state

@@ -36,6 +36,7 @@ pub mod personal;
 pub mod policy;
 pub mod projection;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use aggregates::{StreamAggregate, fold};
 pub use command::{CommandContext, Executed, StreamCache};
@@ -68,6 +69,9 @@ pub struct Settings {
     /// What answer links are signed with (from `--answer-link-secret`, or
     /// derived from the disclosure secret).
     pub answer_links: answer_link::LinkKey,
+    /// The URL schemes webhook subscriptions may use: those the edge's HTTP
+    /// client delivers to.
+    pub webhook_schemes: &'static [&'static str],
 }
 
 impl Default for Settings {
@@ -83,6 +87,7 @@ impl Default for Settings {
             unanswered_days: 5,
             disclosure: CellKeyMethod::new(&secret),
             answer_links: answer_link::LinkKey::default(),
+            webhook_schemes: &["http"],
         }
     }
 }

@@ -97,10 +97,12 @@ pub enum Action {
     /// Read the recipient's contact details on a referral addressed to one's
     /// organisation (only with consent, while the referral is open).
     ReadReferralContact,
+    /// Create, list and delete webhook subscriptions (issue 17).
+    ManageWebhooks,
 }
 
 impl Action {
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Action::ReadCasework,
         Action::WriteCasework,
         Action::ReadPersonalData,
@@ -118,6 +120,7 @@ impl Action {
         Action::ReadReferralNotes,
         Action::WriteReferralNote,
         Action::ReadReferralContact,
+        Action::ManageWebhooks,
     ];
 
     /// Whether the action concerns a site's data (then the caller's sites bound it).
@@ -174,6 +177,7 @@ impl Action {
             Action::ManageDirectory => "only administrators manage the service directory",
             Action::ManageCredentials => "only administrators manage API keys",
             Action::EraseRecipient => "only administrators erase care recipients",
+            Action::ManageWebhooks => "only administrators manage webhook subscriptions",
         }
     }
 }
@@ -195,7 +199,7 @@ pub const fn allowed(role: Role, action: Action) -> bool {
             !matches!(role, R::ExternalApp | R::Provider)
         }
         A::ReadAuditTrail => matches!(role, R::QualityManager | R::Admin | R::System),
-        A::ManageDirectory | A::ManageCredentials | A::EraseRecipient => {
+        A::ManageDirectory | A::ManageCredentials | A::EraseRecipient | A::ManageWebhooks => {
             matches!(role, R::Admin | R::System)
         }
         A::AnswerReferral => matches!(role, R::Coordinator | R::Provider | R::System),
@@ -323,6 +327,7 @@ mod tests {
             (A::ReadReferralNotes, [true, false, false, false, true]),
             (A::WriteReferralNote, [true, false, false, false, true]),
             (A::ReadReferralContact, [false, false, false, false, true]),
+            (A::ManageWebhooks, [false, false, false, true, false]),
         ];
         assert_eq!(expected.len(), Action::ALL.len());
         let roles = [

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Debug, Default)]
 pub struct Telemetry {
     events_appended: AtomicU64,
+    /// The webhook outbox's deliveries, failures and lag, per subscription.
+    pub webhooks: crate::webhooks::stats::WebhookStats,
 }
 
 impl Telemetry {

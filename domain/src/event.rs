@@ -4,6 +4,7 @@ use crate::credential::CredentialEvent;
 use crate::directory::ServiceEvent;
 use crate::need_case::NeedCaseEvent;
 use crate::recipient::RecipientEvent;
+use crate::webhook::WebhookEvent;
 
 /// Every event of every aggregate. The variant names of the inner enums are the
 /// stored event type names (`NeedIdentified`, `ReferralAccepted`, …).
@@ -13,6 +14,7 @@ pub enum DomainEvent {
     NeedCase(NeedCaseEvent),
     Service(ServiceEvent),
     Credential(CredentialEvent),
+    Webhook(WebhookEvent),
 }
 
 impl DomainEvent {
@@ -33,6 +35,10 @@ impl DomainEvent {
             DomainEvent::Credential(e) => match e {
                 CredentialEvent::ApiKeyIssued(_) => "ApiKeyIssued",
                 CredentialEvent::ApiKeyRevoked(_) => "ApiKeyRevoked",
+            },
+            DomainEvent::Webhook(e) => match e {
+                WebhookEvent::WebhookSubscriptionCreated(_) => "WebhookSubscriptionCreated",
+                WebhookEvent::WebhookSubscriptionDeleted(_) => "WebhookSubscriptionDeleted",
             },
             DomainEvent::NeedCase(e) => match e {
                 N::NeedIdentified(_) => "NeedIdentified",
@@ -76,5 +82,11 @@ impl From<ServiceEvent> for DomainEvent {
 impl From<CredentialEvent> for DomainEvent {
     fn from(e: CredentialEvent) -> Self {
         DomainEvent::Credential(e)
+    }
+}
+
+impl From<WebhookEvent> for DomainEvent {
+    fn from(e: WebhookEvent) -> Self {
+        DomainEvent::Webhook(e)
     }
 }

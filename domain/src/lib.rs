@@ -32,6 +32,7 @@ pub mod recipient;
 pub mod region;
 pub mod store;
 pub mod values;
+pub mod webhook;
 
 pub use aggregate::{Aggregate, Command};
 pub use event::DomainEvent;

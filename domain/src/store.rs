@@ -53,6 +53,10 @@ impl StreamName {
     pub fn api_key(id: uuid::Uuid) -> Self {
         Self(format!("apikey-{id}"))
     }
+    /// A webhook subscription's stream.
+    pub fn webhook(id: uuid::Uuid) -> Self {
+        Self(format!("webhook-{id}"))
+    }
     pub fn as_str(&self) -> &str {
         &self.0
     }

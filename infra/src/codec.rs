@@ -12,6 +12,7 @@ use careledger_domain::directory::ServiceEvent;
 use careledger_domain::need_case::NeedCaseEvent;
 use careledger_domain::recipient::RecipientEvent;
 use careledger_domain::store::StoreError;
+use careledger_domain::webhook::WebhookEvent;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -101,6 +102,8 @@ event_table! {
     ServiceRetired: Service::ServiceEvent = 1,
     ApiKeyIssued: Credential::CredentialEvent = 1,
     ApiKeyRevoked: Credential::CredentialEvent = 1,
+    WebhookSubscriptionCreated: Webhook::WebhookEvent = 1,
+    WebhookSubscriptionDeleted: Webhook::WebhookEvent = 1,
 }
 
 /// Encoder/decoder with its upcasting chain.
@@ -224,7 +227,7 @@ mod tests {
     fn the_event_table_covers_every_type_name_the_domain_uses() {
         // A type name missing from the table would panic in `encode`; this keeps
         // the table and `DomainEvent::event_type` in step.
-        assert_eq!(EVENT_TYPES.len(), 23);
+        assert_eq!(EVENT_TYPES.len(), 25);
         for t in EVENT_TYPES {
             let expected = if *t == "ServicesSuggested" { 2 } else { 1 };
             assert_eq!(current_schema_version(t), Some(expected), "{t}");

@@ -242,6 +242,9 @@ pub struct Casework {
     /// Notes on referrals, sealed, by need case (see [`notes`]).
     #[serde(default)]
     notes: BTreeMap<NeedCaseId, Vec<notes::NoteView>>,
+    /// Webhook subscriptions by id (see [`webhooks`]).
+    #[serde(default)]
+    webhooks: BTreeMap<uuid::Uuid, webhooks::WebhookView>,
 }
 
 /// An API key as the API and the authentication check see it.
@@ -283,7 +286,7 @@ fn referral_of(ev: &NeedCaseEvent) -> Option<ReferralId> {
 }
 
 /// The snapshot format; a snapshot of another format is discarded and rebuilt.
-const SNAPSHOT_FORMAT: u32 = 7;
+const SNAPSHOT_FORMAT: u32 = 8;
 
 #[derive(Serialize)]
 struct SnapshotOut<'a> {
@@ -469,6 +472,7 @@ impl Casework {
                     }
                 }
             }
+            DomainEvent::Webhook(ev) => self.webhook_event(ev, e),
             DomainEvent::Service(ev) => {
                 if let Some(id) = e
                     .stream
@@ -652,6 +656,7 @@ impl Casework {
 pub mod inbox;
 pub mod notes;
 pub mod referral_log;
+pub mod webhooks;
 
 #[cfg(test)]
 mod tests;

@@ -30,6 +30,7 @@ pub mod node;
 pub mod provider;
 pub mod status;
 pub mod support;
+pub mod webhooks;
 
 use async_graphql::Schema;
 use careledger_app::App;
@@ -48,6 +49,7 @@ pub struct Query(
     equity::EquityQuery,
     credentials::CredentialQuery,
     provider::ProviderQuery,
+    webhooks::WebhookQuery,
 );
 
 /// Every mutation: the lifecycle commands, notes on referrals, the directory's,
@@ -59,6 +61,7 @@ pub struct Mutation(
     casework::links::LinkMutation,
     directory::mutation::DirectoryMutation,
     credentials::CredentialMutation,
+    webhooks::WebhookMutation,
 );
 
 /// Every subscription (served over WebSocket): live referral and worklist changes.

@@ -176,6 +176,11 @@ impl Metrics {
         }
     }
 
+    /// Adds a collector read at each scrape (e.g. the webhook outbox's figures).
+    pub fn register_collector(&mut self, collector: Box<dyn Collector>) {
+        self.registry.register_collector(collector);
+    }
+
     pub fn start_request(&self) -> InFlight<'_> {
         self.in_flight.inc();
         InFlight(self)

@@ -3,6 +3,7 @@
 //! (`/metrics`). They share nothing with GraphQL but the application.
 
 pub mod metrics;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::State;

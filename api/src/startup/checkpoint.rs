@@ -16,7 +16,8 @@ const LEAD_RETRY: Duration = Duration::from_secs(1);
 /// server holding the projection's advisory lock saves (the others keep their
 /// in-memory copy current from the log and ask to lead every second); when the
 /// leader dies its session ends, the lock is released, and another takes over and
-/// saves at once.
+/// saves at once. `leading_now` follows whether this server leads (the webhook
+/// outbox runs only while it does).
 pub async fn checkpoint_loop(
     mut stop: tokio::sync::oneshot::Receiver<()>,
     store: Store,
@@ -24,6 +25,7 @@ pub async fn checkpoint_loop(
     snapshots: Arc<dyn SnapshotStore>,
     metrics: Arc<Metrics>,
     every: Duration,
+    leading_now: tokio::sync::watch::Sender<bool>,
 ) {
     let mut lead: Option<careledger_infra::postgres::Leadership> = None;
     let mut saved = projector.position();
@@ -63,6 +65,8 @@ pub async fn checkpoint_loop(
             }
         };
         metrics.set_leader(leading);
+        // The webhook outbox delivers from the leading server only.
+        leading_now.send_if_modified(|l| std::mem::replace(l, leading) != leading);
         let due = became || last_save.elapsed() >= every;
         if leading
             && due

@@ -152,6 +152,17 @@ pub struct ServeArgs {
     /// (`/answer/…`) the coordinator's client completes.
     #[arg(long, env = "CARELEDGER_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// The first delay before a failed webhook notification is sent again; it
+    /// doubles after each failure in a row, up to `--webhook-retry-max-ms`.
+    #[arg(long, env = "CARELEDGER_WEBHOOK_RETRY_FIRST_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub webhook_retry_first_ms: u64,
+    /// The longest delay between two attempts to send a webhook notification.
+    #[arg(long, env = "CARELEDGER_WEBHOOK_RETRY_MAX_MS", default_value_t = 300_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    pub webhook_retry_max_ms: u64,
+    /// How long a webhook receiver may take to answer (connecting included);
+    /// past it the attempt failed and is retried.
+    #[arg(long, env = "CARELEDGER_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub webhook_timeout_ms: u64,
     /// Once bound, write `{"addr", "admin_token", "pid"}` as one JSON line to this
     /// file (mode 0600; replaced whole), for supervisors and test harnesses.
     #[arg(long, env = "CARELEDGER_READY_FILE")]

@@ -14,6 +14,7 @@ pub mod config;
 pub mod secrets;
 pub mod signals;
 pub mod store;
+pub mod webhooks;
 
 use crate::http::tokens::{TokenKey, admin_claims, expiry_text};
 use crate::http::{HttpState, router};
@@ -102,6 +103,7 @@ impl Application {
                 &args.disclosure,
                 &args.store.data_dir,
             )?,
+            webhook_schemes: webhooks::HttpSender::SCHEMES,
         };
         let app = Arc::new(App::new(
             Ports {
@@ -147,8 +149,10 @@ impl Application {
         // This server's own registry (no global one): requests, latencies, and
         // the events this application appended, read at each scrape.
         let metrics = {
-            let app = app.clone();
-            Metrics::new(move || app.telemetry.events_appended())
+            let appended = app.clone();
+            let mut m = Metrics::new(move || appended.telemetry.events_appended());
+            m.register_collector(crate::ops::webhooks::collector(app.clone()));
+            m
         };
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
@@ -231,6 +235,8 @@ impl Application {
             None => Ok(()),
         };
         let (stop_checkpoints, stop) = tokio::sync::oneshot::channel();
+        let (leading, leading_now) =
+            tokio::sync::watch::channel(matches!(self.opened, Store::Sqlite(_)));
         let checkpoints = tokio::spawn(checkpoint::checkpoint_loop(
             stop,
             self.opened.clone(),
@@ -238,7 +244,28 @@ impl Application {
             self.snapshots.clone(),
             self.metrics.clone(),
             Duration::from_secs(args.checkpoint_secs),
+            leading,
         ));
+        // Webhook notifications: the log is the outbox (careledger_app::webhooks).
+        let outbox = tokio::spawn(
+            careledger_app::webhooks::outbox::Outbox::new(
+                self.app.clone(),
+                Arc::new(webhooks::HttpSender {
+                    timeout: Duration::from_millis(args.webhook_timeout_ms),
+                }),
+                self.snapshots.clone(),
+                careledger_app::webhooks::outbox::OutboxSettings {
+                    fhir_base: webhooks::fhir_base(args.public_url.as_deref(), self.addr),
+                    backoff: careledger_app::webhooks::outbox::Backoff {
+                        first: Duration::from_millis(args.webhook_retry_first_ms),
+                        max: Duration::from_millis(
+                            args.webhook_retry_max_ms.max(args.webhook_retry_first_ms),
+                        ),
+                    },
+                },
+            )
+            .run(leading_now),
+        );
         let limits = crate::http::limits::Limits {
             rate_per_sec: f64::from(args.rate_limit),
             burst: f64::from(args.rate_limit_burst),
@@ -303,6 +330,10 @@ impl Application {
         }
 
         tracing::info!("shutting down");
+        // A notification cut off here is sent again after the restart (same
+        // idempotency id): its checkpoint moves only once it was taken.
+        outbox.abort();
+        let _ = outbox.await;
         // Let the projection fold everything committed, then save its checkpoint
         // (the loop saves it if this process leads, then gives the lead up).
         let head = self.app.store.head().await.unwrap_or(Position::START);

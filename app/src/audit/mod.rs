@@ -32,6 +32,7 @@ use careledger_domain::credential::CredentialEvent;
 use careledger_domain::directory::ServiceEvent;
 use careledger_domain::need_case::NeedCaseEvent;
 use careledger_domain::recipient::RecipientEvent;
+use careledger_domain::webhook::WebhookEvent;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -45,6 +46,7 @@ pub fn record_fields(event: &DomainEvent) -> Value {
         D::NeedCase(n) => serde_json::to_value(n),
         D::Service(x) => serde_json::to_value(x),
         D::Credential(x) => serde_json::to_value(x),
+        D::Webhook(x) => serde_json::to_value(x),
     }
     .unwrap_or(Value::Null);
     let mut data = match tagged {
@@ -60,6 +62,12 @@ pub fn record_fields(event: &DomainEvent) -> Value {
         }
         if let D::NeedCase(NeedCaseEvent::ReferralNoteAdded(_)) = event {
             m.insert("text".into(), "sealed".into());
+        }
+        // A webhook subscription's history: its secret is sealed, never shown.
+        if let D::Webhook(_) = event
+            && m.remove("secret").is_some()
+        {
+            m.insert("secret".into(), "sealed".into());
         }
     }
     data
@@ -184,6 +192,18 @@ pub fn lifecycle_fields(event: &DomainEvent) -> Value {
                 object([("key_id", to(&x.key_id)), ("name", to(&x.name))])
             }
             CredentialEvent::ApiKeyRevoked(x) => object([("key_id", to(&x.key_id))]),
+        },
+        // A subscription's configuration names systems, not people; its secret
+        // is sealed and never shown.
+        DomainEvent::Webhook(e) => match e {
+            WebhookEvent::WebhookSubscriptionCreated(x) => object([
+                ("subscription_id", to(&x.subscription_id)),
+                ("name", to(&x.name)),
+                ("filter", to(&x.filter)),
+            ]),
+            WebhookEvent::WebhookSubscriptionDeleted(x) => {
+                object([("subscription_id", to(&x.subscription_id))])
+            }
         },
     }
 }

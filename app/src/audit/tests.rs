@@ -56,6 +56,10 @@ fn credential(t: &str, f: Value) -> DomainEvent {
     DomainEvent::Credential(decode(t, f))
 }
 
+fn webhook(t: &str, f: Value) -> DomainEvent {
+    DomainEvent::Webhook(decode(t, f))
+}
+
 /// Which variant an event is: a new variant does not compile until it is listed
 /// here, and then the test fails until it has a fixture.
 fn variant(e: &DomainEvent) -> usize {
@@ -64,6 +68,7 @@ fn variant(e: &DomainEvent) -> usize {
     use NeedCaseEvent as N;
     use RecipientEvent as R;
     use ServiceEvent as S;
+    use careledger_domain::webhook::WebhookEvent as W;
     match e {
         D::Recipient(R::CareRecipientRegistered(_)) => 0,
         D::Recipient(R::CareRecipientErased(_)) => 1,
@@ -88,9 +93,11 @@ fn variant(e: &DomainEvent) -> usize {
         D::NeedCase(N::ReferralConsentWithdrawn(_)) => 20,
         D::NeedCase(N::ReferralNoteAdded(_)) => 21,
         D::NeedCase(N::AnswerLinkIssued(_)) => 22,
+        D::Webhook(W::WebhookSubscriptionCreated(_)) => 23,
+        D::Webhook(W::WebhookSubscriptionDeleted(_)) => 24,
     }
 }
-const VARIANTS: usize = 23;
+const VARIANTS: usize = 25;
 
 /// One event of every type, as stored (stratifiers, sealed data, a hash, the
 /// matcher's stratifier-derived reasons and scores included), with the lifecycle
@@ -244,6 +251,32 @@ fn every_event() -> Vec<(DomainEvent, Value)> {
         (
             credential("ApiKeyRevoked", json!({ "key_id": KEY })),
             json!({ "key_id": KEY }),
+        ),
+        (
+            webhook(
+                "WebhookSubscriptionCreated",
+                json!({
+                    "subscription_id": KEY,
+                    "name": "Regional portal",
+                    "endpoint": "http://127.0.0.1:9/hook?token=abc",
+                    "filter": { "requester_sites": ["be-a"], "statuses": ["accepted"] },
+                    "secret": sealed,
+                }),
+            ),
+            // The endpoint may carry a receiver's token in its query; the secret
+            // is sealed: neither is shown.
+            json!({
+                "subscription_id": KEY,
+                "name": "Regional portal",
+                "filter": { "requester_sites": ["be-a"], "statuses": ["accepted"] },
+            }),
+        ),
+        (
+            webhook(
+                "WebhookSubscriptionDeleted",
+                json!({ "subscription_id": KEY }),
+            ),
+            json!({ "subscription_id": KEY }),
         ),
         (
             need(

@@ -91,6 +91,7 @@ impl App {
     ) -> Result<Vec<RecordedEvent>, AppError> {
         let action = match stream.category() {
             "apikey" => Action::ManageCredentials,
+            "webhook" => Action::ManageWebhooks,
             "service" => Action::ReadDirectoryHistory,
             _ => Action::ReadCasework,
         };

@@ -87,6 +87,12 @@ impl Server {
         Self::attach(running, &ready, token.to_string())
     }
 
+    /// As [`Self::restart`], with `args`.
+    pub fn restart_with(data_dir: &Path, token: &str, args: &[&str]) -> Self {
+        let (running, ready) = Running::start_serving(args, data_dir, Duration::from_secs(120));
+        Self::attach(running, &ready, token.to_string())
+    }
+
     fn attach(running: Running, ready: &Ready, token: String) -> Self {
         let base = format!("http://{}", ready.addr);
         Server {

@@ -32,3 +32,5 @@ mod replicas;
 mod replicas_live;
 mod serve;
 mod tokens;
+mod webhooks;
+mod webhooks_replicas;

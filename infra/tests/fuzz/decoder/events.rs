@@ -514,6 +514,40 @@ pub(super) fn event_arms() -> Vec<BoxedStrategy<DomainEvent>> {
                 DomainEvent::Credential(CredentialEvent::ApiKeyRevoked(ApiKeyRevoked { key_id }))
             })
             .boxed(),
+        (
+            uuid(),
+            text(),
+            text(),
+            proptest::collection::vec(uuid(), 0..3),
+            proptest::collection::vec(site(), 0..3),
+            sealed(),
+        )
+            .prop_map(|(subscription_id, name, endpoint, owners, sites, secret)| {
+                use careledger_domain::ids::OrganisationId;
+                use careledger_domain::webhook::*;
+                DomainEvent::Webhook(WebhookEvent::WebhookSubscriptionCreated(
+                    WebhookSubscriptionCreated {
+                        subscription_id,
+                        name,
+                        endpoint,
+                        filter: WebhookFilter {
+                            owners: owners.into_iter().map(OrganisationId::from_uuid).collect(),
+                            requester_sites: sites,
+                            statuses: vec![careledger_domain::need_case::ReferralStatus::OnHold],
+                        },
+                        secret,
+                    },
+                ))
+            })
+            .boxed(),
+        uuid()
+            .prop_map(|subscription_id| {
+                use careledger_domain::webhook::*;
+                DomainEvent::Webhook(WebhookEvent::WebhookSubscriptionDeleted(
+                    WebhookSubscriptionDeleted { subscription_id },
+                ))
+            })
+            .boxed(),
     ];
     arms
 }

@@ -134,6 +134,9 @@ pub(super) fn rows() -> Vec<Row> {
         row("Query.apiKeys", ADMIN, |_| {
             query("{ apiKeys { id } }", json!({}))
         }),
+        row("Query.webhookSubscriptions", ADMIN, |_| {
+            query("{ webhookSubscriptions { id } }", json!({}))
+        }),
         // --- Case work -------------------------------------------------------------
         row("Mutation.registerCareRecipient", CASEWORK, |_| {
             mutation(
@@ -274,5 +277,31 @@ pub(super) fn rows() -> Vec<Row> {
         row("Mutation.revokeApiKey", ADMIN, |fx| {
             mutation("revokeApiKey", json!({ "apiKeyId": issue_key(fx.s).0 }))
         }),
+        row("Mutation.createWebhookSubscription", ADMIN, |_| {
+            mutation("createWebhookSubscription", webhook_input())
+        }),
+        row("Mutation.deleteWebhookSubscription", ADMIN, |fx| {
+            let v = fx.s.admin_mutate(
+                "createWebhookSubscription",
+                webhook_input(),
+                "webhookSubscription { id }",
+            );
+            assert_eq!(v["userErrors"], json!([]), "{v}");
+            mutation(
+                "deleteWebhookSubscription",
+                json!({ "subscriptionId": v["webhookSubscription"]["id"] }),
+            )
+        }),
     ]
+}
+
+/// A subscription whose filter no referral of the matrix passes (a site nobody
+/// works at), so nothing is ever sent to its endpoint.
+fn webhook_input() -> Value {
+    json!({
+        "name": format!("matrix {}", v7()),
+        "endpoint": "http://127.0.0.1:9/hook",
+        "secret": "matrix-secret-0123456789abcdef-0123456789",
+        "requesterSites": ["zz-nowhere"],
+    })
 }
