@@ -34,7 +34,7 @@ fn rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn generate(cases: usize) -> Vec<RecordedEvent> {
+pub(crate) fn generate(cases: usize) -> Vec<RecordedEvent> {
     let sites = [
         "be-leuven",
         "be-liege",

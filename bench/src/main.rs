@@ -52,6 +52,7 @@ struct Scale {
 }
 
 mod abuse;
+mod dashboard;
 mod equity;
 mod events;
 mod fhir;
@@ -106,6 +107,7 @@ fn main() {
         "subscription_fanout",
         "fhir_read",
         "fhir_export",
+        "dashboard_page",
     ]
     .into_iter()
     .any(wanted)
@@ -206,6 +208,15 @@ fn main() {
             )
             .await;
             clean(&dir, "graphql_query");
+        }
+        if wanted("dashboard_page") {
+            dashboard::dashboard_page(
+                &scenario_dir(&dir, "dashboard_page"),
+                if quick { 20_000 } else { 1_000_000 },
+                if quick { 40 } else { 200 },
+            )
+            .await;
+            clean(&dir, "dashboard_page");
         }
         if wanted("fhir_read") {
             fhir::fhir_read(

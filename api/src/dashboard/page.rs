@@ -177,7 +177,7 @@ pub struct Tables {
 /// The page's frame: language, title, the stylesheet, the body.
 pub fn frame(lang: Lang, title: &str, body: &str) -> String {
     format!(
-        "<!doctype html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{} — CareLedger</title><link rel=\"stylesheet\" href=\"/assets/dashboard.css\"></head><body>{}</body></html>\n",
+        "<!doctype html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{} — CareLedger</title><link rel=\"stylesheet\" href=\"/dashboard/style.css\"></head><body>{}</body></html>\n",
         lang.code(),
         esc(title),
         body

@@ -119,6 +119,25 @@ fn last_updated(v: &str) -> Result<careledger_app::fhir::referrals::TimeRange, S
 
 /// Parses a Task search's query string pairs (already percent-decoded).
 pub fn parse_task_search(pairs: &[(String, String)]) -> Result<TaskSearch, SearchError> {
+    parse_referral_search("Task", pairs)
+}
+
+/// Parses a search of a referral's resources (`Task`, `ServiceRequest`,
+/// `Consent`): the same parameters; `status` and `_include` are Task's only.
+pub fn parse_referral_search(
+    kind: &str,
+    pairs: &[(String, String)],
+) -> Result<TaskSearch, SearchError> {
+    if kind != "Task"
+        && let Some((k, _)) = pairs.iter().find(|(k, _)| k == "status" || k == "_include")
+    {
+        return Err(SearchError {
+            code: "not-supported",
+            message: format!(
+                "the search parameter '{k}' is supported on Task, not on {kind} (owner, requester, patient, _lastUpdated, _count are)"
+            ),
+        });
+    }
     let mut s = TaskSearch {
         count: DEFAULT_COUNT,
         ..TaskSearch::default()
@@ -223,12 +242,76 @@ pub fn parse_task_search(pairs: &[(String, String)]) -> Result<TaskSearch, Searc
                 return Err(SearchError {
                     code: "not-supported",
                     message: format!(
-                        "the search parameter '{other}' is not supported on Task (owner, requester, status, patient, _lastUpdated, _count, _include=Task:focus are)"
+                        "the search parameter '{other}' is not supported on {kind} (owner, requester, status, patient, _lastUpdated, _count, _include=Task:focus are, the last two and status on Task only)"
                     ),
                 });
             }
         }
         s.echo.push((k.clone(), v.clone()));
+    }
+    Ok(s)
+}
+
+/// A search of the other resource types: the one reference or id parameter
+/// each allows, `_count` and the page cursor.
+#[derive(Debug, Default)]
+pub struct SimpleSearch {
+    /// The value of the type's own parameter, if given.
+    pub value: Option<String>,
+    pub count: usize,
+    pub cursor: Option<String>,
+    pub echo: Vec<(String, String)>,
+}
+
+/// Parses a search of `kind` whose one parameter is `param` (`patient`,
+/// `organization`, `_id`), required or not.
+pub fn parse_simple_search(
+    kind: &str,
+    param: &str,
+    required: bool,
+    pairs: &[(String, String)],
+) -> Result<SimpleSearch, SearchError> {
+    let mut s = SimpleSearch {
+        count: DEFAULT_COUNT,
+        ..SimpleSearch::default()
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (k, v) in pairs {
+        if !seen.insert(k.as_str()) {
+            return Err(invalid(format!("the parameter '{k}' is given twice")));
+        }
+        if v.is_empty() {
+            return Err(invalid(format!("the parameter '{k}' has no value")));
+        }
+        match k.as_str() {
+            k if k == param => s.value = Some(v.clone()),
+            "_count" => {
+                s.count = match v.parse::<usize>() {
+                    Ok(n) if (1..=MAX_COUNT).contains(&n) => n,
+                    _ => return Err(invalid(format!("_count: '{v}' is not a page size from 1 to {MAX_COUNT}"))),
+                }
+            }
+            "_cursor" => {
+                s.cursor = Some(v.clone());
+                continue;
+            }
+            "_format" if matches!(v.as_str(), "json" | "application/fhir+json" | "application/json") => {}
+            other => {
+                return Err(SearchError {
+                    code: "not-supported",
+                    message: format!(
+                        "the search parameter '{other}' is not supported on {kind} ({param} and _count are)"
+                    ),
+                });
+            }
+        }
+        s.echo.push((k.clone(), v.clone()));
+    }
+    if required && s.value.is_none() {
+        return Err(SearchError {
+            code: "not-supported",
+            message: format!("a search of {kind} must name {param} (a search of them all is not served)"),
+        });
     }
     Ok(s)
 }

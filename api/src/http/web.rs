@@ -69,12 +69,6 @@ pub const ASSETS: &[Asset] = &[
         immutable: true,
     },
     Asset {
-        name: "dashboard.css",
-        content_type: CSS,
-        bytes: include_bytes!("../../web/dashboard.css"),
-        immutable: false,
-    },
-    Asset {
         name: "graphiql-start.js",
         content_type: JS,
         bytes: include_bytes!("../../web/graphiql-start.js"),

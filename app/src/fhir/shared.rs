@@ -41,3 +41,44 @@ impl App {
             .collect())
     }
 }
+
+impl App {
+    /// A page of the directory's services (of one organisation when named), in
+    /// id order after `after`; and whether more follow.
+    pub fn directory_services(
+        &self,
+        access: &Access,
+        organisation: Option<OrganisationId>,
+        after: Option<ServiceId>,
+        count: usize,
+    ) -> Result<(Vec<ServiceView>, bool), AppError> {
+        access.check(Action::ReadShared)?;
+        let m = self.projector.read();
+        let filter = ServiceFilter {
+            organisation,
+            ..ServiceFilter::default()
+        };
+        let page = m.directory().search(&filter, count, after);
+        Ok((page.items.into_iter().cloned().collect(), page.has_next))
+    }
+
+    /// Every organisation the directory names, in id order, with its services.
+    pub fn organisations(
+        &self,
+        access: &Access,
+    ) -> Result<Vec<(OrganisationId, Vec<ServiceView>)>, AppError> {
+        access.check(Action::ReadShared)?;
+        let m = self.projector.read();
+        let all = m
+            .directory()
+            .search(&ServiceFilter::default(), usize::MAX - 1, None);
+        let mut by: std::collections::BTreeMap<OrganisationId, Vec<ServiceView>> =
+            std::collections::BTreeMap::new();
+        for v in all.items {
+            if let Some(o) = v.state.data().and_then(|d| d.profile.organisation_id) {
+                by.entry(o).or_default().push(v.clone());
+            }
+        }
+        Ok(by.into_iter().collect())
+    }
+}

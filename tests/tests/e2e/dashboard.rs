@@ -142,6 +142,11 @@ fn the_dashboard_signs_in_shows_the_apis_figures_and_keeps_sites_and_sessions_ap
         page.body
     );
 
+    // Its stylesheet comes from the server itself.
+    let css = b.get("/dashboard/style.css", None);
+    assert_eq!(css.status, 200);
+    assert!(css.body.contains("@media print"));
+
     // A cross-site sign-in, an API key, a provider's token and a bad token are refused.
     assert_eq!(
         b.post(

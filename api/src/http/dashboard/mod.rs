@@ -44,6 +44,7 @@ pub fn router() -> Router<Arc<HttpState>> {
     Router::new()
         .route("/dashboard", get(show))
         .route("/dashboard/csv", get(csv))
+        .route("/dashboard/style.css", get(style))
         .route("/dashboard/session", post(sign_in))
         .route("/dashboard/signout", post(sign_out))
 }
@@ -231,6 +232,21 @@ fn app_refusal(e: AppError, lang: Lang) -> Response {
             )
         }
     }
+}
+
+/// The page's stylesheet (its own: the GraphiQL page's assets are another set).
+const STYLE: &str = include_str!("../../../web/dashboard.css");
+
+/// `GET /dashboard/style.css`.
+pub async fn style() -> Response {
+    let mut r = STYLE.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
 }
 
 /// `GET /dashboard`: the page, or the sign-in page.

@@ -17,6 +17,7 @@
 #![allow(clippy::result_large_err)]
 
 mod read;
+mod search;
 
 use super::HttpState;
 use super::limits::Throttled;
@@ -37,7 +38,7 @@ use std::sync::Arc;
 pub fn router() -> Router<Arc<HttpState>> {
     Router::new()
         .route("/fhir/metadata", get(read::metadata).fallback(not_allowed))
-        .route("/fhir/{kind}", get(read::search).fallback(not_allowed))
+        .route("/fhir/{kind}", get(search::search).fallback(not_allowed))
         .route("/fhir/{kind}/{id}", get(read::read).fallback(not_allowed))
         .route(
             "/fhir/{kind}/{id}/_history",

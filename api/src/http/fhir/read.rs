@@ -17,7 +17,7 @@ use careledger_domain::values::Lang;
 use serde_json::Value;
 
 /// The resource types a read serves.
-const READABLE: [&str; 8] = [
+pub(super) const READABLE: [&str; 8] = [
     "Task",
     "ServiceRequest",
     "Consent",
@@ -28,7 +28,7 @@ const READABLE: [&str; 8] = [
     "CodeSystem",
 ];
 
-fn unknown_type(kind: &str) -> Response {
+pub(super) fn unknown_type(kind: &str) -> Response {
     outcome(
         StatusCode::NOT_FOUND,
         "not-supported",
@@ -165,83 +165,6 @@ pub async fn read(State(s): St, Path((kind, id)): KindId, headers: HeaderMap) ->
         Ok(None) => missing(&kind),
         Err(e) => app_error(e),
     }
-}
-
-/// `GET /fhir/Task?…`: a search set of Tasks (and, with `_include=Task:focus`,
-/// their ServiceRequests).
-pub async fn search(
-    State(s): St,
-    Path(kind): Path<String>,
-    headers: HeaderMap,
-    raw: RawQuery,
-) -> Response {
-    let (access, lang) = match admit(&s, &headers) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if kind != "Task" {
-        return if READABLE.contains(&kind.as_str()) {
-            outcome(
-                StatusCode::BAD_REQUEST,
-                "not-supported",
-                &format!("search is served for Task only; read {kind} by id"),
-            )
-        } else {
-            unknown_type(&kind)
-        };
-    }
-    let pairs = match query_pairs(&raw) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let q = match parse_task_search(&pairs) {
-        Ok(q) => q,
-        Err(e) => return outcome(StatusCode::BAD_REQUEST, e.code, &e.message),
-    };
-    if let Err(e) = s.app.read_models_at_head().await {
-        return app_error(e);
-    }
-    let page = match s.app.search_referrals(&access, &q.query, q.after, q.count) {
-        Ok(p) => p,
-        Err(e) => return app_error(e),
-    };
-    let base = base_url(&s, &headers);
-    let link = |extra: Option<(String, String)>| {
-        let mut pairs = q.echo.clone();
-        pairs.extend(extra);
-        let qs = serde_urlencoded::to_string(&pairs).unwrap_or_default();
-        if qs.is_empty() {
-            format!("{base}/fhir/Task")
-        } else {
-            format!("{base}/fhir/Task?{qs}")
-        }
-    };
-    let next = page
-        .next
-        .map(|(n, r)| link(Some(("_cursor".into(), referral_resource_id(n, r)))));
-    let mut entries = Vec::with_capacity(page.items.len() * 2);
-    for r in &page.items {
-        let id = referral_resource_id(r.need_case, r.referral.id);
-        entries.push(Entry {
-            full_url: format!("{base}/fhir/Task/{id}"),
-            resource: task(r),
-            mode: Some("match"),
-        });
-    }
-    if q.include_focus {
-        for r in &page.items {
-            let id = referral_resource_id(r.need_case, r.referral.id);
-            entries.push(Entry {
-                full_url: format!("{base}/fhir/ServiceRequest/{id}"),
-                resource: resources::service_request(r, &s.app.catalogue, lang),
-                mode: Some("include"),
-            });
-        }
-    }
-    resource(
-        StatusCode::OK,
-        &searchset(&link(None), next.as_deref(), entries),
-    )
 }
 
 /// A Task's versions, oldest first (after the admission and type checks).
