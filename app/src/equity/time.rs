@@ -192,6 +192,7 @@ fn released_table(
         reference: None,
         groups,
         summary: None,
+        inequality: None,
         suppressed,
         csv,
         control,
