@@ -25,6 +25,7 @@ pub mod request;
 pub mod time;
 
 pub use careledger_projections::equity::cube::Stratifier;
+pub use careledger_projections::equity::inequality::{Definition, Inequality};
 pub use careledger_projections::equity::report::{Reference, Summary, SuppressionRule};
 pub use careledger_projections::equity::stats::Test;
 pub use pool::AggregatePool;

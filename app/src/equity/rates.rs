@@ -15,6 +15,7 @@ use super::released::{
 use super::request::{TableQuery, TwoWayQuery};
 use careledger_projections::equity::cube::{self, Counts, Month};
 use careledger_projections::equity::disclosure::CellKeyMethod;
+use careledger_projections::equity::inequality::Inequality;
 use careledger_projections::equity::report::{
     self, CSV_COLUMNS, OutcomeKind, Reference, SuppressionRule,
 };
@@ -79,6 +80,11 @@ pub fn table(
     } else {
         0
     };
+    // From the rows as released: perturbed counts, withheld groups left out.
+    let inequality = t
+        .summary
+        .as_ref()
+        .map(|_| Inequality::of_rows(query.by, kind.higher_is_better(), &t.rows, hidden));
     let control = DisclosureControl::new(method, k);
     let header = std::iter::once(query.by.name()).chain(CSV_COLUMNS);
     let csv = csv_text::tagged(header, t.csv_records(), &control);
@@ -89,6 +95,7 @@ pub fn table(
         reference: t.reference.clone(),
         groups: t.rows.iter().map(group).collect(),
         summary: t.summary.clone(),
+        inequality,
         suppressed: t
             .suppressed
             .iter()

@@ -4,6 +4,7 @@
 
 use careledger_projections::equity::cube::Stratifier;
 use careledger_projections::equity::disclosure::{self, CellKeyMethod};
+use careledger_projections::equity::inequality::Inequality;
 use careledger_projections::equity::report::{Summary, SuppressionRule};
 use careledger_projections::equity::stats::Test;
 
@@ -118,6 +119,10 @@ pub struct ReleasedTable {
     pub groups: Vec<Group>,
     /// `None` when the totals themselves are below k (and for time outcomes).
     pub summary: Option<Summary>,
+    /// The WHO HEAT summary measures of inequality, computed from the groups as
+    /// released (perturbed counts, withheld groups left out); `None` with the
+    /// summary.
+    pub inequality: Option<Inequality>,
     pub suppressed: Vec<Withheld>,
     /// The table as CSV, disclosure control applied (its last column names it).
     pub csv: String,

@@ -297,3 +297,86 @@ fn outcomes_have_command_line_names_and_rates() {
     );
     assert_eq!(Outcome::TimeToReferral.rate(), None);
 }
+
+/// Counts whose cell keys vary with `seed`, as the cube's would.
+fn keyed(identified: u64, referred: u64, seed: u32) -> Counts {
+    Counts {
+        keys: std::array::from_fn(|i| seed.wrapping_mul(2_654_435_761).wrapping_add(i as u32)),
+        ..counts(identified, referred)
+    }
+}
+
+#[test]
+fn the_inequality_measures_come_from_the_released_rows() {
+    use careledger_projections::equity::inequality::{self, Point};
+    // Deprivation quintiles listed out of order, an unknown group, and a Q5 too
+    // small to release — which has Q4, the smallest other group, withheld with it
+    // (complementary suppression).
+    let raw = vec![
+        ("Q3".to_string(), keyed(300, 210, 3)),
+        ("unknown".to_string(), keyed(600, 150, 9)),
+        ("Q1".to_string(), keyed(400, 250, 1)),
+        ("Q2".to_string(), keyed(350, 240, 2)),
+        ("Q4".to_string(), keyed(250, 190, 4)),
+        ("Q5".to_string(), keyed(3, 3, 5)),
+    ];
+    let q = query(Stratifier::DeprivationQuintile);
+    let method = CellKeyMethod::new(b"inequality");
+    let t = rates::table(raw.clone(), &q, OutcomeKind::ReferralRate, 5, Some(&method));
+    // The released counts differ from the cube's for some group, so a measure
+    // computed from the cube's own counts would differ too.
+    let released_n = |g: &str| t.groups.iter().find(|x| x.group == g).and_then(|x| x.n);
+    assert!(
+        raw.iter()
+            .any(|(g, c)| released_n(g).is_some_and(|n| n != c.identified)),
+        "{:?}",
+        t.groups
+    );
+    let m = t.inequality.clone().expect("measures with the summary");
+    assert!(t.groups.iter().any(|g| g.group == "Q4" && g.suppressed));
+    // Worked again from the table's own released rows, Q1 to Q3 in order.
+    let rows: Vec<Point> = ["Q1", "Q2", "Q3"]
+        .iter()
+        .map(|g| {
+            let x = t.groups.iter().find(|x| x.group == *g).unwrap();
+            Point {
+                rate: x.rate.unwrap(),
+                n: x.n.unwrap() as f64,
+            }
+        })
+        .collect();
+    let line = inequality::slope(&rows).unwrap();
+    let (aci, rci) = inequality::concentration(&rows).unwrap();
+    assert_eq!(m.sii, Some(line.sii()));
+    assert_eq!(m.rii, line.rii());
+    assert_eq!((m.aci, m.rci), (Some(aci), rci));
+    assert!(m.sii.unwrap() > 0.0, "referral rises from Q1 to Q3: {m:?}");
+    // From the cube's exact counts the slope is not the released one.
+    let exact: Vec<Point> = ["Q1", "Q2", "Q3"]
+        .iter()
+        .map(|g| {
+            let c = raw.iter().find(|(x, _)| x == g).unwrap().1;
+            Point {
+                rate: c.referred as f64 / c.identified as f64,
+                n: c.identified as f64,
+            }
+        })
+        .collect();
+    assert_ne!(m.sii, Some(inequality::slope(&exact).unwrap().sii()));
+    // Q5 (unnamed in a perturbed table) and Q4 were withheld and are left out,
+    // as is unknown (outside the order), each said so.
+    assert_eq!(t.suppressed.last(), Some(&unnamed(1)));
+    assert_eq!(m.groups, vec!["Q1", "Q2", "Q3"]);
+    assert_eq!(m.outside_order, vec!["unknown"]);
+    assert_eq!(m.withheld, 2, "{m:?}");
+    assert_eq!(
+        m.note(),
+        "Computed from the released figures of 3 group(s); 2 group(s) withheld by suppression left out; left out of the ordered measures: unknown."
+    );
+    assert!(m.ordered);
+    assert_eq!(
+        (m.bgv, m.theil),
+        (None, None),
+        "ordered: no unordered measures"
+    );
+}

@@ -224,6 +224,7 @@ fn released_table(
         reference: None,
         groups,
         summary: None,
+        inequality: None,
         suppressed,
         csv,
         control,

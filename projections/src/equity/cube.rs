@@ -24,7 +24,7 @@ pub use cell::{CaseKey, KeyHasher};
 pub use counts::{Counts, Month, month_label, month_of, record_key};
 pub use measures::{Hist, Labels, Measures, Tally, TimeObs, Times, age_name, labels, measures};
 pub use query::{Cube, CubeFilter};
-pub use stratifier::{REJECTION_REASONS, Stratifier, rejection_index};
+pub use stratifier::{AGE_BANDS, QUINTILES, REJECTION_REASONS, Stratifier, rejection_index};
 
 #[cfg(test)]
 use cell::{CellTimes, month_start_day};

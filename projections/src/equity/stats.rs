@@ -12,7 +12,8 @@
 //!   (Brookmeyer–Crowley style, as R's `survfit` with `conf.type = "log-log"`).
 //! * Summary measures of the WHO Health Equity Assessment Toolkit: population
 //!   attributable risk (reference minus the overall rate) and fraction (that over
-//!   the overall rate).
+//!   the overall rate). The toolkit's other summary measures (SII, RII, ACI, RCI,
+//!   BGV, MDB, MDM, Theil, MLD) are in [`super::inequality`].
 //!
 //! 95% throughout (z = 1.959963984540054).
 

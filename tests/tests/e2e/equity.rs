@@ -127,6 +127,8 @@ fn a_planted_disparity_is_visible_and_small_cells_are_withheld() {
         "{p}"
     );
 
+    heat_measures_come_from_the_released_rows(&s, &qm, &last);
+
     // Bad requests: a named reference without its name, a malformed month.
     let v = s.gql(
         "{ equity(by: SEX, outcome: REFERRAL_RATE, reference: NAMED) { k } }",
@@ -281,4 +283,129 @@ fn a_planted_disparity_is_visible_and_small_cells_are_withheld() {
         "{}",
         bad.stderr
     );
+}
+
+/// The WHO HEAT summary measures a quality manager gets are those of the rows
+/// released to them (perturbed counts, withheld groups left out), worked again
+/// here from those rows with the formulas of the WHO `healthequal` package.
+fn heat_measures_come_from_the_released_rows(s: &Server, qm: &str, last: &serde_json::Value) {
+    let q = "query($p: Position) { equity(by: LANGUAGE, outcome: REFERRAL_RATE, minPosition: $p) {
+        groups { group suppressed n rate } suppressed { group rule }
+        summary { ordered favourable sii rii aci rci bgv mdbWeighted mdbUnweighted mdmWeighted
+          mdmUnweighted theil mld measuredGroups withheldLeftOut outsideOrderLeftOut measuresNote
+          definitions { code name definition url } } } }";
+    let t = s.data_as(qm, q, json!({ "p": last }))["equity"].clone();
+    let m = &t["summary"];
+    let groups = t["groups"].as_array().unwrap();
+    let released: Vec<(&str, f64, f64)> = groups
+        .iter()
+        .filter(|g| g["suppressed"] == false)
+        .map(|g| {
+            (
+                g["group"].as_str().unwrap(),
+                g["rate"].as_f64().unwrap(),
+                g["n"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(released.len() >= 3, "{t}");
+    assert_eq!(
+        m["measuredGroups"],
+        json!(released.iter().map(|r| r.0).collect::<Vec<_>>()),
+        "{t}"
+    );
+    // Every withheld group is left out: the named ones and the unnamed count.
+    let unnamed: u64 = t["suppressed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| {
+            let g = w["group"].as_str().unwrap();
+            g.strip_prefix('(')
+                .and_then(|g| g.split_once(' '))
+                .map(|(n, _)| n.parse::<u64>().unwrap())
+        })
+        .sum();
+    let named = groups.iter().filter(|g| g["suppressed"] == true).count() as u64;
+    assert!(unnamed + named >= 1, "en (2 cases) is always withheld: {t}");
+    assert_eq!(m["withheldLeftOut"], unnamed + named, "{t}");
+    assert!(
+        m["measuresNote"]
+            .as_str()
+            .unwrap()
+            .contains("withheld by suppression left out"),
+        "{m}"
+    );
+    assert_eq!(
+        (m["ordered"].clone(), m["favourable"].clone()),
+        (json!(false), json!(true))
+    );
+    // Language is unordered: no SII, RII, ACI, RCI.
+    for f in ["sii", "rii", "aci", "rci"] {
+        assert!(m[f].is_null(), "{f}: {m}");
+    }
+    // healthequal: popsh = n / Σn, μ = Σ popsh·rate; BGV, MDB (best = highest rate,
+    // referral being favourable), MDM, TI, MLD (no rate is 0 here).
+    let total: f64 = released.iter().map(|r| r.2).sum();
+    let k = released.len() as f64;
+    let mu: f64 = released.iter().map(|r| r.2 / total * r.1).sum();
+    let best = released.iter().map(|r| r.1).fold(f64::MIN, f64::max);
+    let sum =
+        |f: &dyn Fn(f64, f64) -> f64| -> f64 { released.iter().map(|r| f(r.1, r.2 / total)).sum() };
+    let want = [
+        ("bgv", sum(&|y, p| p * (y - mu).powi(2))),
+        ("mdbWeighted", sum(&|y, p| p * (y - best).abs())),
+        ("mdbUnweighted", sum(&|y, _| (y - best).abs()) / k),
+        ("mdmWeighted", sum(&|y, p| p * (y - mu).abs())),
+        ("mdmUnweighted", sum(&|y, _| (y - mu).abs()) / k),
+        ("theil", sum(&|y, p| p * (y / mu) * (y / mu).ln())),
+        ("mld", sum(&|y, p| -p * (y / mu).ln())),
+    ];
+    for (field, want) in want {
+        let got = m[field].as_f64().unwrap_or_else(|| panic!("{field}: {m}"));
+        assert!((got - want).abs() < 1e-9, "{field}: {got}, want {want}");
+    }
+    // fr (40 %) against nl (80 %): a clear inequality.
+    assert!(m["bgv"].as_f64().unwrap() > 0.01, "{m}");
+    let codes: Vec<&str> = m["definitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "D", "R", "PAR", "PAF", "BGV", "MDBW", "MDBU", "MDMW", "MDMU", "TI", "MLD"
+        ]
+    );
+    assert!(
+        m["definitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["url"].as_str().unwrap().starts_with("https://")),
+        "{m}"
+    );
+    // By age band (everyone born in 1960): ordered, one group, so no measure.
+    let a = s.data_as(
+        qm,
+        "query($p: Position) { equity(by: AGE_BAND, outcome: REFERRAL_RATE, minPosition: $p) {
+            summary { ordered sii rii bgv measuredGroups measuresNote definitions { code } } } }",
+        json!({ "p": last }),
+    )["equity"]["summary"]
+        .clone();
+    assert_eq!(a["ordered"], true, "{a}");
+    assert!(
+        a["sii"].is_null() && a["rii"].is_null() && a["bgv"].is_null(),
+        "{a}"
+    );
+    assert!(
+        a["measuresNote"]
+            .as_str()
+            .unwrap()
+            .contains("fewer than 3 groups"),
+        "{a}"
+    );
+    assert_eq!(a["definitions"][4]["code"], "SII", "{a}");
 }

@@ -217,21 +217,95 @@ impl From<app::Group> for EquityGroup {
     }
 }
 
+/// The summary of a rate table across its released groups, with the WHO Health
+/// Equity Assessment Toolkit's summary measures of inequality. Every measure is
+/// computed from the released figures (perturbed counts when the table's are);
+/// groups withheld by suppression are left out, and `measuresNote` says so. A
+/// measure is null where it does not apply: SII, RII, ACI and RCI for ordered
+/// stratifiers only (`ordered`), BGV, MDB, MDM, Theil and MLD for unordered ones
+/// only; all of them with fewer than three groups. See `definitions`.
 #[derive(SimpleObject)]
 pub struct EquitySummary {
     pub n: u64,
     pub numerator: u64,
     pub overall_rate: f64,
+    /// R (WHO HEAT): highest over lowest released group rate.
     pub max_min_ratio: Option<f64>,
+    /// D (WHO HEAT): highest minus lowest released group rate.
     pub max_difference: Option<f64>,
     /// Population attributable risk (WHO HEAT): most favourable group minus overall.
     pub par: Option<f64>,
     /// Population attributable fraction: PAR over the overall rate.
     pub paf: Option<f64>,
+    /// Whether the stratifier is ordered (age band youngest to oldest;
+    /// deprivation quintile Q1, most deprived, to Q5), so that SII, RII, ACI and
+    /// RCI apply, rather than BGV, MDB, MDM, Theil and MLD.
+    pub ordered: bool,
+    /// Whether a higher rate is better (referral, completion), which says how to
+    /// read the sign of SII and ACI.
+    pub favourable: bool,
+    /// Slope index of inequality: fitted rate at rank 1 minus at rank 0 of the
+    /// population-weighted regression of group rates on ridit scores. Positive:
+    /// higher towards Q5 (least deprived) or the oldest.
+    pub sii: Option<f64>,
+    /// Relative index of inequality: fitted rate at rank 1 over at rank 0.
+    pub rii: Option<f64>,
+    /// Absolute concentration index: Σ share × (2 ridit − 1) × rate.
+    pub aci: Option<f64>,
+    /// Relative concentration index: ACI over the mean rate (−1 to 1).
+    pub rci: Option<f64>,
+    /// Between-group variance: Σ share × (rate − mean)².
+    pub bgv: Option<f64>,
+    /// Mean difference from the best-performing group, weighted by population share.
+    pub mdb_weighted: Option<f64>,
+    /// Mean difference from the best-performing group, every group counting the same.
+    pub mdb_unweighted: Option<f64>,
+    /// Mean difference from the mean, weighted by population share.
+    pub mdm_weighted: Option<f64>,
+    /// Mean difference from the mean, every group counting the same.
+    pub mdm_unweighted: Option<f64>,
+    /// Theil index (not × 1000).
+    pub theil: Option<f64>,
+    /// Mean log deviation (not × 1000).
+    pub mld: Option<f64>,
+    /// The groups the measures were computed over (in rank order when ordered).
+    pub measured_groups: Vec<String>,
+    /// How many groups were withheld by suppression and so left out of the measures.
+    pub withheld_left_out: u64,
+    /// Released groups left out of the ordered measures for being outside the
+    /// order (deprivation `unknown`).
+    pub outside_order_left_out: Vec<String>,
+    /// What the measures were computed over, in a sentence.
+    pub measures_note: String,
+    /// The definition of each summary measure this table reports, with a link.
+    pub definitions: Vec<InequalityDefinition>,
 }
 
-impl From<app::Summary> for EquitySummary {
-    fn from(s: app::Summary) -> Self {
+/// What a summary measure of inequality is, with a link to its WHO definition.
+#[derive(SimpleObject)]
+pub struct InequalityDefinition {
+    /// D, R, PAR, PAF, SII, RII, ACI, RCI, BGV, MDBW, MDBU, MDMW, MDMU, TI or MLD.
+    pub code: String,
+    pub name: String,
+    /// How it is computed here and how to read it.
+    pub definition: String,
+    /// The WHO `healthequal` reference page of the measure.
+    pub url: String,
+}
+
+impl From<&app::Definition> for InequalityDefinition {
+    fn from(d: &app::Definition) -> Self {
+        InequalityDefinition {
+            code: d.code.to_string(),
+            name: d.name.to_string(),
+            definition: d.text.to_string(),
+            url: d.url.to_string(),
+        }
+    }
+}
+
+impl EquitySummary {
+    fn new(s: app::Summary, m: app::Inequality) -> Self {
         EquitySummary {
             n: s.n,
             numerator: s.numerator,
@@ -240,6 +314,26 @@ impl From<app::Summary> for EquitySummary {
             max_difference: s.max_difference,
             par: s.par,
             paf: s.paf,
+            measures_note: m.note(),
+            definitions: app::Definition::for_table(m.ordered)
+                .map(Into::into)
+                .collect(),
+            ordered: m.ordered,
+            favourable: m.favourable,
+            sii: m.sii,
+            rii: m.rii,
+            aci: m.aci,
+            rci: m.rci,
+            bgv: m.bgv,
+            mdb_weighted: m.mdb_weighted,
+            mdb_unweighted: m.mdb_unweighted,
+            mdm_weighted: m.mdm_weighted,
+            mdm_unweighted: m.mdm_unweighted,
+            theil: m.theil,
+            mld: m.mld,
+            measured_groups: m.groups,
+            withheld_left_out: m.withheld as u64,
+            outside_order_left_out: m.outside_order,
         }
     }
 }
@@ -320,7 +414,10 @@ impl From<app::ReleasedTable> for EquityTable {
             k: t.k,
             reference: t.reference,
             groups: t.groups.into_iter().map(Into::into).collect(),
-            summary: t.summary.map(Into::into),
+            summary: t
+                .summary
+                .zip(t.inequality)
+                .map(|(s, m)| EquitySummary::new(s, m)),
             suppressed: t.suppressed.into_iter().map(Into::into).collect(),
             csv: t.csv,
             disclosure_control: t.control.into(),

@@ -3,6 +3,7 @@
 //! `NeedCase`.
 
 use super::counts::{Counts, Month, month_of, record_key};
+use super::stratifier::{AGE_BANDS, QUINTILES};
 use careledger_domain::need_case::{CloseReason, NeedCase, NeedStatus, Outcome, ReferralStatus};
 use careledger_domain::recipient::RecipientKind;
 use chrono::Datelike;
@@ -189,8 +190,9 @@ fn parts(
             p.country.code().to_string(),
             p.language.language().to_string(),
             enum_name(&p.preferential_reimbursement),
-            p.deprivation_decile
-                .map_or("unknown".to_string(), |d| format!("Q{}", d.quintile())),
+            p.deprivation_decile.map_or("unknown".to_string(), |d| {
+                quintile_name(d.quintile()).to_string()
+            }),
             match p.kind {
                 RecipientKind::Patient => "patient".to_string(),
                 RecipientKind::Relative { .. } => "relative".to_string(),
@@ -274,13 +276,19 @@ fn enum_name<T: Serialize>(v: &T) -> String {
         .unwrap_or_default()
 }
 
+/// An age band's label ([`AGE_BANDS`], youngest first).
 pub fn age_name(a: careledger_domain::values::AgeBand) -> &'static str {
     use careledger_domain::values::AgeBand as A;
-    match a {
-        A::Under18 => "0-17",
-        A::From18To39 => "18-39",
-        A::From40To64 => "40-64",
-        A::From65To74 => "65-74",
-        A::From75 => "75+",
-    }
+    AGE_BANDS[match a {
+        A::Under18 => 0,
+        A::From18To39 => 1,
+        A::From40To64 => 2,
+        A::From65To74 => 3,
+        A::From75 => 4,
+    }]
+}
+
+/// A deprivation quintile's label (1..=5 → [`QUINTILES`], Q1 most deprived).
+fn quintile_name(q: u8) -> &'static str {
+    QUINTILES[usize::from(q.clamp(1, 5)) - 1]
 }
