@@ -45,6 +45,8 @@ pub(crate) fn profile() -> ServiceProfile {
             email: Some("info@example.org".into()),
             url: Some("https://example.org".into()),
         },
+        cost_note: None,
+        untranslated: vec![],
     }
 }
 

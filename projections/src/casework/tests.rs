@@ -206,6 +206,8 @@ fn service_profile() -> careledger_domain::directory::ServiceProfile {
         eligibility: Eligibility::default(),
         cost: Cost::Free,
         contact: Contact::default(),
+        cost_note: None,
+        untranslated: vec![],
     }
 }
 
