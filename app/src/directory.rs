@@ -4,12 +4,14 @@
 //! registered, or updated where its profile or capacity changed (an unchanged
 //! service writes nothing), and retired where the package says it is inactive.
 //! Reading and checking the package is the edge's part (`infra::hsds`); one bad
-//! record and the edge imports nothing.
+//! record and the edge imports nothing, unless told to import the valid ones.
+//! [`plan_import`] says what an import would do, writing nothing (`--check`);
+//! [`directory_records`] lists the directory for `export-hsds`.
 
 use crate::{App, AppError, CommandContext};
 use careledger_domain::directory::{Capacity, DirectoryAction, Service, ServiceProfile};
 use careledger_domain::ids::ServiceId;
-use careledger_domain::store::{Actor, Role, StreamName};
+use careledger_domain::store::{Actor, EventStore, Role, StreamName};
 use uuid::Uuid;
 
 /// One service as a directory package describes it.
@@ -126,6 +128,98 @@ pub async fn import_services(
         tick();
     }
     Ok(sum)
+}
+
+/// What an import of `s` does to a service in state `state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Register { retire: bool },
+    Update,
+    Unchanged,
+    Retire,
+    KeptRetired,
+}
+
+fn outcome(state: &Service, s: &ServiceRecord) -> Outcome {
+    match state.data() {
+        None => Outcome::Register { retire: !s.active },
+        Some(d) if d.retired => {
+            if s.active {
+                Outcome::KeptRetired
+            } else {
+                Outcome::Unchanged
+            }
+        }
+        Some(_) if !s.active => Outcome::Retire,
+        Some(d) => {
+            // As `decide` compares: the normalised profile, and the capacity.
+            if d.profile == s.profile.clone().normalised() && d.capacity == s.capacity {
+                Outcome::Unchanged
+            } else {
+                Outcome::Update
+            }
+        }
+    }
+}
+
+/// What importing `services` into `store` would do, service by service (the
+/// same counts [`import_services`] reports), writing nothing. `store` is
+/// `None` when there is no store yet: every service would be registered.
+///
+/// # Errors
+/// The store failing to read a stream.
+pub async fn plan_import(
+    store: Option<&dyn EventStore>,
+    services: &[ServiceRecord],
+    mut tick: impl FnMut(),
+) -> Result<ImportSummary, AppError> {
+    let mut sum = ImportSummary::default();
+    for s in services {
+        let state = match store {
+            Some(store) => {
+                let history = store
+                    .read_stream(StreamName::service(s.id), 0, usize::MAX)
+                    .await?;
+                crate::fold::<Service>(&history)
+            }
+            None => Service::default(),
+        };
+        match outcome(&state, s) {
+            Outcome::Register { retire } => {
+                sum.registered += 1;
+                sum.retired += usize::from(retire);
+            }
+            Outcome::Update => sum.updated += 1,
+            Outcome::Unchanged => sum.unchanged += 1,
+            Outcome::Retire => sum.retired += 1,
+            Outcome::KeptRetired => sum.kept_retired += 1,
+        }
+        tick();
+    }
+    Ok(sum)
+}
+
+/// Every service of the directory read model (retired ones too), in id order,
+/// as a package describes them (`export-hsds`).
+pub fn directory_records(
+    directory: &careledger_projections::directory::Directory,
+) -> Vec<ServiceRecord> {
+    let all = careledger_projections::directory::ServiceFilter {
+        include_retired: true,
+        ..Default::default()
+    };
+    directory
+        .search(&all, directory.len(), None)
+        .items
+        .into_iter()
+        .filter_map(|v| v.state.data())
+        .map(|d| ServiceRecord {
+            id: d.id,
+            profile: d.profile.clone(),
+            capacity: d.capacity,
+            active: !d.retired,
+        })
+        .collect()
 }
 
 /// A directory command done: the service as the log now has it.

@@ -170,7 +170,7 @@ pub(crate) fn texts(
             service,
             Some("name"),
             format!(
-                "no {} text: falls back to the {} text (flagged untranslated)",
+                "{} not translated: the {} text stands in (flagged untranslated)",
                 list.join(", "),
                 from.code()
             ),

@@ -14,6 +14,7 @@ mod equity;
 mod erasure;
 mod hardening;
 mod helpers;
+mod hsds;
 mod http;
 mod integrity;
 mod lifecycle;

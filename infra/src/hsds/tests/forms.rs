@@ -191,7 +191,7 @@ fn check(p: &Package, form: Form, location: (&str, usize, &str)) {
     let notes: Vec<String> = p.notes.iter().map(ToString::to_string).collect();
     for needle in [
         "geojson area read as the regions BE-WLG",
-        "no en, nl, de text: falls back to the fr text (flagged untranslated)",
+        "en, nl, de not translated: the fr text stands in (flagged untranslated)",
         "cost read from the words as free ('Free for everyone')",
         "temporarily closed: imported as active without capacity",
     ] {
@@ -269,4 +269,44 @@ fn an_exported_package_reads_back_unchanged() {
         got.sort_by_key(|x| x.id.as_uuid());
         assert_eq!(got, want);
     }
+}
+
+/// The shipped example package is published in the tabular form too
+/// (`infra/data/hsds-example-tabular`, what `export-hsds` writes for it);
+/// `UPDATE_EXPECT=1` rewrites it after a change to the example or the exporter.
+#[test]
+fn the_example_package_is_published_in_tabular_form() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/hsds-example-tabular");
+    let example = super::super::read_example(&catalogue()).unwrap();
+    let export: Vec<ExportService<'_>> = example
+        .iter()
+        .map(|s| ExportService {
+            id: s.id,
+            profile: &s.profile,
+            capacity: s.capacity,
+            active: s.active,
+        })
+        .collect();
+    let files = package(&export, "2026-01-01T00:00:00Z");
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in &files {
+            std::fs::write(dir.join(&f.path), &f.text).unwrap();
+        }
+    }
+    for f in &files {
+        let shipped = std::fs::read_to_string(dir.join(&f.path)).unwrap_or_default();
+        assert!(
+            shipped == f.text,
+            "{} is stale: UPDATE_EXPECT=1 cargo test -p careledger-infra hsds",
+            f.path
+        );
+    }
+    let back = read_path(&dir, &catalogue(), &ReadOptions::default());
+    assert!(back.problems.is_empty(), "{:#?}", back.problems);
+    let mut got = back.services;
+    got.sort_by_key(|x| x.id.as_uuid());
+    let mut want = example;
+    want.sort_by_key(|x| x.id.as_uuid());
+    assert_eq!(got, want);
 }
