@@ -12,6 +12,7 @@ use crate::{App, AppError, CommandContext};
 use careledger_domain::directory::{Capacity, DirectoryAction, Service, ServiceProfile};
 use careledger_domain::ids::ServiceId;
 use careledger_domain::store::{Actor, EventStore, Role, StreamName};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// One service as a directory package describes it.
@@ -66,68 +67,105 @@ fn ctx() -> CommandContext {
     }
 }
 
-/// Imports `services` through `app`'s command path; `tick` is called after each.
+/// Services imported at once: each is its own stream, so their appends share the
+/// store's group commits instead of waiting for one durable commit each.
+const IN_FLIGHT: usize = 64;
+
+/// Imports `services` through `app`'s command path, up to [`IN_FLIGHT`] at a
+/// time; `tick` is called after each.
 ///
 /// # Errors
 /// The first command that fails (the package was checked first, so only the
-/// store failing can cause one).
+/// store failing can cause one); the services already in flight finish.
 pub async fn import_services(
-    app: &App,
+    app: &Arc<App>,
     services: &[ServiceRecord],
     mut tick: impl FnMut(),
 ) -> Result<ImportSummary, AppError> {
     let mut sum = ImportSummary::default();
-    let cctx = ctx();
-    for s in services {
-        let stream = StreamName::service(s.id);
-        let run = |action: DirectoryAction| {
-            app.execute::<Service>(stream.clone(), action, &cctx, |_| Ok(()))
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut next = services.iter();
+    let mut failed = None;
+    loop {
+        while failed.is_none() && tasks.len() < IN_FLIGHT {
+            let Some(s) = next.next() else { break };
+            let (app, s) = (app.clone(), s.clone());
+            tasks.spawn(async move { import_one(&app, &s).await });
+        }
+        let Some(done) = tasks.join_next().await else {
+            break;
         };
-        let history = app.read_stream(&stream).await?;
-        let state = crate::fold::<Service>(&history);
-        match state.data() {
-            None => {
-                run(DirectoryAction::Register {
-                    service: s.id,
-                    profile: s.profile.clone(),
-                    capacity: s.capacity,
-                })
-                .await?;
-                sum.registered += 1;
-                if !s.active {
-                    run(DirectoryAction::Retire).await?;
-                    sum.retired += 1;
-                }
+        match done.map_err(AppError::internal).and_then(|r| r) {
+            Ok(outcome) => {
+                count(&mut sum, outcome);
+                tick();
             }
-            Some(d) if d.retired => {
-                if s.active {
-                    sum.kept_retired += 1;
-                } else {
-                    sum.unchanged += 1;
-                }
-            }
-            Some(_) => {
-                let a = run(DirectoryAction::Update {
-                    profile: s.profile.clone(),
-                })
-                .await?;
-                let b = run(DirectoryAction::ChangeCapacity {
-                    capacity: s.capacity,
-                })
-                .await?;
-                if !s.active {
-                    run(DirectoryAction::Retire).await?;
-                    sum.retired += 1;
-                } else if a.unchanged && b.unchanged {
-                    sum.unchanged += 1;
-                } else {
-                    sum.updated += 1;
-                }
+            Err(e) => {
+                failed.get_or_insert(e);
             }
         }
-        tick();
     }
-    Ok(sum)
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(sum),
+    }
+}
+
+async fn import_one(app: &App, s: &ServiceRecord) -> Result<Outcome, AppError> {
+    let cctx = ctx();
+    let stream = StreamName::service(s.id);
+    let run =
+        |action: DirectoryAction| app.execute::<Service>(stream.clone(), action, &cctx, |_| Ok(()));
+    let history = app.read_stream(&stream).await?;
+    let state = crate::fold::<Service>(&history);
+    let planned = outcome(&state, s);
+    Ok(match planned {
+        // Retirement is final: nothing to run.
+        _ if state.data().is_some_and(|d| d.retired) => planned,
+        Outcome::Register { retire } => {
+            run(DirectoryAction::Register {
+                service: s.id,
+                profile: s.profile.clone(),
+                capacity: s.capacity,
+            })
+            .await?;
+            if retire {
+                run(DirectoryAction::Retire).await?;
+            }
+            Outcome::Register { retire }
+        }
+        _ => {
+            let a = run(DirectoryAction::Update {
+                profile: s.profile.clone(),
+            })
+            .await?;
+            let b = run(DirectoryAction::ChangeCapacity {
+                capacity: s.capacity,
+            })
+            .await?;
+            if !s.active {
+                run(DirectoryAction::Retire).await?;
+                Outcome::Retire
+            } else if a.unchanged && b.unchanged {
+                Outcome::Unchanged
+            } else {
+                Outcome::Update
+            }
+        }
+    })
+}
+
+fn count(sum: &mut ImportSummary, outcome: Outcome) {
+    match outcome {
+        Outcome::Register { retire } => {
+            sum.registered += 1;
+            sum.retired += usize::from(retire);
+        }
+        Outcome::Update => sum.updated += 1,
+        Outcome::Unchanged => sum.unchanged += 1,
+        Outcome::Retire => sum.retired += 1,
+        Outcome::KeptRetired => sum.kept_retired += 1,
+    }
 }
 
 /// What an import of `s` does to a service in state `state`.
@@ -184,16 +222,7 @@ pub async fn plan_import(
             }
             None => Service::default(),
         };
-        match outcome(&state, s) {
-            Outcome::Register { retire } => {
-                sum.registered += 1;
-                sum.retired += usize::from(retire);
-            }
-            Outcome::Update => sum.updated += 1,
-            Outcome::Unchanged => sum.unchanged += 1,
-            Outcome::Retire => sum.retired += 1,
-            Outcome::KeptRetired => sum.kept_retired += 1,
-        }
+        count(&mut sum, outcome(&state, s));
         tick();
     }
     Ok(sum)

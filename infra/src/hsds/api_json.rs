@@ -138,7 +138,12 @@ fn service_rows(file: &str, number: usize, mut service: Map<String, Value>, tabl
         for (j, item) in items.into_iter().enumerate() {
             let prefix = format!("{key}[{j}].");
             let Value::Object(mut fields) = item else {
-                let mut r = row(file, number, prefix, Map::new());
+                // Still the service's, so the problem keeps it out.
+                let mut linked = Map::new();
+                if let (Some(id), false) = (&sid, matches!(table, "attributes" | "locations")) {
+                    linked.insert("service_id".into(), id.clone());
+                }
+                let mut r = row(file, number, prefix, linked);
                 r.bad.push(("(record)".into(), "expected an object".into()));
                 tables.push(table, r);
                 continue;

@@ -3,6 +3,7 @@ use careledger_domain::directory::Capacity;
 use serde_json::Value;
 use std::collections::HashSet;
 
+mod broken;
 mod forms;
 
 fn catalogue() -> Catalogue {
