@@ -53,7 +53,7 @@ pub(crate) fn read(path: &Path, problems: &mut Vec<RecordError>) -> Tables {
         if v.is_empty() {
             problems.push(file_problem(
                 &path.display().to_string(),
-                "no datapackage.json, no CareLedger layout (organizations.json and services.json) and no JSON file of services",
+                "no datapackage.json, no CareLedger layout (organizations.json) and no JSON file of services",
             ));
         }
         v

@@ -221,7 +221,9 @@ fn detect(path: &Path) -> Result<Form, String> {
     }
     if path.join("datapackage.json").is_file() {
         Ok(Form::Tabular)
-    } else if path.join("services.json").is_file() && path.join("organizations.json").is_file() {
+    } else if path.join("organizations.json").is_file() {
+        // CareLedger's layout always has its organizations table; API JSON nests
+        // each service's organization.
         Ok(Form::CareLedgerJson)
     } else {
         Ok(Form::ApiJson)
