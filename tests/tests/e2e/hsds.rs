@@ -189,6 +189,34 @@ fn a_problem_refuses_the_package_unless_skip_invalid_and_check_writes_nothing() 
         }
         head = log_head(&run.stdout);
     }
+
+    // The server shows what the mapping kept: the regions the polygon covers,
+    // the cost in the publisher's words, the languages standing in.
+    let s = crate::api::Server::start(&data, &[]);
+    s.wait_ready();
+    let d = s.data(
+        "{ services(filter: { region: \"BE-WLG\" }) { edges { node { serviceId name(lang: NL) cost costNote untranslated area { regions } eligibility { minAge maxAge } } } } }",
+        serde_json::json!({}),
+    );
+    let node = &d["services"]["edges"][0]["node"];
+    assert_eq!(
+        d["services"]["edges"].as_array().map(Vec::len),
+        Some(1),
+        "{d}"
+    );
+    assert_eq!(
+        node["serviceId"], "05000000-0000-4000-8000-000000000001",
+        "{d}"
+    );
+    assert_eq!(node["name"], "Soutien psychologique — Liège");
+    assert_eq!(node["cost"], "FEE");
+    assert_eq!(node["costNote"], "Under 18s and Over 60s (35 GBP)");
+    assert_eq!(node["untranslated"], serde_json::json!(["EN", "NL", "DE"]));
+    assert_eq!(node["area"]["regions"], serde_json::json!(["BE-WLG"]));
+    assert_eq!(
+        node["eligibility"],
+        serde_json::json!({ "minAge": 18, "maxAge": 99 })
+    );
 }
 
 /// A bad service among good ones: reported by file, row and field; the default
