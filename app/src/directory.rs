@@ -291,3 +291,6 @@ impl App {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
