@@ -200,6 +200,11 @@ pub fn package(services: &[ExportService<'_>], created: &str) -> Vec<File> {
                 "integer",
                 "CareLedger extension: the estimated wait of a waitlist, in days.",
             ),
+            (
+                "x_careledger_organisation_name",
+                "string",
+                "CareLedger extension: the organization's name as this service records it, where it differs from organizations.name.",
+            ),
         ],
     )
     .refs(vec![("organization_id", "organizations")]);
@@ -280,9 +285,12 @@ pub fn package(services: &[ExportService<'_>], created: &str) -> Vec<File> {
             Some(o) => (o.to_string(), true),
             None => (derived_id(&["organization", &p.organisation]), false),
         };
-        org_ids
+        let listed = &org_ids
             .entry(org_id.clone())
-            .or_insert((p.organisation.clone(), recorded));
+            .or_insert((p.organisation.clone(), recorded))
+            .0;
+        // One name per organization in HSDS; a service recording another keeps it.
+        let own_name = (listed != &p.organisation).then(|| p.organisation.clone());
         let (status, wait) = match s.capacity {
             Capacity::HasCapacity => ("has_capacity", None),
             Capacity::NoCapacity => ("no_capacity", None),
@@ -306,6 +314,7 @@ pub fn package(services: &[ExportService<'_>], created: &str) -> Vec<File> {
             b(e.requires_preferential_reimbursement),
             status.into(),
             opt(wait),
+            opt(own_name),
         ]);
         let a = &p.area;
         let extents = a

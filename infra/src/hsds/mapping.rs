@@ -386,7 +386,9 @@ pub(crate) fn map<'a>(
             Capacity::HasCapacity
         });
         let profile = ServiceProfile {
-            organisation: organisation.name.clone(),
+            organisation: o
+                .text("x_careledger_organisation_name")
+                .unwrap_or_else(|| organisation.name.clone()),
             // HSDS 3.0 ids are UUIDs; a package using other ids keeps the name only.
             organisation_id: org
                 .as_deref()
