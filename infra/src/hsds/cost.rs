@@ -123,7 +123,7 @@ fn option(
     sid: &str,
     r: &mut Report,
 ) -> (Cost, Option<String>) {
-    let text = row.text(text_field);
+    let text = row.words(text_field);
     let amount = match amount(row.fields.get("amount")) {
         Ok(a) => a,
         Err(()) => {
@@ -184,7 +184,7 @@ pub(crate) fn of(
             option(o, "option", linked, sid, r)
         })
         .collect();
-    if read.is_empty() && service.text("fees_description").is_some() {
+    if read.is_empty() && service.words("fees_description").is_some() {
         read.push(option(service, "fees_description", service_kind, sid, r));
     }
     if read.is_empty() && service_kind.is_none() {

@@ -321,7 +321,11 @@ pub fn package(services: &[ExportService<'_>], created: &str) -> Vec<File> {
             .countries
             .iter()
             .map(|c| c.code().to_string())
-            .chain(a.regions.iter().map(|r| r.as_str().to_string()))
+            // A region named like a country (LU) says it is one.
+            .chain(a.regions.iter().map(|r| match r.as_str() {
+                code if code.contains('-') => code.to_string(),
+                code => format!("region:{code}"),
+            }))
             .chain(
                 a.postal_codes
                     .iter()

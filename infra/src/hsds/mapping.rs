@@ -51,7 +51,7 @@ fn organisations(tables: &Tables, r: &mut Report) -> HashMap<String, Org> {
     let mut orgs: HashMap<String, Org> = HashMap::new();
     for row in tables.rows("organizations") {
         r.bad_cells(row, None);
-        let (Some(id), Some(name)) = (row.id(), row.text("name")) else {
+        let (Some(id), Some(name)) = (row.id(), row.words("name")) else {
             r.problem(
                 row,
                 Some(if row.id().is_none() { "id" } else { "name" }),
@@ -96,6 +96,10 @@ fn area(row: &Row, sid: &str, area: &mut ServiceArea, r: &mut Report) {
             .map(|g| area.regions.push(g))
             .map_err(|e| e.to_string()),
         Some("postal_code") => postal(&extent).map(|p| area.postal_codes.push(p)),
+        // `region:LU` names the region where the bare code would name the country.
+        Some("text") if extent.starts_with("region:") => Region::parse(&extent["region:".len()..])
+            .map(|g| area.regions.push(g))
+            .map_err(|e| e.to_string()),
         Some("text") => {
             if extent.contains(':') {
                 postal(&extent).map(|p| area.postal_codes.push(p))
@@ -387,7 +391,7 @@ pub(crate) fn map<'a>(
         });
         let profile = ServiceProfile {
             organisation: o
-                .text("x_careledger_organisation_name")
+                .words("x_careledger_organisation_name")
                 .unwrap_or_else(|| organisation.name.clone()),
             // HSDS 3.0 ids are UUIDs; a package using other ids keeps the name only.
             organisation_id: org
@@ -403,9 +407,9 @@ pub(crate) fn map<'a>(
             eligibility,
             cost,
             contact: Contact {
-                phone: rows(&phones).iter().find_map(|p| p.text("number")),
-                email: o.text("email"),
-                url: o.text("url"),
+                phone: rows(&phones).iter().find_map(|p| p.words("number")),
+                email: o.words("email"),
+                url: o.words("url"),
             },
             cost_note,
             untranslated: texts.untranslated,

@@ -72,15 +72,15 @@ pub(crate) fn texts(
             );
             return;
         };
-        let name = name.map(str::trim).unwrap_or("");
-        if name.is_empty() {
+        let name = name.unwrap_or("");
+        if name.trim().is_empty() {
             return;
         }
         got.insert(
             l,
             Text {
                 name: name.to_string(),
-                description: desc.map(str::trim).unwrap_or("").to_string(),
+                description: desc.unwrap_or("").to_string(),
                 translated,
             },
         );
@@ -108,8 +108,8 @@ pub(crate) fn texts(
         };
         add(
             &lang,
-            row.text("name").as_deref(),
-            row.text("description").as_deref(),
+            row.words("name").as_deref(),
+            row.prose("description").as_deref(),
             translated,
             row,
             r,
@@ -128,11 +128,11 @@ pub(crate) fn texts(
             .or((four.len() == 1).then(|| four[0]))
             .unwrap_or(Lang::En)
     };
-    match service.text("name") {
+    match service.words("name") {
         Some(name) => {
             got.entry(source).or_insert(Text {
                 name,
-                description: service.text("description").unwrap_or_default(),
+                description: service.prose("description").unwrap_or_default(),
                 translated: true,
             });
         }

@@ -30,6 +30,21 @@ impl Row {
             _ => None,
         }
     }
+    /// Free text as published (not trimmed, so a directory exported and read
+    /// back is the same byte for byte); `None` when absent, empty or blank.
+    pub fn words(&self, key: &str) -> Option<String> {
+        match self.fields.get(key)? {
+            Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+            _ => None,
+        }
+    }
+    /// A description as published, even one of blanks; `None` when absent or empty.
+    pub fn prose(&self, key: &str) -> Option<String> {
+        match self.fields.get(key)? {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        }
+    }
     pub fn id(&self) -> Option<String> {
         self.text("id")
     }
