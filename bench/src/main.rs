@@ -57,6 +57,7 @@ mod equity;
 mod events;
 mod fhir;
 mod graphql;
+mod hsds;
 mod live;
 mod personal;
 mod pg;
@@ -103,6 +104,7 @@ fn main() {
     if [
         "graphql_mutation",
         "graphql_query",
+        "hsds_import",
         "abuse",
         "subscription_fanout",
         "fhir_read",
@@ -127,8 +129,10 @@ fn main() {
     rt.block_on(async {
         // Each scenario gets its own directory, removed when it is done, so one
         // scenario's files (and the kernel's write-back of them) do not weigh on the next.
-        if wanted("append_batched") {
-            append_batched(&scenario_dir(&dir, "append_batched"), &scale).await;
+        // `hsds_import` is reported beside `append_batched` of the same run.
+        let mut batched = None;
+        if wanted("append_batched") || wanted("hsds_import") {
+            batched = Some(append_batched(&scenario_dir(&dir, "append_batched"), &scale).await);
             clean(&dir, "append_batched");
         }
         if wanted("append_concurrent") {
@@ -187,6 +191,14 @@ fn main() {
                     eprintln!("PostgreSQL scenarios need CARELEDGER_BENCH_PG_URL");
                 }
             }
+        }
+        if let (true, Some(batched)) = (wanted("hsds_import"), batched) {
+            hsds::hsds_import(
+                &scenario_dir(&dir, "hsds_import"),
+                if quick { 1_000 } else { 10_000 },
+                batched,
+            );
+            clean(&dir, "hsds_import");
         }
         if wanted("suggest") {
             suggest::suggest(10_000, if quick { 100 } else { 1_000 });
@@ -295,7 +307,7 @@ pub(crate) fn report(
 
 // --- scenarios ----------------------------------------------------------------
 
-async fn append_batched(dir: &Path, s: &Scale) {
+async fn append_batched(dir: &Path, s: &Scale) -> f64 {
     eprintln!(
         "append_batched: {} events in appends of {}",
         s.batched_events, s.batch
@@ -336,6 +348,7 @@ async fn append_batched(dir: &Path, s: &Scale) {
         None,
         ">= 0.8 x baseline",
     );
+    best_ours
 }
 
 async fn append_concurrent(dir: &Path, s: &Scale) {

@@ -67,6 +67,8 @@ pub fn suggest(services: usize, rounds: usize) {
             },
             cost: [Cost::Free, Cost::Reimbursed, Cost::Fee][i % 3],
             contact: Contact::default(),
+            cost_note: None,
+            untranslated: vec![],
         }
         .normalised();
         let capacity = match i % 10 {

@@ -23,9 +23,14 @@ pub enum Command {
     Serve(ServeArgs),
     /// Rebuild the read models from the whole log (the server must be stopped).
     Rebuild(RebuildArgs),
-    /// Import an HSDS 3.0 data package into the service directory (the server must
-    /// be stopped). Checks every record first; imports nothing if one is bad.
+    /// Import an HSDS 3.0 directory into the service directory (the server must be
+    /// stopped): a tabular data package, HSDS API JSON or CareLedger's JSON layout,
+    /// told apart by what PATH holds. Checks every record first; imports nothing if
+    /// one is bad (unless --skip-invalid); --check only reports.
     ImportHsds(ImportArgs),
+    /// Write the service directory as an HSDS 3.0 tabular data package into a new
+    /// directory (the server must be stopped with the embedded store).
+    ExportHsds(ExportHsdsArgs),
     /// Print an equity table as CSV (small cells suppressed), as the GraphQL `equity`
     /// field serves it.
     ExportEquity(ExportArgs),
@@ -52,13 +57,39 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The package: a directory holding organizations.json, services.json, … and
-    /// need_services.json (see infra/data/hsds-example/README.md).
+    /// The package: a directory with datapackage.json (tabular), a directory of
+    /// HSDS API JSON files (or one such file), or CareLedger's layout
+    /// (organizations.json, services.json, … need_services.json); see
+    /// docs/hsds-mapping.md.
     pub path: PathBuf,
+    /// Report what would be imported, updated and skipped, and every problem by
+    /// file, row and field; write nothing.
+    #[arg(long)]
+    pub check: bool,
+    /// Import the valid services and report the others (default: one problem
+    /// and nothing is imported).
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// The language of services published in one language: en, fr, nl or de
+    /// (default: the one of these the service speaks, if only one, else en).
+    #[arg(long)]
+    pub language: Option<String>,
+    /// A CSV mapping taxonomy term codes to need codes (columns term_code,
+    /// need_code; default: taxonomy_map.csv in the package, if there).
+    #[arg(long)]
+    pub taxonomy_map: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]
     pub catalogue: CatalogueArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportHsdsArgs {
+    /// A new (or empty) directory to write the package into.
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ pub mod apikey;
 pub mod args;
 pub mod export;
 pub mod export_fhir;
+pub mod export_hsds;
 pub mod import;
 pub mod rebuild;
 pub mod token;
@@ -19,6 +20,7 @@ impl Cli {
             Command::Serve(args) => serve(args).await,
             Command::Rebuild(args) => rebuild::run(args).await,
             Command::ImportHsds(args) => import::run(args).await,
+            Command::ExportHsds(args) => export_hsds::run(args).await,
             Command::ApiKey(cmd) => apikey::run(cmd).await,
             Command::ExportEquity(args) => export::equity(args).await,
             Command::ExportOpenData(args) => export::open_data(args).await,

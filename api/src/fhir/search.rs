@@ -288,14 +288,22 @@ pub fn parse_simple_search(
             "_count" => {
                 s.count = match v.parse::<usize>() {
                     Ok(n) if (1..=MAX_COUNT).contains(&n) => n,
-                    _ => return Err(invalid(format!("_count: '{v}' is not a page size from 1 to {MAX_COUNT}"))),
+                    _ => {
+                        return Err(invalid(format!(
+                            "_count: '{v}' is not a page size from 1 to {MAX_COUNT}"
+                        )));
+                    }
                 }
             }
             "_cursor" => {
                 s.cursor = Some(v.clone());
                 continue;
             }
-            "_format" if matches!(v.as_str(), "json" | "application/fhir+json" | "application/json") => {}
+            "_format"
+                if matches!(
+                    v.as_str(),
+                    "json" | "application/fhir+json" | "application/json"
+                ) => {}
             other => {
                 return Err(SearchError {
                     code: "not-supported",
@@ -310,7 +318,9 @@ pub fn parse_simple_search(
     if required && s.value.is_none() {
         return Err(SearchError {
             code: "not-supported",
-            message: format!("a search of {kind} must name {param} (a search of them all is not served)"),
+            message: format!(
+                "a search of {kind} must name {param} (a search of them all is not served)"
+            ),
         });
     }
     Ok(s)

@@ -144,6 +144,15 @@ pub struct ServiceProfile {
     pub eligibility: Eligibility,
     pub cost: Cost,
     pub contact: Contact,
+    /// The publisher's own words about the cost (HSDS `cost_options.option`, with
+    /// its amount), kept beside the kind it was read as. Absent in events recorded
+    /// before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_note: Option<String>,
+    /// Languages whose name and description are not a translation but a copy of
+    /// the language the publisher wrote in (a service published in one language).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub untranslated: Vec<Lang>,
 }
 
 const MAX_NAME: usize = 200;
@@ -158,6 +167,7 @@ impl ServiceProfile {
             v.dedup();
         }
         tidy(&mut self.needs);
+        tidy(&mut self.untranslated);
         tidy(&mut self.languages);
         tidy(&mut self.area.countries);
         tidy(&mut self.area.regions);
@@ -197,6 +207,11 @@ impl ServiceProfile {
                 .into_iter()
                 .flatten()
                 .map(|t| ("contact", t.as_str(), TextKind::SingleLine)),
+        )
+        .chain(
+            self.cost_note
+                .iter()
+                .map(|t| ("cost", t.as_str(), TextKind::SingleLine)),
         );
         for (field, text, kind) in texts {
             if let Some(c) = forbidden_char(text, kind) {
@@ -229,6 +244,17 @@ impl ServiceProfile {
                     format!("at most {MAX_DESCRIPTION} characters ({lang} is longer)"),
                 );
             }
+        }
+        if let Some(note) = &self.cost_note
+            && (note.trim().is_empty() || note.len() > MAX_NAME)
+        {
+            return bad("cost", format!("a cost note of 1 to {MAX_NAME} characters"));
+        }
+        if self.untranslated.len() >= Lang::ALL.len() {
+            return bad(
+                "untranslated",
+                "at least one language the service was written in".into(),
+            );
         }
         if self.needs.is_empty() {
             return bad("needs", "at least one need of the catalogue".into());

@@ -45,6 +45,8 @@ pub(crate) fn profile() -> ServiceProfile {
             email: Some("info@example.org".into()),
             url: Some("https://example.org".into()),
         },
+        cost_note: None,
+        untranslated: vec![],
     }
 }
 
@@ -143,6 +145,9 @@ fn control_characters_in_a_services_text_are_refused() {
     p.description.de = "Zeile\r\nZeile".into();
     refused(p, "description", '\r');
     let mut p = profile();
+    p.cost_note = Some("35 EUR\u{1b}[2J".into());
+    refused(p, "cost", '\u{1b}');
+    let mut p = profile();
     p.description.en = "Individual sessions.\n\tOn Mondays.".into();
     assert!(Service::default().decide(&register(p)).is_ok());
 }
@@ -235,6 +240,12 @@ fn invalid_profiles_are_refused_naming_the_field() {
             "contact",
             Box::new(|p| p.contact.url = Some("ftp://x".into())),
         ),
+        ("cost", Box::new(|p| p.cost_note = Some(" ".into()))),
+        ("cost", Box::new(|p| p.cost_note = Some("x".repeat(201)))),
+        (
+            "untranslated",
+            Box::new(|p| p.untranslated = crate::values::Lang::ALL.to_vec()),
+        ),
     ];
     for (field, break_it) in cases {
         let mut p = profile();
@@ -245,4 +256,8 @@ fn invalid_profiles_are_refused_naming_the_field() {
         }
     }
     assert!(profile().validate().is_ok());
+    let mut noted = profile();
+    noted.cost_note = Some("Under 18s and Over 60s (35 GBP)".into());
+    noted.untranslated = vec![crate::values::Lang::De];
+    assert!(noted.validate().is_ok());
 }

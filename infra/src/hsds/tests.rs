@@ -1,4 +1,10 @@
 use super::*;
+use careledger_domain::directory::Capacity;
+use serde_json::Value;
+use std::collections::HashSet;
+
+mod broken;
+mod forms;
 
 fn catalogue() -> Catalogue {
     crate::catalogue::default_catalogue().unwrap()
@@ -62,7 +68,7 @@ fn every_bad_record_is_reported_by_file_and_id() {
             }
             "service_areas.json" => {
                 let mut v: Value = serde_json::from_str(&text).unwrap();
-                v[0]["extent_type"] = Value::from("geojson");
+                v[0]["extent_type"] = Value::from("kml");
                 text = v.to_string();
             }
             "cost_options.json" => return Ok(None),
@@ -81,17 +87,19 @@ fn every_bad_record_is_reported_by_file_and_id() {
     has("cost_options.json (file): missing from the package");
     let services: Value = serde_json::from_str(&example_file("services.json").unwrap()).unwrap();
     let third = services[2]["id"].as_str().unwrap();
-    has(&format!("services.json {third}: invalid eligibility"));
-    has("organization_id is missing or not in organizations.json");
+    has(&format!(
+        "services.json row 3 {third} eligibility: invalid eligibility"
+    ));
+    has("organization_id is missing or not in the package's organizations");
     has("languages.json");
     has("'Dutch' is not a valid language tag");
     has(
-        "need_services.json 3cd5eeb9-9dcf-5d9b-a31b-5a3a7ffca1d1: unknown need code 'psy.not-in-the-catalogue'",
+        "need_services.json row 1 3cd5eeb9-9dcf-5d9b-a31b-5a3a7ffca1d1 needs: unknown need code 'psy.not-in-the-catalogue'",
     );
-    has("extent_type Some(\"geojson\") is not one of country, region, postal_code");
+    has("extent: a kml area is not read: give it as geojson or as text codes");
 }
 
-/// A package whose service name holds an ANSI escape and whose organisation id
+/// A package whose service name holds an ANSI escape and where a service's id
 /// holds CR/LF (a forged log line): the service is refused by the directory's
 /// text rule, and neither the escape nor the line break reaches the terminal
 /// the report is printed on.
@@ -105,9 +113,9 @@ fn control_characters_in_a_package_are_refused_and_reported_escaped() {
         let mut v: Value = serde_json::from_str(&text).unwrap();
         match name {
             "services.json" => v[0]["name"] = Value::from("\u{1b}[31mRed\u{1b}[0m"),
-            "organizations.json" => {
+            "cost_options.json" => {
                 v.as_array_mut().unwrap().push(serde_json::json!({
-                    "id": "nope\r\nINFO import finished", "name": "x"
+                    "id": "x", "service_id": "nope\r\nINFO import finished", "option": "free"
                 }));
             }
             _ => {}
@@ -138,7 +146,7 @@ fn malformed_files_are_reported_not_panicked_on() {
     let load = |name: &str| -> Result<Option<String>, String> {
         Ok(Some(match name {
             "services.json" => "{not json".to_string(),
-            "organizations.json" => r#"[{"name":"no id"}, {"id":"nope","name":"x"}]"#.to_string(),
+            "organizations.json" => r#"[{"name":"no id"}, {"id":"nope"}]"#.to_string(),
             _ => "[]".to_string(),
         }))
     };
@@ -154,12 +162,13 @@ fn malformed_files_are_reported_not_panicked_on() {
     );
     assert!(
         text.iter()
-            .any(|t| t == "organizations.json #0: missing 'id'"),
+            .any(|t| t == "organizations.json row 1 #1 id: an organization needs an id and a name"),
         "{text:?}"
     );
     assert!(
         text.iter()
-            .any(|t| t == "organizations.json nope: 'id' is not a UUID"),
+            .any(|t| t
+                == "organizations.json row 2 nope name: an organization needs an id and a name"),
         "{text:?}"
     );
 }

@@ -13,6 +13,7 @@
 //! module it was found in.
 
 mod decoder;
+mod forms;
 mod hsds;
 mod json;
 

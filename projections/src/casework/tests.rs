@@ -207,6 +207,8 @@ fn service_profile() -> careledger_domain::directory::ServiceProfile {
         eligibility: Eligibility::default(),
         cost: Cost::Free,
         contact: Contact::default(),
+        cost_note: None,
+        untranslated: vec![],
     }
 }
 

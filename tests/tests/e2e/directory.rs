@@ -345,16 +345,18 @@ fn directory_changes_are_checked_and_kept_to_administrators() {
     assert_eq!(s.head(), head);
 }
 
-fn example_package() -> std::path::PathBuf {
+pub(crate) fn example_package() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/data/hsds-example")
 }
 
-fn log_head(stdout: &str) -> u64 {
+pub(crate) fn log_head(stdout: &str) -> u64 {
     let tail = stdout
         .split("log head now ")
         .nth(1)
         .unwrap_or_else(|| panic!("{stdout}"));
-    tail.trim_end_matches(|c: char| !c.is_ascii_digit())
+    tail.chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
         .parse()
         .unwrap()
 }
@@ -431,7 +433,7 @@ fn import_hsds_imports_the_shipped_package_once_and_refuses_a_broken_one() {
         bad.stderr
     );
     assert!(
-        bad.stderr.contains("2 bad record(s)") && bad.stderr.contains("nothing imported"),
+        bad.stderr.contains("2 problem(s)") && bad.stderr.contains("nothing imported"),
         "{}",
         bad.stderr
     );

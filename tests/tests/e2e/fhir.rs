@@ -446,18 +446,50 @@ fn searches_page_include_and_keep_to_what_the_caller_may_read() {
 
     // The other resource types' searches.
     let sr = |token: &str, q: &str| -> usize {
-        ok(&s, token, &format!("/fhir/{q}"))["entry"].as_array().unwrap().len()
+        ok(&s, token, &format!("/fhir/{q}"))["entry"]
+            .as_array()
+            .unwrap()
+            .len()
     };
     assert_eq!(sr(&nurse, &format!("ServiceRequest?patient={patient}")), 1);
     assert_eq!(sr(&nurse, "Consent?requester=be-liege"), 3);
-    assert_eq!(sr(&provider, &format!("Consent?owner=Organization/{ORG}")), 4);
-    assert_eq!(sr(&nurse, &format!("Condition?{}", patient.replace("Patient/", "patient="))), 1);
-    assert_eq!(sr(&nurse, &format!("Patient?_id={}", patient.trim_start_matches("Patient/"))), 1);
-    assert_eq!(sr(&nurse, &format!("HealthcareService?organization=Organization/{ORG}")), 1);
+    assert_eq!(
+        sr(&provider, &format!("Consent?owner=Organization/{ORG}")),
+        4
+    );
+    assert_eq!(
+        sr(
+            &nurse,
+            &format!("Condition?{}", patient.replace("Patient/", "patient="))
+        ),
+        1
+    );
+    assert_eq!(
+        sr(
+            &nurse,
+            &format!("Patient?_id={}", patient.trim_start_matches("Patient/"))
+        ),
+        1
+    );
+    assert_eq!(
+        sr(
+            &nurse,
+            &format!("HealthcareService?organization=Organization/{ORG}")
+        ),
+        1
+    );
     assert_eq!(sr(&nurse, "Organization"), 1);
-    refused(&get(&s, &nurse, "/fhir/ServiceRequest?status=active"), 400, "not-supported");
+    refused(
+        &get(&s, &nurse, "/fhir/ServiceRequest?status=active"),
+        400,
+        "not-supported",
+    );
     refused(&get(&s, &nurse, "/fhir/Condition"), 400, "not-supported");
-    refused(&get(&s, &provider, &format!("/fhir/Condition?patient={patient}")), 403, "forbidden");
+    refused(
+        &get(&s, &provider, &format!("/fhir/Condition?patient={patient}")),
+        403,
+        "forbidden",
+    );
 
     // Authorisation: another site's coordinator, another organisation's provider,
     // an external application: refused, and their searches find nothing of it.

@@ -17,6 +17,7 @@ mod erasure;
 mod fhir;
 mod hardening;
 mod helpers;
+mod hsds;
 mod http;
 mod integrity;
 mod lifecycle;

@@ -10,7 +10,7 @@ use std::process::Command;
 
 /// Whether `frictionless` can run here. Outside CI a missing package skips the
 /// validation with the reason; under CI (`CI` set) it fails.
-fn frictionless() -> bool {
+pub(crate) fn frictionless() -> bool {
     let ok = Command::new("python3")
         .args(["-c", "import frictionless"])
         .output()

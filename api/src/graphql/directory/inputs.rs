@@ -201,6 +201,9 @@ pub fn profile(
             email: c.email,
             url: c.url,
         },
+        // A profile given here names every language and no cost note.
+        cost_note: None,
+        untranslated: vec![],
     }
     .normalised();
     profile.validate().map_err(|e| {

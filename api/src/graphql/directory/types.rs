@@ -207,6 +207,22 @@ impl Service {
     async fn cost(&self) -> Cost {
         self.d().profile.cost.into()
     }
+    /// The publisher's own words about the cost (HSDS `cost_options.option`, with
+    /// its amount), where an import kept them.
+    async fn cost_note(&self) -> Option<&str> {
+        self.d().profile.cost_note.as_deref()
+    }
+    /// Languages whose name and description are no translation: the service was
+    /// published without them, and the text of a language it was published in
+    /// stands in.
+    async fn untranslated(&self) -> Vec<Lang> {
+        self.d()
+            .profile
+            .untranslated
+            .iter()
+            .map(|l| Lang::from(*l))
+            .collect()
+    }
     async fn capacity(&self) -> CapacityStatus {
         match self.d().capacity {
             Capacity::HasCapacity => CapacityStatus::HasCapacity,

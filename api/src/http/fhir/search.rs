@@ -22,7 +22,12 @@ use careledger_domain::values::Lang;
 use serde_json::Value;
 
 /// The search set's links: itself and, with a cursor, the next page.
-fn links(base: &str, kind: &str, echo: &[(String, String)], next: Option<String>) -> (String, Option<String>) {
+fn links(
+    base: &str,
+    kind: &str,
+    echo: &[(String, String)],
+    next: Option<String>,
+) -> (String, Option<String>) {
     let url = |extra: Option<(String, String)>| {
         let mut pairs = echo.to_vec();
         pairs.extend(extra);
@@ -41,7 +46,12 @@ fn bad(code: &str, message: &str) -> Response {
 }
 
 /// `GET /fhir/{kind}?…`.
-pub async fn search(State(s): St, Path(kind): Path<String>, headers: HeaderMap, raw: RawQuery) -> Response {
+pub async fn search(
+    State(s): St,
+    Path(kind): Path<String>,
+    headers: HeaderMap,
+    raw: RawQuery,
+) -> Response {
     let (access, lang) = match admit(&s, &headers) {
         Ok(x) => x,
         Err(r) => return r,
@@ -58,12 +68,17 @@ pub async fn search(State(s): St, Path(kind): Path<String>, headers: HeaderMap, 
     }
     let base = base_url(&s, &headers);
     let found = match kind.as_str() {
-        "Task" | "ServiceRequest" | "Consent" => referrals(&s.app, &access, lang, &kind, &base, &pairs),
+        "Task" | "ServiceRequest" | "Consent" => {
+            referrals(&s.app, &access, lang, &kind, &base, &pairs)
+        }
         "Condition" => conditions(&s.app, &access, lang, &base, &pairs).await,
         "Patient" => patients(&s.app, &access, &base, &pairs).await,
         "HealthcareService" => services(&s.app, &access, lang, &base, &pairs),
         "Organization" => organisations(&s.app, &access, &base, &pairs),
-        _ => Err(bad("not-supported", &format!("{kind} is read by id only (/fhir/{kind}/<id>)"))),
+        _ => Err(bad(
+            "not-supported",
+            &format!("{kind} is read by id only (/fhir/{kind}/<id>)"),
+        )),
     };
     match found {
         Ok(bundle) => resource(StatusCode::OK, &bundle),
@@ -73,9 +88,18 @@ pub async fn search(State(s): St, Path(kind): Path<String>, headers: HeaderMap, 
 
 type Found = Result<Value, Response>;
 
-fn referrals(app: &App, access: &Access, lang: Lang, kind: &str, base: &str, pairs: &[(String, String)]) -> Found {
+fn referrals(
+    app: &App,
+    access: &Access,
+    lang: Lang,
+    kind: &str,
+    base: &str,
+    pairs: &[(String, String)],
+) -> Found {
     let q = parse_referral_search(kind, pairs).map_err(|e| bad(e.code, &e.message))?;
-    let page = app.search_referrals(access, &q.query, q.after, q.count).map_err(app_error)?;
+    let page = app
+        .search_referrals(access, &q.query, q.after, q.count)
+        .map_err(app_error)?;
     let mut entries = Vec::with_capacity(page.items.len() * 2);
     for r in &page.items {
         let id = referral_resource_id(r.need_case, r.referral.id);
@@ -108,16 +132,36 @@ fn referrals(app: &App, access: &Access, lang: Lang, kind: &str, base: &str, pai
 /// The patient a `patient` parameter names.
 fn patient_of(v: &str, param: &str) -> Result<RecipientId, Response> {
     let id = v.strip_prefix("Patient/").unwrap_or(v);
-    RecipientId::parse(id).map_err(|_| bad("invalid", &format!("{param}: '{}' is not a Patient reference (Patient/<uuid>)", v.chars().take(80).collect::<String>())))
+    RecipientId::parse(id).map_err(|_| {
+        bad(
+            "invalid",
+            &format!(
+                "{param}: '{}' is not a Patient reference (Patient/<uuid>)",
+                v.chars().take(80).collect::<String>()
+            ),
+        )
+    })
 }
 
-async fn conditions(app: &App, access: &Access, lang: Lang, base: &str, pairs: &[(String, String)]) -> Found {
-    let q = parse_simple_search("Condition", "patient", true, pairs).map_err(|e| bad(e.code, &e.message))?;
+async fn conditions(
+    app: &App,
+    access: &Access,
+    lang: Lang,
+    base: &str,
+    pairs: &[(String, String)],
+) -> Found {
+    let q = parse_simple_search("Condition", "patient", true, pairs)
+        .map_err(|e| bad(e.code, &e.message))?;
     let patient = patient_of(q.value.as_deref().unwrap_or(""), "patient")?;
     let skip: usize = match q.cursor.as_deref().map(str::parse) {
         None => 0,
         Some(Ok(n)) => n,
-        Some(Err(_)) => return Err(bad("invalid", "_cursor: not a page token of this server (follow the bundle's next link)")),
+        Some(Err(_)) => {
+            return Err(bad(
+                "invalid",
+                "_cursor: not a page token of this server (follow the bundle's next link)",
+            ));
+        }
     };
     let Some(r) = app.care_recipient(access, patient).map_err(app_error)? else {
         let (me, _) = links(base, "Condition", &q.echo, None);
@@ -125,8 +169,16 @@ async fn conditions(app: &App, access: &Access, lang: Lang, base: &str, pairs: &
     };
     let mut entries = Vec::new();
     for id in r.need_cases.iter().skip(skip).take(q.count) {
-        if let Some(c) = app.need_case(access, *id).map_err(app_error)?.and_then(|v| resources::condition(&v, &app.catalogue, lang)) {
-            entries.push(Entry { full_url: format!("{base}/fhir/Condition/{id}"), resource: c, mode: Some("match") });
+        if let Some(c) = app
+            .need_case(access, *id)
+            .map_err(app_error)?
+            .and_then(|v| resources::condition(&v, &app.catalogue, lang))
+        {
+            entries.push(Entry {
+                full_url: format!("{base}/fhir/Condition/{id}"),
+                resource: c,
+                mode: Some("match"),
+            });
         }
     }
     let next = (r.need_cases.len() > skip + q.count).then(|| (skip + q.count).to_string());
@@ -135,7 +187,8 @@ async fn conditions(app: &App, access: &Access, lang: Lang, base: &str, pairs: &
 }
 
 async fn patients(app: &App, access: &Access, base: &str, pairs: &[(String, String)]) -> Found {
-    let q = parse_simple_search("Patient", "_id", true, pairs).map_err(|e| bad(e.code, &e.message))?;
+    let q =
+        parse_simple_search("Patient", "_id", true, pairs).map_err(|e| bad(e.code, &e.message))?;
     let id = patient_of(q.value.as_deref().unwrap_or(""), "_id")?;
     let mut entries = Vec::new();
     if let Some(r) = app.care_recipient(access, id).map_err(app_error)? {
@@ -150,25 +203,58 @@ async fn patients(app: &App, access: &Access, base: &str, pairs: &[(String, Stri
     Ok(searchset(&me, None, entries))
 }
 
-fn services(app: &App, access: &Access, lang: Lang, base: &str, pairs: &[(String, String)]) -> Found {
-    let q = parse_simple_search("HealthcareService", "organization", false, pairs).map_err(|e| bad(e.code, &e.message))?;
+fn services(
+    app: &App,
+    access: &Access,
+    lang: Lang,
+    base: &str,
+    pairs: &[(String, String)],
+) -> Found {
+    let q = parse_simple_search("HealthcareService", "organization", false, pairs)
+        .map_err(|e| bad(e.code, &e.message))?;
     let org = match q.value.as_deref() {
         None => None,
-        Some(v) => Some(OrganisationId::parse(v.strip_prefix("Organization/").unwrap_or(v)).map_err(|_| {
-            bad("invalid", "organization: not an Organization reference (Organization/<uuid>)")
-        })?),
+        Some(v) => Some(
+            OrganisationId::parse(v.strip_prefix("Organization/").unwrap_or(v)).map_err(|_| {
+                bad(
+                    "invalid",
+                    "organization: not an Organization reference (Organization/<uuid>)",
+                )
+            })?,
+        ),
     };
     let after = match q.cursor.as_deref() {
         None => None,
-        Some(c) => Some(ServiceId::parse(c).map_err(|_| bad("invalid", "_cursor: not a page token of this server (follow the bundle's next link)"))?),
+        Some(c) => Some(ServiceId::parse(c).map_err(|_| {
+            bad(
+                "invalid",
+                "_cursor: not a page token of this server (follow the bundle's next link)",
+            )
+        })?),
     };
-    let (items, more) = app.directory_services(access, org, after, q.count).map_err(app_error)?;
-    let next = more.then(|| items.last().and_then(|v| v.state.data()).map(|d| d.id.to_string())).flatten();
+    let (items, more) = app
+        .directory_services(access, org, after, q.count)
+        .map_err(app_error)?;
+    let next = more
+        .then(|| {
+            items
+                .last()
+                .and_then(|v| v.state.data())
+                .map(|d| d.id.to_string())
+        })
+        .flatten();
     let entries = items
         .iter()
         .filter_map(|v| {
             let r = directory::healthcare_service(v, &app.catalogue, lang)?;
-            Some(Entry { full_url: format!("{base}/fhir/HealthcareService/{}", r["id"].as_str().unwrap_or("")), resource: r, mode: Some("match") })
+            Some(Entry {
+                full_url: format!(
+                    "{base}/fhir/HealthcareService/{}",
+                    r["id"].as_str().unwrap_or("")
+                ),
+                resource: r,
+                mode: Some("match"),
+            })
         })
         .collect();
     let (me, next) = links(base, "HealthcareService", &q.echo, next);
@@ -176,10 +262,16 @@ fn services(app: &App, access: &Access, lang: Lang, base: &str, pairs: &[(String
 }
 
 fn organisations(app: &App, access: &Access, base: &str, pairs: &[(String, String)]) -> Found {
-    let q = parse_simple_search("Organization", "_id", false, pairs).map_err(|e| bad(e.code, &e.message))?;
+    let q = parse_simple_search("Organization", "_id", false, pairs)
+        .map_err(|e| bad(e.code, &e.message))?;
     let after = match q.cursor.as_deref() {
         None => None,
-        Some(c) => Some(OrganisationId::parse(c).map_err(|_| bad("invalid", "_cursor: not a page token of this server (follow the bundle's next link)"))?),
+        Some(c) => Some(OrganisationId::parse(c).map_err(|_| {
+            bad(
+                "invalid",
+                "_cursor: not a page token of this server (follow the bundle's next link)",
+            )
+        })?),
     };
     let all = app.organisations(access).map_err(app_error)?;
     let wanted = q.value.as_deref().map(|v| v.to_string());
@@ -191,7 +283,11 @@ fn organisations(app: &App, access: &Access, base: &str, pairs: &[(String, Strin
     let mut last = None;
     for (id, services) in matching.by_ref().take(q.count) {
         if let Some(o) = directory::organization(*id, &services.iter().collect::<Vec<_>>()) {
-            entries.push(Entry { full_url: format!("{base}/fhir/Organization/{id}"), resource: o, mode: Some("match") });
+            entries.push(Entry {
+                full_url: format!("{base}/fhir/Organization/{id}"),
+                resource: o,
+                mode: Some("match"),
+            });
         }
         last = Some(*id);
     }

@@ -174,6 +174,12 @@ pub(super) fn service_profile() -> impl Strategy<Value = Box<ServiceProfile>> {
                     },
                     cost,
                     contact: Contact { phone, email, url },
+                    cost_note: (cost == Cost::Fee).then(|| "35 EUR per session".to_string()),
+                    untranslated: if cost == Cost::Free {
+                        vec![careledger_domain::values::Lang::De]
+                    } else {
+                        vec![]
+                    },
                 })
             },
         )
