@@ -7,9 +7,11 @@
 //! * [`page`] — the view a URL asks for, the sign-in page, the page.
 //! * [`charts`] — rates with intervals, ratios with the parity band,
 //!   Kaplan–Meier curves with numbers at risk, the monthly trend, the heat map.
+//! * [`measures`] — the WHO HEAT summary measures, defined and linked.
 //! * [`svg`] — what every chart is made of; [`strings`] — the four languages.
 
 pub mod charts;
+pub mod measures;
 pub mod page;
 pub mod strings;
 pub mod svg;

@@ -530,6 +530,13 @@ pub fn dashboard(v: &View, tables: &Tables, who: &str, csrf: &str) -> String {
         &csv("rates"),
         l,
     ));
+    let _ = write!(
+        b,
+        "<section id=\"measures-section\" aria-labelledby=\"measures-h\"><h2 id=\"measures-h\">{}</h2><p class=\"note\">{}</p>{}</section>",
+        esc(t(l, Text::Summary)),
+        esc(t(l, Text::MeasuresCaption)),
+        super::measures::table(&tables.rates, l)
+    );
     let time_title = format!("{} — {}", t(l, Text::Survival), strings::outcome(l, v.time));
     let mut table = time_table(&tables.time, l);
     table.push_str(&withheld_list(&tables.time, l));

@@ -64,6 +64,9 @@ pub enum Text {
     Exact,
     SignedInAs,
     Summary,
+    Value,
+    Meaning,
+    MeasuresCaption,
 }
 
 /// The text in `lang`.
@@ -290,6 +293,19 @@ pub fn t(lang: Lang, text: Text) -> &'static str {
             "Mesures de synthèse",
             "Samenvattende maten",
             "Zusammenfassende Maße",
+        ],
+        Value => ["Value", "Valeur", "Waarde", "Wert"],
+        Meaning => [
+            "What it measures (definition linked)",
+            "Ce qu'elle mesure (définition en lien)",
+            "Wat ze meet (definitie gelinkt)",
+            "Was es misst (Definition verlinkt)",
+        ],
+        MeasuresCaption => [
+            "Summary measures of inequality (WHO HEAT), from the released groups only; withheld groups are left out.",
+            "Mesures de synthèse des inégalités (OMS HEAT), à partir des seuls groupes publiés ; les groupes retenus sont exclus.",
+            "Samenvattende ongelijkheidsmaten (WHO HEAT), enkel uit de vrijgegeven groepen; achtergehouden groepen vallen weg.",
+            "Zusammenfassende Ungleichheitsmaße (WHO HEAT), nur aus den freigegebenen Gruppen; zurückgehaltene Gruppen bleiben außen vor.",
         ],
     };
     match lang {

@@ -231,6 +231,42 @@ fn the_dashboard_signs_in_shows_the_apis_figures_and_keeps_sites_and_sessions_ap
             "{chart}"
         );
     }
+    // The summary measures of inequality: the API's, defined and linked.
+    let summary = s.data_as(
+        &qm,
+        "{ equity(by: LANGUAGE, outcome: REFERRAL_RATE) { summary { bgv theil mld maxDifference } } }",
+        json!({}),
+    );
+    let sum = &summary["equity"]["summary"];
+    for (code, field) in [
+        ("BGV", "bgv"),
+        ("TI", "theil"),
+        ("MLD", "mld"),
+        ("D", "maxDifference"),
+    ] {
+        let row = format!("<tr data-code=\"{code}\"");
+        let i = page
+            .body
+            .find(&row)
+            .unwrap_or_else(|| panic!("no {code} row"));
+        let tail = &page.body[i..];
+        match sum[field].as_f64() {
+            Some(v) => {
+                let k = tail.find("data-value=\"").unwrap() + 12;
+                let shown: f64 = tail[k..k + tail[k..].find('"').unwrap()].parse().unwrap();
+                assert!((shown - v).abs() < 1e-12, "{code}: {shown} vs {v}");
+            }
+            None => assert!(
+                !tail[..tail.find('>').unwrap()].contains("data-value"),
+                "{code}"
+            ),
+        }
+        assert!(
+            tail[..tail.find("</tr>").unwrap()].contains("href=\"https://whoequity.github.io/"),
+            "{code} not linked"
+        );
+    }
+
     // CSV download of a table.
     let csv = b.get(
         "/dashboard/csv?by=language&outcome=referral_rate&table=rates",

@@ -2,15 +2,14 @@
 
 #![allow(clippy::result_large_err)] // see the parent module
 
-use super::{KindId, St, admit, app_error, base_url, outcome, query_pairs, resource};
-use crate::fhir::bundle::{Entry, history as history_bundle, searchset};
+use super::{KindId, St, admit, app_error, base_url, outcome, resource};
+use crate::fhir::bundle::{Entry, history as history_bundle};
 use crate::fhir::resources;
-use crate::fhir::search::parse_task_search;
 use crate::fhir::{directory, resources::task};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use careledger_app::fhir::{ReferralRecord, parse_referral_resource_id, referral_resource_id};
+use careledger_app::fhir::{ReferralRecord, parse_referral_resource_id};
 use careledger_app::{Access, App, AppError};
 use careledger_domain::ids::{NeedCaseId, OrganisationId, RecipientId, ServiceId};
 use careledger_domain::values::Lang;
