@@ -359,3 +359,33 @@ fn the_dashboard_signs_in_shows_the_apis_figures_and_keeps_sites_and_sessions_ap
         401
     );
 }
+
+/// A session lives no longer than its token: signed in with a token that
+/// expires in a few seconds, the page asks to sign in again once it has.
+#[test]
+fn a_session_ends_when_its_token_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &["--rate-limit", "0"]);
+    let b = Browserless::new(&s);
+    let key = careledger_api::http::tokens::TokenKey::load(dir.path()).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let short = key.sign(&careledger_api::http::tokens::Claims {
+        sub: "qm-short".into(),
+        role: "quality_manager".into(),
+        sites: vec!["*".into()],
+        organisations: Vec::new(),
+        iat: now,
+        // Tokens are accepted up to LEEWAY_SECS past their expiry (clock skew).
+        exp: now + 3 - careledger_api::http::tokens::LEEWAY_SECS,
+    });
+    let cookie = b.sign_in(&short);
+    let page = b.get("/dashboard", Some(&cookie));
+    assert!(page.body.contains("<svg"), "{}", page.body);
+    std::thread::sleep(Duration::from_secs(4));
+    let after = b.get("/dashboard", Some(&cookie));
+    assert!(!after.body.contains("<svg") && after.body.contains("/dashboard/session"));
+    assert!(
+        after.set_cookie.unwrap_or_default().contains("Max-Age=0"),
+        "the dead cookie is cleared"
+    );
+}

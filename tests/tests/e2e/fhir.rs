@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-const ORG: &str = "0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5f01";
+pub(crate) const ORG: &str = "0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5f01";
 
 /// The Task id of a referral (need case then referral, 32 hex digits each).
 pub(crate) fn task_id(need_case: &str, referral: &str) -> String {
@@ -30,7 +30,7 @@ fn get(s: &Server, token: &str, path: &str) -> Answer {
 }
 
 /// A successful FHIR answer's body (asserting 200 and the media type).
-fn ok(s: &Server, token: &str, path: &str) -> Value {
+pub(crate) fn ok(s: &Server, token: &str, path: &str) -> Value {
     let a = get(s, token, path);
     assert_eq!(a.status, 200, "{path}: {}", a.body);
     assert!(
@@ -50,7 +50,14 @@ fn refused(a: &Answer, status: u16, code: &str) {
     assert_eq!(v["issue"][0]["severity"], "error", "{v}");
 }
 
-fn answer(s: &Server, token: &str, name: &str, need_case: &str, referral: &str, extra: Value) {
+pub(crate) fn answer(
+    s: &Server,
+    token: &str,
+    name: &str,
+    need_case: &str,
+    referral: &str,
+    extra: Value,
+) {
     let mut input =
         json!({ "needCaseId": need_case, "referralId": referral, "idempotencyKey": v7() });
     input
@@ -617,96 +624,4 @@ fn bad_requests_get_an_operation_outcome_with_the_right_status() {
         .map(|p| get(&s, &nurse, p).json())
         .collect();
     validate(&outcomes);
-}
-
-#[test]
-fn export_fhir_writes_bulk_data_ndjson_that_validates_and_refuses_bad_arguments() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), &["--rate-limit", "0"]);
-    let service = service_of(&s, ORG);
-    let provider = mint_provider(dir.path(), "staff-1", &[ORG]);
-    let (n, r) = referred(&s, "be-liege", &service);
-    answer(
-        &s,
-        &provider,
-        "rejectReferral",
-        &n,
-        &r,
-        json!({ "reason": "NO_CAPACITY" }),
-    );
-    referred(&s, "de-aachen", &service);
-    let nurse = mint(dir.path(), "nurse-liege", "coordinator", &["be-liege"]);
-    let served = ok(&s, &nurse, &format!("/fhir/Task/{}", task_id(&n, &r)));
-    assert!(s.running.stop_with("TERM").success());
-
-    // Refused arguments write nothing, not even the directory.
-    for bad in [
-        vec!["--from", "2026-13-01"],
-        vec!["--sites", "Not A Site"],
-        vec!["--lang", "es"],
-        vec!["--from", "2026-02-01", "--to", "2026-01-01"],
-    ] {
-        let out = dir.path().join("refused");
-        let mut args = vec!["export-fhir", "--out", out.to_str().unwrap()];
-        args.extend(bad.iter().copied());
-        let done = crate::helpers::run_to_end(&args, dir.path());
-        assert!(!done.success, "{bad:?} was accepted");
-        assert!(
-            done.stderr.contains("nothing was written"),
-            "{}",
-            done.stderr
-        );
-        assert!(!out.exists(), "{bad:?} wrote {}", out.display());
-    }
-
-    let out = dir.path().join("fhir");
-    let done = crate::helpers::run_to_end(
-        &[
-            "export-fhir",
-            "--out",
-            out.to_str().unwrap(),
-            "--sites",
-            "be-liege",
-        ],
-        dir.path(),
-    );
-    assert!(done.success, "{}", done.stderr);
-    let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
-    let count = |ty: &str| -> u64 {
-        manifest["output"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|o| o["type"] == ty)
-            .map_or(0, |o| o["count"].as_u64().unwrap())
-    };
-    // Liège's one referral only; the whole directory and the catalogue.
-    for (ty, n) in [
-        ("Task", 1),
-        ("ServiceRequest", 1),
-        ("Consent", 1),
-        ("Condition", 1),
-        ("Patient", 1),
-        ("HealthcareService", 1),
-        ("Organization", 1),
-        ("CodeSystem", 1),
-    ] {
-        assert_eq!(count(ty), n, "{ty}: {manifest}");
-    }
-    let mut all = Vec::new();
-    for o in manifest["output"].as_array().unwrap() {
-        let text = std::fs::read_to_string(out.join(o["url"].as_str().unwrap())).unwrap();
-        for line in text.lines() {
-            let v: Value = serde_json::from_str(line).unwrap();
-            assert_eq!(v["resourceType"], o["type"]);
-            all.push(v);
-        }
-    }
-    // The exported Task is the one the server served, and no name is exported.
-    let task = all.iter().find(|v| v["resourceType"] == "Task").unwrap();
-    assert_eq!(*task, served);
-    let patient = all.iter().find(|v| v["resourceType"] == "Patient").unwrap();
-    assert!(patient.get("name").is_none() && patient.get("telecom").is_none());
-    validate(&all);
 }

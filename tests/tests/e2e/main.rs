@@ -15,6 +15,7 @@ mod disclosure;
 mod equity;
 mod erasure;
 mod fhir;
+mod fhir_export;
 mod hardening;
 mod helpers;
 mod hsds;
