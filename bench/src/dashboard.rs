@@ -42,8 +42,9 @@ async fn fill(dir: &Path, cases: usize) {
     let store = open_store(&dir.join("careledger.sqlite"));
     let mut streams: Vec<(careledger_domain::store::StreamName, Vec<NewEvent>)> = Vec::new();
     for e in events {
+        // The generator's ids are not unique (the fold never needed them to be).
         let new = NewEvent {
-            id: e.id,
+            id: careledger_domain::ids::EventId::from_uuid(uuid::Uuid::now_v7()),
             event: e.event,
             metadata: e.metadata,
         };
