@@ -273,6 +273,20 @@ pub fn run(cases: usize, queries: usize, fold_wanted: bool, query_wanted: bool) 
             let mean = took.iter().sum::<f64>() / took.len() as f64;
             (mean, p99)
         };
+        // The dashboard's other tables, timed once each (where its time goes).
+        if std::env::var_os("CARELEDGER_BENCH_PROFILE_TABLES").is_some() {
+            let f = CubeFilter::default();
+            let t = Instant::now();
+            std::hint::black_box(model.equity().times(Stratifier::Language, &f));
+            let times = t.elapsed();
+            let t = Instant::now();
+            std::hint::black_box(model.equity().trend(Stratifier::Language, &f));
+            let trend = t.elapsed();
+            let t = Instant::now();
+            std::hint::black_box(model.equity_two_way(Stratifier::Language, Stratifier::Sex, &f));
+            let two_way = t.elapsed();
+            eprintln!("equity tables: times {times:?}, trend {trend:?}, two-way {two_way:?}");
+        }
         let (exact_mean, exact_p99) = timed(false);
         let (mean, p99) = timed(true);
         report(
