@@ -104,6 +104,26 @@ fn fresh(out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Creates `path` for writing, mode 0600 (on Unix).
+fn private_file(path: &Path) -> anyhow::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
+        .with_context(|| format!("cannot create {}", path.display()))
+}
+
+/// Creates the output directory, mode 0700 (on Unix).
+fn private_dir(path: &Path) -> anyhow::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(path)
+        .with_context(|| format!("cannot create {}", path.display()))
+}
+
 /// One NDJSON file per type, counted.
 struct Files {
     dir: PathBuf,
@@ -114,8 +134,8 @@ impl Files {
     fn write(&mut self, ty: &'static str, resource: &Value) -> anyhow::Result<()> {
         if !self.open.contains_key(ty) {
             let path = self.dir.join(format!("{ty}.ndjson"));
-            let f = std::fs::File::create(&path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
+            // Person-level records: readable by the exporting user only.
+            let f = private_file(&path)?;
             self.open
                 .insert(ty, (std::io::BufWriter::with_capacity(1 << 16, f), 0));
         }
@@ -150,8 +170,7 @@ pub async fn run(args: ExportFhirArgs) -> anyhow::Result<()> {
     let projector = caught_up(&store, snapshots.as_ref()).await;
     opened.close().await;
     let projector = projector?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    private_dir(&args.out)?;
     let started = std::time::Instant::now();
     let mut files = Files {
         dir: args.out.clone(),
@@ -226,7 +245,8 @@ pub async fn run(args: ExportFhirArgs) -> anyhow::Result<()> {
         "error": [],
     });
     let path = args.out.join("manifest.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&manifest)?)
+    private_file(&path)?
+        .write_all(&serde_json::to_vec_pretty(&manifest)?)
         .with_context(|| format!("cannot write {}", path.display()))?;
     let total: u64 = counts.iter().map(|(_, n)| n).sum();
     let secs = started.elapsed().as_secs_f64();

@@ -36,18 +36,25 @@ pub fn searchset(self_url: &str, next_url: Option<&str>, entries: Vec<Entry>) ->
     })
 }
 
-/// A resource's history, newest version first (as FHIR orders it).
-pub fn history(self_url: &str, versions: Vec<Entry>) -> Value {
+/// A resource's history, newest version first (as FHIR orders it): the oldest
+/// version its creation (`POST`, `201`), every later one an update (`PUT`);
+/// `request.url` relative (`Task/<id>`).
+pub fn history(self_url: &str, relative: &str, versions: Vec<Entry>) -> Value {
     let total = versions.len();
     json!({
         "resourceType": "Bundle",
         "type": "history",
         "total": total,
         "link": [{ "relation": "self", "url": self_url }],
-        "entry": versions.into_iter().rev().map(|e| {
+        "entry": versions.into_iter().enumerate().collect::<Vec<_>>().into_iter().rev().map(|(i, e)| {
             let mut v = entry(e);
-            v["request"] = json!({ "method": "PUT", "url": v["fullUrl"].clone() });
-            v["response"] = json!({ "status": "200" });
+            let (method, url, status) = if i == 0 {
+                ("POST", relative.split('/').next().unwrap_or(relative), "201")
+            } else {
+                ("PUT", relative, "200")
+            };
+            v["request"] = json!({ "method": method, "url": url });
+            v["response"] = json!({ "status": status });
             v
         }).collect::<Vec<_>>(),
     })

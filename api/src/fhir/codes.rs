@@ -6,6 +6,7 @@
 //! Canonical URLs name the definitions, not a deployment: they are the same on
 //! every server (a resource's own address comes from `--public-url`).
 
+use careledger_app::fhir::referrals::StatusMatch;
 use careledger_domain::need_case::{Outcome, ReferralStatus};
 use careledger_projections::casework::referral_log::EndReason;
 use serde::Serialize;
@@ -74,20 +75,34 @@ pub fn service_request_status(status: ReferralStatus) -> &'static str {
     }
 }
 
-/// A Task search's `status` code back to the referral statuses it covers
-/// (`accepted` covers a waitlisted referral not started; `on-hold` one started).
-pub fn statuses_for_task_code(code: &str) -> Option<Vec<ReferralStatus>> {
+/// A Task search's `status` code back to the referrals it covers: exactly
+/// those shown with that status (`accepted` covers a waitlisted referral not
+/// yet started; `on-hold` one waitlisted after it started).
+pub fn statuses_for_task_code(code: &str) -> Option<Vec<StatusMatch>> {
     use ReferralStatus as S;
+    let any = |status| StatusMatch {
+        status,
+        started: None,
+    };
     Some(match code {
-        "requested" => vec![S::Requested],
-        "accepted" => vec![S::Accepted, S::OnHold],
-        "on-hold" => vec![S::OnHold],
-        "in-progress" => vec![S::InProgress],
-        "completed" => vec![S::Completed],
-        "rejected" => vec![S::Rejected],
-        "cancelled" => vec![S::Cancelled],
-        "failed" => vec![S::Failed],
-        "entered-in-error" => vec![S::EnteredInError],
+        "requested" => vec![any(S::Requested)],
+        "accepted" => vec![
+            any(S::Accepted),
+            StatusMatch {
+                status: S::OnHold,
+                started: Some(false),
+            },
+        ],
+        "on-hold" => vec![StatusMatch {
+            status: S::OnHold,
+            started: Some(true),
+        }],
+        "in-progress" => vec![any(S::InProgress)],
+        "completed" => vec![any(S::Completed)],
+        "rejected" => vec![any(S::Rejected)],
+        "cancelled" => vec![any(S::Cancelled)],
+        "failed" => vec![any(S::Failed)],
+        "entered-in-error" => vec![any(S::EnteredInError)],
         // Statuses of the value set a referral never takes.
         "draft" | "received" | "ready" => vec![],
         _ => return None,
@@ -162,8 +177,23 @@ mod tests {
             for started in [false, true] {
                 let code = task_status(s, started);
                 assert!(TASK_STATUSES.contains(&code), "{s:?} → {code}");
+                // Exactly the referrals shown with that code: this one, and no
+                // referral of the same status shown with another code.
                 let back = statuses_for_task_code(code).unwrap();
-                assert!(back.contains(&s), "{code} does not find {s:?}");
+                assert!(
+                    back.iter()
+                        .any(|m| m.status == s && m.started.is_none_or(|x| x == started)),
+                    "{code} does not find {s:?} (started {started})"
+                );
+                for other in TASK_STATUSES.iter().filter(|c| **c != code) {
+                    let found = statuses_for_task_code(other).unwrap();
+                    assert!(
+                        !found
+                            .iter()
+                            .any(|m| m.status == s && m.started.is_none_or(|x| x == started)),
+                        "{other} finds {s:?} (started {started}), shown as {code}"
+                    );
+                }
             }
         }
         for code in TASK_STATUSES {

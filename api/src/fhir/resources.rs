@@ -193,7 +193,12 @@ pub fn consent(r: &ReferralRecord) -> Value {
         "resourceType": "Consent",
         "id": id,
         "meta": meta(r.log.consent_version, r.log.consent_recorded_at),
-        "status": "active",
+        // In force while the referral is open; kept as a record once it ended.
+        "status": match r.referral.status {
+            ReferralStatus::EnteredInError => "entered-in-error",
+            s if s.is_open() => "active",
+            _ => "inactive",
+        },
         "scope": { "coding": [{
             "system": "http://terminology.hl7.org/CodeSystem/consentscope",
             "code": "patient-privacy", "display": "Privacy Consent"

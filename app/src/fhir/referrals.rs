@@ -56,12 +56,30 @@ pub struct ReferralQuery {
     pub owner: Option<OrganisationId>,
     /// Requested by this site.
     pub site: Option<SiteId>,
-    pub statuses: Option<Vec<ReferralStatus>>,
+    /// In one of these statuses (each, when `started` is given, only if the
+    /// referral ever started or never did: FHIR's Task shows a waitlisted
+    /// referral as `accepted` before it started and `on-hold` after).
+    pub statuses: Option<Vec<StatusMatch>>,
+    /// Compare `updated` with the consent's last change rather than the
+    /// referral's (a `Consent` search).
+    pub consent_time: bool,
     /// Last changed (server time) within every one of these ranges: `[from, to)`.
     pub updated: Vec<TimeRange>,
     /// Of this care recipient.
     pub patient: Option<RecipientId>,
 }
+
+/// A status a search wants, and whether the referral must have started (or not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusMatch {
+    pub status: ReferralStatus,
+    pub started: Option<bool>,
+}
+
+/// The most need cases one page of a search visits: a search whose matches are
+/// rare ends its page early with a `next` cursor rather than holding the read
+/// models (and the fold waiting for them) for a walk over all of them.
+pub const MAX_VISITED: usize = 20_000;
 
 /// A page of a search, in (need case, referral) order.
 #[derive(Debug)]
@@ -70,6 +88,9 @@ pub struct ReferralPage {
     /// Where the next page starts (after this referral), when there is one.
     pub next: Option<(NeedCaseId, ReferralId)>,
 }
+
+/// The cursor's referral part that means "after every referral of the case".
+const AFTER_ALL: ReferralId = ReferralId::from_uuid(uuid::Uuid::max());
 
 /// The most referrals one page holds.
 pub const MAX_PAGE: usize = 100;
@@ -137,13 +158,20 @@ impl ReferralQuery {
             return false;
         }
         if let Some(s) = &self.statuses
-            && !s.contains(&r.status)
+            && !s
+                .iter()
+                .any(|m| m.status == r.status && m.started.is_none_or(|x| x == log.started))
         {
             return false;
         }
-        self.updated.iter().all(|(from, to)| {
-            from.is_none_or(|f| log.recorded_at >= f) && to.is_none_or(|t| log.recorded_at < t)
-        })
+        let at = if self.consent_time {
+            log.consent_recorded_at
+        } else {
+            log.recorded_at
+        };
+        self.updated
+            .iter()
+            .all(|(from, to)| from.is_none_or(|f| at >= f) && to.is_none_or(|t| at < t))
     }
 }
 
@@ -196,18 +224,33 @@ impl App {
         let m = self.projector.read();
         let mut items = Vec::with_capacity(count);
         let mut next = None;
+        let mut visited = 0usize;
+        let mut last_visited: Option<NeedCaseId> = None;
         let mut visit = |view: &NeedCaseView| -> bool {
             let Some(d) = view.data() else { return true };
+            visited += 1;
+            if visited > MAX_VISITED {
+                // Past the cap: the next page starts after the last case visited
+                // (a referral id no case holds stands for "after all of it").
+                next = last_visited.map(|p| (p, AFTER_ALL));
+                return false;
+            }
+            last_visited = Some(d.id);
             if query.site.as_ref().is_some_and(|s| *s != d.recipient.site)
                 || sites.is_some_and(|s| !s.contains(&d.recipient.site))
             {
                 return true;
             }
-            let skip_to = match after {
-                Some((n, r)) if n == d.id => d.referrals.iter().position(|x| x.id == r),
-                _ => None,
+            let start = match after {
+                // After that referral of this case; after all of it when the
+                // cursor names no referral of it.
+                Some((n, r)) if n == d.id => d
+                    .referrals
+                    .iter()
+                    .position(|x| x.id == r)
+                    .map_or(d.referrals.len(), |i| i + 1),
+                _ => 0,
             };
-            let start = skip_to.map_or(0, |i| i + 1);
             for r in &d.referrals[start.min(d.referrals.len())..] {
                 let org = organisation_of(&m, r.service);
                 if provider && !org.is_some_and(|o| access.organisations.contains(&o)) {

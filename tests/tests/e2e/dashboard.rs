@@ -184,6 +184,19 @@ fn the_dashboard_signs_in_shows_the_apis_figures_and_keeps_sites_and_sessions_ap
         401
     );
 
+    // Behind a TLS proxy the browser's origin says https: the same host is accepted.
+    let https = b.base.replace("http://", "https://");
+    assert_eq!(
+        b.post(
+            "/dashboard/session",
+            &format!("token={qm}"),
+            None,
+            Some(&https)
+        )
+        .status,
+        303
+    );
+
     // A quality manager's page: one mark per released group, the API's figures.
     let cookie = b.sign_in(&qm);
     let page = b.get(

@@ -154,6 +154,21 @@ fn a_referrals_whole_life_reads_back_as_task_versions_and_validates() {
     // Waitlisted before it started: accepted, with the business status and the wait.
     assert_eq!(waiting["status"], "accepted", "{waiting}");
     assert_eq!(waiting["businessStatus"]["coding"][0]["code"], "waitlisted");
+    // A search by status finds it by the status it shows, and only by that.
+    let found = |token: &str, status: &str| -> usize {
+        ok(
+            &s,
+            token,
+            &format!("/fhir/Task?status={status}&owner=Organization/{ORG}"),
+        )["entry"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(
+        (found(&provider, "accepted"), found(&provider, "on-hold")),
+        (1, 0)
+    );
     let wait = waiting["extension"]
         .as_array()
         .unwrap()
@@ -182,6 +197,10 @@ fn a_referrals_whole_life_reads_back_as_task_versions_and_validates() {
     assert_eq!(
         paused["status"], "on-hold",
         "waitlisted after starting: {paused}"
+    );
+    assert_eq!(
+        (found(&provider, "accepted"), found(&provider, "on-hold")),
+        (0, 1)
     );
     answer(
         &s,
@@ -223,6 +242,16 @@ fn a_referrals_whole_life_reads_back_as_task_versions_and_validates() {
     // Its history: every version, newest first, one per move, versions rising.
     let h = ok(&s, &nurse, &format!("/fhir/Task/{id}/_history"));
     assert_eq!(h["type"], "history");
+    let entries = h["entry"].as_array().unwrap();
+    let oldest = entries.last().unwrap();
+    assert_eq!(
+        (
+            oldest["request"]["method"].as_str(),
+            oldest["response"]["status"].as_str()
+        ),
+        (Some("POST"), Some("201"))
+    );
+    assert_eq!(entries[0]["request"]["url"], format!("Task/{id}"));
     let statuses: Vec<&str> = h["entry"]
         .as_array()
         .unwrap()
@@ -292,6 +321,10 @@ fn a_referrals_whole_life_reads_back_as_task_versions_and_validates() {
         "no name was recorded: {patient}"
     );
     let consent = ok(&s, &nurse, &format!("/fhir/Consent/{id}"));
+    assert_eq!(
+        consent["status"], "inactive",
+        "the referral ended: {consent}"
+    );
     assert_eq!(
         consent["provision"]["code"][0]["coding"][0]["code"],
         "referral-only"
@@ -492,6 +525,17 @@ fn searches_page_include_and_keep_to_what_the_caller_may_read() {
         "not-supported",
     );
     refused(&get(&s, &nurse, "/fhir/Condition"), 400, "not-supported");
+    // A cursor past the end is an empty page, not an overflow.
+    let far = ok(
+        &s,
+        &nurse,
+        &format!("/fhir/Condition?patient={patient}&_cursor=18446744073709551615"),
+    );
+    assert!(
+        far.get("entry")
+            .is_none_or(|e| e.as_array().unwrap().is_empty()),
+        "{far}"
+    );
     refused(
         &get(&s, &provider, &format!("/fhir/Condition?patient={patient}")),
         403,
@@ -505,10 +549,16 @@ fn searches_page_include_and_keep_to_what_the_caller_may_read() {
         403,
         "forbidden",
     );
+    // Another organisation's referral looks like none to a provider.
     refused(
         &get(&s, &stranger, &format!("/fhir/Task/{}", ids[0])),
-        403,
-        "forbidden",
+        404,
+        "not-found",
+    );
+    refused(
+        &get(&s, &stranger, &format!("/fhir/Task/{}/_history", ids[0])),
+        404,
+        "not-found",
     );
     assert_eq!(count(&stranger, "status=requested"), 0);
     refused(

@@ -59,6 +59,15 @@ fn export_fhir_writes_bulk_data_ndjson_that_validates_and_refuses_bad_arguments(
         dir.path(),
     );
     assert!(done.success, "{}", done.stderr);
+    // Person-level files: the exporting user's only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&out), 0o700);
+        assert_eq!(mode(&out.join("Task.ndjson")), 0o600);
+        assert_eq!(mode(&out.join("manifest.json")), 0o600);
+    }
     let manifest: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     let count = |ty: &str| -> u64 {

@@ -22,7 +22,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use careledger_app::equity::{AggregatePool, TableRequest, TrendRequest, TwoWayRequest};
+use careledger_app::equity::released::{ReleasedTable, ReleasedTwoWay, TrendPoint};
+use careledger_app::equity::{AggregatePool, Outcome, TableRequest, TrendRequest, TwoWayRequest};
 use careledger_app::{Access, AppError};
 use careledger_domain::store::Role;
 use careledger_domain::values::Lang;
@@ -111,26 +112,60 @@ fn signed_in(s: &HttpState, headers: &HeaderMap) -> Option<(Access, String)> {
     }
 }
 
-/// A POST from another origin (a cross-site form) is refused.
+/// The `host[:port]` of a URL (`https://a.example:8443/x` → `a.example:8443`).
+fn authority(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    Some(rest.split(['/', '?', '#']).next().unwrap_or(rest))
+}
+
+/// A POST from another origin (a cross-site form) is refused. The origin's
+/// host and port must be this server's — `--public-url`'s, else the request's
+/// `Host` — whatever the scheme (behind a TLS proxy the browser says `https`
+/// while the server is reached over plain HTTP).
 fn same_origin(s: &HttpState, headers: &HeaderMap) -> bool {
-    let base = super::fhir::base_url(s, headers);
-    let from = headers
+    let ours = match &s.public_url {
+        Some(u) => authority(u).map(str::to_string),
+        None => headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string),
+    };
+    let theirs = headers
         .get(header::ORIGIN)
         .or_else(|| headers.get(header::REFERER))
-        .and_then(|v| v.to_str().ok());
-    from.is_some_and(|o| o == base || o.starts_with(&format!("{base}/")))
+        .and_then(|v| v.to_str().ok())
+        .and_then(authority);
+    matches!((ours, theirs), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
+}
+
+/// The per-credential rate limit, as for the API (a page costs one request).
+fn throttled(s: &HttpState, access: &Access, lang: Lang) -> Option<Response> {
+    let key = format!("{}:{}", access.actor.role.name(), access.actor.subject);
+    s.limiter.take(&key, 1).err().map(|_| {
+        let mut r = refusal(
+            StatusCode::TOO_MANY_REQUESTS,
+            lang,
+            "too many requests for this credential; retry in a moment",
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(1u64));
+        r
+    })
 }
 
 fn pairs(raw: &RawQuery) -> Vec<(String, String)> {
     serde_urlencoded::from_str(raw.0.as_deref().unwrap_or("")).unwrap_or_default()
 }
 
-/// The view's tables, as the equity use cases release them to `access`.
-async fn tables(s: &HttpState, access: &Access, v: &View) -> Result<Tables, AppError> {
+/// One one-way table of the view (`outcome` by the view's stratifier).
+async fn one_way(
+    s: &HttpState,
+    access: &Access,
+    v: &View,
+    outcome: Outcome,
+) -> Result<ReleasedTable, AppError> {
     let app = &s.app;
-    let deadline = Some(Instant::now() + s.limits.request_timeout);
-    let pool = Some(&s.dashboard.pool);
-    let table = |outcome| TableRequest {
+    let request = TableRequest {
         filter: v.filter(),
         by: v.by,
         outcome,
@@ -138,56 +173,51 @@ async fn tables(s: &HttpState, access: &Access, v: &View) -> Result<Tables, AppE
         reference_group: v.reference_group.clone(),
         k: None,
     };
-    let rates = app
-        .equity_table(
-            app.check_equity_table(access, table(v.outcome))?,
-            pool,
-            deadline,
-        )
-        .await?;
-    let time = app
-        .equity_table(
-            app.check_equity_table(access, table(v.time))?,
-            pool,
-            deadline,
-        )
-        .await?;
-    let trend = app
-        .equity_trend(
-            app.check_equity_trend(
-                access,
-                TrendRequest {
-                    filter: v.filter(),
-                    by: v.by,
-                    outcome: v.outcome,
-                    k: None,
-                },
-            )?,
-            pool,
-            deadline,
-        )
-        .await?;
-    let two_way = app
-        .equity_two_way(
-            app.check_equity_two_way(
-                access,
-                TwoWayRequest {
-                    filter: v.filter(),
-                    rows: v.by,
-                    columns: v.by2,
-                    outcome: v.outcome,
-                    k: None,
-                },
-            )?,
-            pool,
-            deadline,
-        )
-        .await?;
+    let checked = app.check_equity_table(access, request)?;
+    app.equity_table(checked, Some(&s.dashboard.pool), deadline(s))
+        .await
+}
+
+/// The view's monthly trend.
+async fn trend(s: &HttpState, access: &Access, v: &View) -> Result<Vec<TrendPoint>, AppError> {
+    let app = &s.app;
+    let request = TrendRequest {
+        filter: v.filter(),
+        by: v.by,
+        outcome: v.outcome,
+        k: None,
+    };
+    let checked = app.check_equity_trend(access, request)?;
+    app.equity_trend(checked, Some(&s.dashboard.pool), deadline(s))
+        .await
+}
+
+/// The view's two-way table (its stratifier by the second one).
+async fn two_way(s: &HttpState, access: &Access, v: &View) -> Result<ReleasedTwoWay, AppError> {
+    let app = &s.app;
+    let request = TwoWayRequest {
+        filter: v.filter(),
+        rows: v.by,
+        columns: v.by2,
+        outcome: v.outcome,
+        k: None,
+    };
+    let checked = app.check_equity_two_way(access, request)?;
+    app.equity_two_way(checked, Some(&s.dashboard.pool), deadline(s))
+        .await
+}
+
+fn deadline(s: &HttpState) -> Option<Instant> {
+    Some(Instant::now() + s.limits.request_timeout)
+}
+
+/// The view's tables, as the equity use cases release them to `access`.
+async fn tables(s: &HttpState, access: &Access, v: &View) -> Result<Tables, AppError> {
     Ok(Tables {
-        rates,
-        time,
-        trend,
-        two_way,
+        rates: one_way(s, access, v, v.outcome).await?,
+        time: one_way(s, access, v, v.time).await?,
+        trend: trend(s, access, v).await?,
+        two_way: two_way(s, access, v).await?,
     })
 }
 
@@ -262,6 +292,9 @@ pub async fn show(State(s): State<Arc<HttpState>>, headers: HeaderMap, raw: RawQ
         }
         return r;
     };
+    if let Some(r) = throttled(&s, &access, lang) {
+        return r;
+    }
     let view = match View::parse(&pairs, lang) {
         Ok(v) => v,
         Err(e) => return refusal(StatusCode::BAD_REQUEST, lang, &e),
@@ -282,6 +315,9 @@ pub async fn csv(State(s): State<Arc<HttpState>>, headers: HeaderMap, raw: RawQu
     let Some((access, _)) = signed_in(&s, &headers) else {
         return refusal(StatusCode::UNAUTHORIZED, lang, t(lang, Text::SignInTitle));
     };
+    if let Some(r) = throttled(&s, &access, lang) {
+        return r;
+    }
     let which = pairs
         .iter()
         .position(|(k, _)| k == "table")
@@ -290,18 +326,20 @@ pub async fn csv(State(s): State<Arc<HttpState>>, headers: HeaderMap, raw: RawQu
         Ok(v) => v,
         Err(e) => return refusal(StatusCode::BAD_REQUEST, lang, &e),
     };
-    let tables = match tables(&s, &access, &view).await {
-        Ok(t) => t,
-        Err(e) => return app_refusal(e, lang),
-    };
-    let (name, text) = match which.as_deref() {
-        Some("rates") => ("rates", tables.rates.csv),
-        Some("time") => ("time", tables.time.csv),
-        Some("twoway") => ("two-way", tables.two_way.csv),
-        Some("trend") => (
-            "trend",
-            careledger_app::equity::csv_text::trend(&tables.trend),
-        ),
+    // Only the table asked for is computed.
+    let made = match which.as_deref() {
+        Some("rates") => one_way(&s, &access, &view, view.outcome)
+            .await
+            .map(|t| ("rates", t.csv)),
+        Some("time") => one_way(&s, &access, &view, view.time)
+            .await
+            .map(|t| ("time", t.csv)),
+        Some("twoway") => two_way(&s, &access, &view)
+            .await
+            .map(|t| ("two-way", t.csv)),
+        Some("trend") => trend(&s, &access, &view)
+            .await
+            .map(|t| ("trend", careledger_app::equity::csv_text::trend(&t))),
         _ => {
             return refusal(
                 StatusCode::BAD_REQUEST,
@@ -309,6 +347,10 @@ pub async fn csv(State(s): State<Arc<HttpState>>, headers: HeaderMap, raw: RawQu
                 "table: one of rates, time, trend, twoway",
             );
         }
+    };
+    let (name, text) = match made {
+        Ok(x) => x,
+        Err(e) => return app_refusal(e, lang),
     };
     let mut r = (StatusCode::OK, text).into_response();
     let h = r.headers_mut();

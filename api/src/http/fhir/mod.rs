@@ -1,5 +1,6 @@
-//! FHIR R4 over HTTP under `/fhir` (issue 17): `metadata`, read (and, for Task,
-//! search, history and vread) of the resources [`crate::fhir`] builds.
+//! FHIR R4 over HTTP under `/fhir` (issue 17): `metadata`, read and search of
+//! the resources [`crate::fhir`] builds (`search`), and a Task's history and
+//! versions (`read`).
 //!
 //! The same credentials as GraphQL (a bearer token or an API key), the same
 //! rate limit, and the application's use cases, so the same authorisation

@@ -10,6 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use careledger_app::fhir::{ReferralRecord, parse_referral_resource_id};
+use careledger_app::policy::Denied;
 use careledger_app::{Access, App, AppError};
 use careledger_domain::ids::{NeedCaseId, OrganisationId, RecipientId, ServiceId};
 use careledger_domain::values::Lang;
@@ -162,6 +163,9 @@ pub async fn read(State(s): St, Path((kind, id)): KindId, headers: HeaderMap) ->
     match lookup(&s.app, &access, lang, &kind, &id).await {
         Ok(Some(body)) => found(body),
         Ok(None) => missing(&kind),
+        // A provider learns nothing of referrals addressed to others: such a
+        // referral looks like none (as the provider's GraphQL mutations answer).
+        Err(AppError::Forbidden(Denied::Organisation)) => missing(&kind),
         Err(e) => app_error(e),
     }
 }
@@ -190,6 +194,7 @@ async fn task_versions(
     match s.app.referral_versions(access, n, r).await {
         Ok(v) if v.is_empty() => Err(missing(kind)),
         Ok(v) => Ok(v),
+        Err(AppError::Forbidden(Denied::Organisation)) => Err(missing(kind)),
         Err(e) => Err(app_error(e)),
     }
 }
@@ -215,7 +220,11 @@ pub async fn history(State(s): St, Path((kind, id)): KindId, headers: HeaderMap)
         .collect();
     resource(
         StatusCode::OK,
-        &history_bundle(&format!("{base}/fhir/Task/{id}/_history"), entries),
+        &history_bundle(
+            &format!("{base}/fhir/Task/{id}/_history"),
+            &format!("Task/{id}"),
+            entries,
+        ),
     )
 }
 

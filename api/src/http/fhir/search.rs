@@ -96,7 +96,9 @@ fn referrals(
     base: &str,
     pairs: &[(String, String)],
 ) -> Found {
-    let q = parse_referral_search(kind, pairs).map_err(|e| bad(e.code, &e.message))?;
+    let mut q = parse_referral_search(kind, pairs).map_err(|e| bad(e.code, &e.message))?;
+    // A Consent's last change is its consent's, not its referral's.
+    q.query.consent_time = kind == "Consent";
     let page = app
         .search_referrals(access, &q.query, q.after, q.count)
         .map_err(app_error)?;
@@ -181,7 +183,8 @@ async fn conditions(
             });
         }
     }
-    let next = (r.need_cases.len() > skip + q.count).then(|| (skip + q.count).to_string());
+    let end = skip.saturating_add(q.count);
+    let next = (r.need_cases.len() > end).then(|| end.to_string());
     let (me, next) = links(base, "Condition", &q.echo, next);
     Ok(searchset(&me, next.as_deref(), entries))
 }
