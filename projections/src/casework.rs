@@ -286,7 +286,7 @@ fn referral_of(ev: &NeedCaseEvent) -> Option<ReferralId> {
 }
 
 /// The snapshot format; a snapshot of another format is discarded and rebuilt.
-const SNAPSHOT_FORMAT: u32 = 8;
+const SNAPSHOT_FORMAT: u32 = 9;
 
 #[derive(Serialize)]
 struct SnapshotOut<'a> {
@@ -509,11 +509,7 @@ impl Casework {
         columns: crate::equity::cube::Stratifier,
         filter: &crate::equity::cube::CubeFilter,
     ) -> Vec<((String, String), crate::equity::cube::Counts)> {
-        let cases = self.need_cases.values().filter_map(|v| {
-            let key = v.equity_key.as_ref()?;
-            Some((key, crate::equity::cube::measures(&v.state, v.rejections)?))
-        });
-        self.equity.two_way(rows, columns, filter, cases)
+        self.equity.two_way(rows, columns, filter)
     }
 
     /// The service directory and each service's load.

@@ -29,7 +29,7 @@ pub use stratifier::{AGE_BANDS, QUINTILES, REJECTION_REASONS, Stratifier, reject
 #[cfg(test)]
 use cell::{CellTimes, month_start_day};
 #[cfg(test)]
-use query::DERIVED;
+use query::{DERIVED, DenseTimes};
 
 #[cfg(test)]
 mod tests;

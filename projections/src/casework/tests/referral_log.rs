@@ -103,3 +103,59 @@ fn a_referrals_version_start_end_reason_and_consent_change_are_kept() {
     let replayed = NeedCaseView::from_history(log.events.iter().filter(|e| e.stream == stream));
     assert_eq!(replayed.referral_log, v.referral_log);
 }
+
+/// The two-way tables and the time tables from the cube's per-case rows equal
+/// those computed from the need cases themselves and the cells' day tables, for every pair of stratifiers, also after a
+/// checkpoint's round trip and after a case's counts changed (a referral
+/// rejected).
+#[test]
+fn two_way_tables_from_the_rows_equal_those_from_the_need_cases() {
+    use crate::equity::cube::{CubeFilter, Stratifier, measures};
+    let mut log = sample();
+    let p = log.register(9, "be-leuven");
+    log.need_case(
+        nc(9),
+        vec![
+            (identify(9, &p), 1, "c1"),
+            (suggest(), 2, "c1"),
+            (request(9), 3, "c1"),
+            (
+                NeedCaseAction::RejectReferral {
+                    referral: refid(9),
+                    reason: RejectionReason::NoCapacity,
+                },
+                4,
+                "p1",
+            ),
+        ],
+    );
+    let check = |m: &Casework| {
+        for by in Stratifier::ALL {
+            let f = CubeFilter::default();
+            let expected = m.equity().times_of_cells(by, &f);
+            assert!(!expected.is_empty());
+            assert_eq!(m.equity().times(by, &f), expected, "times by {by:?}");
+        }
+        for rows in Stratifier::ALL {
+            for columns in Stratifier::ALL {
+                if rows == columns {
+                    continue;
+                }
+                let f = CubeFilter::default();
+                let cases = m.need_cases_from(None).filter_map(|v| {
+                    Some((v.equity_key.as_ref()?, measures(&v.state, v.rejections)?))
+                });
+                let expected = m.equity().two_way_of_cases(rows, columns, &f, cases);
+                assert!(!expected.is_empty());
+                assert_eq!(
+                    m.equity().two_way(rows, columns, &f),
+                    expected,
+                    "{rows:?} × {columns:?}"
+                );
+            }
+        }
+    };
+    let m = fold(&log);
+    check(&m);
+    check(&Casework::from_snapshot(&m.to_snapshot()).unwrap());
+}

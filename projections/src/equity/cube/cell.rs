@@ -3,7 +3,9 @@
 //! observations (sparse, then dense).
 
 use super::counts::{Counts, Month};
-use super::measures::{TimeObs, Times};
+use super::measures::TimeObs;
+#[cfg(test)]
+use super::measures::Times;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -56,6 +58,9 @@ pub struct CaseKey {
     pub(super) need: u16,
     /// Per stratifier, the id of the case's value.
     pub(super) values: [u16; 11],
+    /// The case's row in the cube's per-case rows (two-way tables).
+    #[serde(default)]
+    pub(super) row: u32,
 }
 
 impl CaseKey {
@@ -269,7 +274,26 @@ impl CellTimes {
         }
     }
     /// Adds this cell's observations (of the month starting on day `start`) to `into`.
+    #[cfg(test)]
     pub(super) fn merge_into(&self, into: &mut Times, start: i32) {
+        self.visit(|slot, day, n| {
+            let h = if slot / 3 == 0 {
+                &mut into.referral
+            } else {
+                &mut into.completion
+            };
+            match slot % 3 {
+                0 => h.events.add(day, n),
+                1 => h.censored.add(day, n),
+                _ => h.open.add(start + day as i32, n),
+            }
+        });
+    }
+
+    /// Every observation as (slot, day from the cell's month start, count):
+    /// slot / 3 is the time (to referral, to completion), slot % 3 the kind
+    /// (event, censored, open).
+    pub(super) fn visit(&self, mut f: impl FnMut(u32, u32, u64)) {
         let dense = self.dense.iter().flat_map(|d| {
             d.iter()
                 .enumerate()
@@ -281,17 +305,7 @@ impl CellTimes {
             .iter()
             .map(|&(code, n)| (code >> 28, code & ((1 << 28) - 1), n));
         for (slot, day, n) in dense.chain(sparse) {
-            let h = if slot / 3 == 0 {
-                &mut into.referral
-            } else {
-                &mut into.completion
-            };
-            let n = u64::from(n);
-            match slot % 3 {
-                0 => h.events.add(day, n),
-                1 => h.censored.add(day, n),
-                _ => h.open.add(start + day as i32, n),
-            }
+            f(slot, day, u64::from(n));
         }
     }
 }

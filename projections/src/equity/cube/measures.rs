@@ -33,6 +33,7 @@ impl<K: Ord> Default for Tally<K> {
 }
 
 impl<K: Ord + Copy> Tally<K> {
+    #[cfg(test)]
     pub(super) fn add(&mut self, k: K, n: u64) {
         match self.0.binary_search_by(|(x, _)| x.cmp(&k)) {
             Ok(i) => self.0[i].1 += n,
@@ -55,6 +56,11 @@ impl<K: Ord + Copy> Tally<K> {
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+    /// From pairs already sorted by key, each key once.
+    pub(super) fn from_sorted(pairs: Vec<(K, u64)>) -> Self {
+        debug_assert!(pairs.windows(2).all(|w| w[0].0 < w[1].0));
+        Tally(pairs)
     }
 }
 

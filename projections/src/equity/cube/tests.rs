@@ -88,6 +88,12 @@ fn cell_times_agree_with_a_naive_count_through_densifying_and_spilling() {
     let mut merged = Times::default();
     cell.merge_into(&mut merged, start);
     assert_eq!(as_naive(&merged), naive);
+    // The queries' dense accumulation gives the same (split over two calls, as
+    // two cells of one group are).
+    let mut dense = DenseTimes::default();
+    cell.visit(|slot, day, n| dense.add(slot, day, start, n / 2));
+    cell.visit(|slot, day, n| dense.add(slot, day, start, n - n / 2));
+    assert_eq!(as_naive(&dense.into_times()), naive);
     // And back down past the spill.
     for _ in 0..(u32::from(u16::MAX) + 10) {
         cell.swap(0, Some(many), None, start);
