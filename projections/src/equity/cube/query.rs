@@ -75,18 +75,22 @@ impl Row {
         }
     }
 
-    fn counts(&self) -> Counts {
+    /// Its counts in [`Counts::fields`] order.
+    fn fields(&self) -> [u64; 10] {
         let flag = |b: u8| u64::from((self.flags >> b) & 1);
-        Counts {
-            identified: flag(0),
-            referred: flag(1),
-            completed: flag(2),
-            unmet: flag(3),
-            referrals: u64::from(self.referrals),
-            rejected: self.rejected.map(u64::from),
-            keys: [0; 10],
-        }
-        .keyed(self.record_key)
+        let r = self.rejected.map(u64::from);
+        [
+            flag(0),
+            flag(1),
+            flag(2),
+            flag(3),
+            u64::from(self.referrals),
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+        ]
     }
 }
 
@@ -373,16 +377,36 @@ impl Cube {
     ) -> Vec<((String, String), Counts)> {
         let keep = self.selector(filter);
         let (ri, ci) = (rows.index(), columns.index());
-        let mut acc: HashMap<(u16, u16), Counts> = HashMap::new();
+        // Summed in a dense grid of the two stratifiers' values (no hashing, no
+        // per-case Counts): each case adds its fields and its record key times
+        // each field, as `Counts::add` of its keyed counts would.
+        let ncols = self.values[ci].values.len().max(1);
+        let nrows = self.values[ri].values.len().max(1);
+        let mut grid: Vec<Option<([u64; 10], [u32; 10])>> = vec![None; nrows * ncols];
         for (key, row) in &self.rows {
             if row.flags & 1 == 0 {
                 continue;
             }
             let (month, site, need, r) = unkey(key.cell(ri));
-            if keep(month, site, need) {
-                acc.entry((r, key.values[ci]))
-                    .or_default()
-                    .add(&row.counts());
+            if !keep(month, site, need) {
+                continue;
+            }
+            let Some(slot) = grid.get_mut(usize::from(r) * ncols + usize::from(key.values[ci]))
+            else {
+                continue;
+            };
+            let (f, k) = slot.get_or_insert(([0; 10], [0; 10]));
+            for (i, n) in row.fields().into_iter().enumerate() {
+                f[i] += n;
+                k[i] = k[i].wrapping_add(row.record_key.wrapping_mul(n as u32));
+            }
+        }
+        let mut acc: HashMap<(u16, u16), Counts> = HashMap::new();
+        for (i, cell) in grid.into_iter().enumerate() {
+            if let Some((f, k)) = cell {
+                let mut c = Counts::default().with_fields(f);
+                c.keys = k;
+                acc.insert(((i / ncols) as u16, (i % ncols) as u16), c);
             }
         }
         self.named_two_way(ri, ci, acc)
