@@ -159,3 +159,16 @@ fn two_way_tables_from_the_rows_equal_those_from_the_need_cases() {
     check(&m);
     check(&Casework::from_snapshot(&m.to_snapshot()).unwrap());
 }
+
+/// A cube nothing was folded into answers empty tables, not a panic.
+#[test]
+fn an_empty_cube_answers_empty_two_way_and_time_tables() {
+    use crate::equity::cube::{CubeFilter, Stratifier};
+    let m = Casework::default();
+    let f = CubeFilter::default();
+    assert!(
+        m.equity_two_way(Stratifier::Language, Stratifier::Sex, &f)
+            .is_empty()
+    );
+    assert!(m.equity().times(Stratifier::Site, &f).is_empty());
+}

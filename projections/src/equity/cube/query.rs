@@ -364,11 +364,8 @@ impl Cube {
             + self.values.iter().map(dictionary).sum::<usize>()
     }
 
-    /// Counts by (value of `rows`, value of `columns`) over need cases given by their
-    /// cube keys and current measures. The cube keeps marginal tables only, so a
-    /// two-way table is summed over the cases' keys (one pass over the need cases,
-    /// no event read).
-    /// A two-way table (`rows` × `columns`) over the per-case rows.
+    /// Counts by (value of `rows`, value of `columns`). The cube's tables are
+    /// marginal, so a two-way table is summed over the per-case rows.
     pub fn two_way(
         &self,
         rows: Stratifier,
@@ -380,8 +377,12 @@ impl Cube {
         // Summed in a dense grid of the two stratifiers' values (no hashing, no
         // per-case Counts): each case adds its fields and its record key times
         // each field, as `Counts::add` of its keyed counts would.
-        let ncols = self.values[ci].values.len().max(1);
-        let nrows = self.values[ri].values.len().max(1);
+        // A cube nothing was folded into has no dictionaries yet.
+        let (Some(rv), Some(cv)) = (self.values.get(ri), self.values.get(ci)) else {
+            return Vec::new();
+        };
+        let ncols = cv.values.len().max(1);
+        let nrows = rv.values.len().max(1);
         let mut grid: Vec<Option<([u64; 10], [u32; 10])>> = vec![None; nrows * ncols];
         for (key, row) in &self.rows {
             if row.flags & 1 == 0 {
