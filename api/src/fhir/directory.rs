@@ -175,7 +175,7 @@ const SERVED: [Served; 9] = [
         "ServiceRequest",
         &["read", "search-type"],
         &[
-            ("owner", "reference"),
+            ("performer", "reference"),
             ("requester", "reference"),
             ("patient", "reference"),
             ("_lastUpdated", "date"),
@@ -192,8 +192,7 @@ const SERVED: [Served; 9] = [
         "Consent",
         &["read", "search-type"],
         &[
-            ("owner", "reference"),
-            ("requester", "reference"),
+            ("actor", "reference"),
             ("patient", "reference"),
             ("_lastUpdated", "date"),
             ("_count", "number"),

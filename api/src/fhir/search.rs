@@ -154,11 +154,24 @@ pub fn parse_referral_search(
             return Err(invalid(format!("the parameter '{k}' has no value")));
         }
         match k.as_str() {
-            "owner" => {
+            // R4's names for the performing organisation: Task `owner`,
+            // ServiceRequest `performer`, Consent `actor` (each type also takes
+            // `owner`).
+            "owner" | "performer" | "actor" => {
+                if (k == "performer" && kind != "ServiceRequest")
+                    || (k == "actor" && kind != "Consent")
+                {
+                    return Err(SearchError {
+                        code: "not-supported",
+                        message: format!(
+                            "the search parameter '{k}' is not one of {kind}'s (owner is)"
+                        ),
+                    });
+                }
                 let id = reference(v, "Organization");
                 s.query.owner = Some(OrganisationId::parse(id).map_err(|_| {
                     invalid(format!(
-                        "owner: '{v}' is not an Organization reference (Organization/<uuid>)"
+                        "{k}: '{v}' is not an Organization reference (Organization/<uuid>)"
                     ))
                 })?);
             }

@@ -497,6 +497,27 @@ fn searches_page_include_and_keep_to_what_the_caller_may_read() {
         sr(&provider, &format!("Consent?owner=Organization/{ORG}")),
         4
     );
+    // R4's own names for the performing organisation on those types.
+    assert_eq!(
+        sr(&provider, &format!("Consent?actor=Organization/{ORG}")),
+        4
+    );
+    assert_eq!(
+        sr(
+            &provider,
+            &format!("ServiceRequest?performer=Organization/{ORG}")
+        ),
+        4
+    );
+    refused(
+        &get(
+            &s,
+            &provider,
+            &format!("/fhir/Task?actor=Organization/{ORG}"),
+        ),
+        400,
+        "not-supported",
+    );
     assert_eq!(
         sr(
             &nurse,
