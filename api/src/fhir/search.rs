@@ -117,11 +117,6 @@ fn last_updated(v: &str) -> Result<careledger_app::fhir::referrals::TimeRange, S
     })
 }
 
-/// Parses a Task search's query string pairs (already percent-decoded).
-pub fn parse_task_search(pairs: &[(String, String)]) -> Result<TaskSearch, SearchError> {
-    parse_referral_search("Task", pairs)
-}
-
 /// Parses a search of a referral's resources (`Task`, `ServiceRequest`,
 /// `Consent`): the same parameters; `status` and `_include` are Task's only.
 pub fn parse_referral_search(
@@ -348,7 +343,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        parse_task_search(&pairs)
+        parse_referral_search("Task", &pairs)
     }
 
     fn t(s: &str) -> DateTime<Utc> {

@@ -27,9 +27,7 @@ pub use query::{Cube, CubeFilter};
 pub use stratifier::{AGE_BANDS, QUINTILES, REJECTION_REASONS, Stratifier, rejection_index};
 
 #[cfg(test)]
-use cell::{CellTimes, month_start_day};
-#[cfg(test)]
-use query::{DERIVED, DenseTimes};
+use query::DERIVED;
 
 #[cfg(test)]
 mod tests;

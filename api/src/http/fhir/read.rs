@@ -60,20 +60,13 @@ pub async fn metadata(State(s): St, headers: HeaderMap) -> Response {
     )
 }
 
-/// A referral from the read models, or — when they have not folded it yet
-/// (read just after the write) — from the log.
-async fn referral(
-    app: &App,
-    access: &Access,
-    id: &str,
-) -> Result<Option<ReferralRecord>, AppError> {
+/// A referral from the read models (which the handler has brought up to the
+/// log's head as it was when the request came).
+fn referral(app: &App, access: &Access, id: &str) -> Result<Option<ReferralRecord>, AppError> {
     let Some((n, r)) = parse_referral_resource_id(id) else {
         return Ok(None);
     };
-    match app.referral_record(access, n, r)? {
-        Some(x) => Ok(Some(x)),
-        None => Ok(app.referral_versions(access, n, r).await?.pop()),
-    }
+    app.referral_record(access, n, r)
 }
 
 /// A read's answer, with `ETag` and `Last-Modified` from its `meta`.
@@ -104,13 +97,11 @@ async fn lookup(
 ) -> Result<Option<Value>, AppError> {
     let catalogue = &app.catalogue;
     Ok(match kind {
-        "Task" => referral(app, access, id).await?.map(|r| task(&r)),
-        "ServiceRequest" => referral(app, access, id)
-            .await?
-            .map(|r| resources::service_request(&r, catalogue, lang)),
-        "Consent" => referral(app, access, id)
-            .await?
-            .map(|r| resources::consent(&r)),
+        "Task" => referral(app, access, id)?.map(|r| task(&r)),
+        "ServiceRequest" => {
+            referral(app, access, id)?.map(|r| resources::service_request(&r, catalogue, lang))
+        }
+        "Consent" => referral(app, access, id)?.map(|r| resources::consent(&r)),
         "Condition" => match NeedCaseId::parse(id) {
             Ok(n) => app
                 .need_case(access, n)?

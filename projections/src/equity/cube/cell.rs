@@ -1,11 +1,7 @@
 //! How the cube stores its tables: interned dimension values, a need case's place
-//! ([`CaseKey`]), cell keys and their hasher, and each cell's counts and time
-//! observations (sparse, then dense).
+//! ([`CaseKey`]), cell keys and their hasher, and each cell's counts.
 
 use super::counts::{Counts, Month};
-use super::measures::TimeObs;
-#[cfg(test)]
-use super::measures::Times;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -175,145 +171,8 @@ impl CellCounts {
     }
 }
 
-/// The first day of a month, in days since 1970-01-01.
-pub(super) fn month_start_day(m: Month) -> i32 {
-    chrono::NaiveDate::from_ymd_opt((m / 12) as i32, m % 12 + 1, 1)
-        .map_or(0, |d| (d - chrono::NaiveDate::default()).num_days() as i32)
-}
-
-/// Days below this are counted in a cell's dense table (when it has one).
-const DENSE_DAYS: u32 = 64;
-/// A cell's sparse list turns dense past this many entries.
-const DENSE_AFTER: usize = 24;
-/// (Time to referral, time to completion) × (event, censored, open).
-const SLOTS: u32 = 6;
-
-/// What Kaplan–Meier needs, as a cell stores it. An observation is a slot (which
-/// time, and event / censored / still open) and a day: days to the event or the
-/// censoring, or, for open cases, the day of identification counted from the
-/// first of the cell's month. A cell starts with a sorted list of (slot and day,
-/// count); once that grows, days below [`DENSE_DAYS`] move to a table indexed
-/// directly (one memory access instead of a binary search over cold memory —
-/// this was the fold's largest cost).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub(super) struct CellTimes {
-    pub(super) sparse: Vec<(u32, u32)>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) dense: Option<Box<[u16]>>,
-}
-
-impl CellTimes {
-    /// `hist`: 0 time to referral, 1 time to completion.
-    fn code(hist: u32, o: TimeObs, month_start: i32) -> (u32, u32) {
-        let (kind, day) = match o {
-            TimeObs::Event(d) => (0, d),
-            TimeObs::Censored(d) => (1, d),
-            TimeObs::Open(day) => (2, (day - month_start).max(0) as u32),
-        };
-        (hist * 3 + kind, day)
-    }
-    fn bump(&mut self, (slot, day): (u32, u32), add: bool) {
-        // A dense counter that is full spills into the sparse list; a removal
-        // takes from the dense counter first. The count is always their sum.
-        if let Some(dense) = &mut self.dense
-            && day < DENSE_DAYS
-        {
-            let c = &mut dense[(slot * DENSE_DAYS + day) as usize];
-            if add && *c < u16::MAX {
-                *c += 1;
-                return;
-            }
-            if !add && *c > 0 {
-                *c -= 1;
-                return;
-            }
-        }
-        let code = (slot << 28) | day.min((1 << 28) - 1);
-        match self.sparse.binary_search_by_key(&code, |(k, _)| *k) {
-            Ok(i) if add => self.sparse[i].1 += 1,
-            Ok(i) => {
-                self.sparse[i].1 -= 1;
-                if self.sparse[i].1 == 0 {
-                    self.sparse.remove(i);
-                }
-            }
-            Err(i) if add => {
-                self.sparse.insert(i, (code, 1));
-                if self.sparse.len() > DENSE_AFTER && self.dense.is_none() {
-                    self.densify();
-                }
-            }
-            Err(_) => {}
-        }
-    }
-    fn densify(&mut self) {
-        let mut dense = vec![0u16; (SLOTS * DENSE_DAYS) as usize].into_boxed_slice();
-        self.sparse.retain_mut(|(code, n)| {
-            let (slot, day) = (*code >> 28, *code & ((1 << 28) - 1));
-            if day < DENSE_DAYS {
-                let moved = (*n).min(u32::from(u16::MAX)) as u16;
-                dense[(slot * DENSE_DAYS + day) as usize] = moved;
-                *n -= u32::from(moved);
-            }
-            *n > 0
-        });
-        self.dense = Some(dense);
-    }
-    pub(super) fn swap(
-        &mut self,
-        hist: u32,
-        before: Option<TimeObs>,
-        after: Option<TimeObs>,
-        start: i32,
-    ) {
-        if let Some(o) = before {
-            self.bump(Self::code(hist, o, start), false);
-        }
-        if let Some(o) = after {
-            self.bump(Self::code(hist, o, start), true);
-        }
-    }
-    /// Adds this cell's observations (of the month starting on day `start`) to `into`.
-    #[cfg(test)]
-    pub(super) fn merge_into(&self, into: &mut Times, start: i32) {
-        self.visit(|slot, day, n| {
-            let h = if slot / 3 == 0 {
-                &mut into.referral
-            } else {
-                &mut into.completion
-            };
-            match slot % 3 {
-                0 => h.events.add(day, n),
-                1 => h.censored.add(day, n),
-                _ => h.open.add(start + day as i32, n),
-            }
-        });
-    }
-
-    /// Every observation as (slot, day from the cell's month start, count):
-    /// slot / 3 is the time (to referral, to completion), slot % 3 the kind
-    /// (event, censored, open).
-    pub(super) fn visit(&self, mut f: impl FnMut(u32, u32, u64)) {
-        let dense = self.dense.iter().flat_map(|d| {
-            d.iter()
-                .enumerate()
-                .filter(|(_, n)| **n > 0)
-                .map(|(i, n)| (i as u32 / DENSE_DAYS, i as u32 % DENSE_DAYS, u32::from(*n)))
-        });
-        let sparse = self
-            .sparse
-            .iter()
-            .map(|&(code, n)| (code >> 28, code & ((1 << 28) - 1), n));
-        for (slot, day, n) in dense.chain(sparse) {
-            f(slot, day, u64::from(n));
-        }
-    }
-}
-
 /// One cell: what its need cases contribute.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(super) struct Cell {
     pub(super) counts: CellCounts,
-    #[serde(default)]
-    pub(super) times: CellTimes,
 }

@@ -33,13 +33,6 @@ impl<K: Ord> Default for Tally<K> {
 }
 
 impl<K: Ord + Copy> Tally<K> {
-    #[cfg(test)]
-    pub(super) fn add(&mut self, k: K, n: u64) {
-        match self.0.binary_search_by(|(x, _)| x.cmp(&k)) {
-            Ok(i) => self.0[i].1 += n,
-            Err(i) => self.0.insert(i, (k, n)),
-        }
-    }
     fn merge(&mut self, o: &Tally<K>) {
         for (k, v) in &o.0 {
             match self.0.binary_search_by(|(x, _)| x.cmp(k)) {

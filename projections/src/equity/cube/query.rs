@@ -1,7 +1,7 @@
 //! The cube itself: taking a need case's old contribution out and putting the new one
 //! in, and answering queries by stratifier, month, site and need ([`CubeFilter`]).
 
-use super::cell::{CaseKey, Cell, CellMap, Dictionary, month_start_day, unkey};
+use super::cell::{CaseKey, Cell, CellMap, Dictionary, unkey};
 use super::counts::{Counts, Month};
 use super::measures::{Hist, Labels, Measures, Tally, TimeObs, Times};
 use super::stratifier::Stratifier;
@@ -30,7 +30,7 @@ pub struct Cube {
     needs: Dictionary,
     /// Per stratifier, its values.
     values: Vec<Dictionary>,
-    /// Per stratifier: (month, site, need, value) → counts and time observations.
+    /// Per stratifier: (month, site, need, value) → counts (the times are in `rows`).
     cells: Vec<CellMap>,
     /// Per need case, its place and what it counts, compact: a two-way table
     /// needs two stratifiers of one case at once, which the one-way tables do
@@ -122,8 +122,8 @@ impl Cube {
         key
     }
 
-    /// Takes `before` out of the case's cells and puts `after` in: one lookup per
-    /// table, and the time observations are touched only where they changed.
+    /// Writes the case's row, and takes `before`'s counts out of its cells and
+    /// puts `after`'s in (one lookup per table; none when only its times moved).
     pub fn replace(&mut self, at: &CaseKey, before: Option<&Measures>, after: Option<&Measures>) {
         if before == after {
             return;
@@ -133,31 +133,17 @@ impl Cube {
             row.1 = after.map(Row::of).unwrap_or_default();
         }
         let counts = (before.map(|m| m.counts), after.map(|m| m.counts));
-        let counts_changed = counts.0 != counts.1;
-        let time = |f: fn(&Measures) -> TimeObs| {
-            let (b, a) = (before.map(f), after.map(f));
-            (b != a).then_some((b, a))
-        };
-        let to_referral = time(|m| m.to_referral);
-        let to_completion = time(|m| m.to_completion);
-        let start = month_start_day(at.month);
+        if counts.0 == counts.1 {
+            // Only its times moved: the row holds them.
+            return;
+        }
         for i in 0..Stratifier::ALL.len() {
             if DERIVED.contains(&i) {
                 continue;
             }
             let k = at.cell(i);
             let cell = self.cells[i].entry(k).or_default();
-            if counts_changed {
-                cell.counts.change(counts.0.as_ref(), counts.1.as_ref());
-            }
-            if let Some((b, a)) = to_referral {
-                cell.times.swap(0, b, a, start);
-            }
-            if let Some((b, a)) = to_completion {
-                cell.times.swap(1, b, a, start);
-            }
-            // Every need case counted in a cell has observations there and the
-            // other way round, so a cell with no count is empty.
+            cell.counts.change(counts.0.as_ref(), counts.1.as_ref());
             if cell.counts.is_zero() {
                 self.cells[i].remove(&k);
             }
@@ -250,13 +236,8 @@ impl Cube {
                 acc.resize_with(g + 1, || None);
             }
             let d = acc[g].get_or_insert_with(DenseTimes::default);
-            for (t, (kind, day)) in row.times.iter().enumerate() {
-                match kind {
-                    1 => d.add(t as u32 * 3, *day as u32, 0, 1),
-                    2 => d.add(t as u32 * 3 + 1, *day as u32, 0, 1),
-                    3 => d.add(t as u32 * 3 + 2, 0, *day, 1),
-                    _ => {}
-                }
+            for (t, obs) in row.times.iter().enumerate() {
+                d.add(t, *obs);
             }
         }
         let mut out: std::collections::BTreeMap<String, Times> = Default::default();
@@ -264,38 +245,6 @@ impl Cube {
             let Some(t) = t else { continue };
             let t = t.into_times();
             let into = out.entry(self.name(by, id as u16)).or_default();
-            into.referral.merge(&t.referral);
-            into.completion.merge(&t.completion);
-        }
-        out.into_iter().collect()
-    }
-
-    /// The same from the cells' day tables (what the rows replace; kept to
-    /// check them against).
-    pub fn times_of_cells(&self, by: Stratifier, filter: &CubeFilter) -> Vec<(String, Times)> {
-        let Some(cells) = self.table(by) else {
-            return vec![];
-        };
-        let keep = self.selector(filter);
-        // Summed into dense day arrays per group (a sorted insert per cell and
-        // day was most of this query's time), then made into tallies once.
-        let mut acc: HashMap<u16, DenseTimes> = HashMap::new();
-        for (k, cell) in cells {
-            let (month, site, need, value) = unkey(*k);
-            if keep(month, site, need) {
-                let start = month_start_day(month);
-                let group = acc
-                    .entry(Self::group_of(by, site, need, value))
-                    .or_default();
-                cell.times
-                    .visit(|slot, day, n| group.add(slot, day, start, n));
-            }
-        }
-        // Several ids can share a name (the needs of one domain).
-        let mut out: std::collections::BTreeMap<String, Times> = Default::default();
-        for (id, t) in acc {
-            let t = t.into_times();
-            let into = out.entry(self.name(by, id)).or_default();
             into.referral.merge(&t.referral);
             into.completion.merge(&t.completion);
         }
@@ -340,23 +289,16 @@ impl Cube {
     }
 
     /// The bytes the cube's tables hold on the heap: each table's buckets (entry
-    /// and control byte), each cell's sparse list and dense table, the
-    /// dictionaries. (Allocator overhead not included.)
+    /// and control byte), the per-case rows, the dictionaries. (Allocator
+    /// overhead not included.)
     pub fn heap_bytes(&self) -> usize {
         let entry = std::mem::size_of::<(u64, Cell)>() + 1;
         let tables: usize = self
             .cells
             .iter()
-            .map(|t| {
-                t.capacity() * entry
-                    + t.values()
-                        .map(|c| {
-                            c.times.sparse.capacity() * std::mem::size_of::<(u32, u32)>()
-                                + c.times.dense.as_ref().map_or(0, |d| d.len() * 2)
-                        })
-                        .sum::<usize>()
-            })
-            .sum();
+            .map(|t| t.capacity() * entry)
+            .sum::<usize>()
+            + self.rows.capacity() * std::mem::size_of::<(CaseKey, Row)>();
         let dictionary = |d: &Dictionary| d.values.iter().map(|v| v.len() + 24).sum::<usize>();
         tables
             + dictionary(&self.sites)
@@ -430,7 +372,8 @@ impl Cube {
 
     /// The same table from the need cases themselves (what the rows replace;
     /// kept to check them against).
-    pub fn two_way_of_cases<'a>(
+    #[cfg(test)]
+    pub(crate) fn two_way_of_cases<'a>(
         &self,
         rows: Stratifier,
         columns: Stratifier,
@@ -454,29 +397,31 @@ impl Cube {
 /// One group's time observations while a query sums them: days from
 /// identification in arrays, open cases by their day of identification.
 #[derive(Default)]
-pub(super) struct DenseTimes {
+struct DenseTimes {
     /// (to referral, to completion) × (events, censored), indexed by day.
     days: [[Vec<u64>; 2]; 2],
     open: [HashMap<i32, u64>; 2],
 }
 
 impl DenseTimes {
-    pub(super) fn add(&mut self, slot: u32, day: u32, start: i32, n: u64) {
-        let time = (slot / 3) as usize;
-        match slot % 3 {
-            2 => *self.open[time].entry(start + day as i32).or_default() += n,
-            kind => {
-                let v = &mut self.days[time][kind as usize];
-                let d = day as usize;
+    /// One observation of time `time` (0 to referral, 1 to completion), as a
+    /// row holds it.
+    fn add(&mut self, time: usize, (kind, day): (u8, i32)) {
+        match kind {
+            1 | 2 => {
+                let v = &mut self.days[time][usize::from(kind - 1)];
+                let d = day.max(0) as usize;
                 if v.len() <= d {
                     v.resize(d + 1, 0);
                 }
-                v[d] += n;
+                v[d] += 1;
             }
+            3 => *self.open[time].entry(day).or_default() += 1,
+            _ => {}
         }
     }
 
-    pub(super) fn into_times(self) -> Times {
+    fn into_times(self) -> Times {
         let days = |v: &Vec<u64>| {
             Tally::from_sorted(
                 v.iter()
