@@ -280,6 +280,18 @@ fn the_dashboard_signs_in_shows_the_apis_figures_and_keeps_sites_and_sessions_ap
         );
     }
 
+    // A view the page cannot honour is refused, not ignored; so is an unknown CSV table.
+    for bad in [
+        "/dashboard?by=shoe_size",
+        "/dashboard?colour=red",
+        "/dashboard?lang=es",
+        "/dashboard/csv?table=everything",
+    ] {
+        let r = b.get(bad, Some(&cookie));
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+        assert!(!r.body.contains("<svg"), "{bad}");
+    }
+
     // CSV download of a table.
     let csv = b.get(
         "/dashboard/csv?by=language&outcome=referral_rate&table=rates",
