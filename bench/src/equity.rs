@@ -35,167 +35,200 @@ fn rss_mb() -> f64 {
 }
 
 pub(crate) fn generate(cases: usize) -> Vec<RecordedEvent> {
-    let sites = [
-        "be-leuven",
-        "be-liege",
-        "de-aachen",
-        "de-koeln",
-        "nl-maastricht",
-        "nl-nijmegen",
-    ]
-    .map(|s| SiteId::parse(s).unwrap());
-    let places = [
-        (Country::BE, "3000"),
-        (Country::BE, "4000"),
-        (Country::DE, "52062"),
-        (Country::DE, "50667"),
-        (Country::NL, "6211AB"),
-        (Country::NL, "6511AA"),
-    ];
-    let langs = ["nl", "fr", "de", "en", "tr", "ar"].map(|l| LanguageTag::parse(l).unwrap());
-    let needs: Vec<NeedCode> = careledger_infra::catalogue::default_catalogue()
-        .unwrap()
-        .needs()
-        .iter()
-        .map(|n| n.code().clone())
-        .collect();
-    let services: Vec<ServiceId> = (0..200)
-        .map(|_| ServiceId::from_uuid(Uuid::now_v7()))
-        .collect();
-    let start = Utc.with_ymd_and_hms(2025, 6, 1, 8, 0, 0).unwrap();
-    let mut rng = Rng::new(7);
     let mut out = Vec::with_capacity(cases * 5);
-    let actor = Actor {
-        subject: "bench".into(),
-        role: Role::Coordinator,
-    };
-    for i in 0..cases {
-        let s = i % 6;
-        let (country, pc) = places[s];
-        let postal = PostalCode::parse(country, pc).unwrap();
-        let profile = RecipientProfile {
-            recipient: RecipientId::from_uuid(Uuid::now_v7()),
-            site: sites[s].clone(),
-            kind: if rng.chance(0.1) {
-                RecipientKind::Relative {
-                    patient: RecipientId::from_uuid(Uuid::nil()),
-                }
-            } else {
-                RecipientKind::Patient
+    Generator::new().cases(cases, &mut out);
+    out
+}
+
+/// The generated need cases, made a chunk at a time (`memory_1m` and
+/// `scale_10m` write them to a store without holding the whole log).
+pub(crate) struct Generator {
+    sites: [SiteId; 6],
+    places: [(Country, &'static str); 6],
+    langs: [LanguageTag; 6],
+    needs: Vec<NeedCode>,
+    services: Vec<ServiceId>,
+    start: chrono::DateTime<Utc>,
+    rng: Rng,
+    actor: Actor,
+}
+
+impl Generator {
+    pub(crate) fn new() -> Self {
+        Self {
+            sites: [
+                "be-leuven",
+                "be-liege",
+                "de-aachen",
+                "de-koeln",
+                "nl-maastricht",
+                "nl-nijmegen",
+            ]
+            .map(|s| SiteId::parse(s).unwrap()),
+            places: [
+                (Country::BE, "3000"),
+                (Country::BE, "4000"),
+                (Country::DE, "52062"),
+                (Country::DE, "50667"),
+                (Country::NL, "6211AB"),
+                (Country::NL, "6511AA"),
+            ],
+            langs: ["nl", "fr", "de", "en", "tr", "ar"].map(|l| LanguageTag::parse(l).unwrap()),
+            needs: careledger_infra::catalogue::default_catalogue()
+                .unwrap()
+                .needs()
+                .iter()
+                .map(|n| n.code().clone())
+                .collect(),
+            services: (0..200)
+                .map(|_| ServiceId::from_uuid(Uuid::now_v7()))
+                .collect(),
+            start: Utc.with_ymd_and_hms(2025, 6, 1, 8, 0, 0).unwrap(),
+            rng: Rng::new(7),
+            actor: Actor {
+                subject: "bench".into(),
+                role: Role::Coordinator,
             },
-            birth_year: BirthYear::parse(1930 + rng.below(80) as i32).unwrap(),
-            sex: [Sex::Female, Sex::Male][rng.below(2) as usize],
-            region: postal.region(),
-            postal_code: postal,
-            country,
-            language: langs[rng.below(6) as usize].clone(),
-            preferential_reimbursement: [
-                PreferentialReimbursement::Yes,
-                PreferentialReimbursement::No,
-            ][rng.below(2) as usize],
-            deprivation_decile: Some(DeprivationDecile::parse(rng.below(10) as u8 + 1).unwrap()),
-            cancer_site_group: CancerSiteGroup::Breast,
-        };
-        let id = NeedCaseId::from_uuid(Uuid::now_v7());
-        let stream = StreamName::need_case(id);
-        let identified = start + Duration::hours(rng.below(500 * 24) as i64);
-        let need = needs[rng.below(needs.len() as u64) as usize].clone();
-        let referral = ReferralId::from_uuid(Uuid::now_v7());
-        let service = services[rng.below(200) as usize];
-        let mut actions = vec![(
-            NeedCaseAction::IdentifyNeed {
-                need_case: id,
-                recipient: profile,
-                need,
-            },
-            identified,
-        )];
-        let mut at = identified;
-        let mut step = |rng: &mut Rng, a: NeedCaseAction| {
-            at += Duration::hours(1 + rng.below(20 * 24) as i64);
-            (a, at)
-        };
-        if rng.chance(0.9) {
-            actions.push(step(
-                &mut rng,
-                NeedCaseAction::SuggestServices {
-                    services: vec![SuggestedService {
-                        service,
-                        reasons: vec![],
-                        score: None,
-                    }],
-                    left_out: vec![],
+        }
+    }
+
+    /// `cases` more need cases' events appended to `out` (positions continue
+    /// from `out`'s length).
+    pub(crate) fn cases(&mut self, cases: usize, out: &mut Vec<RecordedEvent>) {
+        let mut rng = std::mem::replace(&mut self.rng, Rng::new(0));
+        let (sites, places, langs) = (&self.sites, self.places, &self.langs);
+        let (needs, services, start, actor) =
+            (&self.needs, &self.services, self.start, &self.actor);
+        for i in 0..cases {
+            let s = i % 6;
+            let (country, pc) = places[s];
+            let postal = PostalCode::parse(country, pc).unwrap();
+            let profile = RecipientProfile {
+                recipient: RecipientId::from_uuid(Uuid::now_v7()),
+                site: sites[s].clone(),
+                kind: if rng.chance(0.1) {
+                    RecipientKind::Relative {
+                        patient: RecipientId::from_uuid(Uuid::nil()),
+                    }
+                } else {
+                    RecipientKind::Patient
                 },
-            ));
-            if rng.chance(0.75) {
+                birth_year: BirthYear::parse(1930 + rng.below(80) as i32).unwrap(),
+                sex: [Sex::Female, Sex::Male][rng.below(2) as usize],
+                region: postal.region(),
+                postal_code: postal,
+                country,
+                language: langs[rng.below(6) as usize].clone(),
+                preferential_reimbursement: [
+                    PreferentialReimbursement::Yes,
+                    PreferentialReimbursement::No,
+                ][rng.below(2) as usize],
+                deprivation_decile: Some(
+                    DeprivationDecile::parse(rng.below(10) as u8 + 1).unwrap(),
+                ),
+                cancer_site_group: CancerSiteGroup::Breast,
+            };
+            let id = NeedCaseId::from_uuid(Uuid::now_v7());
+            let stream = StreamName::need_case(id);
+            let identified = start + Duration::hours(rng.below(500 * 24) as i64);
+            let need = needs[rng.below(needs.len() as u64) as usize].clone();
+            let referral = ReferralId::from_uuid(Uuid::now_v7());
+            let service = services[rng.below(200) as usize];
+            let mut actions = vec![(
+                NeedCaseAction::IdentifyNeed {
+                    need_case: id,
+                    recipient: profile,
+                    need,
+                },
+                identified,
+            )];
+            let mut at = identified;
+            let mut step = |rng: &mut Rng, a: NeedCaseAction| {
+                at += Duration::hours(1 + rng.below(20 * 24) as i64);
+                (a, at)
+            };
+            if rng.chance(0.9) {
                 actions.push(step(
                     &mut rng,
-                    NeedCaseAction::RequestReferral {
-                        referral,
-                        service,
-                        consent: careledger_domain::need_case::ShareConsent::ReferralOnly,
+                    NeedCaseAction::SuggestServices {
+                        services: vec![SuggestedService {
+                            service,
+                            reasons: vec![],
+                            score: None,
+                        }],
+                        left_out: vec![],
                     },
                 ));
-                if rng.chance(0.85) {
-                    actions.push(step(&mut rng, NeedCaseAction::AcceptReferral { referral }));
-                    actions.push(step(&mut rng, NeedCaseAction::StartReferral { referral }));
-                    if rng.chance(0.8) {
+                if rng.chance(0.75) {
+                    actions.push(step(
+                        &mut rng,
+                        NeedCaseAction::RequestReferral {
+                            referral,
+                            service,
+                            consent: careledger_domain::need_case::ShareConsent::ReferralOnly,
+                        },
+                    ));
+                    if rng.chance(0.85) {
+                        actions.push(step(&mut rng, NeedCaseAction::AcceptReferral { referral }));
+                        actions.push(step(&mut rng, NeedCaseAction::StartReferral { referral }));
+                        if rng.chance(0.8) {
+                            actions.push(step(
+                                &mut rng,
+                                NeedCaseAction::CompleteReferral {
+                                    referral,
+                                    outcome: Outcome::NeedMet,
+                                },
+                            ));
+                        }
+                    } else {
                         actions.push(step(
                             &mut rng,
-                            NeedCaseAction::CompleteReferral {
+                            NeedCaseAction::RejectReferral {
                                 referral,
-                                outcome: Outcome::NeedMet,
+                                reason: RejectionReason::NoCapacity,
                             },
                         ));
                     }
-                } else {
+                } else if rng.chance(0.5) {
                     actions.push(step(
                         &mut rng,
-                        NeedCaseAction::RejectReferral {
-                            referral,
-                            reason: RejectionReason::NoCapacity,
+                        NeedCaseAction::CloseNeed {
+                            reason: CloseReason::NoServiceAvailable,
                         },
                     ));
                 }
-            } else if rng.chance(0.5) {
-                actions.push(step(
-                    &mut rng,
-                    NeedCaseAction::CloseNeed {
-                        reason: CloseReason::NoServiceAvailable,
-                    },
-                ));
             }
-        }
-        let mut state = NeedCase::default();
-        for (v, (action, at)) in actions.into_iter().enumerate() {
-            let events = state
-                .decide(&Command {
-                    action,
-                    occurred_at: at,
-                    now: at,
-                })
-                .expect("a valid plan");
-            for e in events {
-                state.apply(&e, at);
-                out.push(RecordedEvent {
-                    id: EventId::from_uuid(Uuid::nil()),
-                    stream: stream.clone(),
-                    version: v as u64,
-                    position: Position::new(out.len() as u64 + 1),
-                    recorded_at: at,
-                    event: DomainEvent::NeedCase(e),
-                    metadata: EventMetadata {
+            let mut state = NeedCase::default();
+            for (v, (action, at)) in actions.into_iter().enumerate() {
+                let events = state
+                    .decide(&Command {
+                        action,
                         occurred_at: at,
-                        actor: actor.clone(),
-                        site: None,
-                        correlation_id: Uuid::nil(),
-                        causation_id: None,
-                    },
-                });
+                        now: at,
+                    })
+                    .expect("a valid plan");
+                for e in events {
+                    state.apply(&e, at);
+                    out.push(RecordedEvent {
+                        id: EventId::from_uuid(Uuid::nil()),
+                        stream: stream.clone(),
+                        version: v as u64,
+                        position: Position::new(out.len() as u64 + 1),
+                        recorded_at: at,
+                        event: DomainEvent::NeedCase(e),
+                        metadata: EventMetadata {
+                            occurred_at: at,
+                            actor: actor.clone(),
+                            site: None,
+                            correlation_id: Uuid::nil(),
+                            causation_id: None,
+                        },
+                    });
+                }
             }
         }
+        self.rng = rng;
     }
-    out
 }
 
 pub fn run(cases: usize, queries: usize, fold_wanted: bool, query_wanted: bool) {

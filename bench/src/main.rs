@@ -17,9 +17,10 @@
 //! entry point for the benchmark.
 
 /// The server's allocator (mimalloc, chosen in `careledger-api`), so the in-process
-/// scenarios (append, replay, fold) allocate as the server does.
+/// scenarios (append, replay, fold) allocate as the server does; it counts the
+/// bytes it holds only while `memory_1m` measures the read models' shares.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: memory::Counting = memory::Counting;
 
 use careledger_domain::DomainEvent;
 use careledger_domain::ids::{EventId, NeedCaseId, RecipientId, ReferralId, ServiceId};
@@ -59,6 +60,7 @@ mod fhir;
 mod graphql;
 mod hsds;
 mod live;
+mod memory;
 mod personal;
 mod pg;
 mod server;
@@ -110,6 +112,8 @@ fn main() {
         "fhir_read",
         "fhir_export",
         "dashboard_page",
+        "memory_1m",
+        "scale_10m",
     ]
     .into_iter()
     .any(wanted)
@@ -247,6 +251,19 @@ fn main() {
             .await;
             clean(&dir, "fhir_export");
         }
+        if wanted("memory_1m") {
+            let d = scenario_dir(&dir, "memory_1m");
+            memory::memory(&d, if quick { 20_000 } else { 1_000_000 }, "memory_1m").await;
+            clean(&dir, "memory_1m");
+        }
+        // Tens of minutes and several GB: only when asked for.
+        if std::env::var_os("CARELEDGER_BENCH_SCALE_10M").is_some_and(|v| v == "1") {
+            let d = scenario_dir(&dir, "scale_10m");
+            memory::memory(&d, if quick { 100_000 } else { 10_000_000 }, "scale_10m").await;
+            clean(&dir, "scale_10m");
+        } else if only.iter().any(|o| o == "scale_10m") {
+            eprintln!("scale_10m runs only with CARELEDGER_BENCH_SCALE_10M=1");
+        }
         if wanted("abuse") {
             abuse::abuse(
                 &scenario_dir(&dir, "abuse"),
@@ -293,7 +310,31 @@ pub(crate) fn report(
     p99_ms: Option<f64>,
     target: &str,
 ) {
-    let line = serde_json::json!({
+    report_with(
+        scenario,
+        value,
+        unit,
+        baseline,
+        baseline_what,
+        p99_ms,
+        target,
+        serde_json::json!({}),
+    );
+}
+
+/// [`report`] with more fields (`extra`'s, added to the line).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn report_with(
+    scenario: &str,
+    value: f64,
+    unit: &str,
+    baseline: Option<f64>,
+    baseline_what: &str,
+    p99_ms: Option<f64>,
+    target: &str,
+    extra: serde_json::Value,
+) {
+    let mut line = serde_json::json!({
         "scenario": scenario,
         "value": (value * 10.0).round() / 10.0,
         "unit": unit,
@@ -302,6 +343,9 @@ pub(crate) fn report(
         "p99_ms": p99_ms.map(|p| (p * 1000.0).round() / 1000.0),
         "target": target,
     });
+    if let (Some(line), serde_json::Value::Object(extra)) = (line.as_object_mut(), extra) {
+        line.extend(extra);
+    }
     println!("{line}");
 }
 
@@ -395,16 +439,18 @@ async fn append_concurrent(dir: &Path, s: &Scale) {
 
     let store: Arc<dyn EventStore> = Arc::new(open_store(&dir.join("ours-concurrent.sqlite")));
     let (rate, p99) = concurrent_lifecycles(store, s.concurrent_tasks, s.concurrent_per_task).await;
-    report(
+    report_with(
         "append_concurrent",
         rate,
         "events/s",
         Some(per_event_fsync),
         &format!(
-            "one durable SQLite transaction (one fsync) per event, back to back, same table and pragmas; for scale, raw SQLite writing the same number of rows in the same access pattern to a fresh file, 32 per transaction (the group size 64 callers reach), did {raw_group_32:.0} events/s"
+            "one durable SQLite transaction (one fsync) per event, back to back, same table and pragmas; limit: raw SQLite writing the same number of rows in the same access pattern to a fresh file, 32 per transaction (the group size 64 callers reach): {raw_group_32:.0} events/s (ratio {:.2})",
+            rate / raw_group_32.max(1e-9)
         ),
         Some(p99),
-        ">= 50000 events/s",
+        ">= 50000 events/s and >= 0.95 x limit",
+        serde_json::json!({ "limit": (raw_group_32 * 10.0).round() / 10.0, "limit_ratio": ((rate / raw_group_32.max(1e-9)) * 1000.0).round() / 1000.0 }),
     );
 }
 

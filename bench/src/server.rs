@@ -20,6 +20,13 @@ pub struct ChildServer {
     pub token: String,
 }
 
+impl ChildServer {
+    /// The server's process id (to read its resident set).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for ChildServer {
     fn drop(&mut self) {
         // SIGTERM for a clean shutdown (checkpoint, store closed), then reap.

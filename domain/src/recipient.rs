@@ -78,6 +78,23 @@ pub struct RecipientProfile {
     pub cancer_site_group: CancerSiteGroup,
 }
 
+/// Serialises an `Arc<RecipientProfile>` as the profile itself (read models
+/// share one profile per recipient; their checkpoints write each copy out and
+/// share them again when loaded).
+pub mod shared_profile {
+    use super::RecipientProfile;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::sync::Arc;
+
+    pub fn serialize<S: Serializer>(p: &Arc<RecipientProfile>, s: S) -> Result<S::Ok, S::Error> {
+        (**p).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<RecipientProfile>, D::Error> {
+        RecipientProfile::deserialize(d).map(Arc::new)
+    }
+}
+
 impl RecipientProfile {
     pub fn age_band_at(&self, at: DateTime<Utc>) -> AgeBand {
         self.birth_year.age_band_at(at)

@@ -32,15 +32,15 @@ pub struct NeedCaseView {
     pub position: u64,
     /// When the latest event happened in care (what "overdue" measures from).
     pub updated_at: DateTime<Utc>,
-    pub identified_by: String,
+    pub identified_by: compact_str::CompactString,
     /// Who requested the latest referral.
-    pub referred_by: Option<String>,
+    pub referred_by: Option<compact_str::CompactString>,
     /// Rejected referrals by reason (`equity::cube::REJECTION_REASONS` order).
     #[serde(default)]
     pub rejections: [u16; 5],
-    /// Its cells in the equity cube, once interned.
+    /// Its row in the equity cube (which holds its cells' key), once interned.
     #[serde(default)]
-    pub equity_key: Option<crate::equity::cube::CaseKey>,
+    pub equity_row: Option<u32>,
     /// What the log knows of each referral and the state does not keep (its
     /// version, server time, end reason: see [`referral_log`]).
     #[serde(default)]
@@ -66,11 +66,11 @@ impl NeedCaseView {
         self.updated_at = self.updated_at.max(occurred_at);
         match event {
             NeedCaseEvent::NeedIdentified(_) => {
-                self.identified_by = actor_subject.to_string();
+                self.identified_by = actor_subject.into();
                 self.updated_at = occurred_at;
             }
             NeedCaseEvent::ReferralRequested(_) => {
-                self.referred_by = Some(actor_subject.to_string());
+                self.referred_by = Some(actor_subject.into());
             }
             NeedCaseEvent::ReferralRejected(r) => {
                 self.rejections[crate::equity::cube::rejection_index(r.reason)] += 1;
@@ -134,15 +134,18 @@ impl NeedCaseView {
 /// One care recipient as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecipientView {
-    pub profile: RecipientProfile,
+    /// Shared with the recipient's need cases (see [`NeedCase::share_recipient`]).
+    #[serde(with = "careledger_domain::recipient::shared_profile")]
+    pub profile: std::sync::Arc<RecipientProfile>,
     pub registered_at: DateTime<Utc>,
     pub version: u64,
     pub position: u64,
     /// Their need cases, in the order they were identified.
     pub need_cases: Vec<NeedCaseId>,
     /// Names and contact details, sealed under the recipient's key (dropped on
-    /// erasure: the read model keeps no unreadable copy either).
-    pub personal: Option<Sealed>,
+    /// erasure: the read model keeps no unreadable copy either). Boxed: a
+    /// million recipients' views would otherwise each carry its three strings inline.
+    pub personal: Option<Box<Sealed>>,
     /// When they were erased.
     pub erased_at: Option<DateTime<Utc>>,
 }
@@ -231,7 +234,9 @@ pub type WorklistKey = (DateTime<Utc>, NeedCaseId);
 pub struct Casework {
     position: u64,
     need_cases: BTreeMap<NeedCaseId, Box<NeedCaseView>>,
-    recipients: HashMap<RecipientId, RecipientView>,
+    /// Boxed: a hash table keeps up to twice its entries' room, which at a
+    /// million recipients cost ~600 MB when the views were inline.
+    recipients: HashMap<RecipientId, Box<RecipientView>>,
     /// Need cases that are not finished.
     open: BTreeSet<NeedCaseId>,
     directory: Directory,
@@ -286,7 +291,7 @@ fn referral_of(ev: &NeedCaseEvent) -> Option<ReferralId> {
 }
 
 /// The snapshot format; a snapshot of another format is discarded and rebuilt.
-const SNAPSHOT_FORMAT: u32 = 9;
+const SNAPSHOT_FORMAT: u32 = 10;
 
 #[derive(Serialize)]
 struct SnapshotOut<'a> {
@@ -313,7 +318,7 @@ impl Casework {
     }
 
     pub fn recipient(&self, id: RecipientId) -> Option<&RecipientView> {
-        self.recipients.get(&id)
+        self.recipients.get(&id).map(|r| &**r)
     }
 
     /// The need cases in id order, from `from` (inclusive) on.
@@ -346,15 +351,15 @@ impl Casework {
             DomainEvent::Recipient(RecipientEvent::CareRecipientRegistered(r)) => {
                 self.recipients.insert(
                     r.profile.recipient,
-                    RecipientView {
-                        profile: r.profile.clone(),
+                    Box::new(RecipientView {
+                        profile: std::sync::Arc::new(r.profile.clone()),
                         registered_at: e.metadata.occurred_at,
                         version: e.version,
                         position: e.position.raw(),
                         need_cases: Vec::new(),
-                        personal: r.personal.clone(),
+                        personal: r.personal.clone().map(Box::new),
                         erased_at: None,
-                    },
+                    }),
                 );
             }
             DomainEvent::Recipient(RecipientEvent::CareRecipientErased(_)) => {
@@ -414,7 +419,9 @@ impl Casework {
                 if let NeedCaseEvent::NeedIdentified(n) = ev
                     && let Some(r) = self.recipients.get_mut(&n.recipient.recipient)
                 {
+                    r.need_cases.reserve_exact(1);
                     r.need_cases.push(id);
+                    view.state.share_recipient(&r.profile);
                 }
                 let measures_after = (may_change || cfg!(debug_assertions))
                     .then(|| crate::equity::cube::measures(&view.state, view.rejections));
@@ -423,14 +430,13 @@ impl Casework {
                     let (measures_before, measures_after) =
                         (measures_before.flatten(), measures_after.flatten());
                     // A case's labels are fixed at identification: intern them once.
-                    let key = match view.equity_key {
-                        Some(k) => Some(k),
-                        None => {
-                            crate::equity::cube::labels(&view.state).map(|l| self.equity.intern(&l))
-                        }
+                    let row = match view.equity_row {
+                        Some(r) => Some(r),
+                        None => crate::equity::cube::labels(&view.state)
+                            .map(|l| self.equity.intern(&l).row()),
                     };
-                    view.equity_key = key;
-                    if let Some(key) = key {
+                    view.equity_row = row;
+                    if let Some(key) = row.and_then(|r| self.equity.case_key(r)) {
                         self.equity.replace(
                             &key,
                             measures_before.as_ref(),
@@ -645,10 +651,15 @@ impl Casework {
     /// unreadable (the caller then rebuilds from the log).
     pub fn from_snapshot(bytes: &[u8]) -> Option<Self> {
         let s: SnapshotIn = serde_json::from_slice(bytes).ok()?;
-        (s.format == SNAPSHOT_FORMAT).then_some(s.casework)
+        (s.format == SNAPSHOT_FORMAT).then(|| {
+            let mut m = s.casework;
+            m.compact_after_load();
+            m
+        })
     }
 }
 
+mod footprint;
 pub mod inbox;
 pub mod notes;
 pub mod referral_log;

@@ -90,6 +90,8 @@ impl Application {
             runner::load(snapshots.as_ref()),
             args.live_ring_changes as usize,
         );
+        // The checkpoint's bytes (as large as the read models) were just freed.
+        crate::release_freed_memory();
         let vault = opened.key_vault(&args.store.data_dir)?;
         let runner_task = tokio::spawn(runner::run(projector.clone(), store.clone()));
         let settings = Settings {
@@ -141,6 +143,7 @@ impl Application {
                     .await
                     .is_ok()
                 {
+                    crate::release_freed_memory();
                     ready.store(true, Ordering::Release);
                     tracing::info!(position = head.raw(), "projections caught up; ready");
                 }

@@ -286,9 +286,9 @@ impl App {
             _ => None,
         });
         let view = state.profile().map(|p| RecipientView {
-            personal: sealed.filter(|_| state.erased_at().is_none()),
+            personal: sealed.filter(|_| state.erased_at().is_none()).map(Box::new),
             erased_at: state.erased_at(),
-            profile: p.clone(),
+            profile: std::sync::Arc::new(p.clone()),
             registered_at: state.registered_at().unwrap_or(last.metadata.occurred_at),
             version: last.version,
             position: last.position.raw(),

@@ -355,7 +355,7 @@ impl Aggregate for NeedCase {
                 id: e.need_case,
                 need: e.need.clone(),
                 domain: e.domain,
-                recipient: (*e.recipient).clone(),
+                recipient: std::sync::Arc::new((*e.recipient).clone()),
                 identified_at: at,
                 suggestions: Vec::new(),
                 left_out: Vec::new(),
@@ -392,6 +392,9 @@ impl Aggregate for NeedCase {
             E::ReferralRequested(e) => {
                 // A need case seldom has more than one referral: grow one at a time
                 // (read models keep a million of these).
+                d.referrals.reserve_exact(1);
+                // Exactly one more: a need case has a referral or two, and a
+                // read model holds a million of them (a push would make room for four).
                 d.referrals.reserve_exact(1);
                 d.referrals.push(Referral {
                     id: e.referral,

@@ -10,6 +10,7 @@ use crate::recipient::RecipientProfile;
 use crate::values::{NeedCode, NeedDomain};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// The need case's milestone, derived from what it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -54,7 +55,10 @@ pub struct NeedCaseData {
     pub id: NeedCaseId,
     pub need: NeedCode,
     pub domain: NeedDomain,
-    pub recipient: RecipientProfile,
+    /// The recipient's profile at identification. Shared: a read model points
+    /// every need case of a recipient at one copy ([`NeedCase::share_recipient`]).
+    #[serde(with = "crate::recipient::shared_profile")]
+    pub recipient: Arc<RecipientProfile>,
     pub identified_at: DateTime<Utc>,
     /// The latest suggestion list (empty before the first).
     pub suggestions: Vec<Suggestion>,
@@ -107,6 +111,27 @@ impl NeedCase {
             .referrals
             .iter()
             .find(|r| r.status.is_open())
+    }
+
+    /// Gives back the room its lists hold beyond what they keep (a list read
+    /// from a checkpoint is made with room for four).
+    pub fn shrink_to_fit(&mut self) {
+        if let Some(d) = self.data.as_mut() {
+            d.suggestions.shrink_to_fit();
+            d.left_out.shrink_to_fit();
+            d.referrals.shrink_to_fit();
+        }
+    }
+
+    /// Points the need case at `profile` when it equals the recipient profile the
+    /// need case holds (one copy per recipient instead of one per need case).
+    pub fn share_recipient(&mut self, profile: &Arc<RecipientProfile>) {
+        if let Some(d) = self.data.as_mut()
+            && !Arc::ptr_eq(&d.recipient, profile)
+            && *d.recipient == **profile
+        {
+            d.recipient = profile.clone();
+        }
     }
 
     pub fn referral(&self, id: ReferralId) -> Option<&Referral> {

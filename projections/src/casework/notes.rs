@@ -41,7 +41,9 @@ impl Casework {
             .and_then(|v| v.data())
             .and_then(|d| self.recipients.get(&d.recipient.recipient))
             .is_some_and(|r| r.erased_at.is_some());
-        self.notes.entry(need_case).or_default().push(NoteView {
+        let notes = self.notes.entry(need_case).or_default();
+        notes.reserve_exact(1);
+        notes.push(NoteView {
             note: e.note,
             referral: e.referral,
             side: e.side,

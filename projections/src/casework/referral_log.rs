@@ -80,6 +80,8 @@ pub fn record(
     let at = match logs.iter().position(|l| l.referral == referral) {
         Some(i) => i,
         None => {
+            // Exactly one more (a push would make room for four).
+            logs.reserve_exact(1);
             logs.push(ReferralLog {
                 referral,
                 version: e.version,

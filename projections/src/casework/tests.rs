@@ -1,6 +1,7 @@
 //! The read model fed fixed event lists.
 
 mod changes;
+mod footprint;
 mod referral_log;
 
 use super::*;

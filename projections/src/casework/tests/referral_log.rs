@@ -180,9 +180,16 @@ fn two_way_tables_from_the_rows_equal_those_from_the_need_cases() {
                     continue;
                 }
                 let f = CubeFilter::default();
-                let cases = m.need_cases_from(None).filter_map(|v| {
-                    Some((v.equity_key.as_ref()?, measures(&v.state, v.rejections)?))
-                });
+                let keys: Vec<_> = m
+                    .need_cases_from(None)
+                    .filter_map(|v| {
+                        Some((
+                            m.equity().case_key(v.equity_row?)?,
+                            measures(&v.state, v.rejections)?,
+                        ))
+                    })
+                    .collect();
+                let cases = keys.iter().map(|(k, measures)| (k, *measures));
                 let expected = m.equity().two_way_of_cases(rows, columns, &f, cases);
                 assert!(!expected.is_empty());
                 assert_eq!(

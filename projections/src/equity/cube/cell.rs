@@ -60,6 +60,11 @@ pub struct CaseKey {
 }
 
 impl CaseKey {
+    /// The case's row in the cube's per-case rows ([`super::Cube::case_key`]).
+    pub fn row(&self) -> u32 {
+        self.row
+    }
+
     /// The case's cell in the table of stratifier `i`.
     pub(super) fn cell(&self, i: usize) -> u64 {
         key(self.month, self.site, self.need, self.values[i])

@@ -122,6 +122,11 @@ impl Cube {
         key
     }
 
+    /// The key of the case in row `row` (see [`CaseKey::row`]).
+    pub fn case_key(&self, row: u32) -> Option<CaseKey> {
+        self.rows.get(row as usize).map(|(k, _)| *k)
+    }
+
     /// Writes the case's row, and takes `before`'s counts out of its cells and
     /// puts `after`'s in (one lookup per table; none when only its times moved).
     pub fn replace(&mut self, at: &CaseKey, before: Option<&Measures>, after: Option<&Measures>) {
