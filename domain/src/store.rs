@@ -417,6 +417,22 @@ pub trait SnapshotStore: Send + Sync + 'static {
     /// # Errors
     /// I/O errors writing it.
     fn save(&self, name: &str, bytes: &[u8]) -> std::io::Result<()>;
+    /// Replaces the snapshot under `name` with what `write` writes, atomically
+    /// like [`Self::save`]. This default collects it and calls `save`; a store
+    /// that can stream (a file) overrides it, so that a large model is never
+    /// held twice in memory while its checkpoint is written.
+    ///
+    /// # Errors
+    /// `write`'s errors and the store's I/O errors.
+    fn save_streamed(
+        &self,
+        name: &str,
+        write: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let mut bytes = Vec::new();
+        write(&mut bytes)?;
+        self.save(name, &bytes)
+    }
     /// Removes the snapshot under `name` (a rebuild starts from nothing).
     ///
     /// # Errors

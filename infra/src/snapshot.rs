@@ -36,13 +36,27 @@ impl SnapshotStore for FileSnapshots {
     }
 
     fn save(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+        self.save_streamed(name, &mut |w| w.write_all(bytes))
+    }
+
+    /// Writes straight into the temporary file (through a 1 MiB buffer).
+    fn save_streamed(
+        &self,
+        name: &str,
+        write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
         fs::create_dir_all(&self.dir)?;
         let path = self.path(name);
         let tmp = self.dir.join(format!(".{name}.snapshot.tmp"));
         {
-            let mut f = File::create(&tmp)?;
-            f.write_all(bytes)?;
-            f.sync_all()?;
+            let mut f = std::io::BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+            let written = write(&mut f).and_then(|()| f.flush());
+            if let Err(e) = written {
+                drop(f);
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
+            f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         }
         fs::rename(&tmp, &path)?;
         File::open(&self.dir)?.sync_all()
@@ -80,5 +94,35 @@ mod tests {
         s.remove("casework").unwrap();
         s.remove("casework").unwrap();
         assert_eq!(s.load("casework").unwrap(), None);
+    }
+
+    #[test]
+    fn a_streamed_save_that_fails_midway_keeps_the_previous_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = FileSnapshots::new(dir.path().join("projections"));
+        s.save_streamed("casework", &mut |w| {
+            w.write_all(b"first ")?;
+            w.write_all(b"part")
+        })
+        .unwrap();
+        assert_eq!(
+            s.load("casework").unwrap().as_deref(),
+            Some(&b"first part"[..])
+        );
+        let failed = s.save_streamed("casework", &mut |w| {
+            w.write_all(b"half of a new one")?;
+            Err(std::io::Error::other("the model could not be written"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(
+            s.load("casework").unwrap().as_deref(),
+            Some(&b"first part"[..]),
+            "the previous checkpoint stays"
+        );
+        let leftovers: Vec<_> = fs::read_dir(s.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, vec!["casework.snapshot"]);
     }
 }

@@ -640,11 +640,25 @@ impl Casework {
 
     /// The model as checkpoint bytes (JSON, with a format number).
     pub fn to_snapshot(&self) -> Vec<u8> {
-        serde_json::to_vec(&SnapshotOut {
-            format: SNAPSHOT_FORMAT,
-            casework: self,
-        })
-        .expect("the read model serialises")
+        let mut bytes = Vec::new();
+        self.write_snapshot(&mut bytes)
+            .expect("the read model serialises");
+        bytes
+    }
+
+    /// Writes the checkpoint bytes of [`Self::to_snapshot`] to `w` as they are made.
+    ///
+    /// # Errors
+    /// `w`'s I/O errors.
+    pub fn write_snapshot(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        serde_json::to_writer(
+            w,
+            &SnapshotOut {
+                format: SNAPSHOT_FORMAT,
+                casework: self,
+            },
+        )
+        .map_err(std::io::Error::other)
     }
 
     /// A model from checkpoint bytes; `None` when they are of another format or

@@ -134,11 +134,13 @@ pub fn load(snapshots: &dyn SnapshotStore) -> Casework {
 /// # Errors
 /// The snapshot store's I/O errors.
 pub fn save(projector: &Projector, snapshots: &dyn SnapshotStore) -> std::io::Result<Position> {
-    let (bytes, position) = {
+    // Streamed: the model is never held a second time as one block of bytes.
+    let mut position = Position::START;
+    snapshots.save_streamed(Casework::NAME, &mut |w| {
         let m = projector.read();
-        (m.to_snapshot(), m.position())
-    };
-    snapshots.save(Casework::NAME, &bytes)?;
+        position = m.position();
+        m.write_snapshot(w)
+    })?;
     Ok(position)
 }
 

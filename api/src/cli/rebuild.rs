@@ -29,10 +29,14 @@ pub async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     )
     .await?;
     bar.finish_and_clear();
-    let bytes = model.to_snapshot();
-    let saved = {
+    // Streamed to the checkpoint (never a second copy of the model in memory).
+    let (model, saved) = {
         let snapshots = snapshots.clone();
-        tokio::task::spawn_blocking(move || snapshots.save(Casework::NAME, &bytes)).await?
+        tokio::task::spawn_blocking(move || {
+            let saved = snapshots.save_streamed(Casework::NAME, &mut |w| model.write_snapshot(w));
+            (model, saved)
+        })
+        .await?
     };
     saved.context("cannot save the rebuilt checkpoint")?;
     opened.close().await;
