@@ -40,6 +40,56 @@ pub struct Change {
     pub occurred_at: DateTime<Utc>,
     /// The referral the event moved, if it moved one.
     pub referral: Option<ReferralChange>,
+    /// What the edge rendered of this change, kept with it so that every
+    /// subscriber asking for the same shape shares one rendering.
+    pub rendered: Renderings,
+}
+
+/// Renderings of one [`Change`], each under the key of its shape (e.g. the
+/// selection a subscription asked for), at most [`Renderings::MAX`] of them. Not
+/// part of the change's value: a clone starts empty, and any two compare equal.
+#[derive(Default)]
+pub struct Renderings(Mutex<Vec<(Arc<str>, Arc<str>)>>);
+
+impl Renderings {
+    /// Shapes kept per change; a rarer one is rendered each time it is asked.
+    pub const MAX: usize = 8;
+
+    /// The rendering of shape `key`, made by `render` the first time it is asked.
+    pub fn get_or_render(&self, key: &Arc<str>, render: impl FnOnce() -> String) -> Arc<str> {
+        let mut kept = lock(&self.0);
+        if let Some((_, r)) = kept
+            .iter()
+            .find(|(k, _)| Arc::ptr_eq(k, key) || **k == **key)
+        {
+            return r.clone();
+        }
+        let r: Arc<str> = render().into();
+        if kept.len() < Self::MAX {
+            kept.push((key.clone(), r.clone()));
+        }
+        r
+    }
+}
+
+impl Clone for Renderings {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for Renderings {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Renderings {}
+
+impl std::fmt::Debug for Renderings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Renderings")
+    }
 }
 
 /// The referral part of a [`Change`].
@@ -144,6 +194,7 @@ pub fn change_of(model: &Casework, e: &RecordedEvent) -> Option<Change> {
         event_type: e.event.event_type(),
         occurred_at: e.metadata.occurred_at,
         referral,
+        rendered: Renderings::default(),
     })
 }
 

@@ -11,7 +11,8 @@
 //     The protocol by hand (ws only), for what a library hides: steps are
 //     {"send": message} | {"text": string} | {"wait": ms} | {"pause": ms}
 //     (stop reading the socket: a slow consumer) | {"until": n} (wait for n
-//     messages) ; prints {"message": m} for each message received and
+//     messages) ; prints {"message": m, "text": the message as sent} for each
+//     message received and
 //     {"closed": code, "reason"} when the server closes.
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -68,7 +69,7 @@ if (mode === 'subscribe') {
   let closed = false;
   ws.on('message', (data) => {
     received += 1;
-    out({ message: JSON.parse(data.toString()) });
+    out({ message: JSON.parse(data.toString()), text: data.toString() });
   });
   ws.on('close', (code, reason) => {
     closed = true;

@@ -304,6 +304,89 @@ fn the_coordinator_and_the_provider_see_each_answer_live_in_order() {
     assert_eq!(payload[0]["extensions"]["code"], json!("FORBIDDEN"), "{l}");
 }
 
+/// The server answers a subscription of plain fields on its shared path (one
+/// rendering per change for every subscriber of the same selection) and one
+/// with a directive through the GraphQL executor: on one socket, both receive
+/// each change with the same bytes (aliases, order, `__typename`); completing
+/// the shared one is acknowledged with `complete`, after which only the other
+/// receives changes.
+#[test]
+fn the_shared_path_and_the_executor_send_the_same_bytes() {
+    let Some(dir) = client_dir() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start(data.path(), &["--rate-limit", "0"]);
+    let service = service_of(&s, ORG);
+    let liege = mint(data.path(), "coord-liege", "coordinator", &["be-liege"]);
+    let after = s.head().to_string();
+    let query = |directive: &str| {
+        format!(
+            "subscription($after: Position) {{ u: referralUpdated(site: \"be-liege\", after: $after) {{ status p: position{directive} event __typename occurredAt }} }}"
+        )
+    };
+    let subscribe = |id: &str, query: String| {
+        json!({ "send": { "id": id, "type": "subscribe", "payload": {
+            "query": query, "variables": { "after": after } } } })
+    };
+    let client = Client::raw(
+        dir,
+        &s,
+        json!([
+            { "send": { "type": "connection_init", "payload": { "authorization": format!("Bearer {}", s.token) } } },
+            { "until": 1 },
+            subscribe("shared", query("")),
+            subscribe("executed", query(" @include(if: true)")),
+            { "until": 5 },
+            { "send": { "id": "shared", "type": "complete" } },
+            { "wait": 3_000 },
+        ]),
+    );
+    assert_eq!(client.line(20)["message"]["type"], json!("connection_ack"));
+    let (need_case, referral) = referred(&s, "be-liege", &service);
+    let ids = json!({ "needCaseId": need_case, "referralId": referral });
+    let v = s.mutate_as(&liege, "acceptReferral", ids.clone(), "userErrors { code }");
+    assert_eq!(v["userErrors"], json!([]), "{v}");
+
+    let (mut shared, mut executed) = (Vec::new(), Vec::new());
+    while shared.len() + executed.len() < 4 {
+        let l = client.line(20);
+        let text = l["text"].as_str().unwrap().to_string();
+        match l["message"]["id"].as_str() {
+            Some("shared") => shared.push(text),
+            Some("executed") => executed.push(text),
+            _ => panic!("unexpected {l}"),
+        }
+    }
+    let as_executed: Vec<String> = shared
+        .iter()
+        .map(|t| t.replace("\"id\":\"shared\"", "\"id\":\"executed\""))
+        .collect();
+    assert_eq!(as_executed, executed);
+    assert!(
+        shared[0].contains("\"u\":{\"status\":\"REQUESTED\",\"p\":\""),
+        "{}",
+        shared[0]
+    );
+    assert!(
+        shared[1].contains("\"__typename\":\"ReferralUpdate\""),
+        "{}",
+        shared[1]
+    );
+
+    assert_eq!(
+        client.line(20)["text"],
+        json!("{\"type\":\"complete\",\"id\":\"shared\"}")
+    );
+    let v = s.mutate_as(&liege, "startReferral", ids, "userErrors { code }");
+    assert_eq!(v["userErrors"], json!([]), "{v}");
+    let l = client.line(20);
+    assert_eq!(l["message"]["id"], json!("executed"), "{l}");
+    assert_eq!(
+        l["message"]["payload"]["data"]["u"]["status"],
+        json!("IN_PROGRESS")
+    );
+    client.quiet_for(500);
+}
+
 /// A client that stops reading while changes pile up — far more than the
 /// server's ring of recent changes holds (8 here), so its subscription must read
 /// the log for what fell out — still receives every one, once and in order, when

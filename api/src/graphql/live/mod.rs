@@ -12,7 +12,7 @@ use crate::graphql::support::ids::clip;
 use crate::graphql::support::scalars::Position;
 use crate::graphql::support::{access, app, app_error, bad_input};
 use async_graphql::futures_util::stream::{self, Stream};
-use async_graphql::{Context, ID, Result, SimpleObject, Subscription};
+use async_graphql::{Context, ID, InputType, Result, SimpleObject, Subscription, Value};
 use careledger_app::live::Follower;
 use careledger_domain::ids::OrganisationId;
 use careledger_domain::store::Position as LogPosition;
@@ -53,7 +53,36 @@ pub struct WorklistChange {
     pub referral_status: Option<ReferralStatus>,
 }
 
+pub mod shared;
+
 impl ReferralUpdate {
+    /// The fields the shared path can answer ([`shared`]): every field, and `__typename`.
+    pub(crate) const FIELDS: &[&str] = &[
+        "__typename",
+        "position",
+        "needCaseId",
+        "referralId",
+        "serviceId",
+        "status",
+        "event",
+        "occurredAt",
+    ];
+
+    /// Field `name`'s value as the executor resolves it (for [`shared`]).
+    fn field(&self, name: &str) -> Option<Value> {
+        Some(match name {
+            "__typename" => Value::String("ReferralUpdate".into()),
+            "position" => self.position.to_value(),
+            "needCaseId" => self.need_case_id.to_value(),
+            "referralId" => self.referral_id.to_value(),
+            "serviceId" => self.service_id.to_value(),
+            "status" => self.status.to_value(),
+            "event" => self.event.to_value(),
+            "occurredAt" => self.occurred_at.to_value(),
+            _ => return None,
+        })
+    }
+
     fn of(c: &Change) -> Option<Self> {
         let r = c.referral.as_ref()?;
         Some(Self {
@@ -69,6 +98,31 @@ impl ReferralUpdate {
 }
 
 impl WorklistChange {
+    /// The fields the shared path can answer ([`shared`]): every field, and `__typename`.
+    pub(crate) const FIELDS: &[&str] = &[
+        "__typename",
+        "position",
+        "needCaseId",
+        "event",
+        "occurredAt",
+        "referralId",
+        "referralStatus",
+    ];
+
+    /// Field `name`'s value as the executor resolves it (for [`shared`]).
+    fn field(&self, name: &str) -> Option<Value> {
+        Some(match name {
+            "__typename" => Value::String("WorklistChange".into()),
+            "position" => self.position.to_value(),
+            "needCaseId" => self.need_case_id.to_value(),
+            "event" => self.event.to_value(),
+            "occurredAt" => self.occurred_at.to_value(),
+            "referralId" => self.referral_id.to_value(),
+            "referralStatus" => self.referral_status.to_value(),
+            _ => return None,
+        })
+    }
+
     fn of(c: &Change) -> Self {
         Self {
             position: Position(c.position.raw()),
@@ -83,6 +137,19 @@ impl WorklistChange {
 
 fn site(s: &str) -> Result<SiteId> {
     SiteId::parse(s.trim()).map_err(|_| bad_input(format!("'{}' is not a site id", clip(s))))
+}
+
+/// What `referralUpdated(site, organisation)` follows: exactly one of the two.
+fn referral_topic(site: Option<String>, organisation: Option<ID>) -> Result<Topic> {
+    match (site, organisation) {
+        (Some(s), None) => Ok(Topic::Site(self::site(&s)?)),
+        (None, Some(o)) => Ok(Topic::Organisation(
+            OrganisationId::parse(o.trim()).map_err(|_| {
+                bad_input(format!("'{}' is not an organisation id (a UUID)", clip(&o)))
+            })?,
+        )),
+        _ => Err(bad_input("give exactly one of site and organisation")),
+    }
 }
 
 /// The follower's changes mapped by `map` (those it maps to `None` are skipped);
@@ -121,15 +188,7 @@ impl LiveSubscription {
         organisation: Option<ID>,
         after: Option<Position>,
     ) -> Result<impl Stream<Item = Result<ReferralUpdate>>> {
-        let topic = match (site, organisation) {
-            (Some(s), None) => Topic::Site(self::site(&s)?),
-            (None, Some(o)) => {
-                Topic::Organisation(OrganisationId::parse(o.trim()).map_err(|_| {
-                    bad_input(format!("'{}' is not an organisation id (a UUID)", clip(&o)))
-                })?)
-            }
-            _ => return Err(bad_input("give exactly one of site and organisation")),
-        };
+        let topic = referral_topic(site, organisation)?;
         let follower = app(ctx)
             .follow(access(ctx)?, topic, after.map(|p| LogPosition::new(p.0)))
             .map_err(app_error)?;

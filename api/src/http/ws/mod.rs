@@ -31,10 +31,21 @@
 //! * **shutdown** closes every socket with `1001` (clients reconnect with
 //!   `after`).
 //!
+//! * **the shared path**: a subscription of one `referralUpdated` or
+//!   `worklistChanged` field selecting plain fields
+//!   ([`crate::graphql::live::shared`]) is not executed per change: its follower
+//!   runs here and each change's rendering, made once for every subscriber of the
+//!   same shape, is framed for the socket. The same messages, in the same
+//!   order, as the executor's; any other document, or one whose arguments or
+//!   authorisation fail, goes to the executor.
+//!
 //! Nothing a client sends is logged.
+
+mod shared;
 
 use super::HttpState;
 use super::graphql::authenticate;
+use crate::graphql::live::shared::{Shared, recognise_request};
 use crate::graphql::support::lang_from_accept_language;
 use async_graphql::futures_util::{FutureExt, SinkExt, StreamExt, stream};
 use async_graphql::http::{
@@ -271,6 +282,11 @@ fn init_credential(payload: Option<&serde_json::Value>) -> Option<String> {
 enum Step {
     /// Hand it to the executor.
     Forward(Box<ClientMessage>),
+    /// Run subscription `id` on the shared path, else (when it may not follow)
+    /// hand it to the executor.
+    Shared(String, Box<Shared>, Box<ClientMessage>),
+    /// Stop subscription `id`.
+    Stop(String),
     /// Answer this on the socket and go on.
     Answer(Message),
     /// Close with this code and reason.
@@ -314,7 +330,7 @@ async fn serve(
         rx.recv().await.map(|m| (Ok(m), rx))
     }));
     let mut data = async_graphql::Data::default();
-    data.insert(access);
+    data.insert(access.clone());
     data.insert(lang);
     let mut executor =
         GraphQLSocket::from_message_stream(s.schema.clone(), input, Protocols::GraphQLWS)
@@ -326,6 +342,7 @@ async fn serve(
         return;
     }
     let mut running: HashSet<String> = HashSet::new();
+    let mut shared = shared::SharedOps::default();
     let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK);
     let mut stopping = s.live.stopping.subscribe();
     let mut stop_now = std::pin::pin!(async move {
@@ -388,6 +405,33 @@ async fn serve(
                     None => {}
                 }
             }
+            out = std::future::poll_fn(|cx| shared.poll_next(cx)) => {
+                // As the executor's: what else is ready goes out in one flush.
+                let mut batch = vec![out];
+                while batch.len() < MAX_BATCH {
+                    match std::future::poll_fn(|cx| shared.poll_next(cx)).now_or_never() {
+                        Some(more) => batch.push(more),
+                        None => break,
+                    }
+                }
+                let mut ok = true;
+                for out in batch {
+                    let text = match out {
+                        shared::Out::Text(t) => t,
+                        shared::Out::Completed(id, t) => {
+                            running.remove(&id);
+                            t
+                        }
+                    };
+                    if !written(tokio::time::timeout(WRITE_TIMEOUT, sink.feed(Message::Text(text.into()))).await) {
+                        ok = false;
+                        break;
+                    }
+                }
+                if !ok || !written(tokio::time::timeout(WRITE_TIMEOUT, sink.flush()).await) {
+                    break;
+                }
+            }
             incoming = source.next() => {
                 let bytes = match incoming {
                     Some(Ok(Message::Text(t))) => axum::body::Bytes::from(t),
@@ -400,13 +444,32 @@ async fn serve(
                     }
                     Some(Err(_)) | None => break,
                 };
-                match check(&s, &limit_key, &mut running, &bytes) {
+                let step = match check(&s, &limit_key, &mut running, &bytes) {
+                    Step::Shared(id, plan, start) => {
+                        let Shared { shape, topic, after } = *plan;
+                        match s.app.follow(&access, topic, after) {
+                            Ok(follower) => {
+                                shared.start(id, shape, follower);
+                                Step::Skip
+                            }
+                            // Refused: the executor answers as it always does.
+                            Err(_) => Step::Forward(start),
+                        }
+                    }
+                    Step::Stop(id) if shared.stop(&id) => {
+                        Step::Answer(Message::Text(shared::complete(&id).into()))
+                    }
+                    Step::Stop(id) => Step::Forward(Box::new(ClientMessage::Stop { id })),
+                    step => step,
+                };
+                match step {
                     Step::Forward(m) => {
                         if to_executor.try_send(*m).is_err() {
                             close(&mut sink, 1008, "too many messages at once").await;
                             break;
                         }
                     }
+                    Step::Shared(..) | Step::Stop(_) => {}
                     Step::Answer(m) => {
                         if !written(tokio::time::timeout(WRITE_TIMEOUT, sink.send(m)).await) {
                             break;
@@ -504,14 +567,25 @@ fn check(s: &HttpState, limit_key: &str, running: &mut HashSet<String>, bytes: &
                 ));
             }
             running.insert(id.clone());
-            Step::Forward(Box::new(ClientMessage::Start { id, payload }))
+            let plan = recognise_request(&mut payload);
+            let start = Box::new(ClientMessage::Start {
+                id: id.clone(),
+                payload,
+            });
+            match plan {
+                Some(plan) => Step::Shared(id, Box::new(plan), start),
+                None => Step::Forward(start),
+            }
         }
         ClientMessage::Stop { id } => {
             running.remove(&id);
-            Step::Forward(Box::new(ClientMessage::Stop { id }))
+            Step::Stop(id)
         }
         ClientMessage::Ping { payload } => Step::Forward(Box::new(ClientMessage::Ping { payload })),
         ClientMessage::Pong { .. } => Step::Skip,
         ClientMessage::ConnectionTerminate => Step::Close(1000, "terminated".into()),
     }
 }
+
+#[cfg(test)]
+mod tests;
