@@ -124,7 +124,7 @@ pub(crate) fn generate(cases: usize) -> Vec<RecordedEvent> {
                         reasons: vec![],
                         score: None,
                     }],
-                    left_out: vec![],
+                    ranked: None,
                 },
             ));
             if rng.chance(0.75) {

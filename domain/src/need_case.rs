@@ -31,10 +31,10 @@ pub use command::{
 };
 pub use error::NeedCaseError;
 pub use event::{
-    AnswerLinkIssued, EnteredInError, NeedCaseEvent, NeedClosed, NeedIdentified, ReferralAccepted,
-    ReferralCancelled, ReferralCompleted, ReferralConsentWithdrawn, ReferralFailed,
-    ReferralNoteAdded, ReferralRejected, ReferralRequested, ReferralStarted, ReferralWaitlisted,
-    ServicesSuggested, Suggestion,
+    AnswerLinkIssued, EnteredInError, NeedCaseEvent, NeedClosed, NeedIdentified, RankingBasis,
+    ReferralAccepted, ReferralCancelled, ReferralCompleted, ReferralConsentWithdrawn,
+    ReferralFailed, ReferralNoteAdded, ReferralRejected, ReferralRequested, ReferralStarted,
+    ReferralWaitlisted, ServicesSuggested, Suggestion,
 };
 pub use note::{MAX_NOTE_CHARS, NoteText, NoteTextError};
 pub use reason::{

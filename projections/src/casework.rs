@@ -286,7 +286,7 @@ fn referral_of(ev: &NeedCaseEvent) -> Option<ReferralId> {
 }
 
 /// The snapshot format; a snapshot of another format is discarded and rebuilt.
-const SNAPSHOT_FORMAT: u32 = 9;
+const SNAPSHOT_FORMAT: u32 = 10;
 
 #[derive(Serialize)]
 struct SnapshotOut<'a> {
@@ -645,7 +645,9 @@ impl Casework {
     /// unreadable (the caller then rebuilds from the log).
     pub fn from_snapshot(bytes: &[u8]) -> Option<Self> {
         let s: SnapshotIn = serde_json::from_slice(bytes).ok()?;
-        (s.format == SNAPSHOT_FORMAT).then_some(s.casework)
+        let mut casework = (s.format == SNAPSHOT_FORMAT).then_some(s.casework)?;
+        casework.directory.share_profiles();
+        Some(casework)
     }
 }
 

@@ -259,7 +259,7 @@ impl World {
                 reasons: vec![],
                 score: None,
             }],
-            left_out: vec![],
+            ranked: None,
         };
         self.act(s, id, suggest).await;
         let referral = ReferralId::from_uuid(Uuid::now_v7());

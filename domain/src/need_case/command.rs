@@ -27,7 +27,8 @@ pub struct SuggestedService {
 }
 
 /// A service the matcher left out, with every reason (codes), so an auditor can see
-/// why it was not proposed.
+/// why it was not proposed (stored in `ServicesSuggested` up to schema v2,
+/// recomputed since).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeftOutService {
     pub service: ServiceId,
@@ -43,10 +44,11 @@ pub enum NeedCaseAction {
         recipient: RecipientProfile,
         need: NeedCode,
     },
-    /// Records a ranked list of services, best first, and the services left out.
+    /// Records a list of services, best first; a ranking the matcher made says
+    /// what it was computed from (its left-out services are recomputed from it).
     SuggestServices {
         services: Vec<SuggestedService>,
-        left_out: Vec<LeftOutService>,
+        ranked: Option<super::event::RankingBasis>,
     },
     RequestReferral {
         referral: ReferralId,

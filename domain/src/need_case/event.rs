@@ -37,12 +37,32 @@ pub struct Suggestion {
     pub score: Option<u32>,
 }
 
+/// What a ranking was computed from: with it, the services the ranking left out
+/// (and why) are recomputed on demand from the directory as it was, instead of
+/// being stored (they grow with the directory). Schema v3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RankingBasis {
+    /// The global log position the directory's read model had reached when it
+    /// was ranked: every service event up to it counted, none after.
+    pub directory_position: u64,
+    /// `matching::MATCHER_VERSION` of the build that ranked.
+    pub matcher_version: u32,
+    /// The matcher's today (the recipient's age is counted at it).
+    pub at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServicesSuggested {
     pub suggestions: Vec<Suggestion>,
-    /// The services the matcher left out, with why. Schema v2.
-    #[serde(default)]
+    /// The services the matcher left out, with why, as schema v2 stored them
+    /// (shown as stored). Since v3 a ranking records `ranked` instead: empty,
+    /// and not encoded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub left_out: Vec<LeftOutService>,
+    /// Schema v3: what the ranking was computed from (none for a hand-made list
+    /// and for a ranking recorded before v3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranked: Option<RankingBasis>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! The read model fed fixed event lists.
 
 mod changes;
+mod directory_history;
 mod referral_log;
 
 use super::*;
@@ -129,7 +130,7 @@ fn identify(n: u128, p: &RecipientProfile) -> NeedCaseAction {
 }
 fn suggest() -> NeedCaseAction {
     NeedCaseAction::SuggestServices {
-        left_out: vec![],
+        ranked: None,
         services: vec![SuggestedService {
             score: None,
             service: svc(),
