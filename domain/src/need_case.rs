@@ -27,14 +27,15 @@ mod referral;
 mod state;
 
 pub use command::{
-    LeftOutService, MAX_ANSWER_LINK_DAYS, MAX_SUGGESTIONS, NeedCaseAction, Side, SuggestedService,
+    LeftOutService, MAX_ANSWER_LINK_DAYS, MAX_SUGGESTIONS, NeedCaseAction, RankingBasis, Side,
+    SuggestedService,
 };
 pub use error::NeedCaseError;
 pub use event::{
-    AnswerLinkIssued, EnteredInError, NeedCaseEvent, NeedClosed, NeedIdentified, RankingBasis,
-    ReferralAccepted, ReferralCancelled, ReferralCompleted, ReferralConsentWithdrawn,
-    ReferralFailed, ReferralNoteAdded, ReferralRejected, ReferralRequested, ReferralStarted,
-    ReferralWaitlisted, ServicesSuggested, Suggestion,
+    AnswerLinkIssued, EnteredInError, NeedCaseEvent, NeedClosed, NeedIdentified, ReferralAccepted,
+    ReferralCancelled, ReferralCompleted, ReferralConsentWithdrawn, ReferralFailed,
+    ReferralNoteAdded, ReferralRejected, ReferralRequested, ReferralStarted, ReferralWaitlisted,
+    ServicesSuggested, Suggestion,
 };
 pub use note::{MAX_NOTE_CHARS, NoteText, NoteTextError};
 pub use reason::{

@@ -35,6 +35,20 @@ pub struct LeftOutService {
     pub reasons: Vec<String>,
 }
 
+/// What a ranking was computed from: with it, the services the ranking left out
+/// (and why) are recomputed on demand from the directory as it was, instead of
+/// being stored (they grow with the directory). Schema v3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RankingBasis {
+    /// The global log position the directory's read model had reached when it
+    /// was ranked: every service event up to it counted, none after.
+    pub directory_position: u64,
+    /// `matching::MATCHER_VERSION` of the build that ranked.
+    pub matcher_version: u32,
+    /// The matcher's today (the recipient's age is counted at it).
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum NeedCaseAction {
     /// Opens the need case. The caller resolves the recipient (must be registered)
@@ -48,7 +62,7 @@ pub enum NeedCaseAction {
     /// what it was computed from (its left-out services are recomputed from it).
     SuggestServices {
         services: Vec<SuggestedService>,
-        ranked: Option<super::event::RankingBasis>,
+        ranked: Option<RankingBasis>,
     },
     RequestReferral {
         referral: ReferralId,

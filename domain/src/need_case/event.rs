@@ -1,7 +1,7 @@
 //! What happened to a need case: one struct per event and their union
 //! [`NeedCaseEvent`], as stored in stream `need-<uuid>`.
 
-use super::command::{LeftOutService, Side};
+use super::command::{LeftOutService, RankingBasis, Side};
 use super::reason::{
     CancelReason, CancelledBy, CloseReason, ErrorReason, ErrorTarget, FailureReason, Outcome,
     RejectionReason, ShareConsent,
@@ -35,20 +35,6 @@ pub struct Suggestion {
     /// The matcher's score (none for a list a coordinator made by hand). Schema v2.
     #[serde(default)]
     pub score: Option<u32>,
-}
-
-/// What a ranking was computed from: with it, the services the ranking left out
-/// (and why) are recomputed on demand from the directory as it was, instead of
-/// being stored (they grow with the directory). Schema v3.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RankingBasis {
-    /// The global log position the directory's read model had reached when it
-    /// was ranked: every service event up to it counted, none after.
-    pub directory_position: u64,
-    /// `matching::MATCHER_VERSION` of the build that ranked.
-    pub matcher_version: u32,
-    /// The matcher's today (the recipient's age is counted at it).
-    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
