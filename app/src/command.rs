@@ -499,7 +499,7 @@ mod tests {
 
     fn suggest() -> NeedCaseAction {
         NeedCaseAction::SuggestServices {
-            left_out: vec![],
+            ranked: None,
             services: vec![SuggestedService {
                 score: None,
                 service: ServiceId::from_uuid(Uuid::now_v7()),
@@ -560,7 +560,7 @@ mod tests {
             careledger_domain::DomainEvent::NeedCase(
                 careledger_domain::need_case::NeedCaseEvent::ServicesSuggested(s),
             ) => NeedCaseAction::SuggestServices {
-                left_out: vec![],
+                ranked: None,
                 services: s
                     .suggestions
                     .iter()

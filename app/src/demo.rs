@@ -418,14 +418,14 @@ async fn one_recipient(
                 (NeedCaseAction::SuggestServices { services, .. }, Some(d))
                     if services.is_empty() =>
                 {
-                    let ranking = app.rank_services(d, step.at, 5);
+                    let (ranking, basis) = app.rank_services(d, step.at, 5);
                     action = if ranking.suggested.is_empty() {
                         // Nothing in the directory fits: an unmet need.
                         NeedCaseAction::CloseNeed {
                             reason: CloseReason::NoServiceAvailable,
                         }
                     } else {
-                        crate::casework::ranked_suggestion(&ranking)
+                        crate::casework::ranked_suggestion(&ranking, basis)
                     };
                 }
                 (NeedCaseAction::RequestReferral { service, .. }, Some(d)) => {
@@ -493,7 +493,7 @@ fn plan(rng: &mut Rng, identified: DateTime<Utc>, refer_p: f64, steps: &mut Vec<
         // Ranked by the matcher when it runs.
         action: NeedCaseAction::SuggestServices {
             services: vec![],
-            left_out: vec![],
+            ranked: None,
         },
     });
     if !rng.chance(refer_p) {

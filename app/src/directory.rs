@@ -191,7 +191,7 @@ fn outcome(state: &Service, s: &ServiceRecord) -> Outcome {
         Some(_) if !s.active => Outcome::Retire,
         Some(d) => {
             // As `decide` compares: the normalised profile, and the capacity.
-            if d.profile == s.profile.clone().normalised() && d.capacity == s.capacity {
+            if *d.profile == s.profile.clone().normalised() && d.capacity == s.capacity {
                 Outcome::Unchanged
             } else {
                 Outcome::Update
@@ -244,7 +244,7 @@ pub fn directory_records(
         .filter_map(|v| v.state.data())
         .map(|d| ServiceRecord {
             id: d.id,
-            profile: d.profile.clone(),
+            profile: (*d.profile).clone(),
             capacity: d.capacity,
             active: !d.retired,
         })

@@ -156,7 +156,7 @@ impl Generator {
                             reasons: vec![],
                             score: None,
                         }],
-                        left_out: vec![],
+                        ranked: None,
                     },
                 ));
                 if rng.chance(0.75) {

@@ -46,6 +46,7 @@ pub(crate) fn lifecycle() -> Vec<DomainEvent> {
         }),
         NeedCaseEvent::ServicesSuggested(ServicesSuggested {
             left_out: vec![],
+            ranked: None,
             suggestions,
         }),
         NeedCaseEvent::ReferralRequested(ReferralRequested {

@@ -3,12 +3,18 @@
 //! languages, eligibility, capacity and cost, so every rule does work.
 //! Comparison point: one pass over the same candidates that only reads each
 //! one's capacity (the cost of walking the need index, no judging).
+//!
+//! `suggest_event` (issue 19): the `ServicesSuggested` event that ranking
+//! records, encoded as the store keeps it — now (what it was computed from) and
+//! as schema v2 recorded it (every left-out service with its reasons) — and
+//! the p99 of ranking and recording it both ways, in the same run.
 
 use super::report;
 use careledger_domain::DomainEvent;
 use careledger_domain::directory::*;
 use careledger_domain::ids::{EventId, ServiceId};
-use careledger_domain::matching::{self, Seeker};
+use careledger_domain::matching::{self, MATCHER_VERSION, Ranking, Seeker};
+use careledger_domain::need_case::{NeedCaseEvent, RankingBasis, ServicesSuggested, Suggestion};
 use careledger_domain::recipient::{RecipientKind, RecipientProfile};
 use careledger_domain::store::{Actor, EventMetadata, Position, RecordedEvent, Role, StreamName};
 use careledger_domain::values::*;
@@ -144,10 +150,78 @@ pub fn suggest(services: usize, rounds: usize) {
         std::hint::black_box(n);
         walk.push(t.elapsed().as_secs_f64() * 1000.0);
     }
+    // Ranking and recording: the event the command path writes, encoded.
+    let codec = careledger_infra::codec::Codec::default();
+    let basis = RankingBasis {
+        directory_position: model.position().raw(),
+        matcher_version: MATCHER_VERSION,
+        at: Utc::now(),
+    };
+    let record = |ranking: &Ranking, stored: bool| -> usize {
+        let event = ServicesSuggested {
+            suggestions: ranking
+                .suggested
+                .iter()
+                .map(|s| Suggestion {
+                    service: s.service,
+                    rank: s.rank as u16,
+                    reasons: s.reasons.iter().map(|r| r.code()).collect(),
+                    score: Some(s.score),
+                })
+                .collect(),
+            left_out: if stored {
+                careledger_app::casework::left_out::left_out_services(ranking)
+            } else {
+                vec![]
+            },
+            ranked: (!stored).then_some(basis),
+        };
+        let e = DomainEvent::NeedCase(NeedCaseEvent::ServicesSuggested(event));
+        codec.encode(&e).payload.len()
+    };
+    let (mut now, mut v2) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
+    let (mut bytes_now, mut bytes_v2) = (0, 0);
+    for _ in 0..rounds {
+        for (stored, took, bytes) in [
+            (false, &mut now, &mut bytes_now),
+            (true, &mut v2, &mut bytes_v2),
+        ] {
+            let t = Instant::now();
+            let ranking = matching::rank(seeker, dir.candidates(&need), 10);
+            *bytes = record(&ranking, stored);
+            took.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
     let p99 = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[((v.len() as f64 * 0.99).ceil() as usize).saturating_sub(1)]
     };
+    // Answering "why was it left out?": the same ranking made again over the
+    // directory as it was at the recorded position, and its codes.
+    let mut again = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let ranking = matching::rank(
+            seeker,
+            dir.candidates_at(&need, basis.directory_position),
+            10,
+        );
+        let left = careledger_app::casework::left_out::left_out_services(&ranking);
+        again.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(left.len(), services - 10);
+    }
+    let (p99_now, p99_v2, p99_again) = (p99(&mut now), p99(&mut v2), p99(&mut again));
+    report(
+        "suggest_event",
+        bytes_now as f64,
+        "bytes per ServicesSuggested (encoded payload)",
+        Some(bytes_v2 as f64),
+        &format!(
+            "bytes of the same ranking's event as schema v2 stored it, every left-out service with its reasons ({services} services); p99 of ranking + recording: now {p99_now:.3} ms, v2 {p99_v2:.3} ms; recomputing the left-out list at the recorded position: p99 {p99_again:.3} ms"
+        ),
+        Some(p99_now),
+        "no event grows with the directory",
+    );
     let mean = took.iter().sum::<f64>() / took.len() as f64;
     let (p99_rank, p99_walk) = (p99(&mut took), p99(&mut walk));
     report(

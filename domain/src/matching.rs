@@ -21,6 +21,15 @@
 //! `limit` are suggested; the other eligible ones are left out as *ranked below
 //! the cut-off*.
 
+/// The version of the matcher's rules: recorded with every ranking
+/// (`ServicesSuggested.ranked`), so the services a ranking left out can be
+/// recomputed later by the same rules. Bump it whenever `judge` or `rank` would
+/// answer differently for the same inputs (a rule, a score, a code, the order);
+/// a recorded ranking of another version is then not recomputed but said to be
+/// (see `app::casework::left_out`). `tests::the_matcher_version_pins_its_rules`
+/// fails until it is bumped.
+pub const MATCHER_VERSION: u32 = 1;
+
 use crate::directory::{AreaMatch, Capacity, Cost, ServiceProfile, serves_kind};
 use crate::ids::ServiceId;
 use crate::recipient::{RecipientKind, RecipientProfile};

@@ -27,7 +27,8 @@ mod referral;
 mod state;
 
 pub use command::{
-    LeftOutService, MAX_ANSWER_LINK_DAYS, MAX_SUGGESTIONS, NeedCaseAction, Side, SuggestedService,
+    LeftOutService, MAX_ANSWER_LINK_DAYS, MAX_SUGGESTIONS, NeedCaseAction, RankingBasis, Side,
+    SuggestedService,
 };
 pub use error::NeedCaseError;
 pub use event::{

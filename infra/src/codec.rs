@@ -82,7 +82,7 @@ event_table! {
     CareRecipientRegistered: Recipient::RecipientEvent = 1,
     CareRecipientErased: Recipient::RecipientEvent = 1,
     NeedIdentified: NeedCase::NeedCaseEvent = 1,
-    ServicesSuggested: NeedCase::NeedCaseEvent = 2,
+    ServicesSuggested: NeedCase::NeedCaseEvent = 3,
     ReferralRequested: NeedCase::NeedCaseEvent = 1,
     ReferralAccepted: NeedCase::NeedCaseEvent = 1,
     ReferralRejected: NeedCase::NeedCaseEvent = 1,
@@ -115,8 +115,23 @@ pub struct Codec {
 impl Default for Codec {
     /// The codec with every upcaster this build knows.
     fn default() -> Self {
-        Self::empty().with_upcaster("ServicesSuggested", 1, services_suggested_v1_to_v2)
+        Self::empty()
+            .with_upcaster("ServicesSuggested", 1, services_suggested_v1_to_v2)
+            .with_upcaster("ServicesSuggested", 2, services_suggested_v2_to_v3)
     }
+}
+
+/// `ServicesSuggested` v3 records what a ranking was computed from (`ranked`)
+/// instead of the services it left out, which are recomputed on demand. A v2
+/// payload is a valid v3 one as it is: its stored `left_out` is kept (and shown
+/// as stored) and it has no `ranked`. The version was bumped all the same, so a
+/// build that knows only v2 refuses a v3 event rather than read a ranking
+/// without its left-out services as one that left nothing out.
+fn services_suggested_v2_to_v3(v: serde_json::Value) -> Result<serde_json::Value, String> {
+    if !v.is_object() {
+        return Err("ServicesSuggested v2 is not an object".into());
+    }
+    Ok(v)
 }
 
 /// `ServicesSuggested` v2 added the matcher's `score` to each suggestion and the
@@ -229,7 +244,7 @@ mod tests {
         // the table and `DomainEvent::event_type` in step.
         assert_eq!(EVENT_TYPES.len(), 25);
         for t in EVENT_TYPES {
-            let expected = if *t == "ServicesSuggested" { 2 } else { 1 };
+            let expected = if *t == "ServicesSuggested" { 3 } else { 1 };
             assert_eq!(current_schema_version(t), Some(expected), "{t}");
         }
     }
@@ -257,6 +272,74 @@ mod tests {
             Codec::empty().decode(at, "ServicesSuggested", 1, v1),
             Err(StoreError::UnknownEventType { .. })
         ));
+    }
+
+    /// Issue 19: a v2 ranking with its stored left-out list reads as stored (the
+    /// audit never changes for recorded history), without a basis; a v3 ranking
+    /// encodes its basis and no `left_out` key, and a hand-made list neither.
+    #[test]
+    fn services_suggested_v2_keeps_its_stored_left_out_and_v3_records_a_basis_instead() {
+        use careledger_domain::need_case::{LeftOutService, RankingBasis, ServicesSuggested};
+        let at = StoredAt {
+            stream: "need-x",
+            version: 1,
+        };
+        let service = "0192f0c4-7c5e-7a31-9f4e-1c2d3e4f5a6b";
+        let v2 = format!(
+            r#"{{"suggestions":[{{"service":"{service}","rank":1,"reasons":["addresses_need"],"score":55}}],"left_out":[{{"service":"{service}","reasons":["no_capacity","outside_service_area"]}}]}}"#
+        );
+        let c = Codec::default();
+        let DomainEvent::NeedCase(NeedCaseEvent::ServicesSuggested(s)) =
+            c.decode(at, "ServicesSuggested", 2, v2.as_bytes()).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(s.ranked, None);
+        assert_eq!(
+            s.left_out,
+            [LeftOutService {
+                service: careledger_domain::ids::ServiceId::parse(service).unwrap(),
+                reasons: vec!["no_capacity".into(), "outside_service_area".into()],
+            }]
+        );
+        // Without the v2 step, a v2 event is an unknown version.
+        assert!(matches!(
+            Codec::empty().decode(at, "ServicesSuggested", 2, v2.as_bytes()),
+            Err(StoreError::UnknownEventType { .. })
+        ));
+
+        let basis = RankingBasis {
+            directory_position: 42,
+            matcher_version: 1,
+            at: "2026-11-30T10:00:00Z".parse().unwrap(),
+        };
+        let v3 = DomainEvent::NeedCase(NeedCaseEvent::ServicesSuggested(ServicesSuggested {
+            suggestions: s.suggestions.clone(),
+            left_out: vec![],
+            ranked: Some(basis),
+        }));
+        let e = c.encode(&v3);
+        assert_eq!(e.schema_version, 3);
+        let text = String::from_utf8(e.payload.clone()).unwrap();
+        assert!(!text.contains("left_out"), "{text}");
+        assert!(
+            text.contains(r#""ranked":{"directory_position":42,"matcher_version":1"#),
+            "{text}"
+        );
+        assert_eq!(
+            c.decode(at, "ServicesSuggested", 3, &e.payload).unwrap(),
+            v3
+        );
+        let by_hand = DomainEvent::NeedCase(NeedCaseEvent::ServicesSuggested(ServicesSuggested {
+            suggestions: s.suggestions,
+            left_out: vec![],
+            ranked: None,
+        }));
+        let text = String::from_utf8(c.encode(&by_hand).payload).unwrap();
+        assert!(
+            !text.contains("left_out") && !text.contains("ranked"),
+            "{text}"
+        );
     }
 
     /// Issue 16: a service's organisation id travels in its profile; events

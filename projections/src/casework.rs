@@ -291,7 +291,7 @@ fn referral_of(ev: &NeedCaseEvent) -> Option<ReferralId> {
 }
 
 /// The snapshot format; a snapshot of another format is discarded and rebuilt.
-const SNAPSHOT_FORMAT: u32 = 10;
+const SNAPSHOT_FORMAT: u32 = 11;
 
 #[derive(Serialize)]
 struct SnapshotOut<'a> {
@@ -668,6 +668,7 @@ impl Casework {
         (s.format == SNAPSHOT_FORMAT).then(|| {
             let mut m = s.casework;
             m.compact_after_load();
+            m.directory.share_profiles();
             m
         })
     }

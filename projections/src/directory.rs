@@ -2,12 +2,16 @@
 //!
 //! * Services by id, and an index by need (what the matcher ranks, so a ranking
 //!   looks only at the services that address the need).
+//! * Every state each service had, by position ([`ServiceVersion`]): the
+//!   directory as it was at any position, which the matcher ranks again to
+//!   recompute what a recorded ranking left out (issue 19). Services change
+//!   rarely: a version is a position, a shared profile, a capacity and a flag.
 //! * Per-service load, from the referral events (which carry their service): how
 //!   many referrals stand in each state now, how many were accepted or rejected
 //!   when answered, and the days each waited from request to acceptance.
 
 use careledger_domain::aggregate::Aggregate;
-use careledger_domain::directory::{Capacity, Cost, Service, ServiceEvent};
+use careledger_domain::directory::{Capacity, Cost, Service, ServiceEvent, ServiceProfile};
 use careledger_domain::ids::ServiceId;
 use careledger_domain::matching::Candidate;
 use careledger_domain::need_case::ReferralStatus;
@@ -17,6 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServiceView {
@@ -156,12 +161,27 @@ pub struct ServicePage<'a> {
     pub has_next: bool,
 }
 
+/// A service as the matcher saw it from `position` on (until its next version).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceVersion {
+    pub position: u64,
+    /// Shared with the next versions while the profile is unchanged, and with
+    /// the service's current state.
+    pub profile: Arc<ServiceProfile>,
+    pub capacity: Capacity,
+    pub retired: bool,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Directory {
     services: BTreeMap<ServiceId, ServiceView>,
-    /// Services (active or not) by the needs their profile names.
+    /// Services (active or not) by the needs their profile names or ever named
+    /// (a past position may need them; the matcher drops the others unlisted).
     by_need: HashMap<NeedCode, BTreeSet<ServiceId>>,
     load: HashMap<ServiceId, ServiceLoad>,
+    /// Each service's versions, oldest first.
+    #[serde(with = "history_form")]
+    history: HashMap<ServiceId, Vec<ServiceVersion>>,
 }
 
 impl Directory {
@@ -182,14 +202,18 @@ impl Directory {
     }
 
     /// The services whose profile names `need`, as matcher candidates.
-    pub fn candidates<'a>(&'a self, need: &NeedCode) -> impl Iterator<Item = Candidate<'a>> + 'a {
+    pub fn candidates<'a>(
+        &'a self,
+        need: &'a NeedCode,
+    ) -> impl Iterator<Item = Candidate<'a>> + 'a {
         self.by_need
             .get(need)
             .into_iter()
             .flatten()
             .filter_map(|id| self.services.get(id))
-            .filter_map(|v| {
+            .filter_map(move |v| {
                 let d = v.state.data()?;
+                d.profile.needs.binary_search(need).ok()?;
                 Some(Candidate {
                     id: d.id,
                     profile: &d.profile,
@@ -197,6 +221,60 @@ impl Directory {
                     active: !d.retired,
                 })
             })
+    }
+
+    /// Every version of a service, oldest first.
+    pub fn versions(&self, id: ServiceId) -> &[ServiceVersion] {
+        self.history.get(&id).map_or(&[], Vec::as_slice)
+    }
+
+    /// The services that named `need` at any time, as they were at `position`
+    /// (the directory as a read model at that position had it), as matcher
+    /// candidates; services registered after it are not among them. Some may no
+    /// longer (or not yet) name the need there: the matcher leaves those out
+    /// unlisted, as it does today.
+    pub fn candidates_at<'a>(
+        &'a self,
+        need: &NeedCode,
+        position: u64,
+    ) -> impl Iterator<Item = Candidate<'a>> + 'a {
+        self.by_need
+            .get(need)
+            .into_iter()
+            .flatten()
+            .filter_map(move |id| {
+                let versions = self.history.get(id)?;
+                let n = versions.partition_point(|v| v.position <= position);
+                let v = &versions[n.checked_sub(1)?];
+                Some(Candidate {
+                    id: *id,
+                    profile: &v.profile,
+                    capacity: v.capacity,
+                    active: !v.retired,
+                })
+            })
+    }
+
+    /// After a checkpoint is read: each service's latest versions share the
+    /// current state's profile again (serialised, they were two copies).
+    pub(crate) fn share_profiles(&mut self) {
+        for (id, versions) in &mut self.history {
+            let Some(d) = self.services.get(id).and_then(|v| v.state.data()) else {
+                continue;
+            };
+            let Some(last) = versions.last().map(|v| v.profile.clone()) else {
+                continue;
+            };
+            if *last != *d.profile {
+                continue;
+            }
+            for v in versions.iter_mut().rev() {
+                if !Arc::ptr_eq(&v.profile, &last) {
+                    break;
+                }
+                v.profile = d.profile.clone();
+            }
+        }
     }
 
     pub(crate) fn apply_service(&mut self, id: ServiceId, ev: &ServiceEvent, e: &RecordedEvent) {
@@ -215,14 +293,17 @@ impl Directory {
             .map(|d| d.profile.needs.clone())
             .unwrap_or_default();
         if before != after {
-            for n in &before {
-                if let Some(set) = self.by_need.get_mut(n) {
-                    set.remove(&id);
-                }
-            }
             for n in after {
                 self.by_need.entry(n).or_default().insert(id);
             }
+        }
+        if let Some(d) = view.state.data() {
+            self.history.entry(id).or_default().push(ServiceVersion {
+                position: view.position,
+                profile: d.profile.clone(),
+                capacity: d.capacity,
+                retired: d.retired,
+            });
         }
     }
 
@@ -285,5 +366,63 @@ impl Directory {
             .values()
             .filter(|v| filter.matches(&v.state))
             .count()
+    }
+}
+
+/// How the versions are kept in a checkpoint: per service, its distinct
+/// profiles once each and its versions naming them by index (a capacity change
+/// does not repeat the profile).
+mod history_form {
+    use super::{Capacity, ServiceId, ServiceProfile, ServiceVersion};
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    type Row<P> = (ServiceId, Vec<P>, Vec<(u64, usize, Capacity, bool)>);
+
+    pub fn serialize<S: Serializer>(
+        history: &HashMap<ServiceId, Vec<ServiceVersion>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut rows: Vec<Row<&ServiceProfile>> = Vec::with_capacity(history.len());
+        for (id, versions) in history {
+            let mut profiles: Vec<&Arc<ServiceProfile>> = Vec::new();
+            let mut out = Vec::with_capacity(versions.len());
+            for v in versions {
+                if profiles.last().is_none_or(|p| !Arc::ptr_eq(p, &v.profile)) {
+                    profiles.push(&v.profile);
+                }
+                out.push((v.position, profiles.len() - 1, v.capacity, v.retired));
+            }
+            rows.push((*id, profiles.into_iter().map(|p| &**p).collect(), out));
+        }
+        rows.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<HashMap<ServiceId, Vec<ServiceVersion>>, D::Error> {
+        let rows: Vec<Row<ServiceProfile>> = Vec::deserialize(d)?;
+        let mut history = HashMap::with_capacity(rows.len());
+        for (id, profiles, versions) in rows {
+            let profiles: Vec<Arc<ServiceProfile>> = profiles.into_iter().map(Arc::new).collect();
+            let versions = versions
+                .into_iter()
+                .map(|(position, p, capacity, retired)| {
+                    Ok(ServiceVersion {
+                        position,
+                        profile: profiles
+                            .get(p)
+                            .ok_or_else(|| D::Error::custom("a service version names no profile"))?
+                            .clone(),
+                        capacity,
+                        retired,
+                    })
+                })
+                .collect::<Result<Vec<_>, D::Error>>()?;
+            history.insert(id, versions);
+        }
+        Ok(history)
     }
 }

@@ -133,7 +133,7 @@ async fn referred(w: &World) -> (NeedCaseId, ReferralId) {
                 reasons: vec![],
                 score: None,
             }],
-            left_out: vec![],
+            ranked: None,
         },
         NeedCaseAction::RequestReferral {
             referral: ReferralId::from_uuid(Uuid::from_u128(77)),

@@ -63,6 +63,10 @@ pub fn record_fields(event: &DomainEvent) -> Value {
         if let D::NeedCase(NeedCaseEvent::ReferralNoteAdded(_)) = event {
             m.insert("text".into(), "sealed".into());
         }
+        // Not encoded when empty since schema v3; shown as before.
+        if let D::NeedCase(NeedCaseEvent::ServicesSuggested(_)) = event {
+            m.entry("left_out").or_insert(json!([]));
+        }
         // A webhook subscription's history: its secret is sealed, never shown.
         if let D::Webhook(_) = event
             && m.remove("secret").is_some()
@@ -102,7 +106,7 @@ pub fn lifecycle_fields(event: &DomainEvent) -> Value {
                 // its scores, follows the recipient's postal code and language.
                 let mut suggestions: Vec<_> = x.suggestions.iter().collect();
                 suggestions.sort_by_key(|s| s.service.to_string());
-                json!({
+                let mut out = json!({
                     "suggestions": suggestions.iter().map(|s| json!({
                         "service": to(&s.service),
                         "reasons": service_side(&s.reasons),
@@ -116,7 +120,14 @@ pub fn lifecycle_fields(event: &DomainEvent) -> Value {
                             "reasons": reasons,
                         }))
                     }).collect::<Vec<_>>(),
-                })
+                });
+                // Since schema v3 a ranking records what it was computed from and
+                // its left-out list is recomputed (`casework::left_out`); by
+                // another version of the matcher's rules, it is not, and says so.
+                if let (Some(b), Some(m)) = (x.ranked, out.as_object_mut()) {
+                    m.insert("ranked".into(), ranked(b));
+                }
+                out
             }
             N::ReferralRequested(x) => object([
                 ("referral", to(&x.referral)),
@@ -238,6 +249,20 @@ fn service_side(reasons: &[String]) -> Vec<&str> {
         .map(String::as_str)
         .filter(|r| service_side_reason(r))
         .collect()
+}
+
+/// What a ranking was computed from, as shown (not its today, close to the
+/// event's recording time): the directory's position, the matcher's version,
+/// and whether the left-out list could be recomputed.
+fn ranked(b: careledger_domain::need_case::RankingBasis) -> Value {
+    let mut m = fields([
+        ("directory_position", to(&b.directory_position)),
+        ("matcher_version", to(&b.matcher_version)),
+    ]);
+    if b.matcher_version != careledger_domain::matching::MATCHER_VERSION {
+        m.insert("left_out_unavailable".into(), "MATCHER_CHANGED".into());
+    }
+    Value::Object(m)
 }
 
 fn to<T: Serialize + ?Sized>(v: &T) -> Value {

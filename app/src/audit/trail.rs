@@ -73,6 +73,8 @@ impl App {
             .map_err(|e| AppError::unavailable(LogUnreadable(e)))?;
         let has_next_page = events.len() > n;
         events.truncate(n);
+        // A ranking's left-out services are recomputed, so shown as if stored.
+        self.with_left_out(&mut events).await?;
         Ok(AuditPage {
             events,
             has_next_page,
@@ -96,7 +98,7 @@ impl App {
             _ => Action::ReadCasework,
         };
         access.check(action)?;
-        let events = self
+        let mut events = self
             .store
             .read_stream(stream, from_version, n)
             .await
@@ -108,6 +110,7 @@ impl App {
         {
             return Err(AppError::Forbidden(d));
         }
+        self.with_left_out(&mut events).await?;
         Ok(events)
     }
 }

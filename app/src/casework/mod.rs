@@ -8,13 +8,14 @@ use careledger_domain::directory::Service;
 use careledger_domain::ids::{NeedCaseId, RecipientId, ServiceId};
 use careledger_domain::matching::{self, Ranking, Seeker};
 use careledger_domain::need_case::{
-    LeftOutService, NeedCase, NeedCaseAction, NeedCaseData, Side, SuggestedService,
+    NeedCase, NeedCaseAction, NeedCaseData, RankingBasis, Side, SuggestedService,
 };
 use careledger_domain::recipient::CareRecipient;
 use careledger_domain::store::{RecordedEvent, StreamName};
 use chrono::{DateTime, Datelike, Utc};
 use std::sync::Arc;
 
+pub mod left_out;
 mod reads;
 pub mod sharing;
 
@@ -97,25 +98,43 @@ impl App {
     }
 
     /// Ranks the directory's services for a need case (see `domain::matching`),
-    /// as the read model knows the directory now.
-    pub fn rank_services(&self, case: &NeedCaseData, now: DateTime<Utc>, limit: usize) -> Ranking {
+    /// as the read model knows the directory now, and what the ranking was
+    /// computed from (the read model's position, the matcher's version, `now`):
+    /// what its left-out services are recomputed from ([`left_out`]).
+    pub fn rank_services(
+        &self,
+        case: &NeedCaseData,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> (Ranking, RankingBasis) {
         let model = self.projector.read();
-        let seeker = Seeker {
-            need: &case.need,
-            recipient: &case.recipient,
-            age: now.year() - case.recipient.birth_year.year(),
-        };
-        matching::rank(
-            seeker,
+        let ranking = matching::rank(
+            seeker(case, now),
             model.directory().candidates(&case.need),
             limit.clamp(1, MAX_RANKED),
-        )
+        );
+        let basis = RankingBasis {
+            directory_position: model.position().raw(),
+            matcher_version: matching::MATCHER_VERSION,
+            at: now,
+        };
+        (ranking, basis)
+    }
+}
+
+/// What the matcher knows of the need case at `now`.
+pub(crate) fn seeker(case: &NeedCaseData, now: DateTime<Utc>) -> Seeker<'_> {
+    Seeker {
+        need: &case.need,
+        recipient: &case.recipient,
+        age: now.year() - case.recipient.birth_year.year(),
     }
 }
 
 /// The command that records a ranking: the suggested services with their scores
-/// and reasons, and every service left out with why.
-pub fn ranked_suggestion(ranking: &Ranking) -> NeedCaseAction {
+/// and reasons, and what the ranking was computed from (the services it left
+/// out are recomputed from that on demand, not stored: [`left_out`]).
+pub fn ranked_suggestion(ranking: &Ranking, basis: RankingBasis) -> NeedCaseAction {
     NeedCaseAction::SuggestServices {
         services: ranking
             .suggested
@@ -126,14 +145,7 @@ pub fn ranked_suggestion(ranking: &Ranking) -> NeedCaseAction {
                 score: Some(s.score),
             })
             .collect(),
-        left_out: ranking
-            .left_out
-            .iter()
-            .map(|l| LeftOutService {
-                service: l.service,
-                reasons: l.reasons.iter().map(|r| r.code()).collect(),
-            })
-            .collect(),
+        ranked: Some(basis),
     }
 }
 
@@ -489,7 +501,8 @@ impl App {
 
     /// `suggestServices` without a list: ranks the directory for the need case
     /// (as committed now, not as the read model lags behind it) and records the
-    /// ranking with every service left out and why.
+    /// ranking with what it was computed from (its left-out services are
+    /// recomputed from that on demand).
     pub async fn suggest_ranked(
         &self,
         access: &Access,
@@ -510,7 +523,7 @@ impl App {
             // Not identified: the command path refuses it with the usual error.
             None => NeedCaseAction::SuggestServices {
                 services: vec![],
-                left_out: vec![],
+                ranked: None,
             },
             Some(d) => {
                 access.check_at(Action::WriteCasework, &d.recipient.site)?;
@@ -523,7 +536,7 @@ impl App {
                         reached: e.reached.raw(),
                         wanted: e.wanted.raw(),
                     })?;
-                let ranking = self.rank_services(d, self.clock.now(), limit);
+                let (ranking, basis) = self.rank_services(d, self.clock.now(), limit);
                 if ranking.suggested.is_empty() {
                     return Err(AppError::rejected(
                         None,
@@ -535,7 +548,7 @@ impl App {
                         ),
                     ));
                 }
-                ranked_suggestion(&ranking)
+                ranked_suggestion(&ranking, basis)
             }
         };
         // Ranked from the directory's active services just now: no second check.
@@ -548,3 +561,6 @@ mod tests;
 
 #[cfg(test)]
 mod sharing_tests;
+
+#[cfg(test)]
+mod left_out_tests;

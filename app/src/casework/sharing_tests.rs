@@ -104,7 +104,7 @@ async fn referred_with(
             reasons: vec![],
             score: None,
         }],
-        left_out: vec![],
+        ranked: None,
     };
     app.need_case_command(&liege, &c, id, suggest)
         .await

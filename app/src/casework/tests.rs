@@ -90,7 +90,7 @@ pub(super) async fn referred(
             reasons: vec![],
             score: None,
         }],
-        left_out: vec![],
+        ranked: None,
     };
     app.need_case_command(coordinator, &c, id, suggest)
         .await

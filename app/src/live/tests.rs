@@ -154,7 +154,7 @@ impl World {
                 reasons: vec![],
                 score: None,
             }],
-            left_out: vec![],
+            ranked: None,
         };
         self.app
             .need_case_command(&c, &ctx(&c), id, suggest)

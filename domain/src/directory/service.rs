@@ -7,6 +7,7 @@ use crate::aggregate::{Aggregate, Command};
 use crate::ids::ServiceId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum DirectoryAction {
@@ -67,7 +68,9 @@ pub enum ServiceEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceData {
     pub id: ServiceId,
-    pub profile: ServiceProfile,
+    /// Shared, so the directory's read model can keep the profiles a service had
+    /// (what the matcher saw at a past position) without a copy of the current one.
+    pub profile: Arc<ServiceProfile>,
     pub capacity: Capacity,
     pub retired: bool,
     pub registered_at: DateTime<Utc>,
@@ -122,7 +125,7 @@ impl Aggregate for Service {
             A::Update { profile } => {
                 let profile = profile.clone().normalised();
                 profile.validate()?;
-                if profile == d.profile {
+                if profile == *d.profile {
                     return Ok(vec![]);
                 }
                 Ok(vec![E::ServiceUpdated(ServiceUpdated {
@@ -146,7 +149,7 @@ impl Aggregate for Service {
             ServiceEvent::ServiceRegistered(e) => {
                 self.data = Some(ServiceData {
                     id: e.service,
-                    profile: (*e.profile).clone(),
+                    profile: Arc::new((*e.profile).clone()),
                     capacity: e.capacity,
                     retired: false,
                     registered_at: at,
@@ -154,7 +157,7 @@ impl Aggregate for Service {
             }
             ServiceEvent::ServiceUpdated(e) => {
                 if let Some(d) = self.data.as_mut() {
-                    d.profile = (*e.profile).clone();
+                    d.profile = Arc::new((*e.profile).clone());
                 }
             }
             ServiceEvent::ServiceCapacityChanged(e) => {

@@ -388,3 +388,120 @@ fn reason_and_exclusion_codes_are_storable_codes() {
         );
     }
 }
+
+/// Issue 19: rankings record `MATCHER_VERSION`, and their left-out lists are
+/// recomputed by the rules of that version. This pins the rules' answers over a
+/// grid of services and recipients to the version: a change to `judge` or `rank`
+/// that answers differently fails here until the version is bumped (and the
+/// digest updated with it).
+#[test]
+fn the_matcher_version_pins_its_rules() {
+    let mut services = Vec::new();
+    for i in 0..64u32 {
+        let mut p = profile();
+        if i % 5 == 0 {
+            p.needs = vec![NeedCode::parse("psy.anxiety").unwrap()];
+        }
+        p.languages = vec![LanguageTag::parse(["nl", "fr", "en"][i as usize % 3]).unwrap()];
+        p.area = match i % 4 {
+            0 => ServiceArea {
+                countries: vec![Country::BE],
+                ..Default::default()
+            },
+            1 => ServiceArea {
+                regions: vec![Region::parse(["BE-VBR", "BE-WLG"][(i / 4) as usize % 2]).unwrap()],
+                ..Default::default()
+            },
+            2 => ServiceArea {
+                postal_codes: vec![postal(["3000", "4000"][(i / 8) as usize % 2])],
+                ..Default::default()
+            },
+            _ => ServiceArea {
+                countries: vec![Country::NL],
+                ..Default::default()
+            },
+        };
+        p.eligibility = Eligibility {
+            min_age: (i % 7 == 0).then_some(70),
+            max_age: (i % 11 == 0).then_some(64),
+            patients: i % 13 != 0,
+            relatives: i % 6 != 0,
+            requires_preferential_reimbursement: i % 9 == 0,
+        };
+        p.cost = [Cost::Free, Cost::Reimbursed, Cost::Fee][(i / 3) as usize % 3];
+        let capacity = match i % 5 {
+            0 => Capacity::NoCapacity,
+            1 | 2 => Capacity::Waitlist {
+                estimated_wait_days: (i * 3) as u16,
+            },
+            _ => Capacity::HasCapacity,
+        };
+        services.push((
+            ServiceId::from_uuid(Uuid::from_u128(u128::from(i) + 1)),
+            p.normalised(),
+            capacity,
+            i % 17 != 0,
+        ));
+    }
+    // FNV-1a over every ranking's rendering.
+    let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
+    for (age, relative, lang, limit) in [
+        (67, false, "nl", 5),
+        (30, true, "fr", 3),
+        (80, false, "de", 50),
+        (17, false, "nl", 1),
+    ] {
+        let mut r = seeker_profile();
+        r.language = LanguageTag::parse(lang).unwrap();
+        if relative {
+            r.kind = RecipientKind::Relative {
+                patient: RecipientId::from_uuid(Uuid::from_u128(9)),
+            };
+            r.preferential_reimbursement = PreferentialReimbursement::No;
+        }
+        let seeker = Seeker {
+            need: &need(),
+            recipient: &r,
+            age,
+        };
+        let ranking = rank(
+            seeker,
+            services.iter().map(|(id, p, c, a)| Candidate {
+                id: *id,
+                profile: p,
+                capacity: *c,
+                active: *a,
+            }),
+            limit,
+        );
+        let text = format!(
+            "{:?}{:?}",
+            ranking
+                .suggested
+                .iter()
+                .map(|s| (
+                    s.service,
+                    s.rank,
+                    s.score,
+                    s.reasons.iter().map(|r| r.code()).collect::<Vec<_>>()
+                ))
+                .collect::<Vec<_>>(),
+            ranking
+                .left_out
+                .iter()
+                .map(|l| (
+                    l.service,
+                    l.reasons.iter().map(|r| r.code()).collect::<Vec<_>>()
+                ))
+                .collect::<Vec<_>>()
+        );
+        for b in text.bytes() {
+            digest = (digest ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    assert_eq!(
+        (MATCHER_VERSION, format!("{digest:016x}")),
+        (1, "1401b09ae80e5ac1".to_string()),
+        "the matcher's answers changed: bump MATCHER_VERSION (and this digest)"
+    );
+}

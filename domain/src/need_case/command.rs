@@ -27,11 +27,26 @@ pub struct SuggestedService {
 }
 
 /// A service the matcher left out, with every reason (codes), so an auditor can see
-/// why it was not proposed.
+/// why it was not proposed (stored in `ServicesSuggested` up to schema v2,
+/// recomputed since).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeftOutService {
     pub service: ServiceId,
     pub reasons: Vec<String>,
+}
+
+/// What a ranking was computed from: with it, the services the ranking left out
+/// (and why) are recomputed on demand from the directory as it was, instead of
+/// being stored (they grow with the directory). Schema v3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RankingBasis {
+    /// The global log position the directory's read model had reached when it
+    /// was ranked: every service event up to it counted, none after.
+    pub directory_position: u64,
+    /// `matching::MATCHER_VERSION` of the build that ranked.
+    pub matcher_version: u32,
+    /// The matcher's today (the recipient's age is counted at it).
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -43,10 +58,11 @@ pub enum NeedCaseAction {
         recipient: RecipientProfile,
         need: NeedCode,
     },
-    /// Records a ranked list of services, best first, and the services left out.
+    /// Records a list of services, best first; a ranking the matcher made says
+    /// what it was computed from (its left-out services are recomputed from it).
     SuggestServices {
         services: Vec<SuggestedService>,
-        left_out: Vec<LeftOutService>,
+        ranked: Option<RankingBasis>,
     },
     RequestReferral {
         referral: ReferralId,

@@ -1,7 +1,7 @@
 //! What happened to a need case: one struct per event and their union
 //! [`NeedCaseEvent`], as stored in stream `need-<uuid>`.
 
-use super::command::{LeftOutService, Side};
+use super::command::{LeftOutService, RankingBasis, Side};
 use super::reason::{
     CancelReason, CancelledBy, CloseReason, ErrorReason, ErrorTarget, FailureReason, Outcome,
     RejectionReason, ShareConsent,
@@ -40,9 +40,15 @@ pub struct Suggestion {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServicesSuggested {
     pub suggestions: Vec<Suggestion>,
-    /// The services the matcher left out, with why. Schema v2.
-    #[serde(default)]
+    /// The services the matcher left out, with why, as schema v2 stored them
+    /// (shown as stored). Since v3 a ranking records `ranked` instead: empty,
+    /// and not encoded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub left_out: Vec<LeftOutService>,
+    /// Schema v3: what the ranking was computed from (none for a hand-made list
+    /// and for a ranking recorded before v3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranked: Option<RankingBasis>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

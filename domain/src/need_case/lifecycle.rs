@@ -138,7 +138,7 @@ impl Aggregate for NeedCase {
 
         match &cmd.action {
             A::IdentifyNeed { .. } => unreachable!("handled above"),
-            A::SuggestServices { services, left_out } => {
+            A::SuggestServices { services, ranked } => {
                 if services.is_empty() {
                     return Err(NeedCaseError::NoSuggestions);
                 }
@@ -164,7 +164,8 @@ impl Aggregate for NeedCase {
                             score: s.score,
                         })
                         .collect(),
-                    left_out: left_out.clone(),
+                    left_out: Vec::new(),
+                    ranked: *ranked,
                 })])
             }
             A::RequestReferral {
@@ -358,7 +359,6 @@ impl Aggregate for NeedCase {
                 recipient: std::sync::Arc::new((*e.recipient).clone()),
                 identified_at: at,
                 suggestions: Vec::new(),
-                left_out: Vec::new(),
                 suggested_at: None,
                 referrals: Vec::new(),
                 closed: None,
@@ -386,7 +386,6 @@ impl Aggregate for NeedCase {
             E::NeedIdentified(_) => unreachable!("handled above"),
             E::ServicesSuggested(e) => {
                 d.suggestions = e.suggestions.clone();
-                d.left_out = e.left_out.clone();
                 d.suggested_at = Some(at);
             }
             E::ReferralRequested(e) => {

@@ -1,7 +1,6 @@
 //! The need case folded from its events ([`NeedCase`], [`NeedCaseData`]) and its
 //! milestone ([`NeedStatus`]), derived from what it holds.
 
-use super::command::LeftOutService;
 use super::event::Suggestion;
 use super::reason::CloseReason;
 use super::referral::{Referral, ReferralStatus};
@@ -62,9 +61,6 @@ pub struct NeedCaseData {
     pub identified_at: DateTime<Utc>,
     /// The latest suggestion list (empty before the first).
     pub suggestions: Vec<Suggestion>,
-    /// The services the latest suggestion left out, with why.
-    #[serde(default)]
-    pub left_out: Vec<LeftOutService>,
     pub suggested_at: Option<DateTime<Utc>>,
     pub referrals: Vec<Referral>,
     pub closed: Option<(CloseReason, DateTime<Utc>)>,
@@ -118,7 +114,6 @@ impl NeedCase {
     pub fn shrink_to_fit(&mut self) {
         if let Some(d) = self.data.as_mut() {
             d.suggestions.shrink_to_fit();
-            d.left_out.shrink_to_fit();
             d.referrals.shrink_to_fit();
         }
     }

@@ -1,6 +1,7 @@
 //! The read model fed fixed event lists.
 
 mod changes;
+mod directory_history;
 mod footprint;
 mod referral_log;
 
@@ -130,7 +131,7 @@ fn identify(n: u128, p: &RecipientProfile) -> NeedCaseAction {
 }
 fn suggest() -> NeedCaseAction {
     NeedCaseAction::SuggestServices {
-        left_out: vec![],
+        ranked: None,
         services: vec![SuggestedService {
             score: None,
             service: svc(),

@@ -171,15 +171,20 @@ fn the_directory_ranks_and_explains_suggestions_and_tracks_service_load() {
         "a service for another need is not listed"
     );
 
-    // The event records it all: the audit trail shows the ranking.
-    let h = s.data(
-        "query($s: String!) { history(stream: $s) { type data } }",
-        json!({ "s": format!("need-{id}") }),
-    );
-    let suggested = &h["history"][1];
+    // The event records the ranking and what it was computed from; the
+    // stream's history shows its left-out services, recomputed (issue 19).
+    let history = || {
+        s.data(
+            "query($s: String!) { history(stream: $s) { type data } }",
+            json!({ "s": format!("need-{id}") }),
+        )
+    };
+    let h = history();
+    let suggested = h["history"][1].clone();
     assert_eq!(suggested["type"], "ServicesSuggested");
     assert_eq!(suggested["data"]["suggestions"][0]["score"], 90);
     assert_eq!(suggested["data"]["left_out"].as_array().unwrap().len(), 2);
+    assert_eq!(suggested["data"]["ranked"]["matcher_version"], 1, "{h}");
 
     // An unchanged update writes nothing; a capacity change is ranked in.
     let head = s.head();
@@ -202,7 +207,7 @@ fn the_directory_ranks_and_explains_suggestions_and_tracks_service_load() {
     let p = s.mutate(
         "suggestServices",
         json!({ "needCaseId": id, "limit": 5 }),
-        "needCase { suggestions { serviceId } leftOutServices { serviceId reasons } }",
+        "needCase { id suggestions { serviceId } leftOutServices { serviceId reasons } }",
     );
     assert_eq!(p["needCase"]["suggestions"], json!([{ "serviceId": b }]));
     assert!(
@@ -210,6 +215,23 @@ fn the_directory_ranks_and_explains_suggestions_and_tracks_service_load() {
             .as_array()
             .unwrap()
             .contains(&json!({ "serviceId": a, "reasons": ["no_capacity"] }))
+    );
+    // The first ranking's left-out list is the directory's as it was then: the
+    // capacity change since does not show in it.
+    assert_eq!(history()["history"][1], suggested);
+    let q = s.data(
+        "query($id: ID!) { node(id: $id) { ... on NeedCase { leftOutBasis { recomputed directoryPosition matcherVersion unavailable } } } }",
+        json!({ "id": p["needCase"]["id"] }),
+    );
+    let basis = &q["node"]["leftOutBasis"];
+    assert_eq!(
+        (
+            basis["recomputed"].clone(),
+            basis["matcherVersion"].clone(),
+            basis["unavailable"].clone()
+        ),
+        (json!(true), json!(1), Value::Null),
+        "{q}"
     );
 
     // Search: by need, language, place, cost, text; retired ones only on request.

@@ -462,7 +462,7 @@ impl CaseMutation {
                 }
                 Ok((
                     NeedCaseAction::SuggestServices {
-                        left_out: vec![],
+                        ranked: None,
                         services,
                     },
                     None,

@@ -159,17 +159,49 @@ impl NeedCase {
             .collect()
     }
     /// The services the latest ranked suggestion left out, with every reason:
-    /// why a service was *not* proposed.
+    /// why a service was *not* proposed. Recomputed from the directory as it was
+    /// when the ranking was made (`leftOutBasis`); as stored for rankings
+    /// recorded before that was kept; empty for a list made by hand.
     #[graphql(complexity = "10 * child_complexity")]
-    async fn left_out_services(&self) -> Vec<LeftOutService> {
-        self.data()
-            .left_out
+    async fn left_out_services(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<LeftOutService>> {
+        let answer = app(ctx)
+            .need_case_left_out(self.data(), self.0.version)
+            .await
+            .map_err(app_error)?;
+        Ok(answer
+            .services()
             .iter()
             .map(|l| LeftOutService {
                 service_id: l.service.to_string(),
                 reasons: l.reasons.clone(),
             })
-            .collect()
+            .collect())
+    }
+    /// How `leftOutServices` was answered for the latest suggestion (null before
+    /// one, and for a list made by hand).
+    #[graphql(complexity = 10)]
+    async fn left_out_basis(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<LeftOutBasis>> {
+        use careledger_app::casework::left_out::LeftOutAnswer as A;
+        let answer = app(ctx)
+            .need_case_left_out(self.data(), self.0.version)
+            .await
+            .map_err(app_error)?;
+        let basis = answer.basis();
+        Ok(match answer {
+            A::NotRanked => None,
+            _ => Some(LeftOutBasis {
+                recomputed: matches!(answer, A::Recomputed { .. }),
+                directory_position: basis.map(|b| Position(b.directory_position)),
+                matcher_version: basis.map(|b| b.matcher_version),
+                unavailable: answer.unavailable().map(str::to_string),
+            }),
+        })
     }
     async fn suggested_at(&self) -> Option<DateTime<Utc>> {
         self.data().suggested_at
@@ -230,6 +262,22 @@ impl Suggestion {
             careledger_domain::ids::ServiceId::from_uuid(id),
         )
     }
+}
+
+/// How a ranking's left-out services are known: recomputed from the directory
+/// as it was at `directoryPosition` by the matcher's rules of `matcherVersion`,
+/// or (`recomputed: false`, no position) as stored by a ranking recorded before.
+#[derive(SimpleObject, Clone)]
+pub struct LeftOutBasis {
+    pub recomputed: bool,
+    /// The log position the directory was read at when the ranking was made.
+    pub directory_position: Option<Position>,
+    /// The version of the matcher's rules the ranking was made by.
+    pub matcher_version: Option<u32>,
+    /// Why `leftOutServices` is empty though services may have been left out:
+    /// `MATCHER_CHANGED` (ranked by other rules than this server's; not
+    /// recomputed with today's).
+    pub unavailable: Option<String>,
 }
 
 /// A service the matcher did not propose, and why.

@@ -151,7 +151,7 @@ impl World {
                     reasons: vec![],
                     score: None,
                 }],
-                left_out: vec![],
+                ranked: None,
             },
             NeedCaseAction::RequestReferral {
                 referral,

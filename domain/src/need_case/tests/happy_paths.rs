@@ -22,7 +22,7 @@ fn suggesting_ranks_services_in_the_given_order() {
     let state = given::<NeedCase>(&history(&[identified()]))
         .when(cmd(
             NeedCaseAction::SuggestServices {
-                left_out: vec![],
+                ranked: None,
                 services: vec![
                     SuggestedService {
                         score: None,
@@ -47,7 +47,7 @@ fn suggesting_again_replaces_the_list() {
     let state = given::<NeedCase>(&history(&[identified(), suggested()]))
         .when(cmd(
             NeedCaseAction::SuggestServices {
-                left_out: vec![],
+                ranked: None,
                 services: vec![SuggestedService {
                     score: None,
                     service: svc(3),
@@ -58,6 +58,7 @@ fn suggesting_again_replaces_the_list() {
         ))
         .then_expect_events(vec![NeedCaseEvent::ServicesSuggested(ServicesSuggested {
             left_out: vec![],
+            ranked: None,
             suggestions: vec![Suggestion {
                 score: None,
                 service: svc(3),

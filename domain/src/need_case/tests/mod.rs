@@ -53,6 +53,7 @@ fn identified() -> NeedCaseEvent {
 fn suggested() -> NeedCaseEvent {
     NeedCaseEvent::ServicesSuggested(ServicesSuggested {
         left_out: vec![],
+        ranked: None,
         suggestions: vec![
             Suggestion {
                 score: None,

@@ -34,7 +34,7 @@ fn action() -> impl Strategy<Value = NeedCaseAction> {
             need: need()
         }),
         prop::collection::vec(s.clone(), 0..4).prop_map(|v| NeedCaseAction::SuggestServices {
-            left_out: vec![],
+            ranked: None,
             services: v
                 .into_iter()
                 .map(|service| SuggestedService {

@@ -8,7 +8,7 @@ fn commands_before_identification_are_refused() {
     given::<NeedCase>(&[])
         .when(cmd(
             NeedCaseAction::SuggestServices {
-                left_out: vec![],
+                ranked: None,
                 services: vec![],
             },
             1,
@@ -191,7 +191,7 @@ fn a_finished_need_case_refuses_everything_but_a_correction() {
     ] {
         for action in [
             NeedCaseAction::SuggestServices {
-                left_out: vec![],
+                ranked: None,
                 services: vec![SuggestedService {
                     score: None,
                     service: svc(1),
@@ -280,7 +280,7 @@ fn bad_suggestion_lists_are_refused() {
     given::<NeedCase>(&h)
         .when(cmd(
             NeedCaseAction::SuggestServices {
-                left_out: vec![],
+                ranked: None,
                 services: vec![],
             },
             2,
@@ -289,7 +289,7 @@ fn bad_suggestion_lists_are_refused() {
     given::<NeedCase>(&h)
         .when(cmd(
             NeedCaseAction::SuggestServices {
-                left_out: vec![],
+                ranked: None,
                 services: vec![s(1), s(2), s(1)],
             },
             2,
@@ -298,7 +298,7 @@ fn bad_suggestion_lists_are_refused() {
     given::<NeedCase>(&h)
         .when(cmd(
             NeedCaseAction::SuggestServices {
-                left_out: vec![],
+                ranked: None,
                 services: (0..51).map(s).collect(),
             },
             2,

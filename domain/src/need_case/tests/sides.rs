@@ -60,7 +60,7 @@ fn each_command_acts_for_the_side_the_ig_names() {
         },
         NeedCaseAction::SuggestServices {
             services: vec![],
-            left_out: vec![],
+            ranked: None,
         },
     ];
     for a in &requester {

@@ -277,8 +277,9 @@ pub(super) fn event_arms() -> Vec<BoxedStrategy<DomainEvent>> {
                 0..5,
             ),
             vec((uuid(), reasons()), 0..4),
+            proptest::option::of((any::<u64>(), any::<u32>(), 0i64..4_000_000_000)),
         )
-            .prop_map(move |(suggestions, left_out)| {
+            .prop_map(move |(suggestions, left_out, ranked)| {
                 n(NeedCaseEvent::ServicesSuggested(ServicesSuggested {
                     suggestions: suggestions
                         .into_iter()
@@ -296,6 +297,13 @@ pub(super) fn event_arms() -> Vec<BoxedStrategy<DomainEvent>> {
                             reasons,
                         })
                         .collect(),
+                    ranked: ranked.map(|(directory_position, matcher_version, at)| {
+                        careledger_domain::need_case::RankingBasis {
+                            directory_position,
+                            matcher_version,
+                            at: chrono::DateTime::from_timestamp(at, 0).unwrap(),
+                        }
+                    }),
                 }))
             })
             .boxed(),
