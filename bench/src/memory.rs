@@ -327,7 +327,12 @@ pub async fn memory(dir: &Path, cases: usize, scenario: &str) {
     drop(empty);
     eprintln!("{scenario}: cold start (folding {events} events)");
     let (server, cold) = start(dir).await;
-    drop(server); // SIGTERM: the server saves its checkpoint as it stops.
+    // SIGTERM: the server saves its checkpoint as it stops (a whole one: the
+    // 20 s a dropped server is given is too short for a large model).
+    assert!(
+        server.stop_within(Duration::from_secs(600)),
+        "the server did not stop (and save its checkpoint) within 10 minutes"
+    );
     let checkpoint_bytes = snapshot_bytes(dir);
     eprintln!("{scenario}: start from the checkpoint");
     let (server, warm) = start(dir).await;
