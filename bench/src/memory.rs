@@ -79,7 +79,7 @@ unsafe impl std::alloc::GlobalAlloc for Counting {
 const CHUNK: usize = 50_000;
 
 /// The recipient registration of each need case's recipient (read off its
-/// identification), at the positions after `out`'s last.
+/// identification) before it, and the chunk's events grouped by stream.
 fn with_recipients(chunk: Vec<RecordedEvent>) -> Vec<(StreamName, Vec<DomainEvent>)> {
     let mut streams: Vec<(StreamName, Vec<DomainEvent>)> = Vec::new();
     for e in chunk {
@@ -102,10 +102,9 @@ fn with_recipients(chunk: Vec<RecordedEvent>) -> Vec<(StreamName, Vec<DomainEven
     streams
 }
 
-/// Writes `cases` generated need cases and their recipients; returns the events written.
-async fn fill(store: &careledger_infra::sqlite::SqliteEventStore, cases: usize) -> u64 {
-    let mut generator = Generator::new();
-    let metadata = careledger_domain::store::EventMetadata {
+/// The metadata of every generated event (one coordinator, now).
+fn metadata() -> careledger_domain::store::EventMetadata {
+    careledger_domain::store::EventMetadata {
         occurred_at: chrono::Utc::now(),
         actor: careledger_domain::store::Actor {
             subject: "bench-coordinator".into(),
@@ -114,7 +113,13 @@ async fn fill(store: &careledger_infra::sqlite::SqliteEventStore, cases: usize) 
         site: None,
         correlation_id: Uuid::now_v7(),
         causation_id: None,
-    };
+    }
+}
+
+/// Writes `cases` generated need cases and their recipients; returns the events written.
+async fn fill(store: &careledger_infra::sqlite::SqliteEventStore, cases: usize) -> u64 {
+    let mut generator = Generator::new();
+    let metadata = metadata();
     let (mut done, mut written) = (0, 0u64);
     let t = Instant::now();
     while done < cases {
@@ -261,6 +266,7 @@ fn shares(cases: usize) -> (Vec<(&'static str, f64)>, f64) {
     let mut model = careledger_projections::Casework::default();
     let mut position = 0u64;
     let mut done = 0;
+    let metadata = metadata();
     COUNTING.store(true, Ordering::SeqCst);
     let before = LIVE.load(Ordering::SeqCst);
     while done < cases {
@@ -280,16 +286,7 @@ fn shares(cases: usize) -> (Vec<(&'static str, f64)>, f64) {
                     position: Position::new(position),
                     recorded_at: chrono::Utc::now(),
                     event,
-                    metadata: careledger_domain::store::EventMetadata {
-                        occurred_at: chrono::Utc::now(),
-                        actor: careledger_domain::store::Actor {
-                            subject: "bench-coordinator".into(),
-                            role: careledger_domain::store::Role::Coordinator,
-                        },
-                        site: None,
-                        correlation_id: Uuid::nil(),
-                        causation_id: None,
-                    },
+                    metadata: metadata.clone(),
                 });
             }
         }
