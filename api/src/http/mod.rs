@@ -27,6 +27,7 @@ pub mod guard;
 pub mod limits;
 pub mod listener;
 pub mod tokens;
+pub mod unread;
 pub mod web;
 pub mod ws;
 
@@ -86,6 +87,9 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .fallback(web::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(trace_layer())
+        // An answer given before the body was read closes its connection, so a
+        // keep-alive client does not reuse it (unread).
+        .layer(axum::middleware::from_fn(unread::close_unread))
         // Outermost: every response, refusals and 404s included, gets the
         // security headers (web).
         .layer(axum::middleware::map_response(web::security_headers))

@@ -565,3 +565,66 @@ fn one_client_cannot_hold_more_than_its_share_of_connections() {
     std::thread::sleep(Duration::from_millis(300));
     alive(&s);
 }
+
+/// Sends `request` on `c` and reads the answer's head (to the blank line).
+fn answer_head(c: &mut TcpStream, request: &str) -> String {
+    c.write_all(request.as_bytes()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(c.read(&mut byte).unwrap(), 1, "closed mid-answer: {head:?}");
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap().to_ascii_lowercase()
+}
+
+/// An answer given before the body was read (a `POST` refused by a read-only
+/// endpoint, a body announced over the limit) says `Connection: close`: the
+/// server cannot take the next request on that connection, and a pooling client
+/// that reused it failed at random with "peer disconnected" (seen in CI, in
+/// `fhir::bad_requests_…`). A request whose body was read keeps its connection.
+#[test]
+fn an_answer_that_left_the_body_unread_closes_the_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &["--rate-limit", "0"]);
+    for request in [
+        // The body is never sent: the answer cannot wait for it.
+        "POST /fhir/Task HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\nContent-Length: 2\r\n\r\n".to_string(),
+        "POST /no/such/path HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n".to_string(),
+        format!(
+            "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            10 * 1024 * 1024
+        ),
+    ] {
+        let mut c = TcpStream::connect(addr(&s)).unwrap();
+        let head = answer_head(&mut c, &request);
+        assert!(head.contains("\r\nconnection: close\r\n"), "{request}\n{head}");
+        assert!(
+            closed_within(c, Duration::from_secs(10)).is_some(),
+            "the server keeps a connection it cannot use: {request}"
+        );
+    }
+    // Read to its end: two requests on one connection.
+    let body = r#"{"query":"{ catalogue { version } }"}"#;
+    let request = format!(
+        "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\n\r\n{body}",
+        s.token,
+        body.len()
+    );
+    let mut c = TcpStream::connect(addr(&s)).unwrap();
+    for _ in 0..2 {
+        let head = answer_head(&mut c, &request);
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert!(!head.contains("connection: close"), "{head}");
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .expect("a content length")
+            .trim()
+            .parse()
+            .unwrap();
+        let mut rest = vec![0u8; length];
+        c.read_exact(&mut rest).unwrap();
+    }
+}
