@@ -276,3 +276,105 @@ async fn appends_after_close_are_refused() {
         .unwrap_err();
     assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
 }
+
+/// The writer remembers the streams it wrote, but a row written behind its back
+/// (an operator's `sqlite3` shell) still decides: an append the memory would have
+/// let through is refused with the stream's true version, and one that names the
+/// true version goes in after it.
+#[tokio::test]
+async fn the_writers_memory_of_versions_never_overrules_the_table() {
+    let h = Sqlite::fresh().await;
+    let store = h.store();
+    let s = contract::stream();
+    store
+        .append(s.clone(), ExpectedVersion::NoStream, contract::events(2))
+        .await
+        .unwrap();
+    plant(
+        &h.path,
+        s.as_str(),
+        2,
+        "NeedClosed",
+        1,
+        b"{\"reason\":\"moved\"}",
+    );
+    let err = store
+        .append(s.clone(), ExpectedVersion::Exact(1), contract::events(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::WrongExpectedVersion {
+                actual: Some(2),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let a = store
+        .append(s.clone(), ExpectedVersion::Exact(2), contract::events(2))
+        .await
+        .unwrap();
+    assert_eq!(a.first_version, 3);
+    // A multi-event append whose second event collides leaves nothing behind.
+    plant(
+        &h.path,
+        s.as_str(),
+        6,
+        "NeedClosed",
+        1,
+        b"{\"reason\":\"moved\"}",
+    );
+    let err = store
+        .append(s.clone(), ExpectedVersion::Exact(4), contract::events(2))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::WrongExpectedVersion {
+                actual: Some(6),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // A new stream the writer never saw, already started behind its back.
+    let t = contract::stream();
+    plant(
+        &h.path,
+        t.as_str(),
+        0,
+        "NeedClosed",
+        1,
+        b"{\"reason\":\"moved\"}",
+    );
+    let err = store
+        .append(t.clone(), ExpectedVersion::NoStream, contract::events(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::WrongExpectedVersion {
+                actual: Some(0),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let a = store
+        .append(t.clone(), ExpectedVersion::Any, contract::events(1))
+        .await
+        .unwrap();
+    assert_eq!(a.first_version, 1);
+    let versions: Vec<u64> = store
+        .read_stream(s.clone(), 0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.version)
+        .collect();
+    assert_eq!(versions, [0, 1, 2, 3, 4, 6]);
+}
