@@ -406,6 +406,8 @@ impl Casework {
                     .then(|| crate::equity::cube::measures(&view.state, view.rejections));
                 let moved = referral_of(ev);
                 let before = moved.and_then(|r| view.state.referral(r)).map(|r| r.status);
+                // Whether the case was open (`None`: nothing folded yet).
+                let open_before = view.state.status().map(|s| !s.is_finished());
                 view.apply_recorded(ev, e);
                 if let Some(r) = moved.and_then(|r| view.state.referral(r)) {
                     self.directory.referral_moved(
@@ -444,10 +446,15 @@ impl Casework {
                         );
                     }
                 }
-                if view.status().is_finished() {
-                    self.open.remove(&id);
-                } else {
-                    self.open.insert(id);
+                // The open set changes only when the case opens or finishes
+                // (most events do neither: no search of the set for them).
+                let open_after = !view.status().is_finished();
+                if open_before != Some(open_after) {
+                    if open_after {
+                        self.open.insert(id);
+                    } else {
+                        self.open.remove(&id);
+                    }
                 }
                 if let NeedCaseEvent::ReferralNoteAdded(n) = ev {
                     self.note_added(id, n, e.metadata.occurred_at);

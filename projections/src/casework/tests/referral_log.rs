@@ -142,10 +142,10 @@ fn two_way_tables_from_the_rows_equal_those_from_the_need_cases() {
                     continue;
                 };
                 let group = match by {
-                    Stratifier::Site => l.site.clone(),
+                    Stratifier::Site => l.site.to_string(),
                     _ => {
                         let i = Stratifier::ALL.iter().position(|s| *s == by).unwrap();
-                        l.values[i].clone()
+                        l.values[i].to_string()
                     }
                 };
                 for (t, o) in [ms.to_referral, ms.to_completion].into_iter().enumerate() {

@@ -22,17 +22,34 @@ impl PartialEq for Dictionary {
 
 impl Dictionary {
     pub(super) fn id(&mut self, v: &str) -> u16 {
-        if self.index.is_empty() && !self.values.is_empty() {
-            self.reindex();
-        }
-        if let Some(i) = self.index.get(v) {
-            return *i;
+        // Most dictionaries (sex, age band, country, …) hold a handful of values:
+        // comparing is cheaper than hashing.
+        if self.values.len() <= Self::SCANNED {
+            if let Some(i) = self.values.iter().position(|x| x == v) {
+                return i as u16;
+            }
+        } else {
+            if self.index.is_empty() {
+                self.reindex();
+            }
+            if let Some(i) = self.index.get(v) {
+                return *i;
+            }
         }
         let i = self.values.len() as u16;
         self.values.push(v.to_string());
-        self.index.insert(v.to_string(), i);
+        if !self.index.is_empty() || self.values.len() > Self::SCANNED {
+            if self.index.is_empty() {
+                self.reindex();
+            } else {
+                self.index.insert(v.to_string(), i);
+            }
+        }
         i
     }
+
+    /// Dictionaries up to this size are searched without their index.
+    const SCANNED: usize = 16;
     fn reindex(&mut self) {
         self.index = self
             .values

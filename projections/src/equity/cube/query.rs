@@ -103,10 +103,10 @@ impl Cube {
     }
 
     /// The cells a need case with these labels falls in.
-    pub fn intern(&mut self, l: &Labels) -> CaseKey {
+    pub fn intern(&mut self, l: &Labels<'_>) -> CaseKey {
         self.ensure();
-        let site = self.sites.id(&l.site);
-        let need = self.needs.id(&l.need);
+        let site = self.sites.id(l.site);
+        let need = self.needs.id(l.need);
         let mut values = [0u16; 11];
         for (i, v) in l.values.iter().enumerate() {
             values[i] = self.values[i].id(v);
