@@ -252,9 +252,21 @@ fn main() {
             clean(&dir, "fhir_export");
         }
         if wanted("memory_1m") {
-            let d = scenario_dir(&dir, "memory_1m");
-            memory::memory(&d, if quick { 20_000 } else { 1_000_000 }, "memory_1m").await;
-            clean(&dir, "memory_1m");
+            // `CARELEDGER_BENCH_MEMORY_DIR=<dir>`: fill that directory's store
+            // once and keep it, so later runs (another build) start on the same log.
+            match std::env::var_os("CARELEDGER_BENCH_MEMORY_DIR") {
+                Some(kept) => {
+                    let kept = std::path::PathBuf::from(kept);
+                    std::fs::create_dir_all(&kept).expect("the kept memory_1m directory");
+                    memory::memory(&kept, if quick { 20_000 } else { 1_000_000 }, "memory_1m")
+                        .await;
+                }
+                None => {
+                    let d = scenario_dir(&dir, "memory_1m");
+                    memory::memory(&d, if quick { 20_000 } else { 1_000_000 }, "memory_1m").await;
+                    clean(&dir, "memory_1m");
+                }
+            }
         }
         // Tens of minutes and several GB: only when asked for.
         if std::env::var_os("CARELEDGER_BENCH_SCALE_10M").is_some_and(|v| v == "1") {

@@ -312,11 +312,27 @@ fn shares(cases: usize) -> (Vec<(&'static str, f64)>, f64) {
 }
 
 pub async fn memory(dir: &Path, cases: usize, scenario: &str) {
-    let store = open_store(&dir.join("careledger.sqlite"));
-    eprintln!("{scenario}: writing {cases} need cases and their recipients");
-    let events = fill(&store, cases).await;
-    store.close().await;
-    drop(store);
+    let path = dir.join("careledger.sqlite");
+    let events = match kept_events(&path, cases) {
+        Some(events) => {
+            eprintln!(
+                "{scenario}: reusing the store of {cases} need cases ({events} events) in {}",
+                dir.display()
+            );
+            events
+        }
+        None => {
+            let store = open_store(&path);
+            eprintln!("{scenario}: writing {cases} need cases and their recipients");
+            let events = fill(&store, cases).await;
+            store.close().await;
+            drop(store);
+            std::fs::write(dir.join("filled"), format!("{cases} {events}")).unwrap();
+            events
+        }
+    };
+    // The cold start has no checkpoint to start from (a kept store's is removed).
+    remove_snapshots(dir);
     // An empty server's resident set, for scale.
     let empty_dir = dir.join("empty");
     std::fs::create_dir_all(&empty_dir).unwrap();
@@ -404,6 +420,28 @@ pub async fn memory(dir: &Path, cases: usize, scenario: &str) {
         "<= 300 MB resident at 1,000,000 need cases, cold and from the checkpoint; ready <= 5 s from the checkpoint",
         extra,
     );
+}
+
+/// The events of a store filled by an earlier run with `cases` need cases
+/// (`CARELEDGER_BENCH_MEMORY_DIR`), if `path` is one.
+fn kept_events(path: &Path, cases: usize) -> Option<u64> {
+    let filled = std::fs::read_to_string(path.with_file_name("filled")).ok()?;
+    let (c, e) = filled.trim().split_once(' ')?;
+    (path.exists() && c.parse::<usize>().ok()? == cases)
+        .then(|| e.parse().ok())
+        .flatten()
+}
+
+/// Removes the `*.snapshot` files under `dir`.
+fn remove_snapshots(dir: &Path) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            remove_snapshots(&path);
+        } else if path.extension().is_some_and(|x| x == "snapshot") {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
 }
 
 /// The bytes of the `*.snapshot` files under `dir` (the read-model checkpoint).

@@ -119,10 +119,12 @@ pub fn binary() -> &'static Path {
     })
 }
 
-/// `careledger <args…>` with warnings-only logging.
+/// `careledger <args…>` with warnings-only logging (unless `CARELEDGER_BENCH_SERVER_LOG` says otherwise).
 fn command(args: &[&str]) -> Command {
     let mut cmd = Command::new(binary());
-    cmd.args(args).env("CARELEDGER_LOG", "warn");
+    // `CARELEDGER_BENCH_SERVER_LOG` shows more (e.g. `warn,careledger_projections=info`).
+    let log = std::env::var("CARELEDGER_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into());
+    cmd.args(args).env("CARELEDGER_LOG", log);
     cmd
 }
 

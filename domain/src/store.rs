@@ -438,6 +438,55 @@ pub trait SnapshotStore: Send + Sync + 'static {
     /// # Errors
     /// I/O errors removing it.
     fn remove(&self, name: &str) -> std::io::Result<()>;
+    /// The latest snapshot saved under `name`, to read parts of (from several
+    /// threads at once). This default loads it whole ([`Self::load`]); a store
+    /// that can read in place (a file) overrides it, so that a large checkpoint
+    /// is never copied whole into memory while the model is built from it.
+    ///
+    /// # Errors
+    /// I/O errors opening it.
+    fn open(&self, name: &str) -> std::io::Result<Option<Box<dyn SnapshotSource>>> {
+        Ok(self
+            .load(name)?
+            .map(|bytes| Box::new(bytes) as Box<dyn SnapshotSource>))
+    }
+}
+
+/// A saved snapshot, read a part at a time ([`SnapshotStore::open`]).
+pub trait SnapshotSource: Send + Sync {
+    /// Its length in bytes.
+    fn size(&self) -> u64;
+    /// Reads into `buf` from `offset`: the bytes read, 0 at the end.
+    ///
+    /// # Errors
+    /// I/O errors reading it.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize>;
+}
+
+impl SnapshotSource for &[u8] {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        let rest = usize::try_from(offset)
+            .ok()
+            .and_then(|o| self.get(o..))
+            .unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        Ok(n)
+    }
+}
+
+impl SnapshotSource for Vec<u8> {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        self.as_slice().read_at(buf, offset)
+    }
 }
 
 /// The server clock.

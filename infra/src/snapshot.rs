@@ -2,7 +2,7 @@
 //! (write a temporary file, fsync it, rename it over the old one, fsync the directory),
 //! so a crash leaves either the previous checkpoint or the new one, never half of one.
 
-use careledger_domain::store::SnapshotStore;
+use careledger_domain::store::{SnapshotSource, SnapshotStore};
 use std::fs::{self, File};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
@@ -68,6 +68,59 @@ impl SnapshotStore for FileSnapshots {
             _ => Ok(()),
         }
     }
+
+    /// The file, read where it lies (one open handle: a save that replaces it
+    /// meanwhile does not change what is read).
+    fn open(&self, name: &str) -> std::io::Result<Option<Box<dyn SnapshotSource>>> {
+        match File::open(self.path(name)) {
+            Ok(file) => {
+                let size = file.metadata()?.len();
+                Ok(Some(Box::new(FileSource::new(file, size))))
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// An open checkpoint file; positional reads, so that threads read their parts at once.
+struct FileSource {
+    #[cfg(unix)]
+    file: File,
+    #[cfg(not(unix))]
+    file: std::sync::Mutex<File>,
+    size: u64,
+}
+
+impl FileSource {
+    fn new(file: File, size: u64) -> Self {
+        Self {
+            #[cfg(unix)]
+            file,
+            #[cfg(not(unix))]
+            file: std::sync::Mutex::new(file),
+            size,
+        }
+    }
+}
+
+impl SnapshotSource for FileSource {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    #[cfg(unix)]
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        std::os::unix::fs::FileExt::read_at(&self.file, buf, offset)
+    }
+
+    #[cfg(not(unix))]
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        file.seek(SeekFrom::Start(offset))?;
+        file.read(buf)
+    }
 }
 
 #[cfg(test)]
@@ -94,6 +147,24 @@ mod tests {
         s.remove("casework").unwrap();
         s.remove("casework").unwrap();
         assert_eq!(s.load("casework").unwrap(), None);
+    }
+
+    #[test]
+    fn an_open_checkpoint_reads_its_parts_where_they_lie() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = FileSnapshots::new(dir.path().join("projections"));
+        assert!(s.open("casework").unwrap().is_none());
+        s.save("casework", b"0123456789").unwrap();
+        let src = s.open("casework").unwrap().unwrap();
+        assert_eq!(src.size(), 10);
+        let mut buf = [0u8; 4];
+        assert_eq!(src.read_at(&mut buf, 3).unwrap(), 4);
+        assert_eq!(&buf, b"3456");
+        // Replaced meanwhile: the open one still reads the old bytes.
+        s.save("casework", b"abcdefghij").unwrap();
+        assert_eq!(src.read_at(&mut buf, 8).unwrap(), 2);
+        assert_eq!(&buf[..2], b"89");
+        assert_eq!(src.read_at(&mut buf, 10).unwrap(), 0);
     }
 
     #[test]

@@ -291,19 +291,9 @@ fn referral_of(ev: &NeedCaseEvent) -> Option<ReferralId> {
 }
 
 /// The snapshot format; a snapshot of another format is discarded and rebuilt.
-const SNAPSHOT_FORMAT: u32 = 11;
-
-#[derive(Serialize)]
-struct SnapshotOut<'a> {
-    format: u32,
-    casework: &'a Casework,
-}
-
-#[derive(Deserialize)]
-struct SnapshotIn {
-    format: u32,
-    casework: Casework,
-}
+/// 12: MessagePack in sections, each with a checksum (see [`checkpoint`]); up
+/// to 11 it was JSON.
+const SNAPSHOT_FORMAT: u32 = 12;
 
 impl Casework {
     pub const NAME: &'static str = "casework";
@@ -645,7 +635,8 @@ impl Casework {
         (page, total)
     }
 
-    /// The model as checkpoint bytes (JSON, with a format number).
+    /// The model as checkpoint bytes (see [`checkpoint`]: MessagePack with a
+    /// format number and a checksum).
     pub fn to_snapshot(&self) -> Vec<u8> {
         let mut bytes = Vec::new();
         self.write_snapshot(&mut bytes)
@@ -658,29 +649,40 @@ impl Casework {
     /// # Errors
     /// `w`'s I/O errors.
     pub fn write_snapshot(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
-        serde_json::to_writer(
-            w,
-            &SnapshotOut {
-                format: SNAPSHOT_FORMAT,
-                casework: self,
-            },
-        )
-        .map_err(std::io::Error::other)
+        checkpoint::write(self, w)
     }
 
-    /// A model from checkpoint bytes; `None` when they are of another format or
-    /// unreadable (the caller then rebuilds from the log).
+    /// A model from checkpoint bytes; `None` when they are of another format,
+    /// damaged or unreadable (the caller then rebuilds from the log).
     pub fn from_snapshot(bytes: &[u8]) -> Option<Self> {
-        let s: SnapshotIn = serde_json::from_slice(bytes).ok()?;
-        (s.format == SNAPSHOT_FORMAT).then(|| {
-            let mut m = s.casework;
-            m.compact_after_load();
-            m.directory.share_profiles();
-            m
-        })
+        Self::from_source(&bytes)
+    }
+
+    /// A model from a saved checkpoint, read a part at a time (two threads);
+    /// `None` as for [`Self::from_snapshot`].
+    pub fn from_source(src: &dyn careledger_domain::store::SnapshotSource) -> Option<Self> {
+        let t = std::time::Instant::now();
+        let mut m = checkpoint::read(src)?;
+        let decoded = t.elapsed();
+        m.compact_after_load();
+        m.directory.share_profiles();
+        tracing::info!(
+            decode_ms = decoded.as_millis() as u64,
+            compact_ms = (t.elapsed() - decoded).as_millis() as u64,
+            "checkpoint decoded"
+        );
+        Some(m)
+    }
+
+    /// The same model at another position (tests of the runner's resumption).
+    #[cfg(test)]
+    pub(crate) fn at_position(mut self, position: u64) -> Self {
+        self.position = position;
+        self
     }
 }
 
+mod checkpoint;
 mod footprint;
 pub mod inbox;
 pub mod notes;

@@ -110,13 +110,23 @@ impl Projector {
 /// Loads the checkpoint saved under [`Casework::NAME`], or an empty model when
 /// there is none or it cannot be used (then the log is folded from the start).
 pub fn load(snapshots: &dyn SnapshotStore) -> Casework {
-    match snapshots.load(Casework::NAME) {
-        Ok(Some(bytes)) => match Casework::from_snapshot(&bytes) {
-            Some(m) => m,
+    let started = std::time::Instant::now();
+    match snapshots.open(Casework::NAME) {
+        Ok(Some(src)) => match Casework::from_source(&*src) {
+            Some(m) => {
+                tracing::info!(
+                    projection = Casework::NAME,
+                    bytes = src.size(),
+                    ms = started.elapsed().as_millis() as u64,
+                    position = m.position().raw(),
+                    "checkpoint loaded"
+                );
+                m
+            }
             None => {
                 tracing::warn!(
                     projection = Casework::NAME,
-                    "checkpoint is of another format or unreadable; rebuilding from the log"
+                    "checkpoint is of another format, damaged or unreadable; rebuilding from the log"
                 );
                 Casework::default()
             }
@@ -247,12 +257,8 @@ mod tests {
     #[tokio::test]
     async fn the_runner_resumes_from_the_saved_checkpoint() {
         let snapshots = MemSnapshots::default();
-        let mut model = Casework::default();
         // Pretend 41 events were folded (only the position matters here).
-        let bytes = String::from_utf8(model.to_snapshot())
-            .unwrap()
-            .replace("\"position\":0", "\"position\":41");
-        model = Casework::from_snapshot(bytes.as_bytes()).unwrap();
+        let model = Casework::default().at_position(41);
         let projector = Projector::new(model);
         assert_eq!(save(&projector, &snapshots).unwrap(), Position::new(41));
 

@@ -90,7 +90,8 @@ impl Application {
             runner::load(snapshots.as_ref()),
             args.live_ring_changes as usize,
         );
-        // The checkpoint's bytes (as large as the read models) were just freed.
+        // What decoding the checkpoint left behind was just freed: the need cases' own copies
+        // of their recipients' profiles, and with PostgreSQL the checkpoint's bytes.
         crate::release_freed_memory();
         let vault = opened.key_vault(&args.store.data_dir)?;
         let runner_task = tokio::spawn(runner::run(projector.clone(), store.clone()));
