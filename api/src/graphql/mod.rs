@@ -76,6 +76,32 @@ pub const MAX_COMPLEXITY: usize = 2_000;
 
 /// The schema over `app`; answer links are made absolute from `links`.
 pub fn build_schema(app: Arc<App>, links: casework::types::LinkBase) -> CareLedgerSchema {
+    builder(app, links, Arc::new(equity::AggregatePool::new())).finish()
+}
+
+/// The schema over `app` twice, sharing everything (the aggregate pool too):
+/// validating every rule (`Strict`, async-graphql's default), and validating only
+/// what depends on a request's variables beyond their types — complexity, depth
+/// (`Fast`). The HTTP edge runs a document on the second only once the first
+/// accepted it and the request's variables are known to pass the one
+/// variable-dependent rule (`crate::http::validated`).
+pub fn build_schemas(
+    app: Arc<App>,
+    links: casework::types::LinkBase,
+) -> (CareLedgerSchema, CareLedgerSchema) {
+    let pool = Arc::new(equity::AggregatePool::new());
+    let strict = builder(app.clone(), links.clone(), pool.clone()).finish();
+    let fast = builder(app, links, pool)
+        .validation_mode(async_graphql::ValidationMode::Fast)
+        .finish();
+    (strict, fast)
+}
+
+fn builder(
+    app: Arc<App>,
+    links: casework::types::LinkBase,
+    pool: Arc<equity::AggregatePool>,
+) -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(
         Query::default(),
         Mutation::default(),
@@ -83,10 +109,50 @@ pub fn build_schema(app: Arc<App>, links: casework::types::LinkBase) -> CareLedg
     )
     .data(app)
     .data(links)
-    .data(equity::AggregatePool::new())
+    .data(pool)
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
+}
+
+/// The schema's types as async-graphql registers them (which argument takes
+/// which input type), for `crate::http::validated`. async-graphql shows them to
+/// an extension only: a schema of the same types with one extension answers one
+/// `{ __typename }` and hands them over.
+pub async fn schema_env() -> async_graphql::SchemaEnv {
+    use async_graphql::extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextValidation,
+    };
+    use std::sync::Mutex;
+    type Slot = Arc<Mutex<Option<async_graphql::SchemaEnv>>>;
+    struct Capture(Slot);
+    impl ExtensionFactory for Capture {
+        fn create(&self) -> Arc<dyn Extension> {
+            Arc::new(Capture(self.0.clone()))
+        }
+    }
+    #[async_graphql::async_trait::async_trait]
+    impl Extension for Capture {
+        async fn validation(
+            &self,
+            ctx: &ExtensionContext<'_>,
+            next: NextValidation<'_>,
+        ) -> Result<async_graphql::ValidationResult, Vec<async_graphql::ServerError>> {
+            *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx.schema_env.clone());
+            next.run(ctx).await
+        }
+    }
+    let slot: Slot = Default::default();
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .extension(Capture(slot.clone()))
     .finish()
+    .execute("{ __typename }")
+    .await;
+    let env = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+    env.expect("validation ran")
 }
 
 /// The SDL as checked in at `api/schema.graphql`.

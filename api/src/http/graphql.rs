@@ -365,9 +365,21 @@ async fn execute(
         .unwrap_or(careledger_domain::values::Lang::En);
     let operation = request.operation_name.clone();
     let deadline = Deadline(started + s.limits.request_timeout);
-    let run = s
-        .schema
-        .execute(request.data(access).data(lang).data(deadline));
+    // A document valid before whose variables pass skips the rules that cannot
+    // fail again (validated); any other runs every rule, and is remembered once
+    // it is answered without error.
+    let fast = s
+        .validated
+        .may_skip(&request.query, operation.as_deref(), &request.variables);
+    let remember = match (fast, request.parsed_query()) {
+        (false, Ok(doc)) => s
+            .validated
+            .checks_for(doc, operation.as_deref())
+            .map(|c| (request.query.clone(), c)),
+        _ => None,
+    };
+    let schema = if fast { &s.fast_schema } else { &s.schema };
+    let run = schema.execute(request.data(access).data(lang).data(deadline));
     let mut response = match tokio::time::timeout_at(deadline.0.into(), run).await {
         Ok(r) => r,
         Err(_) => {
@@ -385,6 +397,11 @@ async fn execute(
         }
     };
 
+    if let Some((query, checks)) = remember
+        && response.errors.is_empty()
+    {
+        s.validated.remember(&query, operation.as_deref(), checks);
+    }
     // Errors from parsing and validation carry no code of ours: give them one, and
     // tell them apart (the request never executed) for the status code.
     let mut request_failed = false;

@@ -76,9 +76,7 @@ pub fn bounded(router: Router, limits: &ConnectionLimits) -> Router {
         ))
         .layer(whole)
         // Outermost, so the refusals above (413, 408) carry the security headers too.
-        .layer(axum::middleware::map_response(
-            crate::http::web::security_headers,
-        ))
+        .layer(crate::http::web::SecurityHeadersLayer)
 }
 
 /// A request announcing a body larger than the limit is answered `413` before

@@ -28,6 +28,7 @@ pub mod limits;
 pub mod listener;
 pub mod tokens;
 pub mod unread;
+pub mod validated;
 pub mod web;
 pub mod ws;
 
@@ -52,6 +53,10 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub struct HttpState {
     pub schema: CareLedgerSchema,
+    /// The same schema validating only what depends on variables, for documents
+    /// [`validated`] knows to be valid otherwise.
+    pub fast_schema: CareLedgerSchema,
+    pub validated: validated::ValidatedDocuments,
     pub app: Arc<App>,
     pub keys: TokenKey,
     /// Set once the projections caught up with the log as it was at start.
@@ -89,10 +94,10 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .layer(trace_layer())
         // An answer given before the body was read closes its connection, so a
         // keep-alive client does not reuse it (unread).
-        .layer(axum::middleware::from_fn(unread::close_unread))
+        .layer(unread::CloseUnreadLayer)
         // Outermost: every response, refusals and 404s included, gets the
         // security headers (web).
-        .layer(axum::middleware::map_response(web::security_headers))
+        .layer(web::SecurityHeadersLayer)
 }
 
 /// `GET /graphql`: a WebSocket upgrade for subscriptions ([`ws`]), else a

@@ -284,11 +284,16 @@ impl Application {
             request_timeout: limits.request_timeout,
             max_body_bytes: crate::http::MAX_BODY_BYTES,
         };
+        let (schema, fast_schema) = crate::graphql::build_schemas(
+            self.app.clone(),
+            crate::graphql::casework::types::LinkBase(args.public_url.clone()),
+        );
+        let validated =
+            crate::http::validated::ValidatedDocuments::new(crate::graphql::schema_env().await);
         let state = Arc::new(HttpState {
-            schema: crate::graphql::build_schema(
-                self.app.clone(),
-                crate::graphql::casework::types::LinkBase(args.public_url.clone()),
-            ),
+            schema,
+            fast_schema,
+            validated,
             app: self.app.clone(),
             keys: self.keys.clone(),
             ready: self.ready.clone(),

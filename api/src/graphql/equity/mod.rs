@@ -31,7 +31,8 @@ pub const TREND_COST: usize = 200;
 /// The request's deadline (set by the HTTP edge) and the server's aggregate pool.
 fn bounds<'a>(ctx: &Context<'a>) -> (Option<&'a AggregatePool>, Option<Instant>) {
     (
-        ctx.data_opt::<AggregatePool>(),
+        ctx.data_opt::<std::sync::Arc<AggregatePool>>()
+            .map(|p| &**p),
         ctx.data_opt::<Deadline>().map(|d| d.0),
     )
 }

@@ -31,7 +31,9 @@ use careledger_domain::values::SiteId;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 /// The secret's file in the data directory when none is configured.
 pub const SECRET_FILE: &str = "jwt-secret";
@@ -89,6 +91,60 @@ pub struct TokenKey {
     /// and one issued for another must not open this one.
     rs256_issuer: Option<String>,
     rs256_audience: Option<String>,
+    /// Tokens whose signature and claims verified with exactly these keys and
+    /// requirements (a builder method that changes them starts a new cache).
+    verified: Arc<VerifiedTokens>,
+}
+
+/// The claims of tokens already verified, by the token's full text: verifying a
+/// signature (RS256 above all) is the larger part of authenticating a request,
+/// and a client sends the same token for hours. Only the signature and the
+/// time-independent checks are remembered: `exp`, `nbf` and the longest lifetime
+/// are compared with the clock on every request, as for a token never seen, and
+/// an entry past its expiry is dropped. Only tokens that verified are kept, so
+/// nothing a client makes up without the key can fill it; it holds at most
+/// [`MAX_VERIFIED_TOKENS`] and is emptied when full.
+#[derive(Default)]
+struct VerifiedTokens {
+    map: Mutex<HashMap<String, Arc<Presented>>>,
+}
+
+/// How many verified tokens [`VerifiedTokens`] keeps.
+pub const MAX_VERIFIED_TOKENS: usize = 4_096;
+/// Longer tokens are verified every time and not kept.
+const MAX_CACHED_TOKEN_BYTES: usize = 8 * 1024;
+
+impl VerifiedTokens {
+    fn get(&self, token: &str) -> Option<Arc<Presented>> {
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(token)
+            .cloned()
+    }
+
+    fn keep(&self, token: &str, claims: Arc<Presented>) {
+        if token.len() > MAX_CACHED_TOKEN_BYTES {
+            return;
+        }
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_VERIFIED_TOKENS {
+            map.clear();
+        }
+        map.insert(token.to_string(), claims);
+    }
+
+    fn forget(&self, token: &str) {
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(token);
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
 }
 
 #[derive(Clone)]
@@ -125,7 +181,7 @@ pub struct Claims {
 
 /// The claims as presented, before `exp` is known to be there (and with `nbf`,
 /// which identity providers may send).
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 struct Presented {
     sub: String,
     role: String,
@@ -208,6 +264,7 @@ impl TokenKey {
             public: Vec::new(),
             rs256_issuer: None,
             rs256_audience: None,
+            verified: Default::default(),
         })
     }
 
@@ -237,6 +294,7 @@ impl TokenKey {
                 ),
             });
         }
+        self.verified = Default::default();
         Ok(self)
     }
 
@@ -247,6 +305,7 @@ impl TokenKey {
             public: Vec::new(),
             rs256_issuer: None,
             rs256_audience: None,
+            verified: Default::default(),
         }
         .with_public_keys(files)
     }
@@ -255,6 +314,7 @@ impl TokenKey {
     pub fn with_rs256_claims(mut self, issuer: Option<String>, audience: Option<String>) -> Self {
         self.rs256_issuer = issuer;
         self.rs256_audience = audience;
+        self.verified = Default::default();
         self
     }
 
@@ -313,6 +373,43 @@ impl TokenKey {
     /// Checks a token's signature with the key its header picks and its times
     /// against `now` (seconds since the epoch), and returns its claims.
     pub fn verify(&self, token: &str, now: i64) -> Result<Claims, AuthError> {
+        let p = match self.verified.get(token) {
+            Some(p) => p,
+            None => {
+                let p = Arc::new(self.verify_signature(token)?);
+                self.verified.keep(token, p.clone());
+                p
+            }
+        };
+        let exp = p.exp.ok_or(AuthError::NoExpiry)?;
+        if exp.saturating_add(LEEWAY_SECS) <= now {
+            self.verified.forget(token);
+            return Err(AuthError::Expired);
+        }
+        if exp > now.saturating_add(i64::from(MAX_TOKEN_HOURS) * 3600 + LEEWAY_SECS) {
+            return Err(AuthError::TooLongLived);
+        }
+        if p.nbf
+            .is_some_and(|nbf| nbf > now.saturating_add(LEEWAY_SECS))
+        {
+            return Err(AuthError::NotYetValid);
+        }
+        let p = Presented::clone(&p);
+        Ok(Claims {
+            sub: p.sub,
+            role: p.role,
+            sites: p.sites,
+            organisations: p.organisations,
+            iat: p.iat,
+            exp,
+        })
+    }
+
+    /// The time-independent part of [`verify`](Self::verify): the header, the
+    /// signature with the key the header picks, and the claims that must be
+    /// there (`exp`; `iss` and `aud` when configured). Its answer for a token
+    /// never changes for one key, which is why [`VerifiedTokens`] may keep it.
+    fn verify_signature(&self, token: &str) -> Result<Presented, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         // No extension is understood here, so none may be marked critical.
         if header.crit.is_some() {
@@ -389,26 +486,8 @@ impl TokenKey {
             }
         }
         let p = presented.ok_or(refusal)?;
-        let exp = p.exp.ok_or(AuthError::NoExpiry)?;
-        if exp.saturating_add(LEEWAY_SECS) <= now {
-            return Err(AuthError::Expired);
-        }
-        if exp > now.saturating_add(i64::from(MAX_TOKEN_HOURS) * 3600 + LEEWAY_SECS) {
-            return Err(AuthError::TooLongLived);
-        }
-        if p.nbf
-            .is_some_and(|nbf| nbf > now.saturating_add(LEEWAY_SECS))
-        {
-            return Err(AuthError::NotYetValid);
-        }
-        Ok(Claims {
-            sub: p.sub,
-            role: p.role,
-            sites: p.sites,
-            organisations: p.organisations,
-            iat: p.iat,
-            exp,
-        })
+        p.exp.ok_or(AuthError::NoExpiry)?;
+        Ok(p)
     }
 
     /// Verifies a token and turns its claims into an [`Access`]. Only the roles of

@@ -287,6 +287,88 @@ mod rs256 {
         }
     }
 
+    /// A verified RS256 token is kept (its signature is not checked again), but
+    /// its times are: once expired it is refused (and forgotten), before its
+    /// `nbf` it is refused although kept; a token whose `kid` names no key, or
+    /// whose signature does not verify, is never kept and stays refused; a key
+    /// with other requirements (issuer, audience, other keys) keeps its own.
+    #[test]
+    fn a_kept_rs256_token_is_still_checked_against_the_clock_and_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (idp, stranger) = (keypair(), keypair());
+        let key = TokenKey::public_only(&[pem(dir.path(), "idp", &idp)]).unwrap();
+        let t = rs256(&idp, Some("idp"), &claims(5_000));
+        assert!(key.authenticate(&t, 2_000).is_ok());
+        assert_eq!(key.verified.len(), 1);
+        assert!(key.authenticate(&t, 2_000).is_ok());
+        assert!(key.authenticate(&t, 5_000 + LEEWAY_SECS - 1).is_ok());
+        assert_eq!(
+            key.authenticate(&t, 5_000 + LEEWAY_SECS),
+            Err(AuthError::Expired)
+        );
+        assert_eq!(key.verified.len(), 0);
+        // Expired stays expired, kept or not.
+        assert_eq!(
+            key.authenticate(&t, 5_000 + LEEWAY_SECS),
+            Err(AuthError::Expired)
+        );
+        // nbf ahead: refused on every request, although the signature was kept.
+        let mut c = serde_json::to_value(claims(5_000)).unwrap();
+        c["nbf"] = json!(3_000);
+        let later = rs256(&idp, Some("idp"), &c);
+        assert!(key.authenticate(&later, 3_000).is_ok());
+        assert_eq!(
+            key.authenticate(&later, 3_000 - LEEWAY_SECS - 1),
+            Err(AuthError::NotYetValid)
+        );
+        // A token whose lifetime exceeds the maximum from `now` is refused, kept or not.
+        assert_eq!(
+            key.authenticate(
+                &t,
+                5_000 - i64::from(MAX_TOKEN_HOURS) * 3600 - LEEWAY_SECS - 1
+            ),
+            Err(AuthError::TooLongLived)
+        );
+        // Unknown key id, a stranger's signature: refused each time, never kept.
+        let kept = key.verified.len();
+        let unknown = rs256(&idp, Some("retired"), &claims(5_000));
+        let forged = rs256(&stranger, Some("idp"), &claims(5_000));
+        for _ in 0..2 {
+            assert_eq!(
+                key.authenticate(&unknown, 2_000),
+                Err(AuthError::UnknownKeyId("retired".into()))
+            );
+            assert_eq!(
+                key.authenticate(&forged, 2_000),
+                Err(AuthError::BadSignature)
+            );
+        }
+        assert_eq!(key.verified.len(), kept);
+        // A key requiring an issuer does not take the other key's word for it.
+        let strict = key
+            .clone()
+            .with_rs256_claims(Some("https://idp.example".into()), None);
+        assert_eq!(
+            strict.verify(&later, 3_000),
+            Err(AuthError::NotForThisServer)
+        );
+        // Nor does a key that no longer holds the signer's public key.
+        let other = TokenKey::public_only(&[pem(dir.path(), "idp", &stranger)]).unwrap();
+        assert_eq!(other.verify(&later, 3_000), Err(AuthError::BadSignature));
+    }
+
+    /// The kept tokens are bounded: once full, the cache starts again.
+    #[test]
+    fn the_kept_tokens_are_bounded() {
+        let k = super::key();
+        for i in 0..(MAX_VERIFIED_TOKENS + 10) {
+            let mut c = admin_claims(0);
+            c.sub = format!("s-{i}");
+            assert!(k.verify(&k.sign(&c), 0).is_ok());
+            assert!(k.verified.len() <= MAX_VERIFIED_TOKENS);
+        }
+    }
+
     /// Writes the public key to `<dir>/<kid>.pem`.
     fn pem(dir: &std::path::Path, kid: &str, private: &rsa::RsaPrivateKey) -> std::path::PathBuf {
         let path = dir.join(format!("{kid}.pem"));
