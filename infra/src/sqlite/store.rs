@@ -8,7 +8,7 @@ use super::read::{
 use super::request::{AppendRequest, EncodedNew};
 use super::schema::{DURABLE_PRAGMAS, SCHEMA_SQL, SCHEMA_VERSION, SELECT_COLUMNS, SqliteOptions};
 use super::schema::{micros, unavailable};
-use super::writer::{Versions, Writer};
+use super::writer::Writer;
 use crate::codec::Codec;
 use crate::group_commit::WriteMsg;
 use careledger_domain::store::{Clock, NewEvent, Position, RecordedEvent, StoreError};
@@ -119,7 +119,6 @@ impl SqliteEventStore {
                     clock,
                     head: head_tx,
                     max_batch,
-                    versions: Versions::new(Versions::CAPACITY),
                 }
                 .run(rx)
             })

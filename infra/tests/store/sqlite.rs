@@ -277,12 +277,13 @@ async fn appends_after_close_are_refused() {
     assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
 }
 
-/// The writer remembers the streams it wrote, but a row written behind its back
-/// (an operator's `sqlite3` shell) still decides: an append the memory would have
-/// let through is refused with the stream's true version, and one that names the
-/// true version goes in after it.
+/// A row written behind the writer's back (an operator's `sqlite3` shell) decides:
+/// an append expecting the version the writer last wrote is refused with the
+/// stream's true version, and one that names the true version goes in after it
+/// (the writer reads each stream's version in its transaction; a cache of the
+/// versions it wrote was tried and must keep this true — see ARCHITECTURE).
 #[tokio::test]
-async fn the_writers_memory_of_versions_never_overrules_the_table() {
+async fn rows_written_behind_the_writers_back_decide_the_version() {
     let h = Sqlite::fresh().await;
     let store = h.store();
     let s = contract::stream();
