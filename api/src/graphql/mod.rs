@@ -167,7 +167,7 @@ pub fn sdl() -> String {
 }
 
 #[cfg(test)]
-mod snapshots;
+pub(crate) mod snapshots;
 
 #[cfg(test)]
 mod tests {

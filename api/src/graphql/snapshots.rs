@@ -16,7 +16,9 @@ use careledger_projections::runner::Projector;
 use expect_test::{Expect, expect};
 use std::sync::Arc;
 
-fn app(dir: &std::path::Path) -> Arc<App> {
+/// An application over a fresh embedded store in `dir` (also the fast-path
+/// validation tests' server).
+pub(crate) fn app(dir: &std::path::Path) -> Arc<App> {
     let store = SqliteEventStore::open(
         dir.join("s.sqlite"),
         Arc::new(SystemClock),

@@ -76,7 +76,7 @@ pub fn bounded(router: Router, limits: &ConnectionLimits) -> Router {
         ))
         .layer(whole)
         // Outermost, so the refusals above (413, 408) carry the security headers too.
-        .layer(crate::http::web::SecurityHeadersLayer)
+        .layer(crate::http::web::security_headers())
 }
 
 /// A request announcing a body larger than the limit is answered `413` before

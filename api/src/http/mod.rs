@@ -97,7 +97,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .layer(unread::CloseUnreadLayer)
         // Outermost: every response, refusals and 404s included, gets the
         // security headers (web).
-        .layer(web::SecurityHeadersLayer)
+        .layer(web::security_headers())
 }
 
 /// `GET /graphql`: a WebSocket upgrade for subscriptions ([`ws`]), else a

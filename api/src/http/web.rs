@@ -133,49 +133,14 @@ pub async fn not_found() -> Response {
 /// The security headers of every response (one layer over the whole router). A
 /// header the handler set already (the page's CSP, an asset's cache lifetime) is
 /// kept; everything else — GraphQL answers above all, which may carry personal
-/// data — is `Cache-Control: no-store`. A tower service calling its inner service directly
-/// (`axum::middleware::map_response` cloned the inner stack for every request, a
-/// few per cent of a small request).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SecurityHeadersLayer;
-
-impl<S> tower::Layer<S> for SecurityHeadersLayer {
-    type Service = SecurityHeaders<S>;
-    fn layer(&self, inner: S) -> SecurityHeaders<S> {
-        SecurityHeaders { inner }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct SecurityHeaders<S> {
-    inner: S,
-}
-
-impl<S, B> tower::Service<axum::http::Request<B>> for SecurityHeaders<S>
-where
-    S: tower::Service<axum::http::Request<B>, Response = Response>,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future =
-        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, S::Error>> + Send>>;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
-        let answer = self.inner.call(request);
-        Box::pin(async move {
-            let mut response = answer.await?;
-            add_security_headers(response.headers_mut());
-            Ok(response)
-        })
-    }
+/// data — is `Cache-Control: no-store`. tower's `MapResponseLayer` calls its inner
+/// service directly (`axum::middleware::map_response` cloned the inner stack for
+/// every request, a few per cent of a small request).
+pub fn security_headers() -> tower::util::MapResponseLayer<fn(Response) -> Response> {
+    tower::util::MapResponseLayer::new(|mut response: Response| {
+        add_security_headers(response.headers_mut());
+        response
+    })
 }
 
 fn add_security_headers(h: &mut HeaderMap) {

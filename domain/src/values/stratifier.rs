@@ -76,6 +76,18 @@ pub enum Sex {
     Unknown,
 }
 
+impl Sex {
+    /// The variant's serde name (`female`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Female => "female",
+            Self::Male => "male",
+            Self::Other => "other",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
 /// Preferential reimbursement (BIM/OMNIO in Belgium; the closest equivalent elsewhere).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -83,6 +95,17 @@ pub enum PreferentialReimbursement {
     Yes,
     No,
     Unknown,
+}
+
+impl PreferentialReimbursement {
+    /// The variant's serde name (`yes`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Yes => "yes",
+            Self::No => "no",
+            Self::Unknown => "unknown",
+        }
+    }
 }
 
 /// Area deprivation decile: 1 = most deprived, 10 = least.
@@ -136,4 +159,67 @@ pub enum CancerSiteGroup {
     Sarcoma,
     Other,
     Unknown,
+}
+
+impl CancerSiteGroup {
+    pub const ALL: [Self; 14] = [
+        Self::Breast,
+        Self::Lung,
+        Self::Colorectal,
+        Self::Prostate,
+        Self::Haematological,
+        Self::Gynaecological,
+        Self::HeadAndNeck,
+        Self::Skin,
+        Self::UpperGastrointestinal,
+        Self::Urological,
+        Self::CentralNervousSystem,
+        Self::Sarcoma,
+        Self::Other,
+        Self::Unknown,
+    ];
+
+    /// The variant's serde name (`head_and_neck`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Breast => "breast",
+            Self::Lung => "lung",
+            Self::Colorectal => "colorectal",
+            Self::Prostate => "prostate",
+            Self::Haematological => "haematological",
+            Self::Gynaecological => "gynaecological",
+            Self::HeadAndNeck => "head_and_neck",
+            Self::Skin => "skin",
+            Self::UpperGastrointestinal => "upper_gastrointestinal",
+            Self::Urological => "urological",
+            Self::CentralNervousSystem => "central_nervous_system",
+            Self::Sarcoma => "sarcoma",
+            Self::Other => "other",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    /// The names are serde's, as the events and the API write them.
+    #[test]
+    fn names_are_the_serde_names() {
+        let serde = |v: serde_json::Value| v.as_str().unwrap().to_string();
+        for v in [Sex::Female, Sex::Male, Sex::Other, Sex::Unknown] {
+            assert_eq!(v.name(), serde(serde_json::to_value(v).unwrap()));
+        }
+        for v in [
+            PreferentialReimbursement::Yes,
+            PreferentialReimbursement::No,
+            PreferentialReimbursement::Unknown,
+        ] {
+            assert_eq!(v.name(), serde(serde_json::to_value(v).unwrap()));
+        }
+        for v in CancerSiteGroup::ALL {
+            assert_eq!(v.name(), serde(serde_json::to_value(v).unwrap()));
+        }
+    }
 }

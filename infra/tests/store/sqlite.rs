@@ -2,7 +2,7 @@
 //! stored bytes that do not decode, files that are not (our) stores.
 
 use crate::contract::{self, Harness};
-use careledger_domain::store::{EventStore, ExpectedVersion, Position, StoreError};
+use careledger_domain::store::{EventStore, ExpectedVersion, Position, StoreError, StreamName};
 use careledger_infra::clock::SystemClock;
 use careledger_infra::codec::Codec;
 use careledger_infra::sqlite::{SqliteEventStore, SqliteOptions};
@@ -286,84 +286,53 @@ async fn appends_after_close_are_refused() {
 async fn rows_written_behind_the_writers_back_decide_the_version() {
     let h = Sqlite::fresh().await;
     let store = h.store();
+    let planted = |stream: &StreamName, version| {
+        plant(
+            &h.path,
+            stream.as_str(),
+            version,
+            "NeedClosed",
+            1,
+            b"{\"reason\":\"moved\"}",
+        )
+    };
+    // The stream's version the store names when it refuses an append.
+    let refused = |stream: StreamName, expected, n| {
+        let store = store.clone();
+        async move {
+            match store.append(stream, expected, contract::events(n)).await {
+                Err(StoreError::WrongExpectedVersion { actual, .. }) => actual,
+                other => panic!("not refused as a version conflict: {other:?}"),
+            }
+        }
+    };
     let s = contract::stream();
     store
         .append(s.clone(), ExpectedVersion::NoStream, contract::events(2))
         .await
         .unwrap();
-    plant(
-        &h.path,
-        s.as_str(),
-        2,
-        "NeedClosed",
-        1,
-        b"{\"reason\":\"moved\"}",
-    );
-    let err = store
-        .append(s.clone(), ExpectedVersion::Exact(1), contract::events(1))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StoreError::WrongExpectedVersion {
-                actual: Some(2),
-                ..
-            }
-        ),
-        "{err:?}"
+    planted(&s, 2);
+    assert_eq!(
+        refused(s.clone(), ExpectedVersion::Exact(1), 1).await,
+        Some(2)
     );
     let a = store
         .append(s.clone(), ExpectedVersion::Exact(2), contract::events(2))
         .await
         .unwrap();
     assert_eq!(a.first_version, 3);
-    // A multi-event append whose second event collides leaves nothing behind.
-    plant(
-        &h.path,
-        s.as_str(),
-        6,
-        "NeedClosed",
-        1,
-        b"{\"reason\":\"moved\"}",
-    );
-    let err = store
-        .append(s.clone(), ExpectedVersion::Exact(4), contract::events(2))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StoreError::WrongExpectedVersion {
-                actual: Some(6),
-                ..
-            }
-        ),
-        "{err:?}"
+    // A row planted past the head (a gap): the stream's version is the last row.
+    planted(&s, 6);
+    assert_eq!(
+        refused(s.clone(), ExpectedVersion::Exact(4), 2).await,
+        Some(6)
     );
     // A new stream the writer never saw, already started behind its back.
     let t = contract::stream();
-    plant(
-        &h.path,
-        t.as_str(),
-        0,
-        "NeedClosed",
-        1,
-        b"{\"reason\":\"moved\"}",
-    );
-    let err = store
-        .append(t.clone(), ExpectedVersion::NoStream, contract::events(1))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StoreError::WrongExpectedVersion {
-                actual: Some(0),
-                ..
-            }
-        ),
-        "{err:?}"
+    planted(&t, 0);
+    assert_eq!(
+        refused(t.clone(), ExpectedVersion::NoStream, 1).await,
+        Some(0)
     );
     let a = store
         .append(t.clone(), ExpectedVersion::Any, contract::events(1))

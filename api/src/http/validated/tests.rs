@@ -3,35 +3,13 @@
 //! and for limits that depend on variables (complexity).
 
 use super::*;
+use crate::graphql::snapshots::app;
 use crate::graphql::{build_schemas, schema_env};
 use async_graphql::Request;
-use careledger_app::{Access, App, Ports, Settings, SiteScope};
+use careledger_app::{Access, SiteScope};
 use careledger_domain::store::{Actor, Role};
 use careledger_domain::values::{Lang, SiteId};
-use careledger_infra::clock::SystemClock;
-use careledger_infra::sqlite::{SqliteEventStore, SqliteOptions};
-use careledger_projections::Casework;
-use careledger_projections::runner::Projector;
 use serde_json::json;
-
-fn app(dir: &std::path::Path) -> Arc<App> {
-    let store = SqliteEventStore::open(
-        dir.join("s.sqlite"),
-        Arc::new(SystemClock),
-        SqliteOptions::default(),
-    )
-    .unwrap();
-    Arc::new(App::new(
-        Ports {
-            store: Arc::new(store),
-            vault: Arc::new(careledger_infra::vault::SqliteKeyVault::in_dir(dir).unwrap()),
-            clock: Arc::new(SystemClock),
-            catalogue: Arc::new(careledger_infra::catalogue::default_catalogue().unwrap()),
-            projector: Projector::new(Casework::default()),
-        },
-        Settings::default(),
-    ))
-}
 
 fn coordinator() -> Access {
     Access::new(

@@ -38,7 +38,7 @@ impl Dictionary {
         }
         let i = self.values.len() as u16;
         self.values.push(v.to_string());
-        if !self.index.is_empty() || self.values.len() > Self::SCANNED {
+        if self.values.len() > Self::SCANNED {
             if self.index.is_empty() {
                 self.reindex();
             } else {

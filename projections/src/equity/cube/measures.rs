@@ -184,11 +184,11 @@ fn parts(
     let values = || {
         [
             crate::equity::cube::age_name(age),
-            enum_name(&p.sex),
+            p.sex.name(),
             p.region.as_str(),
             p.country.code(),
             p.language.language(),
-            enum_name(&p.preferential_reimbursement),
+            p.preferential_reimbursement.name(),
             p.deprivation_decile
                 .map_or("unknown", |d| quintile_name(d.quintile())),
             match p.kind {
@@ -196,7 +196,7 @@ fn parts(
                 RecipientKind::Relative { .. } => "relative",
             },
             p.site.as_str(),
-            enum_name(&p.cancer_site_group),
+            p.cancer_site_group.name(),
             d.domain.name(),
         ]
     };
@@ -266,143 +266,6 @@ fn parts(
     ))
 }
 
-/// The serde name of a unit enum variant (`female`, `yes`, `head_and_neck`):
-/// read off the variant as serde names it, without building a JSON value (this
-/// ran three times per need case folded).
-fn enum_name<T: Serialize>(v: &T) -> &'static str {
-    v.serialize(VariantName).unwrap_or_default()
-}
-
-/// A serializer that only answers a unit variant's name.
-struct VariantName;
-
-#[derive(Debug)]
-struct NotAUnitVariant;
-
-impl std::fmt::Display for NotAUnitVariant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("not a unit variant")
-    }
-}
-
-impl std::error::Error for NotAUnitVariant {}
-
-impl serde::ser::Error for NotAUnitVariant {
-    fn custom<M: std::fmt::Display>(_: M) -> Self {
-        NotAUnitVariant
-    }
-}
-
-macro_rules! refuse {
-    ($($f:ident($($t:ty),*)),* $(,)?) => {
-        $(fn $f(self, $(_: $t),*) -> Result<&'static str, NotAUnitVariant> {
-            Err(NotAUnitVariant)
-        })*
-    };
-}
-
-impl serde::Serializer for VariantName {
-    type Ok = &'static str;
-    type Error = NotAUnitVariant;
-    type SerializeSeq = serde::ser::Impossible<&'static str, NotAUnitVariant>;
-    type SerializeTuple = serde::ser::Impossible<&'static str, NotAUnitVariant>;
-    type SerializeTupleStruct = serde::ser::Impossible<&'static str, NotAUnitVariant>;
-    type SerializeTupleVariant = serde::ser::Impossible<&'static str, NotAUnitVariant>;
-    type SerializeMap = serde::ser::Impossible<&'static str, NotAUnitVariant>;
-    type SerializeStruct = serde::ser::Impossible<&'static str, NotAUnitVariant>;
-    type SerializeStructVariant = serde::ser::Impossible<&'static str, NotAUnitVariant>;
-
-    fn serialize_unit_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-    ) -> Result<&'static str, NotAUnitVariant> {
-        Ok(variant)
-    }
-
-    refuse!(
-        serialize_bool(bool),
-        serialize_i8(i8),
-        serialize_i16(i16),
-        serialize_i32(i32),
-        serialize_i64(i64),
-        serialize_u8(u8),
-        serialize_u16(u16),
-        serialize_u32(u32),
-        serialize_u64(u64),
-        serialize_f32(f32),
-        serialize_f64(f64),
-        serialize_char(char),
-        serialize_str(&str),
-        serialize_bytes(&[u8]),
-        serialize_none(),
-        serialize_unit(),
-        serialize_unit_struct(&'static str),
-    );
-
-    fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> Result<&'static str, NotAUnitVariant> {
-        Err(NotAUnitVariant)
-    }
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        _: &T,
-    ) -> Result<&'static str, NotAUnitVariant> {
-        Err(NotAUnitVariant)
-    }
-    fn serialize_newtype_variant<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<&'static str, NotAUnitVariant> {
-        Err(NotAUnitVariant)
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, NotAUnitVariant> {
-        Err(NotAUnitVariant)
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, NotAUnitVariant> {
-        Err(NotAUnitVariant)
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, NotAUnitVariant> {
-        Err(NotAUnitVariant)
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, NotAUnitVariant> {
-        Err(NotAUnitVariant)
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, NotAUnitVariant> {
-        Err(NotAUnitVariant)
-    }
-    fn serialize_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStruct, NotAUnitVariant> {
-        Err(NotAUnitVariant)
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, NotAUnitVariant> {
-        Err(NotAUnitVariant)
-    }
-}
-
 /// An age band's label ([`AGE_BANDS`], youngest first).
 pub fn age_name(a: careledger_domain::values::AgeBand) -> &'static str {
     use careledger_domain::values::AgeBand as A;
@@ -418,33 +281,4 @@ pub fn age_name(a: careledger_domain::values::AgeBand) -> &'static str {
 /// A deprivation quintile's label (1..=5 → [`QUINTILES`], Q1 most deprived).
 fn quintile_name(q: u8) -> &'static str {
     QUINTILES[usize::from(q.clamp(1, 5)) - 1]
-}
-
-#[cfg(test)]
-mod variant_name_tests {
-    use super::enum_name;
-    use careledger_domain::values::{CancerSiteGroup, PreferentialReimbursement, Sex};
-
-    /// The names are serde's, as the JSON of the API and of the events has them.
-    #[test]
-    fn a_unit_variant_is_named_as_serde_names_it() {
-        for v in [Sex::Female, Sex::Male, Sex::Other, Sex::Unknown] {
-            assert_eq!(serde_json::to_value(v).unwrap(), enum_name(&v));
-        }
-        for v in [
-            PreferentialReimbursement::Yes,
-            PreferentialReimbursement::No,
-            PreferentialReimbursement::Unknown,
-        ] {
-            assert_eq!(serde_json::to_value(v).unwrap(), enum_name(&v));
-        }
-        assert_eq!(enum_name(&CancerSiteGroup::Breast), "breast");
-        assert_eq!(
-            serde_json::to_value(CancerSiteGroup::Colorectal).unwrap(),
-            enum_name(&CancerSiteGroup::Colorectal)
-        );
-        // Anything but a unit variant has no name.
-        assert_eq!(enum_name(&Some(3)), "");
-        assert_eq!(enum_name(&"text"), "");
-    }
 }
