@@ -17,6 +17,7 @@
 //! * [`store`] — the `EventStore` and `Clock` ports.
 //! * [`future`] — `BoxFuture`, the boxed future every port returns.
 //! * [`personal`] — names and contact details, sealed; the `KeyVault` port.
+//! * [`timestamp`] — instants as integers in binary checkpoints.
 
 pub mod aggregate;
 pub mod catalogue;
@@ -31,6 +32,7 @@ pub mod personal;
 pub mod recipient;
 pub mod region;
 pub mod store;
+pub mod timestamp;
 pub mod values;
 pub mod webhook;
 

@@ -31,6 +31,7 @@ pub struct NeedCaseView {
     /// Global position of the latest event.
     pub position: u64,
     /// When the latest event happened in care (what "overdue" measures from).
+    #[serde(with = "careledger_domain::timestamp::compact")]
     pub updated_at: DateTime<Utc>,
     pub identified_by: compact_str::CompactString,
     /// Who requested the latest referral.
@@ -47,6 +48,7 @@ pub struct NeedCaseView {
     pub referral_log: Vec<referral_log::ReferralLog>,
     /// The server's time of the latest event (when this version became readable).
     #[serde(default)]
+    #[serde(with = "careledger_domain::timestamp::compact")]
     pub recorded_at: DateTime<Utc>,
 }
 
@@ -137,6 +139,7 @@ pub struct RecipientView {
     /// Shared with the recipient's need cases (see [`NeedCase::share_recipient`]).
     #[serde(with = "careledger_domain::recipient::shared_profile")]
     pub profile: std::sync::Arc<RecipientProfile>,
+    #[serde(with = "careledger_domain::timestamp::compact")]
     pub registered_at: DateTime<Utc>,
     pub version: u64,
     pub position: u64,
@@ -147,6 +150,7 @@ pub struct RecipientView {
     /// million recipients' views would otherwise each carry its three strings inline.
     pub personal: Option<Box<Sealed>>,
     /// When they were erased.
+    #[serde(default, with = "careledger_domain::timestamp::compact_opt")]
     pub erased_at: Option<DateTime<Utc>>,
 }
 
@@ -291,9 +295,10 @@ fn referral_of(ev: &NeedCaseEvent) -> Option<ReferralId> {
 }
 
 /// The snapshot format; a snapshot of another format is discarded and rebuilt.
-/// 12: MessagePack in sections, each with a checksum (see [`checkpoint`]); up
-/// to 11 it was JSON.
-const SNAPSHOT_FORMAT: u32 = 12;
+/// 13: MessagePack in sections, each with a checksum (see [`checkpoint`]),
+/// instants as integers ([`careledger_domain::timestamp`]); 12 wrote them as
+/// strings; up to 11 it was JSON.
+const SNAPSHOT_FORMAT: u32 = 13;
 
 impl Casework {
     pub const NAME: &'static str = "casework";

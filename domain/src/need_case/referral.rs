@@ -73,8 +73,10 @@ pub struct Referral {
     pub id: ReferralId,
     pub service: ServiceId,
     pub status: ReferralStatus,
+    #[serde(with = "crate::timestamp::compact")]
     pub requested_at: DateTime<Utc>,
     /// When its status last changed (in care time).
+    #[serde(with = "crate::timestamp::compact")]
     pub changed_at: DateTime<Utc>,
     pub outcome: Option<Outcome>,
     pub estimated_wait_days: Option<u16>,
@@ -92,6 +94,7 @@ pub struct Referral {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnswerLink {
     pub link: crate::ids::AnswerLinkId,
+    #[serde(with = "crate::timestamp::compact")]
     pub expires_at: DateTime<Utc>,
     pub lang: crate::values::Lang,
 }

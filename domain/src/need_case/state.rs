@@ -58,9 +58,11 @@ pub struct NeedCaseData {
     /// every need case of a recipient at one copy ([`NeedCase::share_recipient`]).
     #[serde(with = "crate::recipient::shared_profile")]
     pub recipient: Arc<RecipientProfile>,
+    #[serde(with = "crate::timestamp::compact")]
     pub identified_at: DateTime<Utc>,
     /// The latest suggestion list (empty before the first).
     pub suggestions: Vec<Suggestion>,
+    #[serde(default, with = "crate::timestamp::compact_opt")]
     pub suggested_at: Option<DateTime<Utc>>,
     pub referrals: Vec<Referral>,
     pub closed: Option<(CloseReason, DateTime<Utc>)>,

@@ -1,23 +1,30 @@
 //! The checkpoint's encoding: MessagePack (`rmp-serde`, structs as maps of
 //! named fields, so the serde attributes JSON honoured — internally tagged
-//! enums, skipped fields, defaults — read back the same), in sections that
-//! two threads decode at once, straight from the file through a small buffer
-//! each (the file is never copied whole into memory), framed so that a damaged
-//! file is refused:
+//! enums, skipped fields, defaults — read back the same; instants as two
+//! integers, [`careledger_domain::timestamp`]), in sections that two threads
+//! decode at once, framed so that a damaged file is refused:
 //!
 //! ```text
 //! "CLCKPT\0\x01"  format (u32 LE)
-//! section A: the model without its need cases
-//! sections B1…B8: the need cases, in id order, an eighth in each (a sequence of (id, view) pairs)
-//! trailer: each section's length and checksum, then the number of sections (u64 LE each)
+//! section A: the model without its recipients and need cases
+//! recipient sections: runs of at most 32,768 (id, view) pairs
+//! need-case sections: runs of (id, view) pairs in id order, at least 8, at most 32,768 in each
+//! trailer: each section's length, checksum and kind, then the number of sections (u64 LE each)
 //! ```
+//!
+//! A reader takes one section at a time whole into its buffer (the file is
+//! never copied whole into memory: at a million need cases a section is
+//! ~25 MB) and decodes it from there, its strings read in place: read through
+//! a `Read`er, rmp-serde copied every string — each field name of each
+//! struct — through `read_to_end`, a tenth of the load.
 //!
 //! A file of another format (an older JSON checkpoint, another number), of
 //! another length than its trailer says, with a section that does not hold
-//! exactly one value or whose checksum differs is refused; nothing decoded is
-//! kept unless every section's checksum matches (the caller then rebuilds from the log).
-//! The checksum ([`Checksum`]) is not cryptographic: it guards against a torn or
-//! damaged file, not against someone who may write the data directory.
+//! exactly one value, of an unknown kind or whose checksum differs is refused;
+//! nothing decoded is kept unless every section's checksum matches (the caller
+//! then rebuilds from the log). The checksum ([`Checksum`]) is not
+//! cryptographic: it guards against a torn or damaged file, not against
+//! someone who may write the data directory.
 
 use super::{ApiKeyView, Casework, NeedCaseView, SNAPSHOT_FORMAT, notes, webhooks};
 use crate::directory::Directory;
@@ -26,16 +33,16 @@ use careledger_domain::ids::{NeedCaseId, RecipientId};
 use careledger_domain::store::SnapshotSource;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{Read, Write};
+use std::io::Write;
 
 const MAGIC: &[u8; 8] = b"CLCKPT\0\x01";
 const HEADER: usize = MAGIC.len() + 4;
 
-/// Section A, written from references.
+/// Section A, written from references: the model without its recipients and
+/// need cases.
 #[derive(Serialize)]
 struct RestOut<'a> {
     position: u64,
-    recipients: &'a HashMap<RecipientId, Box<super::RecipientView>>,
     open: &'a BTreeSet<NeedCaseId>,
     directory: &'a Directory,
     equity: &'a Cube,
@@ -48,7 +55,6 @@ struct RestOut<'a> {
 #[derive(Deserialize)]
 struct RestIn {
     position: u64,
-    recipients: HashMap<RecipientId, Box<super::RecipientView>>,
     open: BTreeSet<NeedCaseId>,
     directory: Directory,
     equity: Cube,
@@ -57,24 +63,44 @@ struct RestIn {
     webhooks: BTreeMap<uuid::Uuid, webhooks::WebhookView>,
 }
 
-/// The need cases are written in this many sections (runs of ids), so that
-/// the two threads share the decoding evenly whatever the size of section A.
-const NEED_CASE_SECTIONS: usize = 8;
+/// Recipients and need cases are written in runs of at most this many, one
+/// section each: small enough that a section is read whole into memory (two
+/// at a time, one per thread) and decoded from there without copying its
+/// strings, many enough that the two threads share the work evenly. (Three
+/// in tests, so that their small models are written in many sections.)
+const RUN: usize = if cfg!(test) { 3 } else { 32_768 };
+/// At least this many need-case sections (a small model is still split in two
+/// threads' worth).
+const MIN_NEED_CASE_SECTIONS: usize = 8;
 /// At most this many sections are read (a damaged count is refused).
-const MAX_SECTIONS: u64 = 64;
+const MAX_SECTIONS: u64 = 1 << 16;
 
-/// A run of need cases, in id order, written from references.
+/// What a section holds (its kind, in the trailer).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Rest = 0,
+    Recipients = 1,
+    NeedCases = 2,
+}
+
+impl Kind {
+    fn from_word(w: u64) -> Option<Kind> {
+        [Kind::Rest, Kind::Recipients, Kind::NeedCases]
+            .into_iter()
+            .find(|k| *k as u64 == w)
+    }
+}
+
+/// A run of recipients or need cases (these in id order), written from references.
 #[derive(Serialize)]
 #[serde(transparent)]
-struct RunOut<'a>(Vec<(&'a NeedCaseId, &'a NeedCaseView)>);
-
-/// A run of need cases, read back.
-type Run = Vec<(NeedCaseId, Box<NeedCaseView>)>;
+struct RunOut<'a, K, V>(Vec<(&'a K, &'a V)>);
 
 /// One decoded section.
 enum Part {
     Rest(Box<RestIn>),
-    Run(Run),
+    Recipients(Vec<(RecipientId, Box<super::RecipientView>)>),
+    NeedCases(Vec<(NeedCaseId, Box<NeedCaseView>)>),
 }
 
 /// Writes `m`'s checkpoint to `w` as it is encoded (never whole in memory).
@@ -83,7 +109,6 @@ pub(super) fn write(m: &Casework, w: &mut dyn Write) -> std::io::Result<()> {
     w.write_all(&SNAPSHOT_FORMAT.to_le_bytes())?;
     let rest = RestOut {
         position: m.position,
-        recipients: &m.recipients,
         open: &m.open,
         directory: &m.directory,
         equity: &m.equity,
@@ -94,17 +119,27 @@ pub(super) fn write(m: &Casework, w: &mut dyn Write) -> std::io::Result<()> {
     let mut sections = Vec::new();
     {
         let mut out = Summing::new(w);
-        sections.push(out.section(&rest)?);
-        let per = m.need_cases.len().div_ceil(NEED_CASE_SECTIONS).max(1);
-        let mut cases = m.need_cases.iter();
-        for _ in 0..NEED_CASE_SECTIONS {
-            let run = RunOut(cases.by_ref().take(per).map(|(k, v)| (k, &**v)).collect());
-            sections.push(out.section(&run)?);
+        sections.push((out.section(&rest)?, Kind::Rest));
+        let mut recipients = m.recipients.iter().map(|(k, v)| (k, &**v));
+        for _ in 0..m.recipients.len().div_ceil(RUN) {
+            let run = RunOut(recipients.by_ref().take(RUN).collect());
+            sections.push((out.section(&run)?, Kind::Recipients));
+        }
+        let per = m
+            .need_cases
+            .len()
+            .div_ceil(MIN_NEED_CASE_SECTIONS)
+            .clamp(1, RUN);
+        let mut cases = m.need_cases.iter().map(|(k, v)| (k, &**v));
+        for _ in 0..m.need_cases.len().div_ceil(per).max(1) {
+            let run = RunOut(cases.by_ref().take(per).collect());
+            sections.push((out.section(&run)?, Kind::NeedCases));
         }
     }
-    for (len, sum) in &sections {
+    for ((len, sum), kind) in &sections {
         w.write_all(&len.to_le_bytes())?;
         w.write_all(&sum.to_le_bytes())?;
+        w.write_all(&(*kind as u64).to_le_bytes())?;
     }
     w.write_all(&(sections.len() as u64).to_le_bytes())
 }
@@ -129,41 +164,54 @@ pub(super) fn read(src: &dyn SnapshotSource) -> Option<Casework> {
     if !(2..=MAX_SECTIONS).contains(&count) {
         return None;
     }
-    let trailer_len = count * 16 + 8;
+    let trailer_len = count * 24 + 8;
     let trailer_at = size.checked_sub(trailer_len)?;
-    let mut trailer = vec![0u8; usize::try_from(count * 16).ok()?];
+    let mut trailer = vec![0u8; usize::try_from(count * 24).ok()?];
     read_exact_at(src, &mut trailer, trailer_at).ok()?;
     let word = |i: usize| u64::from_le_bytes(trailer[i * 8..i * 8 + 8].try_into().unwrap());
-    // (start, length, checksum) of each section; they fill the file exactly.
+    // (start, length, checksum, kind) of each section; they fill the file
+    // exactly, the first is section A and only the first.
     let mut sections = Vec::new();
     let mut at = HEADER as u64;
     for i in 0..count as usize {
-        let (len, sum) = (word(2 * i), word(2 * i + 1));
-        sections.push((at, len, sum));
+        let (len, sum, kind) = (
+            word(3 * i),
+            word(3 * i + 1),
+            Kind::from_word(word(3 * i + 2))?,
+        );
+        if (i == 0) != (kind == Kind::Rest) {
+            return None;
+        }
+        sections.push((at, len, sum, kind));
         at = at.checked_add(len)?;
     }
     if at != trailer_at {
         return None;
     }
-    // Two threads take the sections in turn (A, the largest, first).
+    // Two threads take the sections in turn (A, the largest, first), each
+    // reading a section whole into its own buffer and decoding it from there.
     let t = std::time::Instant::now();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let work = || {
         let mut done = Vec::new();
+        let mut buf = Vec::new();
         loop {
             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(&(start, len, sum)) = sections.get(i) else {
+            let Some(&(start, len, sum, kind)) = sections.get(i) else {
                 return Some((done, t.elapsed()));
             };
-            let part = if i == 0 {
-                Part::Rest(decode(src, start, len, sum)?)
-            } else {
-                let mut run: Run = decode(src, start, len, sum)?;
-                for (_, v) in &mut run {
-                    v.state.shrink_to_fit();
-                    v.referral_log.shrink_to_fit();
+            let bytes = read_section(src, start, len, sum, &mut buf)?;
+            let part = match kind {
+                Kind::Rest => Part::Rest(decode(bytes)?),
+                Kind::Recipients => Part::Recipients(decode(bytes)?),
+                Kind::NeedCases => {
+                    let mut run: Vec<(NeedCaseId, Box<NeedCaseView>)> = decode(bytes)?;
+                    for (_, v) in &mut run {
+                        v.state.shrink_to_fit();
+                        v.referral_log.shrink_to_fit();
+                    }
+                    Part::NeedCases(run)
                 }
-                Part::Run(run)
             };
             done.push((i, part));
         }
@@ -186,10 +234,19 @@ pub(super) fn read(src: &dyn SnapshotSource) -> Option<Casework> {
     let Some(Part::Rest(rest)) = parts.next() else {
         return None;
     };
-    let mut need_cases = Vec::new();
+    let (mut recipient_runs, mut need_cases) = (Vec::new(), Vec::new());
     for part in parts {
-        let Part::Run(run) = part else { return None };
-        need_cases.extend(run);
+        match part {
+            Part::Rest(_) => return None,
+            Part::Recipients(run) => recipient_runs.push(run),
+            Part::NeedCases(run) => need_cases.extend(run),
+        }
+    }
+    let mut recipients = HashMap::with_capacity(recipient_runs.iter().map(Vec::len).sum());
+    for (id, view) in recipient_runs.into_iter().flatten() {
+        if recipients.insert(id, view).is_some() {
+            return None;
+        }
     }
     // Each run in id order and the runs in turn: the map is built in one pass.
     if !need_cases.is_sorted_by(|(a, _), (b, _)| a < b) {
@@ -200,7 +257,7 @@ pub(super) fn read(src: &dyn SnapshotSource) -> Option<Casework> {
     Some(Casework {
         position: rest.position,
         need_cases,
-        recipients: rest.recipients,
+        recipients,
         open: rest.open,
         directory: rest.directory,
         equity: rest.equity,
@@ -223,89 +280,35 @@ fn read_exact_at(src: &dyn SnapshotSource, mut buf: &mut [u8], mut at: u64) -> s
     Ok(())
 }
 
-/// The one MessagePack value that fills the `len` bytes at `start`, if their
-/// checksum is `sum`.
-fn decode<T: for<'de> Deserialize<'de>>(
+/// The `len` bytes at `start`, read into `buf`, if their checksum is `sum`.
+fn read_section<'b>(
     src: &dyn SnapshotSource,
     start: u64,
     len: u64,
     sum: u64,
-) -> Option<T> {
-    let mut rd = Section {
-        src,
-        pos: start,
-        end: start + len,
-        buf: vec![0; Section::BUF],
-        at: 0,
-        filled: 0,
-        sum: Checksum::default(),
-        failed: false,
-    };
-    let value = T::deserialize(&mut rmp_serde::Deserializer::new(&mut rd)).ok()?;
-    // All of it read, nothing left over, no read error, the same checksum.
-    (rd.at == rd.filled && rd.pos == rd.end && !rd.failed && rd.sum.finish() == sum)
-        .then_some(value)
+    buf: &'b mut Vec<u8>,
+) -> Option<&'b [u8]> {
+    let len = usize::try_from(len).ok()?;
+    buf.clear();
+    buf.resize(len, 0);
+    read_exact_at(src, buf, start).ok()?;
+    let mut check = Checksum::default();
+    check.update(buf);
+    (check.finish() == sum).then_some(&buf[..])
 }
 
-/// A section read through a buffer, checksummed as it is read.
-struct Section<'a> {
-    src: &'a dyn SnapshotSource,
-    pos: u64,
-    end: u64,
-    buf: Vec<u8>,
-    at: usize,
-    filled: usize,
-    sum: Checksum,
-    failed: bool,
-}
-
-impl Section<'_> {
-    /// A whole number of [`Checksum::BLOCK`]s.
-    const BUF: usize = 1 << 20;
-
-    fn refill(&mut self) -> std::io::Result<()> {
-        let n = usize::try_from(self.end - self.pos).map_or(Self::BUF, |left| left.min(Self::BUF));
-        if let Err(e) = read_exact_at(self.src, &mut self.buf[..n], self.pos) {
-            self.failed = true;
-            return Err(e);
-        }
-        self.sum.update(&self.buf[..n]);
-        self.pos += n as u64;
-        (self.at, self.filled) = (0, n);
-        Ok(())
-    }
-}
-
-impl Read for Section<'_> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        if self.at == self.filled {
-            if self.pos == self.end {
-                return Ok(0);
-            }
-            self.refill()?;
-        }
-        let n = out.len().min(self.filled - self.at);
-        out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
-
-    fn read_exact(&mut self, out: &mut [u8]) -> std::io::Result<()> {
-        if let Some(have) = self.buf.get(self.at..self.at + out.len())
-            && self.at + out.len() <= self.filled
+/// The one MessagePack value that fills `bytes` (its strings read in place).
+fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Option<T> {
+    let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+    let value = T::deserialize(&mut de).ok()?;
+    // Nothing after it: reading another value must find the end.
+    match serde::de::IgnoredAny::deserialize(&mut de) {
+        Err(rmp_serde::decode::Error::InvalidMarkerRead(e))
+            if e.kind() == std::io::ErrorKind::UnexpectedEof =>
         {
-            out.copy_from_slice(have);
-            self.at += out.len();
-            return Ok(());
+            Some(value)
         }
-        let mut out = out;
-        while !out.is_empty() {
-            match self.read(out)? {
-                0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-                n => out = &mut out[n..],
-            }
-        }
-        Ok(())
+        _ => None,
     }
 }
 

@@ -32,6 +32,7 @@ pub struct ReferralLog {
     /// The need case stream's version at the referral's latest change.
     pub version: u64,
     /// The server's time of that change (when it became readable).
+    #[serde(with = "careledger_domain::timestamp::compact")]
     pub recorded_at: DateTime<Utc>,
     /// It was started (in progress) at least once.
     pub started: bool,
@@ -39,6 +40,7 @@ pub struct ReferralLog {
     /// Version and server time of the latest change to its consent (the
     /// request, or a withdrawal).
     pub consent_version: u64,
+    #[serde(with = "careledger_domain::timestamp::compact")]
     pub consent_recorded_at: DateTime<Utc>,
 }
 

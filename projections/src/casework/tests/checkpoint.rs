@@ -55,3 +55,81 @@ fn a_truncated_or_damaged_checkpoint_is_refused() {
     swapped[mid + 8] = swapped[mid + 8].wrapping_sub(1);
     assert!(Casework::from_snapshot(&swapped).is_none());
 }
+
+/// The sections of a checkpoint: (bytes, checksum, kind) each, as its trailer says.
+fn sections(bytes: &[u8]) -> Vec<(Vec<u8>, u64, u64)> {
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+    let count = word(bytes.len() - 8) as usize;
+    let trailer = bytes.len() - 8 - count * 24;
+    let mut at = 12;
+    (0..count)
+        .map(|i| {
+            let (len, sum, kind) = (
+                word(trailer + 24 * i) as usize,
+                word(trailer + 24 * i + 8),
+                word(trailer + 24 * i + 16),
+            );
+            at += len;
+            (bytes[at - len..at].to_vec(), sum, kind)
+        })
+        .collect()
+}
+
+/// A checkpoint made of `sections`, each with its checksum computed again.
+fn assemble(header: &[u8], sections: &[(Vec<u8>, u64, u64)]) -> Vec<u8> {
+    let mut out = header.to_vec();
+    let mut trailer = Vec::new();
+    for (data, _, kind) in sections {
+        out.extend_from_slice(data);
+        let mut sum = crate::casework::checkpoint::Checksum::default();
+        sum.update(data);
+        trailer.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        trailer.extend_from_slice(&sum.finish().to_le_bytes());
+        trailer.extend_from_slice(&kind.to_le_bytes());
+    }
+    out.extend_from_slice(&trailer);
+    out.extend_from_slice(&(sections.len() as u64).to_le_bytes());
+    out
+}
+
+/// Recipients and need cases are written in runs, a section each (three to a
+/// run in tests): a model of many reads back whole, and a section that holds
+/// something after its value is refused even when its checksum matches.
+#[test]
+fn many_sections_read_back_whole_and_each_holds_exactly_one_value() {
+    let mut log = sample();
+    for n in 10..20 {
+        let p = log.register(n, "nl-maastricht");
+        log.need_case(nc(n), vec![(identify(n, &p), 1, "c4")]);
+    }
+    let m = fold(&log);
+    assert!(m.recipient_count() >= 12 && m.need_case_count() >= 14);
+    let bytes = m.to_snapshot();
+    let parts = sections(&bytes);
+    let kinds = |k: u64| parts.iter().filter(|p| p.2 == k).count();
+    assert_eq!(parts[0].2, 0, "section A first");
+    assert_eq!(kinds(0), 1);
+    assert_eq!(kinds(1), m.recipient_count().div_ceil(3));
+    assert!(kinds(2) >= 5, "{} need-case sections", kinds(2));
+    assert!(Casework::from_snapshot(&bytes).is_some_and(|back| back == m));
+    // Put together again unchanged, it reads (the check below is not the assembly's fault).
+    let again = assemble(&bytes[..12], &parts);
+    assert_eq!(again, bytes);
+    for i in 0..parts.len() {
+        let mut longer = parts.clone();
+        longer[i].0.push(0xc0); // a MessagePack nil after the section's value
+        assert!(
+            Casework::from_snapshot(&assemble(&bytes[..12], &longer)).is_none(),
+            "section {i} with a value after its own"
+        );
+    }
+    // Two recipient sections swapped read back the same model; a need-case
+    // section moved out of id order is refused.
+    let mut swapped = parts.clone();
+    swapped.swap(1, 2);
+    assert!(Casework::from_snapshot(&assemble(&bytes[..12], &swapped)).is_some_and(|b| b == m));
+    let mut disordered = parts.clone();
+    let last = disordered.len() - 1;
+    disordered.swap(last - 1, last);
+    assert!(Casework::from_snapshot(&assemble(&bytes[..12], &disordered)).is_none());
+}
