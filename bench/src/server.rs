@@ -46,6 +46,11 @@ impl ChildServer {
 
 impl Drop for ChildServer {
     fn drop(&mut self) {
+        // Already stopped ([`Self::stop_within`]): nothing to signal (`kill`
+        // would print "No such process" in the middle of the report).
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
         // SIGTERM for a clean shutdown (checkpoint, store closed), then reap.
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])

@@ -188,65 +188,65 @@ pub(super) fn read(src: &dyn SnapshotSource) -> Option<Casework> {
     if at != trailer_at {
         return None;
     }
-    // Two threads take the sections in turn (A, the largest, first), each
-    // reading a section whole into its own buffer and decoding it from there.
+    // Section A, the recipients, then the need cases: the kinds in that order.
+    if !sections.is_sorted_by_key(|&(_, _, _, kind)| kind as u64) {
+        return None;
+    }
+    let first_case = sections
+        .iter()
+        .position(|s| s.3 == Kind::NeedCases)
+        .unwrap_or(sections.len());
     let t = std::time::Instant::now();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let work = || {
-        let mut done = Vec::new();
-        let mut buf = Vec::new();
-        loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(&(start, len, sum, kind)) = sections.get(i) else {
-                return Some((done, t.elapsed()));
-            };
-            let bytes = read_section(src, start, len, sum, &mut buf)?;
-            let part = match kind {
-                Kind::Rest => Part::Rest(decode(bytes)?),
-                Kind::Recipients => Part::Recipients(decode(bytes)?),
-                Kind::NeedCases => {
-                    let mut run: Vec<(NeedCaseId, Box<NeedCaseView>)> = decode(bytes)?;
-                    for (_, v) in &mut run {
-                        v.state.shrink_to_fit();
-                        v.referral_log.shrink_to_fit();
-                    }
-                    Part::NeedCases(run)
-                }
-            };
-            done.push((i, part));
-        }
-    };
-    let (one, two) = std::thread::scope(|s| {
-        let other = s.spawn(work);
-        let mine = work();
-        (other.join().ok().flatten(), mine)
-    });
-    let ((mut parts, one_took), (more, two_took)) = (one?, two?);
-    tracing::debug!(
-        sections = count,
-        thread_ms = one_took.as_millis() as u64,
-        other_thread_ms = two_took.as_millis() as u64,
-        "checkpoint sections decoded"
-    );
-    parts.extend(more);
-    parts.sort_by_key(|(i, _)| *i);
-    let mut parts = parts.into_iter().map(|(_, p)| p);
+    // 1. Section A and the recipients, two threads taking the sections in turn.
+    let mut parts = in_two_threads(src, &sections[..first_case], |kind, bytes| match kind {
+        Kind::Rest => Some(Part::Rest(decode(bytes)?)),
+        Kind::Recipients => Some(Part::Recipients(decode(bytes)?)),
+        Kind::NeedCases => None,
+    })?
+    .into_iter();
     let Some(Part::Rest(rest)) = parts.next() else {
         return None;
     };
-    let (mut recipient_runs, mut need_cases) = (Vec::new(), Vec::new());
+    let mut recipients = HashMap::new();
     for part in parts {
-        match part {
-            Part::Rest(_) => return None,
-            Part::Recipients(run) => recipient_runs.push(run),
-            Part::NeedCases(run) => need_cases.extend(run),
+        let Part::Recipients(run) = part else {
+            return None;
+        };
+        recipients.reserve(run.len());
+        for (id, view) in run {
+            if recipients.insert(id, view).is_some() {
+                return None;
+            }
         }
     }
-    let mut recipients = HashMap::with_capacity(recipient_runs.iter().map(Vec::len).sum());
-    for (id, view) in recipient_runs.into_iter().flatten() {
-        if recipients.insert(id, view).is_some() {
-            return None;
+    let recipients_took = t.elapsed();
+    // 2. The need cases, each made to share its recipient's profile as it is
+    // decoded (both threads at once, instead of one pass over them all after).
+    let recipients_ref = &recipients;
+    let runs = in_two_threads(src, &sections[first_case..], |_, bytes| {
+        let mut run: Vec<(NeedCaseId, Box<NeedCaseView>)> = decode(bytes)?;
+        for (_, v) in &mut run {
+            v.state.shrink_to_fit();
+            v.referral_log.shrink_to_fit();
+            let recipient = v.data().map(|d| d.recipient.recipient);
+            if let Some(r) = recipient.and_then(|r| recipients_ref.get(&r)) {
+                v.state.share_recipient(&r.profile);
+            }
         }
+        Some(Part::NeedCases(run))
+    })?;
+    tracing::debug!(
+        sections = count,
+        recipients_ms = recipients_took.as_millis() as u64,
+        need_cases_ms = (t.elapsed() - recipients_took).as_millis() as u64,
+        "checkpoint sections decoded"
+    );
+    let mut need_cases = Vec::new();
+    for part in runs {
+        let Part::NeedCases(run) = part else {
+            return None;
+        };
+        need_cases.extend(run);
     }
     // Each run in id order and the runs in turn: the map is built in one pass.
     if !need_cases.is_sorted_by(|(a, _), (b, _)| a < b) {
@@ -265,6 +265,39 @@ pub(super) fn read(src: &dyn SnapshotSource) -> Option<Casework> {
         notes: rest.notes,
         webhooks: rest.webhooks,
     })
+}
+
+/// `decode(kind, bytes)` of each of `sections` of `src` (start, length, checksum,
+/// kind), two threads taking them in turn, each reading a section whole into
+/// its own buffer; the parts in the sections' order, or `None` if any section
+/// is damaged or does not decode.
+fn in_two_threads(
+    src: &dyn SnapshotSource,
+    sections: &[(u64, u64, u64, Kind)],
+    decode: impl Fn(Kind, &[u8]) -> Option<Part> + Sync,
+) -> Option<Vec<Part>> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        let mut buf = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(&(start, len, sum, kind)) = sections.get(i) else {
+                return Some(done);
+            };
+            let bytes = read_section(src, start, len, sum, &mut buf)?;
+            done.push((i, decode(kind, bytes)?));
+        }
+    };
+    let (one, two) = std::thread::scope(|s| {
+        let other = s.spawn(work);
+        let mine = work();
+        (other.join().ok().flatten(), mine)
+    });
+    let mut parts = one?;
+    parts.extend(two?);
+    parts.sort_by_key(|(i, _)| *i);
+    Some(parts.into_iter().map(|(_, p)| p).collect())
 }
 
 fn read_exact_at(src: &dyn SnapshotSource, mut buf: &mut [u8], mut at: u64) -> std::io::Result<()> {

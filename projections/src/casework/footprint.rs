@@ -5,23 +5,17 @@
 use super::Casework;
 
 impl Casework {
-    /// After a checkpoint is loaded: points every need case at its recipient's
-    /// profile (each need case's copy was read on its own), and gives back the
-    /// room the lists were read with (room for four where one is kept).
+    /// After a checkpoint is loaded: gives back the room the recipients' and
+    /// the notes' lists were read with (room for four where one is kept). The
+    /// need cases were compacted, and pointed at their recipient's profile
+    /// (each need case's copy is read on its own), as their sections were
+    /// decoded (`checkpoint::read`, on two threads).
     pub(super) fn compact_after_load(&mut self) {
         for r in self.recipients.values_mut() {
             r.need_cases.shrink_to_fit();
         }
         for notes in self.notes.values_mut() {
             notes.shrink_to_fit();
-        }
-        for v in self.need_cases.values_mut() {
-            v.state.shrink_to_fit();
-            v.referral_log.shrink_to_fit();
-            let recipient = v.data().map(|d| d.recipient.recipient);
-            if let Some(r) = recipient.and_then(|r| self.recipients.get(&r)) {
-                v.state.share_recipient(&r.profile);
-            }
         }
     }
 

@@ -132,4 +132,10 @@ fn many_sections_read_back_whole_and_each_holds_exactly_one_value() {
     let last = disordered.len() - 1;
     disordered.swap(last - 1, last);
     assert!(Casework::from_snapshot(&assemble(&bytes[..12], &disordered)).is_none());
+    // A recipient section after the need cases (whose profiles are shared as
+    // they are decoded, once every recipient is) is refused.
+    let mut late = parts.clone();
+    let recipients = late.remove(1);
+    late.push(recipients);
+    assert!(Casework::from_snapshot(&assemble(&bytes[..12], &late)).is_none());
 }
