@@ -16,7 +16,10 @@
 //! never copied whole into memory: at a million need cases a section is
 //! ~25 MB) and decodes it from there, its strings read in place: read through
 //! a `Read`er, rmp-serde copied every string — each field name of each
-//! struct — through `read_to_end`, a tenth of the load.
+//! struct — through `read_to_end`, a tenth of the load. (A trailer damaged so
+//! that its lengths still add up to the file's could make a reader take up to
+//! the whole file into its buffer before the checksum refuses it: the most a
+//! damaged file can cost, what every start cost when the checkpoint was JSON.)
 //!
 //! A file of another format (an older JSON checkpoint, another number), of
 //! another length than its trailer says, with a section that does not hold
