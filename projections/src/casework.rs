@@ -392,8 +392,18 @@ impl Casework {
                         | NeedCaseEvent::ReferralNoteAdded(_)
                         | NeedCaseEvent::AnswerLinkIssued(_)
                 );
-                let measures_before = (may_change || cfg!(debug_assertions))
-                    .then(|| crate::equity::cube::measures(&view.state, view.rejections));
+                // What it contributed so far is what its cube row was last written
+                // from: read back, not worked out again (checked in debug builds).
+                let measures_before = (may_change || cfg!(debug_assertions)).then(|| {
+                    let worked_out = || crate::equity::cube::measures(&view.state, view.rejections);
+                    match view.equity_row.and_then(|r| self.equity.measures_of(r)) {
+                        Some(m) => {
+                            debug_assert_eq!(m, worked_out(), "a cube row out of step");
+                            m
+                        }
+                        None => worked_out(),
+                    }
+                });
                 let moved = referral_of(ev);
                 let before = moved.and_then(|r| view.state.referral(r)).map(|r| r.status);
                 // Whether the case was open (`None`: nothing folded yet).

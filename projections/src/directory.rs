@@ -325,7 +325,14 @@ impl Directory {
         {
             *n = n.saturating_sub(1);
         }
-        *load.by_status.entry(to.name().to_string()).or_default() += 1;
+        // The status's count is kept by its name: allocate the name only for the
+        // service's first referral in that status.
+        match load.by_status.get_mut(to.name()) {
+            Some(n) => *n += 1,
+            None => {
+                load.by_status.insert(to.name().to_string(), 1);
+            }
+        }
         match (from, to) {
             (Some(ReferralStatus::Requested), ReferralStatus::Accepted) => {
                 load.accepted += 1;
