@@ -290,6 +290,15 @@ fn referral_of(ev: &NeedCaseEvent) -> Option<ReferralId> {
     }
 }
 
+/// The need case of a `need-<uuid>` stream. A stream name's id was checked
+/// when the name was made (it parses as a UUID, so it has no spaces around it),
+/// so it is parsed as it stands: what `NeedCaseId::parse` gives, without the
+/// trimming.
+fn need_case_of(stream: &careledger_domain::store::StreamName) -> Option<NeedCaseId> {
+    let id = stream.as_str().strip_prefix("need-")?;
+    uuid::Uuid::try_parse(id).ok().map(NeedCaseId::from_uuid)
+}
+
 /// The snapshot format; a snapshot of another format is discarded and rebuilt.
 /// 12: MessagePack in sections, each with a checksum (see [`checkpoint`]); up
 /// to 11 it was JSON.
@@ -369,12 +378,7 @@ impl Casework {
                 }
             }
             DomainEvent::NeedCase(ev) => {
-                let Some(id) = e
-                    .stream
-                    .as_str()
-                    .strip_prefix("need-")
-                    .and_then(|s| NeedCaseId::parse(s).ok())
-                else {
+                let Some(id) = need_case_of(&e.stream) else {
                     return;
                 };
                 let view = self.need_cases.entry(id).or_default();
@@ -394,7 +398,10 @@ impl Casework {
                 );
                 // What it contributed so far is what its cube row was last written
                 // from: read back, not worked out again (checked in debug builds).
-                let measures_before = (may_change || cfg!(debug_assertions)).then(|| {
+                // (Not wrapped in options of options: a contribution is ~140
+                // bytes, and every wrapping and unwrapping copied it.)
+                let tracked = may_change || cfg!(debug_assertions);
+                let measures_before = if tracked {
                     let worked_out = || crate::equity::cube::measures(&view.state, view.rejections);
                     match view.equity_row.and_then(|r| self.equity.measures_of(r)) {
                         Some(m) => {
@@ -403,7 +410,9 @@ impl Casework {
                         }
                         None => worked_out(),
                     }
-                });
+                } else {
+                    None
+                };
                 let moved = referral_of(ev);
                 let before = moved.and_then(|r| view.state.referral(r)).map(|r| r.status);
                 // Whether the case was open (`None`: nothing folded yet).
@@ -425,25 +434,25 @@ impl Casework {
                     r.need_cases.push(id);
                     view.state.share_recipient(&r.profile);
                 }
-                let measures_after = (may_change || cfg!(debug_assertions))
-                    .then(|| crate::equity::cube::measures(&view.state, view.rejections));
-                debug_assert!(may_change || measures_before == measures_after);
-                if may_change && measures_before != measures_after {
-                    let (measures_before, measures_after) =
-                        (measures_before.flatten(), measures_after.flatten());
-                    // A case's labels are fixed at identification: intern them once.
-                    let row = match view.equity_row {
-                        Some(r) => Some(r),
-                        None => crate::equity::cube::labels(&view.state)
-                            .map(|l| self.equity.intern(&l).row()),
-                    };
-                    view.equity_row = row;
-                    if let Some(key) = row.and_then(|r| self.equity.case_key(r)) {
-                        self.equity.replace(
-                            &key,
-                            measures_before.as_ref(),
-                            measures_after.as_ref(),
-                        );
+                if tracked {
+                    let measures_after =
+                        crate::equity::cube::measures(&view.state, view.rejections);
+                    debug_assert!(may_change || measures_before == measures_after);
+                    if may_change && measures_before != measures_after {
+                        // A case's labels are fixed at identification: intern them once.
+                        let row = match view.equity_row {
+                            Some(r) => Some(r),
+                            None => crate::equity::cube::labels(&view.state)
+                                .map(|l| self.equity.intern(&l).row()),
+                        };
+                        view.equity_row = row;
+                        if let Some(key) = row.and_then(|r| self.equity.case_key(r)) {
+                            self.equity.replace(
+                                &key,
+                                measures_before.as_ref(),
+                                measures_after.as_ref(),
+                            );
+                        }
                     }
                 }
                 // The open set changes only when the case opens or finishes
