@@ -12,12 +12,18 @@ macro_rules! uuid_id {
         #[serde(transparent)]
         pub struct $name(Uuid);
 
-        // Ordered and hashed as one 128-bit number: the same order as the UUID's
-        // bytes (big-endian), without a byte-slice comparison per step of a
-        // B-tree search (the read models' maps are keyed by these ids).
+        // Ordered as one 128-bit number, the same order as the UUID's bytes
+        // (big-endian), without a byte-slice comparison per step of a B-tree
+        // search (the read models' maps are keyed by these ids): the high halves
+        // first, which settle it for any two UUIDv7 made a millisecond apart, so
+        // a search step mostly reads one half. Hashed as one 128-bit number.
         impl Ord for $name {
             fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-                self.0.as_u128().cmp(&other.0.as_u128())
+                let (a, b) = (self.0.as_u64_pair(), other.0.as_u64_pair());
+                match a.0.cmp(&b.0) {
+                    std::cmp::Ordering::Equal => a.1.cmp(&b.1),
+                    o => o,
+                }
             }
         }
 

@@ -268,32 +268,6 @@ pub struct ApiKeyView {
     pub position: u64,
 }
 
-/// The referral an event moves, if it moves one.
-fn referral_of(ev: &NeedCaseEvent) -> Option<ReferralId> {
-    use NeedCaseEvent as E;
-    match ev {
-        E::ReferralRequested(e) => Some(e.referral),
-        E::ReferralAccepted(e) => Some(e.referral),
-        E::ReferralRejected(e) => Some(e.referral),
-        E::ReferralWaitlisted(e) => Some(e.referral),
-        E::ReferralStarted(e) => Some(e.referral),
-        E::ReferralCompleted(e) => Some(e.referral),
-        E::ReferralFailed(e) => Some(e.referral),
-        E::ReferralCancelled(e) => Some(e.referral),
-        E::EnteredInError(e) => match e.target {
-            careledger_domain::need_case::ErrorTarget::Referral { referral } => Some(referral),
-            careledger_domain::need_case::ErrorTarget::NeedCase => None,
-        },
-        // A consent withdrawal, a note or an answer link moves no referral.
-        E::NeedIdentified(_)
-        | E::ServicesSuggested(_)
-        | E::NeedClosed(_)
-        | E::ReferralConsentWithdrawn(_)
-        | E::ReferralNoteAdded(_)
-        | E::AnswerLinkIssued(_) => None,
-    }
-}
-
 /// The snapshot format; a snapshot of another format is discarded and rebuilt.
 /// 13: MessagePack in sections, each with a checksum (see [`checkpoint`]),
 /// instants as integers ([`careledger_domain::timestamp`]); 12 wrote them as
@@ -373,88 +347,7 @@ impl Casework {
                     self.erase_notes(id);
                 }
             }
-            DomainEvent::NeedCase(ev) => {
-                let Some(id) = e
-                    .stream
-                    .as_str()
-                    .strip_prefix("need-")
-                    .and_then(|s| NeedCaseId::parse(s).ok())
-                else {
-                    return;
-                };
-                let view = self.need_cases.entry(id).or_default();
-                // What a need case contributes to the equity cube changes with its
-                // identification, referrals requested, ended or entered in error,
-                // and its closing; not with suggestions, a referral moving
-                // between open states, consent or notes (checked in debug builds).
-                let may_change = !matches!(
-                    ev,
-                    NeedCaseEvent::ServicesSuggested(_)
-                        | NeedCaseEvent::ReferralAccepted(_)
-                        | NeedCaseEvent::ReferralWaitlisted(_)
-                        | NeedCaseEvent::ReferralStarted(_)
-                        | NeedCaseEvent::ReferralConsentWithdrawn(_)
-                        | NeedCaseEvent::ReferralNoteAdded(_)
-                        | NeedCaseEvent::AnswerLinkIssued(_)
-                );
-                let measures_before = (may_change || cfg!(debug_assertions))
-                    .then(|| crate::equity::cube::measures(&view.state, view.rejections));
-                let moved = referral_of(ev);
-                let before = moved.and_then(|r| view.state.referral(r)).map(|r| r.status);
-                // Whether the case was open (`None`: nothing folded yet).
-                let open_before = view.state.status().map(|s| !s.is_finished());
-                view.apply_recorded(ev, e);
-                if let Some(r) = moved.and_then(|r| view.state.referral(r)) {
-                    self.directory.referral_moved(
-                        r.service,
-                        before,
-                        r.status,
-                        r.requested_at,
-                        e.metadata.occurred_at,
-                    );
-                }
-                if let NeedCaseEvent::NeedIdentified(n) = ev
-                    && let Some(r) = self.recipients.get_mut(&n.recipient.recipient)
-                {
-                    r.need_cases.reserve_exact(1);
-                    r.need_cases.push(id);
-                    view.state.share_recipient(&r.profile);
-                }
-                let measures_after = (may_change || cfg!(debug_assertions))
-                    .then(|| crate::equity::cube::measures(&view.state, view.rejections));
-                debug_assert!(may_change || measures_before == measures_after);
-                if may_change && measures_before != measures_after {
-                    let (measures_before, measures_after) =
-                        (measures_before.flatten(), measures_after.flatten());
-                    // A case's labels are fixed at identification: intern them once.
-                    let row = match view.equity_row {
-                        Some(r) => Some(r),
-                        None => crate::equity::cube::labels(&view.state)
-                            .map(|l| self.equity.intern(&l).row()),
-                    };
-                    view.equity_row = row;
-                    if let Some(key) = row.and_then(|r| self.equity.case_key(r)) {
-                        self.equity.replace(
-                            &key,
-                            measures_before.as_ref(),
-                            measures_after.as_ref(),
-                        );
-                    }
-                }
-                // The open set changes only when the case opens or finishes
-                // (most events do neither: no search of the set for them).
-                let open_after = !view.status().is_finished();
-                if open_before != Some(open_after) {
-                    if open_after {
-                        self.open.insert(id);
-                    } else {
-                        self.open.remove(&id);
-                    }
-                }
-                if let NeedCaseEvent::ReferralNoteAdded(n) = ev {
-                    self.note_added(id, n, e.metadata.occurred_at);
-                }
-            }
+            DomainEvent::NeedCase(ev) => self.need_case_event(ev, e),
             DomainEvent::Credential(ev) => {
                 use careledger_domain::credential::CredentialEvent as C;
                 match ev {
@@ -688,6 +581,7 @@ impl Casework {
 }
 
 mod checkpoint;
+mod fold;
 mod footprint;
 pub mod inbox;
 pub mod notes;

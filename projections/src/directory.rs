@@ -320,12 +320,26 @@ impl Directory {
             return;
         }
         let load = self.load.entry(service).or_default();
+        // A handful of entries, found by equality (most names differ in length
+        // already) rather than by the map's ordered search.
+        fn count<'a>(by_status: &'a mut BTreeMap<String, u32>, name: &str) -> Option<&'a mut u32> {
+            by_status
+                .iter_mut()
+                .find_map(|(k, n)| (k.as_str() == name).then_some(n))
+        }
         if let Some(f) = from
-            && let Some(n) = load.by_status.get_mut(f.name())
+            && let Some(n) = count(&mut load.by_status, f.name())
         {
             *n = n.saturating_sub(1);
         }
-        *load.by_status.entry(to.name().to_string()).or_default() += 1;
+        // The status's count is kept by its name: allocate the name only for the
+        // service's first referral in that status.
+        match count(&mut load.by_status, to.name()) {
+            Some(n) => *n += 1,
+            None => {
+                load.by_status.insert(to.name().to_string(), 1);
+            }
+        }
         match (from, to) {
             (Some(ReferralStatus::Requested), ReferralStatus::Accepted) => {
                 load.accepted += 1;

@@ -3,6 +3,7 @@
 mod changes;
 mod checkpoint;
 mod directory_history;
+mod fold;
 mod footprint;
 mod referral_log;
 

@@ -22,7 +22,9 @@ mod stratifier;
 
 pub use cell::{CaseKey, KeyHasher};
 pub use counts::{Counts, Month, month_label, month_of, record_key};
-pub use measures::{Hist, Labels, Measures, Tally, TimeObs, Times, age_name, labels, measures};
+pub use measures::{
+    Hist, Label, Labels, Measures, Tally, TimeObs, Times, age_name, labels, measures,
+};
 pub use query::{Cube, CubeFilter};
 pub use stratifier::{AGE_BANDS, QUINTILES, REJECTION_REASONS, Stratifier, rejection_index};
 

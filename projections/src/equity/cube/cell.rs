@@ -143,37 +143,19 @@ pub(super) struct CellCounts {
 }
 
 impl CellCounts {
-    fn fields(c: &Counts) -> [u64; 10] {
-        c.fields()
-    }
-    fn slots(&mut self) -> [&mut u32; 10] {
-        let [r0, r1, r2, r3, r4] = &mut self.rejected;
-        [
-            &mut self.identified,
-            &mut self.referred,
-            &mut self.completed,
-            &mut self.unmet,
-            &mut self.referrals,
-            r0,
-            r1,
-            r2,
-            r3,
-            r4,
-        ]
-    }
-    /// Adds `after` and takes out `before` (one need case's change).
-    pub(super) fn change(&mut self, before: Option<&Counts>, after: Option<&Counts>) {
-        let b = before.map_or([0; 10], Self::fields);
-        let a = after.map_or([0; 10], Self::fields);
-        for ((slot, b), a) in self.slots().into_iter().zip(b).zip(a) {
-            *slot = (i64::from(*slot) + a as i64 - b as i64) as u32;
+    /// Adds one need case's change (see [`Change`]).
+    pub(super) fn change(&mut self, c: &Change) {
+        let f = &c.fields;
+        self.identified = self.identified.wrapping_add(f[0]);
+        self.referred = self.referred.wrapping_add(f[1]);
+        self.completed = self.completed.wrapping_add(f[2]);
+        self.unmet = self.unmet.wrapping_add(f[3]);
+        self.referrals = self.referrals.wrapping_add(f[4]);
+        for i in 0..5 {
+            self.rejected[i] = self.rejected[i].wrapping_add(f[5 + i]);
         }
-        let (kb, ka) = (
-            before.map_or([0; 10], |c| c.keys),
-            after.map_or([0; 10], |c| c.keys),
-        );
-        for ((k, b), a) in self.keys.iter_mut().zip(kb).zip(ka) {
-            *k = k.wrapping_add(a).wrapping_sub(b);
+        for i in 0..10 {
+            self.keys[i] = self.keys[i].wrapping_add(c.keys[i]);
         }
     }
     pub(super) fn counts(&self) -> Counts {
@@ -190,6 +172,30 @@ impl CellCounts {
     }
     pub(super) fn is_zero(&self) -> bool {
         *self == CellCounts::default()
+    }
+}
+
+/// What one need case's change adds to each of its cells: `after`'s counts less
+/// `before`'s, and likewise their cell keys, modulo 2³² (a count that goes down
+/// adds its two's complement). Worked out once per change, not once per table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Change {
+    fields: [u32; 10],
+    keys: [u32; 10],
+}
+
+impl Change {
+    pub(super) fn between(before: Option<&Counts>, after: Option<&Counts>) -> Change {
+        let b = before.map_or([0; 10], Counts::fields);
+        let a = after.map_or([0; 10], Counts::fields);
+        let (kb, ka) = (
+            before.map_or([0; 10], |c| c.keys),
+            after.map_or([0; 10], |c| c.keys),
+        );
+        Change {
+            fields: std::array::from_fn(|i| (a[i] as u32).wrapping_sub(b[i] as u32)),
+            keys: std::array::from_fn(|i| ka[i].wrapping_sub(kb[i])),
+        }
     }
 }
 

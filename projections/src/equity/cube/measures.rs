@@ -136,7 +136,38 @@ pub struct Labels<'a> {
     pub month: Month,
     pub site: &'a str,
     pub need: &'a str,
-    pub values: [&'a str; 11],
+    pub values: [Label<'a>; 11],
+}
+
+/// One stratifier's value of a need case: the fixed name of a variant
+/// (`Sex::name`, an age band, …), or text the case holds (its region,
+/// language, site). The cube remembers the id of a fixed name by the name's
+/// address, so interning a case compares no text for these.
+#[derive(Debug, Clone, Copy)]
+pub enum Label<'a> {
+    Name(&'static str),
+    Text(&'a str),
+}
+
+impl<'a> Label<'a> {
+    pub fn as_str(&self) -> &'a str {
+        match *self {
+            Label::Name(s) => s,
+            Label::Text(s) => s,
+        }
+    }
+}
+
+impl PartialEq for Label<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl std::fmt::Display for Label<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What one need case contributes now.
@@ -146,24 +177,46 @@ pub struct Measures {
     pub to_referral: TimeObs,
     pub to_completion: TimeObs,
 }
-/// The labels of a need case (`None` before identification).
+/// The labels of a need case (`None` before identification, and for a need
+/// case entered in error, which counts for nothing).
 pub fn labels(case: &NeedCase) -> Option<Labels<'_>> {
-    parts(case, [0; 5], true).and_then(|(l, _)| l)
+    let d = case.data()?;
+    if case.status() == Some(NeedStatus::EnteredInError) {
+        return None;
+    }
+    let p = &d.recipient;
+    Some(Labels {
+        month: month_of(d.identified_at.year(), d.identified_at.month()),
+        site: p.site.as_str(),
+        need: d.need.as_str(),
+        values: [
+            Label::Name(crate::equity::cube::age_name(
+                p.age_band_at(d.identified_at),
+            )),
+            Label::Name(p.sex.name()),
+            Label::Text(p.region.as_str()),
+            Label::Name(p.country.code()),
+            Label::Text(p.language.language()),
+            Label::Name(p.preferential_reimbursement.name()),
+            Label::Name(
+                p.deprivation_decile
+                    .map_or("unknown", |d| quintile_name(d.quintile())),
+            ),
+            Label::Name(match p.kind {
+                RecipientKind::Patient => "patient",
+                RecipientKind::Relative { .. } => "relative",
+            }),
+            Label::Text(p.site.as_str()),
+            Label::Name(p.cancer_site_group.name()),
+            Label::Name(d.domain.name()),
+        ],
+    })
 }
 
 /// What a need case contributes, with its rejected referrals by reason (`None`:
 /// nothing — not identified, or entered in error). Takes the domain's state, not
 /// the casework view, so the cube depends on the domain only.
 pub fn measures(case: &NeedCase, rejections: [u16; 5]) -> Option<Measures> {
-    parts(case, rejections, false).map(|(_, m)| m)
-}
-
-/// The facts of a need case (`None`: it counts for nothing).
-fn parts(
-    case: &NeedCase,
-    rejections: [u16; 5],
-    with_labels: bool,
-) -> Option<(Option<Labels<'_>>, Measures)> {
     let d = case.data()?;
     let status = case.status().unwrap_or(NeedStatus::Identified);
     if status == NeedStatus::EnteredInError {
@@ -179,29 +232,8 @@ fn parts(
             r.status == ReferralStatus::Completed && r.outcome.is_some_and(|o| ok.contains(&o))
         })
     };
-    let p = &d.recipient;
-    let age = p.age_band_at(d.identified_at);
-    let values = || {
-        [
-            crate::equity::cube::age_name(age),
-            p.sex.name(),
-            p.region.as_str(),
-            p.country.code(),
-            p.language.language(),
-            p.preferential_reimbursement.name(),
-            p.deprivation_decile
-                .map_or("unknown", |d| quintile_name(d.quintile())),
-            match p.kind {
-                RecipientKind::Patient => "patient",
-                RecipientKind::Relative { .. } => "relative",
-            },
-            p.site.as_str(),
-            p.cancer_site_group.name(),
-            d.domain.name(),
-        ]
-    };
     let referrals = live().count() as u64;
-    let days = |t: chrono::DateTime<chrono::Utc>| (t - d.identified_at).num_days().max(0) as u32;
+    let days = |t: chrono::DateTime<chrono::Utc>| days_between(d.identified_at, t);
     let id_day = (d.identified_at.timestamp().div_euclid(86_400)) as i32;
     let finished_at = || {
         d.closed.map(|(_, at)| at).or_else(|| {
@@ -233,37 +265,47 @@ fn parts(
             _ => TimeObs::Open(id_day),
         },
     };
-    let labels = with_labels.then(|| Labels {
-        month: month_of(d.identified_at.year(), d.identified_at.month()),
-        site: p.site.as_str(),
-        need: d.need.as_str(),
-        values: values(),
-    });
-    Some((
-        labels,
-        Measures {
-            to_referral,
-            to_completion,
-            counts: Counts {
-                identified: 1,
-                referred: u64::from(referrals > 0),
-                completed: u64::from(
-                    status == NeedStatus::Completed
-                        && completed_with(&[Outcome::NeedMet, Outcome::NeedPartlyMet]),
-                ),
-                unmet: u64::from(
-                    matches!(d.closed, Some((CloseReason::NoServiceAvailable, _)))
-                        || (status == NeedStatus::Completed
-                            && completed_with(&[Outcome::NeedNotMet])
-                            && !completed_with(&[Outcome::NeedMet, Outcome::NeedPartlyMet])),
-                ),
-                referrals,
-                rejected: rejections.map(u64::from),
-                keys: [0; 10],
-            }
-            .keyed(record_key(d.id.as_uuid())),
-        },
-    ))
+    Some(Measures {
+        to_referral,
+        to_completion,
+        counts: Counts {
+            identified: 1,
+            referred: u64::from(referrals > 0),
+            completed: u64::from(
+                status == NeedStatus::Completed
+                    && completed_with(&[Outcome::NeedMet, Outcome::NeedPartlyMet]),
+            ),
+            unmet: u64::from(
+                matches!(d.closed, Some((CloseReason::NoServiceAvailable, _)))
+                    || (status == NeedStatus::Completed
+                        && completed_with(&[Outcome::NeedNotMet])
+                        && !completed_with(&[Outcome::NeedMet, Outcome::NeedPartlyMet])),
+            ),
+            referrals,
+            rejected: rejections.map(u64::from),
+            keys: [0; 10],
+        }
+        .keyed(record_key(d.id.as_uuid())),
+    })
+}
+
+/// Whole days from `from` to `to`, none when `to` is earlier: what
+/// `(to - from).num_days().max(0)` gives, from the seconds and nanoseconds
+/// directly (chrono's subtraction builds a normalised `TimeDelta` first).
+pub(super) fn days_between(
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> u32 {
+    let (nt, nf) = (to.timestamp_subsec_nanos(), from.timestamp_subsec_nanos());
+    if nt >= 1_000_000_000 || nf >= 1_000_000_000 {
+        // A leap second: chrono's own arithmetic knows its rules.
+        return (to - from).num_days().max(0) as u32;
+    }
+    let mut secs = to.timestamp() - from.timestamp();
+    if nt < nf {
+        secs -= 1;
+    }
+    (secs.max(0) / 86_400) as u32
 }
 
 /// An age band's label ([`AGE_BANDS`], youngest first).

@@ -1,9 +1,9 @@
 //! The cube itself: taking a need case's old contribution out and putting the new one
 //! in, and answering queries by stratifier, month, site and need ([`CubeFilter`]).
 
-use super::cell::{CaseKey, Cell, CellMap, Dictionary, unkey};
+use super::cell::{CaseKey, Cell, CellMap, Change, Dictionary, unkey};
 use super::counts::{Counts, Month};
-use super::measures::{Hist, Labels, Measures, Tally, TimeObs, Times};
+use super::measures::{Hist, Label, Labels, Measures, Tally, TimeObs, Times};
 use super::stratifier::Stratifier;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -38,6 +38,24 @@ pub struct Cube {
     /// over the need cases themselves cost ~150 ms at 1,000,000.
     #[serde(default)]
     rows: Vec<(CaseKey, Row)>,
+    /// Per stratifier, the ids of the fixed names already interned, by the
+    /// names' addresses (see [`Label`]); rebuilt as cases are interned.
+    #[serde(skip)]
+    named: NamedIds,
+}
+
+/// Per stratifier: (address, length) of a `'static` name → its id in the
+/// stratifier's dictionary. A static string never changes, so an address
+/// once seen names the same text for the rest of the process (two addresses
+/// may hold the same text: both map to its one id). Not part of the model's
+/// value: equal cubes may have looked up different names so far.
+#[derive(Debug, Clone, Default)]
+struct NamedIds(Vec<Vec<((usize, usize), u16)>>);
+
+impl PartialEq for NamedIds {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// One need case's counts, compact (identified, referred, completed and unmet
@@ -75,6 +93,39 @@ impl Row {
         }
     }
 
+    /// The measures the row was written from (the inverse of [`Row::of`]):
+    /// `Some(None)` for an empty row (the case counts for nothing), `None` when
+    /// the compact form cannot say (a count at its ceiling).
+    fn measures(&self) -> Option<Option<Measures>> {
+        if *self == Row::default() {
+            return Some(None);
+        }
+        let flag = |b: u8| u64::from((self.flags >> b) & 1);
+        let obs = |(kind, d): (u8, i32)| match kind {
+            1 => Some(TimeObs::Event(d as u32)),
+            2 => Some(TimeObs::Censored(d as u32)),
+            3 => Some(TimeObs::Open(d)),
+            _ => None,
+        };
+        if flag(0) == 0 || self.referrals == u16::MAX || self.rejected.contains(&u16::MAX) {
+            return None;
+        }
+        Some(Some(Measures {
+            to_referral: obs(self.times[0])?,
+            to_completion: obs(self.times[1])?,
+            counts: Counts {
+                identified: 1,
+                referred: flag(1),
+                completed: flag(2),
+                unmet: flag(3),
+                referrals: u64::from(self.referrals),
+                rejected: self.rejected.map(u64::from),
+                keys: [0; 10],
+            }
+            .keyed(self.record_key),
+        }))
+    }
+
     /// Its counts in [`Counts::fields`] order.
     fn fields(&self) -> [u64; 10] {
         let flag = |b: u8| u64::from((self.flags >> b) & 1);
@@ -99,6 +150,7 @@ impl Cube {
         if self.cells.len() != Stratifier::ALL.len() {
             self.cells = vec![CellMap::default(); Stratifier::ALL.len()];
             self.values = vec![Dictionary::default(); Stratifier::ALL.len()];
+            self.named = NamedIds::default();
         }
     }
 
@@ -107,9 +159,26 @@ impl Cube {
         self.ensure();
         let site = self.sites.id(l.site);
         let need = self.needs.id(l.need);
+        if self.named.0.len() != Stratifier::ALL.len() {
+            self.named.0 = vec![Vec::new(); Stratifier::ALL.len()];
+        }
         let mut values = [0u16; 11];
         for (i, v) in l.values.iter().enumerate() {
-            values[i] = self.values[i].id(v);
+            values[i] = match *v {
+                Label::Text(t) => self.values[i].id(t),
+                Label::Name(n) => {
+                    let at = (n.as_ptr() as usize, n.len());
+                    let known = &mut self.named.0[i];
+                    match known.iter().find(|(a, _)| *a == at) {
+                        Some(&(_, id)) => id,
+                        None => {
+                            let id = self.values[i].id(n);
+                            known.push((at, id));
+                            id
+                        }
+                    }
+                }
+            };
         }
         let key = CaseKey {
             month: l.month,
@@ -127,6 +196,14 @@ impl Cube {
         self.rows.get(row as usize).map(|(k, _)| *k)
     }
 
+    /// What the case in row `row` contributes now, as [`Cube::replace`] last
+    /// wrote it (`Some(None)`: nothing), read back from its compact row instead
+    /// of worked out again from the case; `None` when the row cannot say (no
+    /// such row, or a count at the compact form's ceiling).
+    pub fn measures_of(&self, row: u32) -> Option<Option<Measures>> {
+        self.rows.get(row as usize)?.1.measures()
+    }
+
     /// Writes the case's row, and takes `before`'s counts out of its cells and
     /// puts `after`'s in (one lookup per table; none when only its times moved).
     pub fn replace(&mut self, at: &CaseKey, before: Option<&Measures>, after: Option<&Measures>) {
@@ -142,13 +219,14 @@ impl Cube {
             // Only its times moved: the row holds them.
             return;
         }
+        let change = Change::between(counts.0.as_ref(), counts.1.as_ref());
         for i in 0..Stratifier::ALL.len() {
             if DERIVED.contains(&i) {
                 continue;
             }
             let k = at.cell(i);
             let cell = self.cells[i].entry(k).or_default();
-            cell.counts.change(counts.0.as_ref(), counts.1.as_ref());
+            cell.counts.change(&change);
             if cell.counts.is_zero() {
                 self.cells[i].remove(&k);
             }
