@@ -9,7 +9,7 @@ use careledger_domain::need_case::NeedCaseEvent;
 use careledger_domain::store::{RecordedEvent, StreamName};
 
 /// The referral an event moves, if it moves one.
-fn referral_of(ev: &NeedCaseEvent) -> Option<ReferralId> {
+pub(super) fn referral_of(ev: &NeedCaseEvent) -> Option<ReferralId> {
     use NeedCaseEvent as E;
     match ev {
         E::ReferralRequested(e) => Some(e.referral),

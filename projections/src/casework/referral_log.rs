@@ -8,8 +8,7 @@
 
 use careledger_domain::ids::ReferralId;
 use careledger_domain::need_case::{
-    CancelReason, CancelledBy, ErrorReason, ErrorTarget, FailureReason, NeedCaseEvent,
-    RejectionReason,
+    CancelReason, CancelledBy, ErrorReason, FailureReason, NeedCaseEvent, RejectionReason,
 };
 use careledger_domain::store::RecordedEvent;
 use chrono::{DateTime, Utc};
@@ -44,30 +43,12 @@ pub struct ReferralLog {
     pub consent_recorded_at: DateTime<Utc>,
 }
 
-/// The referral an event changes, for the log facts: its lifecycle moves, its
-/// consent, an answer link issued for it (notes change neither the Task nor
-/// the Consent).
+/// The referral an event changes, for the log facts: its lifecycle moves and
+/// its consent (notes and answer links change neither the Task nor the Consent).
 fn touched(ev: &NeedCaseEvent) -> Option<ReferralId> {
-    use NeedCaseEvent as E;
     match ev {
-        E::ReferralRequested(e) => Some(e.referral),
-        E::ReferralAccepted(e) => Some(e.referral),
-        E::ReferralRejected(e) => Some(e.referral),
-        E::ReferralWaitlisted(e) => Some(e.referral),
-        E::ReferralStarted(e) => Some(e.referral),
-        E::ReferralCompleted(e) => Some(e.referral),
-        E::ReferralFailed(e) => Some(e.referral),
-        E::ReferralCancelled(e) => Some(e.referral),
-        E::ReferralConsentWithdrawn(e) => Some(e.referral),
-        E::EnteredInError(e) => match e.target {
-            ErrorTarget::Referral { referral } => Some(referral),
-            ErrorTarget::NeedCase => None,
-        },
-        E::NeedIdentified(_)
-        | E::ServicesSuggested(_)
-        | E::NeedClosed(_)
-        | E::ReferralNoteAdded(_)
-        | E::AnswerLinkIssued(_) => None,
+        NeedCaseEvent::ReferralConsentWithdrawn(e) => Some(e.referral),
+        _ => super::fold::referral_of(ev),
     }
 }
 
