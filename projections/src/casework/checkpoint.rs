@@ -210,12 +210,16 @@ pub(super) fn read(src: &dyn SnapshotSource) -> Option<Casework> {
     let Some(Part::Rest(rest)) = parts.next() else {
         return None;
     };
-    let mut recipients = HashMap::new();
+    let mut runs = Vec::new();
     for part in parts {
         let Part::Recipients(run) = part else {
             return None;
         };
-        recipients.reserve(run.len());
+        runs.push(run);
+    }
+    // Sized once (grown run by run, the table was copied at each doubling).
+    let mut recipients = HashMap::with_capacity(runs.iter().map(Vec::len).sum());
+    for run in runs {
         for (id, view) in run {
             if recipients.insert(id, view).is_some() {
                 return None;
