@@ -99,11 +99,10 @@ impl Kind {
 #[serde(transparent)]
 struct RunOut<'a, K, V>(Vec<(&'a K, &'a V)>);
 
-/// One decoded section.
+/// One decoded section of section A and the recipients.
 enum Part {
     Rest(Box<RestIn>),
     Recipients(Vec<(RecipientId, Box<super::RecipientView>)>),
-    NeedCases(Vec<(NeedCaseId, Box<NeedCaseView>)>),
 }
 
 /// Writes `m`'s checkpoint to `w` as it is encoded (never whole in memory).
@@ -203,7 +202,13 @@ pub(super) fn read(src: &dyn SnapshotSource) -> Option<Casework> {
     // 1. Section A and the recipients, two threads taking the sections in turn.
     let mut parts = in_two_threads(src, &sections[..first_case], |kind, bytes| match kind {
         Kind::Rest => Some(Part::Rest(decode(bytes)?)),
-        Kind::Recipients => Some(Part::Recipients(decode(bytes)?)),
+        Kind::Recipients => {
+            let mut run: Vec<(RecipientId, Box<super::RecipientView>)> = decode(bytes)?;
+            for (_, r) in &mut run {
+                r.need_cases.shrink_to_fit();
+            }
+            Some(Part::Recipients(run))
+        }
         Kind::NeedCases => None,
     })?
     .into_iter();
@@ -229,6 +234,7 @@ pub(super) fn read(src: &dyn SnapshotSource) -> Option<Casework> {
     let recipients_took = t.elapsed();
     // 2. The need cases, each made to share its recipient's profile as it is
     // decoded (both threads at once, instead of one pass over them all after).
+    // (Each run's lists, like the recipients', given back their spare room there too.)
     let recipients_ref = &recipients;
     let runs = in_two_threads(src, &sections[first_case..], |_, bytes| {
         let mut run: Vec<(NeedCaseId, Box<NeedCaseView>)> = decode(bytes)?;
@@ -240,7 +246,7 @@ pub(super) fn read(src: &dyn SnapshotSource) -> Option<Casework> {
                 v.state.share_recipient(&r.profile);
             }
         }
-        Some(Part::NeedCases(run))
+        Some(run)
     })?;
     tracing::debug!(
         sections = count,
@@ -248,13 +254,7 @@ pub(super) fn read(src: &dyn SnapshotSource) -> Option<Casework> {
         need_cases_ms = (t.elapsed() - recipients_took).as_millis() as u64,
         "checkpoint sections decoded"
     );
-    let mut need_cases = Vec::new();
-    for part in runs {
-        let Part::NeedCases(run) = part else {
-            return None;
-        };
-        need_cases.extend(run);
-    }
+    let need_cases: Vec<_> = runs.into_iter().flatten().collect();
     // Each run in id order and the runs in turn: the map is built in one pass.
     if !need_cases.is_sorted_by(|(a, _), (b, _)| a < b) {
         return None;
@@ -278,11 +278,11 @@ pub(super) fn read(src: &dyn SnapshotSource) -> Option<Casework> {
 /// kind), two threads taking them in turn, each reading a section whole into
 /// its own buffer; the parts in the sections' order, or `None` if any section
 /// is damaged or does not decode.
-fn in_two_threads(
+fn in_two_threads<T: Send>(
     src: &dyn SnapshotSource,
     sections: &[(u64, u64, u64, Kind)],
-    decode: impl Fn(Kind, &[u8]) -> Option<Part> + Sync,
-) -> Option<Vec<Part>> {
+    decode: impl Fn(Kind, &[u8]) -> Option<T> + Sync,
+) -> Option<Vec<T>> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let work = || {
         let mut done = Vec::new();
@@ -329,12 +329,16 @@ fn read_section<'b>(
     buf: &'b mut Vec<u8>,
 ) -> Option<&'b [u8]> {
     let len = usize::try_from(len).ok()?;
-    buf.clear();
-    buf.resize(len, 0);
-    read_exact_at(src, buf, start).ok()?;
+    // Grown, never cleared: the read overwrites what it keeps (zeroing ~25 MB
+    // again for every section was work for nothing).
+    if buf.len() < len {
+        buf.resize(len, 0);
+    }
+    let bytes = &mut buf[..len];
+    read_exact_at(src, bytes, start).ok()?;
     let mut check = Checksum::default();
-    check.update(buf);
-    (check.finish() == sum).then_some(&buf[..])
+    check.update(bytes);
+    (check.finish() == sum).then_some(&*bytes)
 }
 
 /// The one MessagePack value that fills `bytes` (its strings read in place).

@@ -132,6 +132,10 @@ fn many_sections_read_back_whole_and_each_holds_exactly_one_value() {
     let last = disordered.len() - 1;
     disordered.swap(last - 1, last);
     assert!(Casework::from_snapshot(&assemble(&bytes[..12], &disordered)).is_none());
+    // A recipient written twice (a recipient section repeated) is refused.
+    let mut twice = parts.clone();
+    twice.insert(1, parts[1].clone());
+    assert!(Casework::from_snapshot(&assemble(&bytes[..12], &twice)).is_none());
     // A recipient section after the need cases (whose profiles are shared as
     // they are decoded, once every recipient is) is refused.
     let mut late = parts.clone();

@@ -5,7 +5,6 @@
 use super::counts::{Counts, Month, month_of, record_key};
 use super::stratifier::{AGE_BANDS, QUINTILES};
 use careledger_domain::need_case::{CloseReason, NeedCase, NeedStatus, Outcome, ReferralStatus};
-use careledger_domain::recipient::RecipientKind;
 use chrono::Datelike;
 use serde::{Deserialize, Serialize};
 
@@ -202,10 +201,7 @@ pub fn labels(case: &NeedCase) -> Option<Labels<'_>> {
                 p.deprivation_decile
                     .map_or("unknown", |d| quintile_name(d.quintile())),
             ),
-            Label::Name(match p.kind {
-                RecipientKind::Patient => "patient",
-                RecipientKind::Relative { .. } => "relative",
-            }),
+            Label::Name(p.kind.name()),
             Label::Text(p.site.as_str()),
             Label::Name(p.cancer_site_group.name()),
             Label::Name(d.domain.name()),

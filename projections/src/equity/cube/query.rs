@@ -152,6 +152,10 @@ impl Cube {
             self.values = vec![Dictionary::default(); Stratifier::ALL.len()];
             self.named = NamedIds::default();
         }
+        // Not in a checkpoint: empty after one is read (and after a reset above).
+        if self.named.0.len() != Stratifier::ALL.len() {
+            self.named.0 = vec![Vec::new(); Stratifier::ALL.len()];
+        }
     }
 
     /// The cells a need case with these labels falls in.
@@ -159,9 +163,6 @@ impl Cube {
         self.ensure();
         let site = self.sites.id(l.site);
         let need = self.needs.id(l.need);
-        if self.named.0.len() != Stratifier::ALL.len() {
-            self.named.0 = vec![Vec::new(); Stratifier::ALL.len()];
-        }
         let mut values = [0u16; 11];
         for (i, v) in l.values.iter().enumerate() {
             values[i] = match *v {
