@@ -202,13 +202,7 @@ pub(super) fn read(src: &dyn SnapshotSource) -> Option<Casework> {
     // 1. Section A and the recipients, two threads taking the sections in turn.
     let mut parts = in_two_threads(src, &sections[..first_case], |kind, bytes| match kind {
         Kind::Rest => Some(Part::Rest(decode(bytes)?)),
-        Kind::Recipients => {
-            let mut run: Vec<(RecipientId, Box<super::RecipientView>)> = decode(bytes)?;
-            for (_, r) in &mut run {
-                r.need_cases.shrink_to_fit();
-            }
-            Some(Part::Recipients(run))
-        }
+        Kind::Recipients => Some(Part::Recipients(decode(bytes)?)),
         Kind::NeedCases => None,
     })?
     .into_iter();
@@ -234,7 +228,7 @@ pub(super) fn read(src: &dyn SnapshotSource) -> Option<Casework> {
     let recipients_took = t.elapsed();
     // 2. The need cases, each made to share its recipient's profile as it is
     // decoded (both threads at once, instead of one pass over them all after).
-    // (Each run's lists, like the recipients', given back their spare room there too.)
+    // (Each run's lists given back their spare room there too.)
     let recipients_ref = &recipients;
     let runs = in_two_threads(src, &sections[first_case..], |_, bytes| {
         let mut run: Vec<(NeedCaseId, Box<NeedCaseView>)> = decode(bytes)?;
