@@ -324,7 +324,7 @@ fn read_section<'b>(
 ) -> Option<&'b [u8]> {
     let len = usize::try_from(len).ok()?;
     // Grown, never cleared: the read overwrites what it keeps (zeroing ~25 MB
-    // again for every section was work for nothing).
+    // again for every section was needless, though not measurable in a start).
     if buf.len() < len {
         buf.resize(len, 0);
     }
