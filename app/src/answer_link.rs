@@ -279,7 +279,7 @@ impl App {
             .view
             .state
             .referral(referral)
-            .and_then(|r| r.answer_link)
+            .and_then(|r| r.answer_link.as_deref().copied())
             .ok_or_else(|| AppError::internal_msg("no answer link after issuing one"))?;
         Ok(IssuedLink {
             token: self.answer_link_token(need_case, referral, &issued),
@@ -324,7 +324,7 @@ impl App {
         let (Some(d), Some(r)) = (case.data(), case.referral(claims.r)) else {
             return Ok(Err(LinkRefusal::Invalid));
         };
-        let Some(current) = r.answer_link else {
+        let Some(current) = r.answer_link.as_deref().copied() else {
             return Ok(Err(LinkRefusal::Invalid));
         };
         if current.link != claims.l {

@@ -3,6 +3,7 @@
 //! private so an invalid value cannot be built any other way (serde goes through
 //! `parse` too).
 
+mod atom;
 mod country;
 mod error;
 #[macro_use]
@@ -12,6 +13,7 @@ mod language;
 mod place;
 mod stratifier;
 
+pub use atom::Atom;
 pub use code::{NeedCode, NeedDomain, SiteId};
 pub use country::Country;
 pub use error::ValueError;

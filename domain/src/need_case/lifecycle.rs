@@ -441,11 +441,11 @@ impl Aggregate for NeedCase {
             E::AnswerLinkIssued(e) => {
                 // Not a status change: `changed_at` stays.
                 if let Some(r) = d.referrals.iter_mut().find(|r| r.id == e.referral) {
-                    r.answer_link = Some(super::referral::AnswerLink {
+                    r.answer_link = Some(Box::new(super::referral::AnswerLink {
                         link: e.link,
                         expires_at: e.expires_at,
                         lang: e.lang,
-                    });
+                    }));
                 }
             }
             // Notes are kept by the read models (sealed), not by the state `decide` needs.

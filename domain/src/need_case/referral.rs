@@ -87,7 +87,8 @@ pub struct Referral {
     pub consent: ShareConsent,
     /// The newest answer link issued for it (the only one that works).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub answer_link: Option<AnswerLink>,
+    /// Boxed: few referrals have one, and every referral would carry its room.
+    pub answer_link: Option<Box<AnswerLink>>,
 }
 
 /// An answer link as the referral keeps it: the newest one issued.

@@ -10,7 +10,7 @@ use std::fmt;
 /// A hospital site (tenant), e.g. `be-uzleuven`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "CompactString", into = "CompactString")]
-pub struct SiteId(CompactString);
+pub struct SiteId(super::Atom);
 string_newtype_serde!(SiteId);
 
 impl SiteId {
@@ -33,7 +33,7 @@ impl SiteId {
 /// A stable code of the needs catalogue, e.g. `psy.fear-of-recurrence`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "CompactString", into = "CompactString")]
-pub struct NeedCode(CompactString);
+pub struct NeedCode(super::Atom);
 string_newtype_serde!(NeedCode);
 
 impl NeedCode {

@@ -9,7 +9,7 @@ use std::fmt;
 /// A BCP 47 language tag restricted to language and region (`nl`, `fr-BE`, `tr`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "CompactString", into = "CompactString")]
-pub struct LanguageTag(CompactString);
+pub struct LanguageTag(super::Atom);
 string_newtype_serde!(LanguageTag);
 
 impl LanguageTag {

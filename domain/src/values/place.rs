@@ -28,7 +28,7 @@ impl Country {
 #[serde(try_from = "PostalCodeRepr", into = "PostalCodeRepr")]
 pub struct PostalCode {
     country: Country,
-    code: CompactString,
+    code: super::Atom,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -47,7 +47,7 @@ impl From<PostalCode> for PostalCodeRepr {
     fn from(p: PostalCode) -> Self {
         PostalCodeRepr {
             country: p.country,
-            code: p.code,
+            code: p.code.as_str().into(),
         }
     }
 }
@@ -101,8 +101,8 @@ impl PostalCode {
     pub fn country(&self) -> Country {
         self.country
     }
-    pub fn code(&self) -> &str {
-        &self.code
+    pub fn code(&self) -> &'static str {
+        self.code.as_str()
     }
 }
 
@@ -110,11 +110,11 @@ impl PostalCode {
 /// postal code determines one).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Region(pub(crate) CompactString);
+pub struct Region(pub(crate) super::Atom);
 
 impl Region {
-    pub fn as_str(&self) -> &str {
-        &self.0
+    pub fn as_str(&self) -> &'static str {
+        self.0.as_str()
     }
 
     /// A region code as postal codes map to them (see `region.rs`): `BE-VBR`,

@@ -69,7 +69,7 @@ macro_rules! string_newtype_serde {
             /// through here, so it matters: short ones never touch the heap).
             fn try_from(s: CompactString) -> Result<Self, ValueError> {
                 match Self::check(&s) {
-                    Ok(()) => Ok(Self(s)),
+                    Ok(()) => Ok(Self(super::Atom::new(&s))),
                     // Not in canonical form: parse normalises (or refuses).
                     Err(_) => Self::parse(&s),
                 }
@@ -83,12 +83,12 @@ macro_rules! string_newtype_serde {
         }
         impl From<$name> for CompactString {
             fn from(v: $name) -> CompactString {
-                v.0
+                CompactString::from(v.0.as_str())
             }
         }
         impl From<$name> for String {
             fn from(v: $name) -> String {
-                v.0.into()
+                v.0.as_str().to_string()
             }
         }
         impl fmt::Display for $name {
@@ -97,8 +97,8 @@ macro_rules! string_newtype_serde {
             }
         }
         impl $name {
-            pub fn as_str(&self) -> &str {
-                &self.0
+            pub fn as_str(&self) -> &'static str {
+                self.0.as_str()
             }
         }
     };

@@ -234,7 +234,6 @@ pub(super) fn read(src: &dyn SnapshotSource) -> Option<Casework> {
         let mut run: Vec<(NeedCaseId, Box<NeedCaseView>)> = decode(bytes)?;
         for (_, v) in &mut run {
             v.state.shrink_to_fit();
-            v.referral_log.shrink_to_fit();
             let recipient = v.data().map(|d| d.recipient.recipient);
             if let Some(r) = recipient.and_then(|r| recipients_ref.get(&r)) {
                 v.state.share_recipient(&r.profile);

@@ -41,7 +41,7 @@ impl Casework {
         drop(equity);
         dropped("equity cube");
         for v in need_cases.values_mut() {
-            v.referral_log = Vec::new();
+            v.referral_log = Box::default();
         }
         dropped("need cases: FHIR referral log facts");
         for v in need_cases.values_mut() {

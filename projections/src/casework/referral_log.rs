@@ -55,7 +55,7 @@ fn touched(ev: &NeedCaseEvent) -> Option<ReferralId> {
 /// Folds `ev` (the domain event of `e`) into `logs`. Returns the referral whose
 /// Task changed, if one did (a consent withdrawal changes only the Consent).
 pub fn record(
-    logs: &mut Vec<ReferralLog>,
+    logs: &mut Box<[ReferralLog]>,
     ev: &NeedCaseEvent,
     e: &RecordedEvent,
 ) -> Option<ReferralId> {
@@ -64,8 +64,9 @@ pub fn record(
         Some(i) => i,
         None => {
             // Exactly one more (a push would make room for four).
-            logs.reserve_exact(1);
-            logs.push(ReferralLog {
+            let mut grown = std::mem::take(logs).into_vec();
+            grown.reserve_exact(1);
+            grown.push(ReferralLog {
                 referral,
                 version: e.version,
                 recorded_at: e.recorded_at,
@@ -74,6 +75,7 @@ pub fn record(
                 consent_version: e.version,
                 consent_recorded_at: e.recorded_at,
             });
+            *logs = grown.into_boxed_slice();
             logs.len() - 1
         }
     };

@@ -437,7 +437,7 @@ impl Referral {
             estimated_wait_days: r.estimated_wait_days,
             consent: r.consent.into(),
             need_case,
-            link: r.answer_link,
+            link: r.answer_link.as_deref().copied(),
         }
     }
 }

@@ -36,7 +36,7 @@ fn a_link_is_issued_for_an_open_referral_and_a_newer_one_replaces_it() {
         .when(cmd(issue(rid(1), 1, 17), 3))
         .then_expect_events(vec![issued(1, 17)]);
     let r = state.referral(rid(1)).unwrap();
-    assert_eq!(r.answer_link.map(|l| l.link), Some(link(1)));
+    assert_eq!(r.answer_link.as_ref().map(|l| l.link), Some(link(1)));
     assert_eq!(r.status, ReferralStatus::Requested, "issuing moves nothing");
     assert_eq!(r.changed_at, t(3));
 
@@ -55,6 +55,7 @@ fn a_link_is_issued_for_an_open_referral_and_a_newer_one_replaces_it() {
             .referral(rid(1))
             .unwrap()
             .answer_link
+            .as_ref()
             .map(|l| (l.link, l.expires_at)),
         Some((link(2), t(30))),
         "the newest link is the one kept"

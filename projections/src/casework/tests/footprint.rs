@@ -73,7 +73,7 @@ fn lists_of_one_hold_room_for_one_after_a_fold_and_after_a_checkpoint() {
         let v = m.need_case(nc(1)).unwrap();
         let d = v.data().unwrap();
         assert_eq!((d.referrals.len(), d.referrals.capacity()), (1, 1));
-        assert_eq!((v.referral_log.len(), v.referral_log.capacity()), (1, 1));
+        assert_eq!(v.referral_log.len(), 1);
         assert_eq!(d.suggestions.capacity(), d.suggestions.len());
         let r = m.recipient(p.recipient).unwrap();
         assert_eq!((r.need_cases.len(), r.need_cases.capacity()), (1, 1));
@@ -87,8 +87,16 @@ fn lists_of_one_hold_room_for_one_after_a_fold_and_after_a_checkpoint() {
 fn a_need_case_view_stays_small() {
     // A guard on what each of a million need cases costs inline: the profile
     // is shared (a pointer), the equity cube's key is the cube's (a row number).
-    assert!(std::mem::size_of::<NeedCaseView>() <= 304);
-    assert!(std::mem::size_of::<careledger_domain::need_case::NeedCaseData>() <= 168);
+    // Interned vocabulary (site, need, language, region, postal code, actor
+    // subjects: one pointer each, see `careledger_domain::values::Atom`) and the
+    // referral log facts in a boxed slice keep a view within the allocator's
+    // 224-byte size class (it was 288 bytes, in the 320 class), a shared profile
+    // within 96 bytes (112 with its reference counts; it was 176) and a
+    // referral within 72 (its rare answer link boxed; it was 96).
+    assert!(std::mem::size_of::<NeedCaseView>() <= 224);
+    assert!(std::mem::size_of::<careledger_domain::need_case::NeedCaseData>() <= 128);
+    assert!(std::mem::size_of::<careledger_domain::recipient::RecipientProfile>() <= 96);
+    assert!(std::mem::size_of::<careledger_domain::need_case::Referral>() <= 72);
     // The sealed personal data (three strings) is boxed in a recipient's view.
     assert!(std::mem::size_of::<RecipientView>() <= 80);
 }
