@@ -567,7 +567,7 @@ mod tests {
                     .map(|x| SuggestedService {
                         score: None,
                         service: x.service,
-                        reasons: x.reasons.clone(),
+                        reasons: x.reasons.iter().map(|r| r.to_string()).collect(),
                     })
                     .collect(),
             },

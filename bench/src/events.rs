@@ -29,11 +29,12 @@ pub(crate) fn lifecycle() -> Vec<DomainEvent> {
             score: None,
             service: ServiceId::from_uuid(Uuid::now_v7()),
             rank,
-            reasons: vec![
+            reasons: [
                 "addresses_need".into(),
                 "language_match".into(),
                 "in_service_area".into(),
-            ],
+            ]
+            .into(),
         })
         .collect();
     vec![

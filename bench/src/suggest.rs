@@ -165,7 +165,7 @@ pub fn suggest(services: usize, rounds: usize) {
                 .map(|s| Suggestion {
                     service: s.service,
                     rank: s.rank as u16,
-                    reasons: s.reasons.iter().map(|r| r.code()).collect(),
+                    reasons: s.reasons.iter().map(|r| r.code().into()).collect(),
                     score: Some(s.score),
                 })
                 .collect(),

@@ -265,7 +265,7 @@ mod tests {
             panic!("{e:?}")
         };
         assert_eq!(s.suggestions[0].score, None);
-        assert_eq!(s.suggestions[0].reasons, ["by_hand"]);
+        assert_eq!(&*s.suggestions[0].reasons, ["by_hand"]);
         assert!(s.left_out.is_empty());
         // Without the step, v1 is an unknown version, not guessed at.
         assert!(matches!(

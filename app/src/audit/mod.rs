@@ -243,10 +243,10 @@ pub fn service_side_reason(code: &str) -> bool {
         || numbered("ranked_", "_below_cutoff")
 }
 
-fn service_side(reasons: &[String]) -> Vec<&str> {
+fn service_side<R: AsRef<str>>(reasons: &[R]) -> Vec<&str> {
     reasons
         .iter()
-        .map(String::as_str)
+        .map(AsRef::as_ref)
         .filter(|r| service_side_reason(r))
         .collect()
 }

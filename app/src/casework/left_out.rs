@@ -114,7 +114,7 @@ pub fn recompute(
                     && r.reasons
                         .iter()
                         .map(|x| x.code())
-                        .eq(s.reasons.iter().cloned())
+                        .eq(s.reasons.iter().map(|a| a.as_str()))
             });
     if !same {
         return Err(AppError::internal_msg(format!(

@@ -365,7 +365,7 @@ async fn stored_left_out_lists_answer_as_stored_and_another_matcher_version_says
     let suggestions = vec![Suggestion {
         service: template.id,
         rank: 1,
-        reasons: vec!["addresses_need".into()],
+        reasons: ["addresses_need".into()].into(),
         score: Some(40),
     }];
     let v2 = append(

@@ -31,7 +31,9 @@ pub struct Suggestion {
     pub service: ServiceId,
     /// 1 = best.
     pub rank: u16,
-    pub reasons: Vec<String>,
+    /// Reason codes, interned (a read model keeps every need case's latest list:
+    /// an 8-byte atom a reason instead of a 24-byte string and its copy).
+    pub reasons: Box<[crate::values::Atom]>,
     /// The matcher's score (none for a list a coordinator made by hand). Schema v2.
     #[serde(default)]
     pub score: Option<u32>,

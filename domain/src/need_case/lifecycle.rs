@@ -160,7 +160,7 @@ impl Aggregate for NeedCase {
                         .map(|(i, s)| Suggestion {
                             service: s.service,
                             rank: (i + 1) as u16,
-                            reasons: s.reasons.clone(),
+                            reasons: s.reasons.iter().map(|r| r.as_str().into()).collect(),
                             score: s.score,
                         })
                         .collect(),

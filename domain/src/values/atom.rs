@@ -1,5 +1,6 @@
 //! [`Atom`]: a string of the network's vocabulary (site, need code, language,
-//! region, postal code, actor subject) kept once for the life of the process.
+//! region, postal code, a suggestion's reason codes, actor subject) kept once
+//! for the life of the process.
 //!
 //! A read model holds these values a million times over (every need case names
 //! its need, every recipient profile its site, language, region and postal
@@ -8,8 +9,9 @@
 //! is copied for free. The price: a distinct value, once seen, is never freed.
 //! What can be interned is bounded by the validation of each type (the postal
 //! codes of five countries, 2–32-character site ids, catalogue codes, language
-//! tags of language and region) and, for actor subjects, by the accounts that
-//! write; every such value is in the event log anyway.
+//! tags of language and region, reason codes of the matcher's or of the API's
+//! `reason_code_ok` form) and, for actor subjects, by the accounts that write;
+//! every such value is in the event log anyway.
 
 use std::collections::HashMap;
 use std::fmt;

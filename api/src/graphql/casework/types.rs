@@ -154,7 +154,7 @@ impl NeedCase {
                 service_id: s.service.to_string(),
                 rank: s.rank,
                 score: s.score,
-                reasons: s.reasons.clone(),
+                reasons: s.reasons.iter().map(|r| r.to_string()).collect(),
             })
             .collect()
     }

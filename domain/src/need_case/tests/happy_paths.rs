@@ -63,7 +63,7 @@ fn suggesting_again_replaces_the_list() {
                 score: None,
                 service: svc(3),
                 rank: 1,
-                reasons: vec![],
+                reasons: Box::default(),
             }],
         })]);
     assert_eq!(state.data().unwrap().suggestions.len(), 1);

@@ -59,13 +59,13 @@ fn suggested() -> NeedCaseEvent {
                 score: None,
                 service: svc(1),
                 rank: 1,
-                reasons: vec!["addresses_need".into()],
+                reasons: ["addresses_need".into()].into(),
             },
             Suggestion {
                 score: None,
                 service: svc(2),
                 rank: 2,
-                reasons: vec![],
+                reasons: Box::default(),
             },
         ],
     })

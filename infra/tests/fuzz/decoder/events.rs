@@ -286,7 +286,7 @@ pub(super) fn event_arms() -> Vec<BoxedStrategy<DomainEvent>> {
                         .map(|(s, rank, reasons, score)| Suggestion {
                             service: ServiceId::from_uuid(s),
                             rank,
-                            reasons,
+                            reasons: reasons.iter().map(|r| r.as_str().into()).collect(),
                             score,
                         })
                         .collect(),

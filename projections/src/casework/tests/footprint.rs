@@ -97,6 +97,9 @@ fn a_need_case_view_stays_small() {
     assert!(std::mem::size_of::<careledger_domain::need_case::NeedCaseData>() <= 128);
     assert!(std::mem::size_of::<careledger_domain::recipient::RecipientProfile>() <= 96);
     assert!(std::mem::size_of::<careledger_domain::need_case::Referral>() <= 72);
+    // A suggestion's reason codes are a boxed slice of atoms: 48 bytes with no
+    // string of its own (it was 64, and a string per reason).
+    assert!(std::mem::size_of::<careledger_domain::need_case::Suggestion>() <= 48);
     // The sealed personal data (three strings) is boxed in a recipient's view.
     assert!(std::mem::size_of::<RecipientView>() <= 80);
 }
