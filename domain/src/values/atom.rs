@@ -55,7 +55,9 @@ impl Hasher for Fnv {
 /// Atoms a thread has asked for lately: the shared table's lock is taken only
 /// for the first sight of a string on a thread (two threads decoding a
 /// checkpoint bounced the lock's cache line between them for every string).
-const CACHE_MAX: usize = 4096;
+/// Bounded (emptied when full): a server's blocking pool may run hundreds of
+/// threads, each with its own cache.
+const CACHE_MAX: usize = 1024;
 type Cache = HashMap<&'static str, Atom, std::hash::BuildHasherDefault<Fnv>>;
 thread_local! {
     static CACHE: std::cell::RefCell<Cache> = std::cell::RefCell::new(Cache::default());
@@ -241,6 +243,24 @@ mod tests {
         assert!(y < z && Atom::new("be-liege") > a);
         assert_eq!(std::mem::size_of::<Atom>(), 8);
         assert_eq!(std::mem::size_of::<Option<Atom>>(), 8);
+    }
+
+    #[test]
+    fn a_thread_whose_cache_filled_up_and_other_threads_get_the_same_atoms() {
+        let early = Atom::new("cache-test-0");
+        for i in 0..super::CACHE_MAX * 2 + 3 {
+            Atom::new(&format!("cache-test-{i}"));
+        }
+        // The first ones fell out of this thread's cache: found in the shared table.
+        assert!(std::ptr::eq(
+            Atom::new("cache-test-0").as_str(),
+            early.as_str()
+        ));
+        let elsewhere = std::thread::spawn(|| Atom::new("cache-test-7").as_str())
+            .join()
+            .unwrap();
+        assert!(std::ptr::eq(elsewhere, Atom::new("cache-test-7").as_str()));
+        super::CACHE.with(|c| assert!(c.borrow().len() <= super::CACHE_MAX));
     }
 
     #[test]
