@@ -107,11 +107,6 @@ impl Atom {
     pub fn as_str(&self) -> &'static str {
         self.0
     }
-
-    /// How many distinct atoms the process holds (for tests and diagnostics).
-    pub fn count() -> usize {
-        table().read().unwrap_or_else(PoisonError::into_inner).len()
-    }
 }
 
 impl std::ops::Deref for Atom {
@@ -140,12 +135,6 @@ impl PartialEq for Atom {
     }
 }
 impl Eq for Atom {}
-
-impl PartialEq<str> for Atom {
-    fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
-    }
-}
 
 impl PartialEq<&str> for Atom {
     fn eq(&self, other: &&str) -> bool {
@@ -193,14 +182,10 @@ impl From<&str> for Atom {
         Atom::new(s)
     }
 }
+
 impl From<String> for Atom {
     fn from(s: String) -> Self {
         Atom::new(&s)
-    }
-}
-impl From<Atom> for String {
-    fn from(a: Atom) -> Self {
-        a.as_str().to_string()
     }
 }
 
