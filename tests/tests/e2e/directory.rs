@@ -536,6 +536,8 @@ fn a_service_records_its_organisation_id() {
     );
     assert!(out.success, "{}", out.stderr);
     let s = Server::start(other.path(), &[]);
+    // The read models catch up after the server answers: wait for the import.
+    s.wait_ready();
     let v = s.gql_as(
         &s.admin,
         "{ services(first: 100) { edges { node { organisationId } } } }",
