@@ -108,9 +108,24 @@ impl PostalCode {
 
 /// A region code for equity audits, e.g. `BE-VAN` (an ISO 3166-2 code where the
 /// postal code determines one).
+/// Read back (from events, checkpoints, HSDS) through [`Region::parse`], as every
+/// other interned code is: what can be interned stays bounded by validation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "CompactString", into = "CompactString")]
 pub struct Region(pub(crate) super::Atom);
+
+impl TryFrom<CompactString> for Region {
+    type Error = ValueError;
+    fn try_from(s: CompactString) -> Result<Self, ValueError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Region> for CompactString {
+    fn from(r: Region) -> CompactString {
+        CompactString::from(r.as_str())
+    }
+}
 
 impl Region {
     pub fn as_str(&self) -> &'static str {

@@ -70,6 +70,27 @@ fn region_codes_are_validated() {
         "BE-V B",
     ] {
         assert!(Region::parse(bad).is_err(), "{bad}");
+        // Read back from JSON (events, checkpoints) it is refused the same way:
+        // nothing unvalidated is interned.
+        let json = serde_json::to_string(bad).unwrap();
+        assert!(serde_json::from_str::<Region>(&json).is_err(), "{bad}");
+    }
+    // Every region a postal code maps to reads back as itself.
+    for (c, n) in [(Country::BE, 1000..10_000), (Country::DE, 10_000..100_000)] {
+        for code in n.step_by(7) {
+            let r = PostalCode::parse(c, &format!("{code:04}"))
+                .unwrap()
+                .region();
+            let back: Region = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+            assert_eq!(back, r);
+        }
+    }
+    for code in 1000..10_000 {
+        let r = PostalCode::parse(Country::NL, &format!("{code}AB"))
+            .unwrap()
+            .region();
+        let back: Region = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
     }
 }
 
