@@ -7,6 +7,7 @@
 
 use crate::values::{Lang, NeedCode, NeedDomain, ValueError};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// One entry as read from a source, before validation.
 #[derive(Debug, Clone, Default)]
@@ -19,11 +20,18 @@ pub struct RawNeed {
     pub descriptions: BTreeMap<Lang, String>,
 }
 
-/// A validated need.
+/// A validated need. Cheap to clone (the API hands one to every need it
+/// shows): its texts are shared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NeedDefinition {
     code: NeedCode,
     domain: NeedDomain,
+    texts: Arc<NeedTexts>,
+}
+
+/// A need's label and description in each language (`Lang::ALL` order).
+#[derive(Debug, PartialEq, Eq)]
+struct NeedTexts {
     labels: [String; 4],
     descriptions: [String; 4],
 }
@@ -36,10 +44,10 @@ impl NeedDefinition {
         self.domain
     }
     pub fn label(&self, lang: Lang) -> &str {
-        &self.labels[lang_index(lang)]
+        &self.texts.labels[lang_index(lang)]
     }
     pub fn description(&self, lang: Lang) -> &str {
-        &self.descriptions[lang_index(lang)]
+        &self.texts.descriptions[lang_index(lang)]
     }
 }
 
@@ -173,8 +181,10 @@ impl Catalogue {
             needs.push(NeedDefinition {
                 code,
                 domain,
-                labels,
-                descriptions,
+                texts: Arc::new(NeedTexts {
+                    labels,
+                    descriptions,
+                }),
             });
         }
         for domain in NeedDomain::ALL {

@@ -11,7 +11,7 @@ use careledger_domain::values::{self as v, Lang as DomainLang};
 /// A need of the catalogue.
 #[derive(Clone)]
 pub struct Need {
-    code: String,
+    code: v::NeedCode,
     domain: NeedDomain,
     def: Option<NeedDefinition>,
     /// The language the enclosing query asked for.
@@ -23,7 +23,7 @@ impl Need {
     /// its code and domain only.
     pub fn retired(code: &v::NeedCode) -> Self {
         Need {
-            code: code.to_string(),
+            code: code.clone(),
             domain: code.domain().into(),
             def: None,
             lang: None,
@@ -32,7 +32,7 @@ impl Need {
 
     pub fn from_definition(def: &NeedDefinition) -> Self {
         Need {
-            code: def.code().to_string(),
+            code: def.code().clone(),
             domain: def.domain().into(),
             def: Some(def.clone()),
             lang: None,
@@ -57,22 +57,20 @@ impl Need {
 impl Need {
     /// Stable code, e.g. `psy.fear-of-recurrence`.
     async fn code(&self) -> &str {
-        &self.code
+        self.code.as_str()
     }
     async fn domain(&self) -> NeedDomain {
         self.domain
     }
     /// The label in `lang`, else the language the enclosing query asked for, else
     /// the request's (`Accept-Language`), else English.
-    async fn label(&self, ctx: &Context<'_>, lang: Option<Lang>) -> String {
+    async fn label(&self, ctx: &Context<'_>, lang: Option<Lang>) -> &str {
         let l = self.pick(ctx, lang);
-        self.def
-            .as_ref()
-            .map_or_else(|| self.code.clone(), |d| d.label(l).to_string())
+        self.def.as_ref().map_or(self.code.as_str(), |d| d.label(l))
     }
-    async fn description(&self, ctx: &Context<'_>, lang: Option<Lang>) -> Option<String> {
+    async fn description(&self, ctx: &Context<'_>, lang: Option<Lang>) -> Option<&str> {
         let l = self.pick(ctx, lang);
-        self.def.as_ref().map(|d| d.description(l).to_string())
+        self.def.as_ref().map(|d| d.description(l))
     }
 }
 

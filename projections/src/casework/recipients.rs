@@ -1,0 +1,194 @@
+//! The care recipients' views, in a hash table of boxed views found by the id
+//! each view holds (`profile.recipient`): a bucket is one pointer. A map from
+//! id to box stored the 16-byte id again beside it, padded to 32 bytes a
+//! bucket — at a million recipients (2^21 buckets) ~50 MB more.
+//! Hashed with the standard library's keyed SipHash, as the map was: ids may
+//! be chosen by clients (an idempotency key names the record it creates).
+
+use super::RecipientView;
+use careledger_domain::ids::RecipientId;
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+
+#[derive(Clone, Default)]
+pub(crate) struct Recipients {
+    table: HashTable<Box<RecipientView>>,
+    hasher: RandomState,
+}
+
+fn id_of(v: &RecipientView) -> RecipientId {
+    v.profile.recipient
+}
+
+impl Recipients {
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Self {
+            table: HashTable::with_capacity(n),
+            hasher: RandomState::new(),
+        }
+    }
+
+    fn hash(&self, id: RecipientId) -> u64 {
+        self.hasher.hash_one(id)
+    }
+
+    pub(crate) fn get(&self, id: RecipientId) -> Option<&RecipientView> {
+        self.table
+            .find(self.hash(id), |v| id_of(v) == id)
+            .map(|v| &**v)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: RecipientId) -> Option<&mut RecipientView> {
+        let hash = self.hash(id);
+        self.table
+            .find_mut(hash, |v| id_of(v) == id)
+            .map(|v| &mut **v)
+    }
+
+    /// Keeps `view` under the id it holds; whether a view with that id was there
+    /// (it is replaced).
+    pub(crate) fn insert(&mut self, view: Box<RecipientView>) -> bool {
+        let id = id_of(&view);
+        let hasher = &self.hasher;
+        match self.table.entry(
+            hasher.hash_one(id),
+            |v| id_of(v) == id,
+            |v| hasher.hash_one(id_of(v)),
+        ) {
+            Entry::Occupied(mut e) => {
+                *e.get_mut() = view;
+                true
+            }
+            Entry::Vacant(e) => {
+                e.insert(view);
+                false
+            }
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Every view, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &RecipientView> {
+        self.table.iter().map(|v| &**v)
+    }
+
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut RecipientView> {
+        self.table.iter_mut().map(|v| &mut **v)
+    }
+}
+
+impl std::fmt::Debug for Recipients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.iter().map(|v| (id_of(v), v)))
+            .finish()
+    }
+}
+
+impl PartialEq for Recipients {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|v| other.get(id_of(v)) == Some(v))
+    }
+}
+
+/// As the map it replaced: id → view.
+impl Serialize for Recipients {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter().map(|v| (id_of(v), v)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Recipients {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = std::collections::HashMap::<RecipientId, Box<RecipientView>>::deserialize(d)?;
+        let mut out = Self::with_capacity(map.len());
+        for (id, view) in map {
+            if id != id_of(&view) {
+                return Err(serde::de::Error::custom(format!(
+                    "recipient {id} holds the view of {}",
+                    id_of(&view)
+                )));
+            }
+            out.insert(view);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use careledger_domain::recipient::{RecipientKind, RecipientProfile};
+    use careledger_domain::values::*;
+
+    fn view(id: u128, version: u64) -> Box<RecipientView> {
+        let postal_code = PostalCode::parse(Country::BE, "3000").unwrap();
+        let profile = RecipientProfile {
+            recipient: RecipientId::from_uuid(uuid::Uuid::from_u128(id)),
+            site: SiteId::parse("leuven").unwrap(),
+            kind: RecipientKind::Patient,
+            birth_year: BirthYear::parse(1960).unwrap(),
+            sex: Sex::Female,
+            region: postal_code.region(),
+            postal_code,
+            country: Country::BE,
+            language: LanguageTag::parse("nl").unwrap(),
+            preferential_reimbursement: PreferentialReimbursement::No,
+            deprivation_decile: None,
+            cancer_site_group: CancerSiteGroup::Breast,
+        };
+        Box::new(RecipientView {
+            profile: std::sync::Arc::new(profile),
+            registered_at: chrono::DateTime::UNIX_EPOCH,
+            version,
+            position: version,
+            need_cases: Vec::new(),
+            personal: None,
+            erased_at: None,
+        })
+    }
+
+    /// Views are found by the id they hold, replaced by a view with the same id,
+    /// and equal tables compare equal whatever their insertion order; JSON
+    /// round-trips, and a view filed under another id is refused.
+    #[test]
+    fn views_are_found_by_the_id_they_hold() {
+        let mut a = Recipients::default();
+        for i in 1..=1_000u128 {
+            assert!(!a.insert(view(i, 0)));
+        }
+        assert!(a.insert(view(7, 3)));
+        assert_eq!(a.len(), 1_000);
+        let seven = RecipientId::from_uuid(uuid::Uuid::from_u128(7));
+        assert_eq!(a.get(seven).map(|v| v.version), Some(3));
+        assert!(
+            a.get(RecipientId::from_uuid(uuid::Uuid::from_u128(1_001)))
+                .is_none()
+        );
+        a.get_mut(seven).unwrap().version = 4;
+        assert_eq!(a.get(seven).unwrap().version, 4);
+
+        let mut b = Recipients::with_capacity(10);
+        for i in (1..=1_000u128).rev() {
+            b.insert(view(i, if i == 7 { 3 } else { 0 }));
+        }
+        assert_ne!(a, b, "one version differs");
+        b.get_mut(seven).unwrap().version = 4;
+        assert_eq!(a, b);
+        b.get_mut(seven).unwrap().version = 5;
+        assert_ne!(a, b);
+
+        let json = serde_json::to_string(&a).unwrap();
+        let back: Recipients = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, a);
+        let one = view(1, 0);
+        let misfiled = serde_json::json!({ uuid::Uuid::from_u128(2).to_string(): one });
+        assert!(serde_json::from_value::<Recipients>(misfiled).is_err());
+    }
+}
