@@ -19,7 +19,7 @@ use careledger_domain::store::{Position, RecordedEvent};
 use careledger_domain::values::{NeedCode, NeedDomain, SiteId};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
 /// One need case as the API shows it.
@@ -242,8 +242,9 @@ pub struct Casework {
     position: u64,
     need_cases: BTreeMap<NeedCaseId, Box<NeedCaseView>>,
     /// Boxed: a hash table keeps up to twice its entries' room, which at a
-    /// million recipients cost ~600 MB when the views were inline.
-    recipients: HashMap<RecipientId, Box<RecipientView>>,
+    /// million recipients cost ~600 MB when the views were inline; found by
+    /// the id each view holds (see `recipients.rs`).
+    recipients: recipients::Recipients,
     /// Need cases that are not finished.
     open: BTreeSet<NeedCaseId>,
     directory: Directory,
@@ -290,7 +291,7 @@ impl Casework {
     }
 
     pub fn recipient(&self, id: RecipientId) -> Option<&RecipientView> {
-        self.recipients.get(&id).map(|r| &**r)
+        self.recipients.get(id)
     }
 
     /// The need cases in id order, from `from` (inclusive) on.
@@ -321,18 +322,15 @@ impl Casework {
         self.position = e.position.raw();
         match &e.event {
             DomainEvent::Recipient(RecipientEvent::CareRecipientRegistered(r)) => {
-                self.recipients.insert(
-                    r.profile.recipient,
-                    Box::new(RecipientView {
-                        profile: std::sync::Arc::new(r.profile.clone()),
-                        registered_at: e.metadata.occurred_at,
-                        version: e.version,
-                        position: e.position.raw(),
-                        need_cases: Vec::new(),
-                        personal: r.personal.clone().map(Box::new),
-                        erased_at: None,
-                    }),
-                );
+                self.recipients.insert(Box::new(RecipientView {
+                    profile: std::sync::Arc::new(r.profile.clone()),
+                    registered_at: e.metadata.occurred_at,
+                    version: e.version,
+                    position: e.position.raw(),
+                    need_cases: Vec::new(),
+                    personal: r.personal.clone().map(Box::new),
+                    erased_at: None,
+                }));
             }
             DomainEvent::Recipient(RecipientEvent::CareRecipientErased(_)) => {
                 let id = e
@@ -340,7 +338,7 @@ impl Casework {
                     .as_str()
                     .strip_prefix("recipient-")
                     .and_then(|s| RecipientId::parse(s).ok());
-                if let Some(r) = id.and_then(|id| self.recipients.get_mut(&id)) {
+                if let Some(r) = id.and_then(|id| self.recipients.get_mut(id)) {
                     r.personal = None;
                     r.erased_at = Some(e.metadata.occurred_at);
                     r.version = e.version;
@@ -588,6 +586,7 @@ mod fold;
 mod footprint;
 pub mod inbox;
 pub mod notes;
+mod recipients;
 pub mod referral_log;
 pub mod webhooks;
 

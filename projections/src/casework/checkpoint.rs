@@ -35,7 +35,7 @@ use crate::equity::cube::Cube;
 use careledger_domain::ids::{NeedCaseId, RecipientId};
 use careledger_domain::store::SnapshotSource;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 const MAGIC: &[u8; 8] = b"CLCKPT\0\x01";
@@ -122,7 +122,7 @@ pub(super) fn write(m: &Casework, w: &mut dyn Write) -> std::io::Result<()> {
     {
         let mut out = Summing::new(w);
         sections.push((out.section(&rest)?, Kind::Rest));
-        let mut recipients = m.recipients.iter().map(|(k, v)| (k, &**v));
+        let mut recipients = m.recipients.iter().map(|v| (&v.profile.recipient, v));
         for _ in 0..m.recipients.len().div_ceil(RUN) {
             let run = RunOut(recipients.by_ref().take(RUN).collect());
             sections.push((out.section(&run)?, Kind::Recipients));
@@ -217,10 +217,11 @@ pub(super) fn read(src: &dyn SnapshotSource) -> Option<Casework> {
         runs.push(run);
     }
     // Sized once (grown run by run, the table was copied at each doubling).
-    let mut recipients = HashMap::with_capacity(runs.iter().map(Vec::len).sum());
+    let mut recipients =
+        super::recipients::Recipients::with_capacity(runs.iter().map(Vec::len).sum());
     for run in runs {
         for (id, view) in run {
-            if recipients.insert(id, view).is_some() {
+            if id != view.profile.recipient || recipients.insert(view) {
                 return None;
             }
         }
@@ -235,7 +236,7 @@ pub(super) fn read(src: &dyn SnapshotSource) -> Option<Casework> {
         for (_, v) in &mut run {
             v.state.shrink_to_fit();
             let recipient = v.data().map(|d| d.recipient.recipient);
-            if let Some(r) = recipient.and_then(|r| recipients_ref.get(&r)) {
+            if let Some(r) = recipient.and_then(|r| recipients_ref.get(r)) {
                 v.state.share_recipient(&r.profile);
             }
         }

@@ -39,7 +39,7 @@ impl Casework {
             .need_cases
             .get(&need_case)
             .and_then(|v| v.data())
-            .and_then(|d| self.recipients.get(&d.recipient.recipient))
+            .and_then(|d| self.recipients.get(d.recipient.recipient))
             .is_some_and(|r| r.erased_at.is_some());
         let notes = self.notes.entry(need_case).or_default();
         notes.reserve_exact(1);
@@ -54,7 +54,7 @@ impl Casework {
 
     /// Drops the sealed text of every note on the recipient's need cases.
     pub(super) fn erase_notes(&mut self, recipient: RecipientId) {
-        let Some(r) = self.recipients.get(&recipient) else {
+        let Some(r) = self.recipients.get(recipient) else {
             return;
         };
         for id in &r.need_cases {
