@@ -221,7 +221,7 @@ pub(super) fn read(src: &dyn SnapshotSource) -> Option<Casework> {
         super::recipients::Recipients::with_capacity(runs.iter().map(Vec::len).sum());
     for run in runs {
         for (id, view) in run {
-            if id != view.profile.recipient || recipients.insert(view) {
+            if !recipients.insert_filed(id, view) {
                 return None;
             }
         }

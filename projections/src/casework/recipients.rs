@@ -48,16 +48,17 @@ impl Recipients {
             .map(|v| &mut **v)
     }
 
+    fn entry(&mut self, id: RecipientId) -> Entry<'_, Box<RecipientView>> {
+        let hash = self.hash(id);
+        let hasher = &self.hasher;
+        self.table
+            .entry(hash, |v| id_of(v) == id, |v| hasher.hash_one(id_of(v)))
+    }
+
     /// Keeps `view` under the id it holds; whether a view with that id was there
     /// (it is replaced).
     pub(crate) fn insert(&mut self, view: Box<RecipientView>) -> bool {
-        let id = id_of(&view);
-        let hasher = &self.hasher;
-        match self.table.entry(
-            hasher.hash_one(id),
-            |v| id_of(v) == id,
-            |v| hasher.hash_one(id_of(v)),
-        ) {
+        match self.entry(id_of(&view)) {
             Entry::Occupied(mut e) => {
                 *e.get_mut() = view;
                 true
@@ -65,6 +66,22 @@ impl Recipients {
             Entry::Vacant(e) => {
                 e.insert(view);
                 false
+            }
+        }
+    }
+
+    /// Keeps `view` read back filed under `id` (a checkpoint, a serialised
+    /// model); refused (`false`, nothing kept) when the view holds another id
+    /// or one already kept.
+    pub(crate) fn insert_filed(&mut self, id: RecipientId, view: Box<RecipientView>) -> bool {
+        if id != id_of(&view) {
+            return false;
+        }
+        match self.entry(id) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(e) => {
+                e.insert(view);
+                true
             }
         }
     }
@@ -109,13 +126,12 @@ impl<'de> Deserialize<'de> for Recipients {
         let map = std::collections::HashMap::<RecipientId, Box<RecipientView>>::deserialize(d)?;
         let mut out = Self::with_capacity(map.len());
         for (id, view) in map {
-            if id != id_of(&view) {
+            let holds = id_of(&view);
+            if !out.insert_filed(id, view) {
                 return Err(serde::de::Error::custom(format!(
-                    "recipient {id} holds the view of {}",
-                    id_of(&view)
+                    "recipient {id} holds the view of {holds}"
                 )));
             }
-            out.insert(view);
         }
         Ok(out)
     }
@@ -190,5 +206,12 @@ mod tests {
         let one = view(1, 0);
         let misfiled = serde_json::json!({ uuid::Uuid::from_u128(2).to_string(): one });
         assert!(serde_json::from_value::<Recipients>(misfiled).is_err());
+        // What a checkpoint files: under another id, or twice, is refused.
+        let mut c = Recipients::default();
+        assert!(!c.insert_filed(seven, view(8, 0)));
+        assert_eq!(c.len(), 0);
+        assert!(c.insert_filed(seven, view(7, 0)));
+        assert!(!c.insert_filed(seven, view(7, 1)));
+        assert_eq!(c.get(seven).map(|v| v.version), Some(0));
     }
 }
