@@ -51,17 +51,20 @@ impl EventStore for SqliteEventStore {
         from_version: u64,
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<RecordedEvent>, StoreError>> {
+        // Nothing past the published head: it may not be durable yet.
+        let head = self.inner.durable_head();
         Box::pin(self.with_reader(move |inner, conn| {
             read_rows(
                 conn,
                 &inner.codec,
                 &format!(
-                    "{SELECT_COLUMNS} WHERE stream = ?1 AND version >= ?2 ORDER BY version LIMIT ?3"
+                    "{SELECT_COLUMNS} WHERE stream = ?1 AND version >= ?2 AND position <= ?4 ORDER BY version LIMIT ?3"
                 ),
                 params![
                     stream.as_str(),
                     from_version as i64,
-                    limit.min(i64::MAX as usize) as i64
+                    limit.min(i64::MAX as usize) as i64,
+                    head
                 ],
             )
         }))
@@ -74,8 +77,12 @@ impl EventStore for SqliteEventStore {
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<RecordedEvent>, StoreError>> {
         use rusqlite::types::Value;
-        let mut sql = format!("{SELECT_COLUMNS} WHERE position > ?1");
-        let mut params: Vec<Value> = vec![Value::Integer(after.raw() as i64)];
+        // Nothing past the published head: it may not be durable yet.
+        let mut sql = format!("{SELECT_COLUMNS} WHERE position > ?1 AND position <= ?2");
+        let mut params: Vec<Value> = vec![
+            Value::Integer(after.raw() as i64),
+            Value::Integer(self.inner.durable_head()),
+        ];
         let mut bind = |sql: &mut String, clause: &str, v: Value| {
             params.push(v);
             sql.push_str(&clause.replace('?', &format!("?{}", params.len())));

@@ -85,7 +85,10 @@ pub(super) fn read_rows_until_error(
     }
 }
 
-pub(super) const READ_ALL_SQL: &str = "WHERE position > ?1 ORDER BY position LIMIT ?2";
+/// Every read stops at the published head (`?3` here): an event past it may be
+/// committed but not yet durable (see `writer.rs`).
+pub(super) const READ_ALL_SQL: &str =
+    "WHERE position > ?1 AND position <= ?3 ORDER BY position LIMIT ?2";
 pub(super) const READ_RANGE_SQL: &str = "WHERE position > ?1 AND position <= ?2 ORDER BY position";
 
 /// Pages at least this large are read as two halves at once.

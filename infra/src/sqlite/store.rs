@@ -8,7 +8,7 @@ use super::read::{
 use super::request::{AppendRequest, EncodedNew};
 use super::schema::{DURABLE_PRAGMAS, SCHEMA_SQL, SCHEMA_VERSION, SELECT_COLUMNS, SqliteOptions};
 use super::schema::{micros, unavailable};
-use super::writer::Writer;
+use super::writer::{Syncer, Writer};
 use crate::codec::Codec;
 use crate::group_commit::WriteMsg;
 use careledger_domain::store::{Clock, NewEvent, Position, RecordedEvent, StoreError};
@@ -31,7 +31,6 @@ pub(super) struct Inner {
     readers: Mutex<Vec<Connection>>,
     pub(super) head: watch::Receiver<u64>,
     pub(super) codec: Codec,
-    _lock: File,
 }
 
 impl SqliteEventStore {
@@ -43,7 +42,7 @@ impl SqliteEventStore {
     pub fn open(
         path: impl AsRef<Path>,
         clock: Arc<dyn Clock>,
-        options: SqliteOptions,
+        mut options: SqliteOptions,
     ) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -102,6 +101,20 @@ impl SqliteEventStore {
                     path.display()
                 ))
             })?;
+        // The writer's commits do not sync the WAL themselves; its syncer thread
+        // does, and answers only then (`writer.rs`). What a process killed
+        // before could not sync is made durable now, before anything reads it.
+        // The WAL file may be new (SQLite deletes it when the last connection
+        // closes), so its directory entry is synced too, once. Its name is
+        // SQLite's own (`conn.path()`: the database's resolved file name, a
+        // symbolic link followed, plus `-wal`).
+        let wal_path = wal_path(&conn, &path)?;
+        let wal = open_wal(&wal_path)?;
+        wal.sync_data()
+            .and_then(|()| sync_dir(&wal_path))
+            .map_err(|e| unavailable(format!("cannot sync {}: {e}", wal_path.display())))?;
+        conn.execute_batch("PRAGMA synchronous=NORMAL")
+            .map_err(unavailable)?;
         let head: u64 = conn
             .query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| {
                 r.get::<_, i64>(0)
@@ -111,14 +124,21 @@ impl SqliteEventStore {
         let (head_tx, head_rx) = watch::channel(head);
         let (tx, rx) = mpsc::channel(options.queue_depth);
         let max_batch = options.max_batch_events;
+        let sync = options
+            .sync_wal
+            .take()
+            .unwrap_or_else(|| Box::new(move || wal.sync_data()));
+        let syncer = Syncer::start(sync, head_tx)
+            .map_err(|e| unavailable(format!("cannot start the syncer thread: {e}")))?;
         let writer_thread = std::thread::Builder::new()
             .name("careledger-sqlite-writer".into())
             .spawn(move || {
                 Writer {
                     conn,
                     clock,
-                    head: head_tx,
                     max_batch,
+                    syncer,
+                    lock,
                 }
                 .run(rx)
             })
@@ -132,7 +152,6 @@ impl SqliteEventStore {
                 readers: Mutex::new(Vec::new()),
                 head: head_rx,
                 codec: options.codec,
-                _lock: lock,
             }),
         })
     }
@@ -188,6 +207,8 @@ impl SqliteEventStore {
         limit: usize,
     ) -> Result<(Vec<RecordedEvent>, Option<StoreError>), StoreError> {
         let limit = limit.min(i64::MAX as usize);
+        // Nothing past the published head: it may not be durable yet.
+        let head = self.inner.durable_head();
         let page = move |after: Position, upto: Option<i64>, limit: usize| {
             move |inner: &Inner, conn: &Connection| {
                 Ok(match upto {
@@ -202,7 +223,7 @@ impl SqliteEventStore {
                         conn,
                         &inner.codec,
                         &format!("{SELECT_COLUMNS} {READ_ALL_SQL}"),
-                        params![after.raw() as i64, limit as i64],
+                        params![after.raw() as i64, limit as i64, head],
                         limit,
                     ),
                 })
@@ -216,10 +237,12 @@ impl SqliteEventStore {
         let mid: Option<i64> = self
             .with_reader(move |_, conn| {
                 conn.prepare_cached(
-                    "SELECT position FROM events WHERE position > ?1 ORDER BY position LIMIT 1 OFFSET ?2",
+                    "SELECT position FROM events WHERE position > ?1 AND position <= ?3 ORDER BY position LIMIT 1 OFFSET ?2",
                 )
                 .and_then(|mut st| {
-                    st.query_row(params![after.raw() as i64, (half - 1) as i64], |r| r.get(0))
+                    st.query_row(params![after.raw() as i64, (half - 1) as i64, head], |r| {
+                        r.get(0)
+                    })
                         .optional()
                 })
                 .map_err(unavailable)
@@ -259,7 +282,42 @@ impl SqliteEventStore {
     }
 }
 
+/// The store's write-ahead log: SQLite names it after the database's file as
+/// SQLite resolved it, plus `-wal` (a connection in WAL mode has created it by
+/// the time the schema is read). It stays the same file while the writer's
+/// connection is open: SQLite deletes it only when the last connection closes,
+/// and truncating or restarting it keeps the file.
+fn wal_path(conn: &Connection, given: &Path) -> Result<PathBuf, StoreError> {
+    let db = conn
+        .path()
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| unavailable(format!("{} has no file name", given.display())))?;
+    Ok(PathBuf::from(format!("{db}-wal")))
+}
+
+fn open_wal(wal: &Path) -> Result<File, StoreError> {
+    File::options()
+        .read(true)
+        .write(true)
+        .open(wal)
+        .map_err(|e| unavailable(format!("cannot open {}: {e}", wal.display())))
+}
+
+/// Syncs the directory holding `path` (so a file created in it stays there).
+fn sync_dir(path: &Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    File::open(dir)?.sync_all()
+}
+
 impl Inner {
+    /// The last position the writer's syncer made durable and published.
+    pub(super) fn durable_head(&self) -> i64 {
+        (*self.head.borrow()).min(i64::MAX as u64) as i64
+    }
+
     fn take_reader(&self) -> Result<Connection, StoreError> {
         let pooled = self.readers.lock().expect("not poisoned").pop();
         match pooled {

@@ -1,5 +1,12 @@
 //! The writer thread: group commit. Takes everything queued into one transaction,
 //! each append under its own savepoint, and answers idempotent retries.
+//!
+//! The WAL is made durable by a second thread, the syncer, so that the writer
+//! can write the next batch while the last one is being synced (see
+//! `sqlite/mod.rs`, "Durability"). The syncer syncs the WAL once for every batch
+//! committed since its last sync, then publishes the new head, then answers
+//! those batches' callers: `Ok` still means on disk, and nothing a reader of this
+//! store can see (reads stop at the published head) is on disk only maybe.
 
 use super::request::AppendRequest;
 use super::schema::INSERT_SQL;
@@ -9,69 +16,243 @@ use careledger_domain::ids::EventId;
 use careledger_domain::store::{Appended, Clock, ExpectedVersion, Position, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch};
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Makes everything the writer committed so far durable (the WAL's `fdatasync`;
+/// a test can hold it back or fail it).
+pub(super) type SyncWal = Box<dyn FnMut() -> std::io::Result<()> + Send>;
 
 pub(super) struct Writer {
     pub(super) conn: Connection,
     pub(super) clock: Arc<dyn Clock>,
-    pub(super) head: watch::Sender<u64>,
     pub(super) max_batch: usize,
+    pub(super) syncer: Syncer,
+    /// The store file's lock, held until everything committed is synced and
+    /// answered (a store dropped without `close` keeps it until then, so no
+    /// second opener reads a commit that is not durable yet).
+    pub(super) lock: std::fs::File,
 }
 
-impl Writer {
-    pub(super) fn run(mut self, rx: mpsc::Receiver<WriteMsg<AppendRequest>>) {
-        let mut queue = Queue::new(rx, self.max_batch);
-        // `None`: every store handle dropped.
-        while let Some(round) = queue.next_blocking() {
-            if !round.batch.is_empty() {
-                self.commit_batch(round.batch);
-            }
-            if let Some(ack) = round.shutdown {
-                queue.close(ack);
-                return;
+type Reply = oneshot::Sender<Result<Appended, StoreError>>;
+
+/// One batch the writer is done with, on its way to the syncer.
+struct Committed {
+    replies: Vec<(Reply, Result<Appended, StoreError>)>,
+    /// Its COMMIT returned: there is something to sync (duplicates included:
+    /// what they answer from may have been written by a batch not yet synced).
+    committed: bool,
+}
+
+/// How many committed batches may wait for the syncer before the writer waits.
+const SYNC_QUEUE: usize = 16;
+
+/// The syncer thread, as the writer holds it.
+pub(super) struct Syncer {
+    batches: std::sync::mpsc::SyncSender<Committed>,
+    thread: std::thread::JoinHandle<()>,
+    /// Set once a sync failed: what was written since may or may not be on
+    /// disk (and a failed fsync may not fail again), so nothing more is written.
+    failed: Arc<AtomicBool>,
+}
+
+impl Syncer {
+    /// Starts the syncer thread, which publishes the durable head on `head`.
+    pub(super) fn start(sync: SyncWal, head: watch::Sender<u64>) -> std::io::Result<Self> {
+        let failed = Arc::new(AtomicBool::new(false));
+        let (batches, rx) = std::sync::mpsc::sync_channel(SYNC_QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("careledger-sqlite-syncer".into())
+            .spawn({
+                let failed = failed.clone();
+                move || run_syncer(rx, sync, head, &failed)
+            })?;
+        Ok(Self {
+            batches,
+            thread,
+            failed,
+        })
+    }
+
+    fn failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
+    /// Hands a batch over; a syncer that is gone (it panicked) fails the store.
+    fn send(&self, done: Committed) {
+        if let Err(std::sync::mpsc::SendError(done)) = self.batches.send(done) {
+            self.failed.store(true, Ordering::Release);
+            let error = if done.committed {
+                maybe_stored("the syncer thread stopped")
+            } else {
+                sync_failed_before()
+            };
+            for (reply, _) in done.replies {
+                let _ = reply.send(Err(error.clone()));
             }
         }
     }
 
-    fn commit_batch(&mut self, batch: Vec<AppendRequest>) {
-        let recorded_at = micros(self.clock.now());
-        let mut results = Vec::with_capacity(batch.len());
-        let outcome = (|| -> rusqlite::Result<()> {
-            // IMMEDIATE: take the write lock before reading the stream versions, so
-            // another connection (a checkpoint, an operator's sqlite3 shell) can
-            // make us wait but never invalidate the snapshot we decided on.
-            let tx = self
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            for req in &batch {
-                results.push(append_one(&tx, req, recorded_at)?);
+    /// Waits until everything handed over is synced and answered.
+    fn finish(self) {
+        drop(self.batches);
+        let _ = self.thread.join();
+    }
+}
+
+impl Writer {
+    pub(super) fn run(self, rx: mpsc::Receiver<WriteMsg<AppendRequest>>) {
+        let Writer {
+            mut conn,
+            clock,
+            max_batch,
+            syncer,
+            lock,
+        } = self;
+        let mut queue = Queue::new(rx, max_batch);
+        // `None`: every store handle dropped.
+        while let Some(round) = queue.next_blocking() {
+            if !round.batch.is_empty() {
+                let done = if syncer.failed() {
+                    refused(round.batch)
+                } else {
+                    commit_batch(&mut conn, clock.as_ref(), round.batch)
+                };
+                syncer.send(done);
             }
-            tx.commit()
-        })();
-        let replies: Vec<Result<Appended, StoreError>> = match outcome {
-            Ok(()) => results,
-            Err(e) => batch
-                .iter()
-                .map(|_| Err(unavailable(format!("commit failed: {e}"))))
-                .collect(),
-        };
-        // Publish the new head *before* answering anyone: a caller that reads
-        // `head()` after its append returned must see its own write.
-        let last = replies
-            .iter()
-            .filter_map(|r| r.as_ref().ok())
-            .filter(|a| !a.duplicate)
-            .map(|a| a.last_position().raw())
-            .max();
-        if let Some(p) = last {
-            self.head.send_if_modified(|h| {
-                let moved = p > *h;
-                *h = (*h).max(p);
-                moved
-            });
+            if let Some(ack) = round.shutdown {
+                // Everything committed is synced and answered before the
+                // shutdown is acknowledged.
+                syncer.finish();
+                queue.close(ack);
+                drop(lock);
+                return;
+            }
         }
-        for (req, reply) in batch.into_iter().zip(replies) {
-            let _ = req.reply.send(reply);
+        syncer.finish();
+        drop(lock);
+    }
+}
+
+fn refused(batch: Vec<AppendRequest>) -> Committed {
+    Committed {
+        replies: batch
+            .into_iter()
+            .map(|req| (req.reply, Err(sync_failed_before())))
+            .collect(),
+        committed: false,
+    }
+}
+
+/// The answer to an append refused after a failed sync, before it was written.
+fn sync_failed_before() -> StoreError {
+    unavailable(
+        "an earlier write to the store's file could not be made durable (fsync failed); \
+         this append was not written, and nothing more is written until an operator has \
+         checked the disk and restarted CareLedger",
+    )
+}
+
+/// The answer to an append committed but never made durable.
+fn maybe_stored(why: &str) -> StoreError {
+    unavailable(format!(
+        "the store's file could not be made durable ({why}); the append may or may not \
+         be stored: after an operator has checked the disk and restarted CareLedger, \
+         retry it with the same event ids"
+    ))
+}
+
+fn commit_batch(conn: &mut Connection, clock: &dyn Clock, batch: Vec<AppendRequest>) -> Committed {
+    let recorded_at = micros(clock.now());
+    let mut results = Vec::with_capacity(batch.len());
+    let outcome = (|| -> rusqlite::Result<()> {
+        // IMMEDIATE: take the write lock before reading the stream versions, so
+        // another connection (a checkpoint, an operator's sqlite3 shell) can
+        // make us wait but never invalidate the snapshot we decided on.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for req in &batch {
+            results.push(append_one(&tx, req, recorded_at)?);
+        }
+        tx.commit()
+    })();
+    let committed = outcome.is_ok();
+    let replies: Vec<Result<Appended, StoreError>> = match outcome {
+        Ok(()) => results,
+        Err(e) => batch
+            .iter()
+            .map(|_| Err(unavailable(format!("commit failed: {e}"))))
+            .collect(),
+    };
+    Committed {
+        replies: batch
+            .into_iter()
+            .map(|req| req.reply)
+            .zip(replies)
+            .collect(),
+        committed,
+    }
+}
+
+/// The syncer thread: for every batch committed since its last sync (however
+/// many the writer committed meanwhile), one sync, then the head, then the
+/// answers.
+fn run_syncer(
+    batches: std::sync::mpsc::Receiver<Committed>,
+    mut sync: SyncWal,
+    head: watch::Sender<u64>,
+    failed: &AtomicBool,
+) {
+    while let Ok(first) = batches.recv() {
+        let mut group = vec![first];
+        group.extend(batches.try_iter());
+        let synced = if !group.iter().any(|c| c.committed) {
+            Ok(())
+        } else if failed.load(Ordering::Acquire) {
+            // Committed after a failed sync, before the writer saw it fail.
+            Err(maybe_stored("an earlier fsync failed"))
+        } else {
+            sync().map_err(|e| {
+                failed.store(true, Ordering::Release);
+                tracing::error!(
+                    error = %e,
+                    "the event store's WAL could not be synced; the store refuses further writes until restarted"
+                );
+                maybe_stored(&format!("fsync failed: {e}"))
+            })
+        };
+        match synced {
+            Ok(()) => {
+                // Publish the new head *before* answering anyone: a caller that
+                // reads `head()` (or the log) after its append returned must see
+                // its own write.
+                let last = group
+                    .iter()
+                    .flat_map(|c| c.replies.iter())
+                    .filter_map(|(_, r)| r.as_ref().ok())
+                    .filter(|a| !a.duplicate)
+                    .map(|a| a.last_position().raw())
+                    .max();
+                if let Some(p) = last {
+                    head.send_if_modified(|h| {
+                        let moved = p > *h;
+                        *h = (*h).max(p);
+                        moved
+                    });
+                }
+                for (reply, answer) in group.into_iter().flat_map(|c| c.replies) {
+                    let _ = reply.send(answer);
+                }
+            }
+            Err(e) => {
+                for c in group {
+                    for (reply, answer) in c.replies {
+                        // A batch whose commit failed, or that was refused
+                        // unwritten, keeps its own answer.
+                        let answer = if c.committed { Err(e.clone()) } else { answer };
+                        let _ = reply.send(answer);
+                    }
+                }
+            }
         }
     }
 }

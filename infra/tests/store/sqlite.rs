@@ -69,14 +69,18 @@ fn plant(
 
 #[tokio::test]
 async fn undecodable_events_are_errors_naming_stream_version_and_type_never_skipped() {
-    let h = Sqlite::fresh().await;
-    let store = h.store();
+    let mut h = Sqlite::fresh().await;
     let s = contract::stream();
-    store
+    h.store()
         .append(s.clone(), ExpectedVersion::NoStream, contract::events(1))
         .await
         .unwrap();
+    // A row planted behind a running writer's back stays unread until the
+    // writer publishes a head past it: plant it at rest, as damage would be.
+    h.release().await;
     plant(&h.path, s.as_str(), 1, "NeedClosed", 1, b"{\"reason\": 42}");
+    h.reopen().await;
+    let store = h.store();
     let err = store.read_stream(s.clone(), 0, 10).await.unwrap_err();
     assert!(
         matches!(&err, StoreError::Corrupt { stream, version: 1, event_type, .. } if stream == s.as_str() && event_type == "NeedClosed"),
@@ -152,8 +156,8 @@ async fn a_bad_event_in_a_large_page_stops_reads_exactly_there() {
 
 #[tokio::test]
 async fn unknown_types_and_future_schema_versions_are_named() {
-    let h = Sqlite::fresh().await;
-    let store = h.store();
+    let mut h = Sqlite::fresh().await;
+    h.release().await;
     let (a, b) = (contract::stream(), contract::stream());
     plant(&h.path, a.as_str(), 0, "NeedTeleported", 1, b"{}");
     plant(
@@ -164,6 +168,8 @@ async fn unknown_types_and_future_schema_versions_are_named() {
         7,
         b"{\"reason\":\"moved\"}",
     );
+    h.reopen().await;
+    let store = h.store();
     let err = store.read_stream(a.clone(), 0, 10).await.unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -347,4 +353,227 @@ async fn rows_written_behind_the_writers_back_decide_the_version() {
         .map(|e| e.version)
         .collect();
     assert_eq!(versions, [0, 1, 2, 3, 4, 6]);
+}
+
+/// A store whose WAL syncs the test holds back or fails: each sync announces
+/// itself on `entered`, then waits for `release` to say how it ends.
+fn gated(
+    path: &std::path::Path,
+) -> (
+    SqliteEventStore,
+    std::sync::mpsc::Receiver<()>,
+    std::sync::mpsc::Sender<std::io::Result<()>>,
+) {
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
+    let store = SqliteEventStore::open(
+        path,
+        Arc::new(SystemClock),
+        SqliteOptions {
+            sync_wal: Some(Box::new(move || {
+                let _ = entered_tx.send(());
+                release_rx.recv().unwrap_or(Ok(()))
+            })),
+            ..SqliteOptions::default()
+        },
+    )
+    .unwrap();
+    (store, entered, release)
+}
+
+fn rows_in_file(path: &std::path::Path) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+        .unwrap()
+}
+
+fn wait_entered(entered: &std::sync::mpsc::Receiver<()>) {
+    entered
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the syncer syncs");
+}
+
+/// The writer commits without syncing and goes on with the next batch while
+/// the syncer syncs the last one; an append is answered, and anything a reader
+/// of the store can see, only once its sync returned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_is_answered_and_readable_only_once_its_wal_is_synced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.sqlite");
+    let (store, entered, release) = gated(&path);
+    let (a, b) = (contract::stream(), contract::stream());
+    let first = tokio::spawn({
+        let (store, a) = (store.clone(), a.clone());
+        async move {
+            store
+                .append(a, ExpectedVersion::NoStream, contract::events(2))
+                .await
+        }
+    });
+    tokio::task::block_in_place(|| wait_entered(&entered));
+    // The first batch is committed and its sync is held: the writer is free.
+    let second = tokio::spawn({
+        let (store, b) = (store.clone(), b.clone());
+        async move {
+            store
+                .append(b, ExpectedVersion::NoStream, contract::events(1))
+                .await
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while rows_in_file(&path) < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer committed the second batch while the first one's sync was held"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // Committed, not yet durable: nobody is answered, and no read shows it.
+    assert!(!first.is_finished() && !second.is_finished());
+    assert_eq!(store.head().await.unwrap(), Position::START);
+    assert!(
+        store
+            .read_all(Position::START, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .read_stream(a.clone(), 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut sub = store.subscribe_all(Position::START);
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(100), sub.next())
+            .await
+            .is_err(),
+        "a subscription delivers nothing that is not durable"
+    );
+    // The first sync returns: the first batch is answered and readable. The
+    // second batch waits for its own sync.
+    release.send(Ok(())).unwrap();
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(store.head().await.unwrap(), first.last_position());
+    assert_eq!(store.read_stream(a, 0, 10).await.unwrap().len(), 2);
+    assert_eq!(sub.next().await.unwrap().position, first.positions[0]);
+    tokio::task::block_in_place(|| wait_entered(&entered));
+    assert!(!second.is_finished());
+    assert!(
+        store
+            .read_stream(b.clone(), 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    release.send(Ok(())).unwrap();
+    let second = second.await.unwrap().unwrap();
+    assert_eq!(store.head().await.unwrap(), second.last_position());
+    assert_eq!(store.read_all(Position::START, 100).await.unwrap().len(), 3);
+    drop(release);
+    store.close().await;
+}
+
+/// A failed sync fails its batch as "may or may not be stored", and the store
+/// writes nothing more (after a failed fsync the kernel may have dropped the
+/// pages, and the next fsync may not say so); once restarted, a retry of the
+/// same events finds them stored or stores them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_wal_sync_fails_its_appends_and_every_later_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.sqlite");
+    let (store, entered, release) = gated(&path);
+    let s = contract::stream();
+    let events = contract::events(2);
+    let pending = tokio::spawn({
+        let (store, s, events) = (store.clone(), s.clone(), events.clone());
+        async move { store.append(s, ExpectedVersion::NoStream, events).await }
+    });
+    tokio::task::block_in_place(|| wait_entered(&entered));
+    release
+        .send(Err(std::io::Error::other("injected EIO")))
+        .unwrap();
+    let err = pending.await.unwrap().unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Unavailable { detail } if detail.contains("fsync failed: injected EIO")),
+        "{err:?}"
+    );
+    let later = store
+        .append(
+            contract::stream(),
+            ExpectedVersion::NoStream,
+            contract::events(1),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&later, StoreError::Unavailable { detail } if detail.contains("this append was not written")),
+        "{later:?}"
+    );
+    assert_eq!(store.head().await.unwrap(), Position::START);
+    assert!(
+        store
+            .read_all(Position::START, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(rows_in_file(&path), 2, "the later append wrote nothing");
+    drop(release);
+    store.close().await;
+    drop(store);
+    let store = open(&path);
+    let retried = store
+        .append(s.clone(), ExpectedVersion::NoStream, events)
+        .await
+        .unwrap();
+    assert!(retried.duplicate, "the first batch had reached the file");
+    assert_eq!(store.read_stream(s, 0, 10).await.unwrap().len(), 2);
+    store.close().await;
+}
+
+/// A store dropped without `close` while a sync is held keeps its file locked
+/// until that sync is done, so no second opener reads a commit that is not
+/// durable yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_store_keeps_its_file_until_its_last_commit_is_synced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.sqlite");
+    let (store, entered, release) = gated(&path);
+    let pending = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .append(
+                    contract::stream(),
+                    ExpectedVersion::NoStream,
+                    contract::events(1),
+                )
+                .await
+        }
+    });
+    tokio::task::block_in_place(|| wait_entered(&entered));
+    pending.abort();
+    let _ = pending.await;
+    drop(store);
+    let err = SqliteEventStore::open(&path, Arc::new(SystemClock), SqliteOptions::default())
+        .err()
+        .expect("still locked while the commit is not synced");
+    assert!(err.to_string().contains("in use"), "{err}");
+    release.send(Ok(())).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let store = loop {
+        match SqliteEventStore::open(&path, Arc::new(SystemClock), SqliteOptions::default()) {
+            Ok(s) => break s,
+            Err(e) => {
+                assert!(std::time::Instant::now() < deadline, "{e}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    };
+    assert_eq!(store.read_all(Position::START, 10).await.unwrap().len(), 1);
+    store.close().await;
 }

@@ -297,8 +297,63 @@ fn a_full_lifecycle_leaves_no_personal_data_and_no_credential_in_the_logs() {
         ("the cancer site group", "gynaecological"),
     ] {
         assert!(
-            !logs.contains(needle),
+            !appears(&logs, needle),
             "{what} ({needle}) appears in the logs:\n{logs}"
         );
     }
+}
+
+/// Whether `needle` is in the logs. A number (a birth year, a postal code's
+/// digits) counts only standing alone, not inside a longer one, and not in the
+/// lines' timestamps or a request's latency: those are the server's own figures
+/// (`…T12:24:34.621754Z` holds "6217" and is no postal code).
+fn appears(logs: &str, needle: &str) -> bool {
+    if !needle.bytes().all(|b| b.is_ascii_digit()) {
+        return logs.contains(needle);
+    }
+    logs.lines().any(|line| {
+        // Everything after the timestamp, without the latency field.
+        let stamp_end = line
+            .char_indices()
+            .take(48)
+            .find(|&(i, c)| c == 'Z' && line[..i].ends_with(|d: char| d.is_ascii_digit()))
+            .map_or(0, |(i, _)| i + 1);
+        let rest = &line[stamp_end..];
+        let rest = match rest.find("latency=") {
+            Some(i) => {
+                let tail = &rest[i + "latency=".len()..];
+                let digits = tail
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(tail.len());
+                format!("{}{}", &rest[..i], &tail[digits..])
+            }
+            None => rest.to_string(),
+        };
+        rest.match_indices(needle).any(|(i, _)| {
+            let before = rest[..i].chars().next_back();
+            let after = rest[i + needle.len()..].chars().next();
+            !before.is_some_and(|c| c.is_ascii_digit())
+                && !after.is_some_and(|c| c.is_ascii_digit())
+        })
+    })
+}
+
+#[test]
+fn a_number_counts_only_standing_alone_outside_timestamps_and_latencies() {
+    let line = "\u{1b}[2m2026-12-01T12:24:34.621754Z\u{1b}[0m DEBUG finished latency=6217 μs";
+    assert!(
+        !appears(line, "6217"),
+        "inside the timestamp or the latency"
+    );
+    assert!(
+        !appears("code 162170 seen", "6217"),
+        "inside a longer number"
+    );
+    assert!(appears("postal_code=6217 KX", "6217"));
+    assert!(appears(&format!("{line} postal_code=6217"), "6217"));
+    assert!(
+        !appears("2026-12-01T12:24:34.621754Z INFO plain", "6217"),
+        "uncoloured"
+    );
+    assert!(appears("name=Ottoline", "Ottoline"));
 }
