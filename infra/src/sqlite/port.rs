@@ -35,7 +35,7 @@ impl EventStore for SqliteEventStore {
                 reply,
             };
             self.inner
-                .writer
+                .writer()
                 .send(WriteMsg::Append(request))
                 .await
                 .map_err(|_| unavailable("the store is closed"))?;

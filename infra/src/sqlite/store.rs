@@ -26,11 +26,14 @@ pub struct SqliteEventStore {
 
 pub(super) struct Inner {
     path: PathBuf,
-    pub(super) writer: mpsc::Sender<WriteMsg<AppendRequest>>,
+    /// `None` only while the last handle is dropped (see `Drop`).
+    writer: Option<mpsc::Sender<WriteMsg<AppendRequest>>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
     pub(super) head: watch::Receiver<u64>,
     pub(super) codec: Codec,
+    /// Released after the writer is done (fields drop after `Drop::drop`).
+    _lock: File,
 }
 
 impl SqliteEventStore {
@@ -138,7 +141,6 @@ impl SqliteEventStore {
                     clock,
                     max_batch,
                     syncer,
-                    lock,
                 }
                 .run(rx)
             })
@@ -147,11 +149,12 @@ impl SqliteEventStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
-                writer: tx,
+                writer: Some(tx),
                 writer_thread: Mutex::new(Some(writer_thread)),
                 readers: Mutex::new(Vec::new()),
                 head: head_rx,
                 codec: options.codec,
+                _lock: lock,
             }),
         })
     }
@@ -164,7 +167,13 @@ impl SqliteEventStore {
     /// `close` fail with `Unavailable`.
     pub async fn close(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.inner.writer.send(WriteMsg::Shutdown(tx)).await.is_ok() {
+        if self
+            .inner
+            .writer()
+            .send(WriteMsg::Shutdown(tx))
+            .await
+            .is_ok()
+        {
             let _ = rx.await;
         }
         let handle = self
@@ -312,7 +321,29 @@ fn sync_dir(path: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// The last handle dropped without `close`: the writer is told to stop (its
+/// queue closed) and waited for, so whatever it still had queued is committed,
+/// synced and answered before the file's lock is released — a store opened
+/// again at once finds it free, and reads nothing that is not durable.
+/// Waiting blocks the dropping thread for the writer's last batches (its
+/// syncs: milliseconds).
+impl Drop for Inner {
+    fn drop(&mut self) {
+        drop(self.writer.take());
+        let handle = self.writer_thread.lock().map(|mut h| h.take());
+        if let Ok(Some(h)) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
 impl Inner {
+    pub(super) fn writer(&self) -> &mpsc::Sender<WriteMsg<AppendRequest>> {
+        self.writer
+            .as_ref()
+            .expect("set until the store is dropped")
+    }
+
     /// The last position the writer's syncer made durable and published.
     pub(super) fn durable_head(&self) -> i64 {
         (*self.head.borrow()).min(i64::MAX as u64) as i64

@@ -28,10 +28,6 @@ pub(super) struct Writer {
     pub(super) clock: Arc<dyn Clock>,
     pub(super) max_batch: usize,
     pub(super) syncer: Syncer,
-    /// The store file's lock, held until everything committed is synced and
-    /// answered (a store dropped without `close` keeps it until then, so no
-    /// second opener reads a commit that is not durable yet).
-    pub(super) lock: std::fs::File,
 }
 
 type Reply = oneshot::Sender<Result<Appended, StoreError>>;
@@ -107,7 +103,6 @@ impl Writer {
             clock,
             max_batch,
             syncer,
-            lock,
         } = self;
         let mut queue = Queue::new(rx, max_batch);
         // `None`: every store handle dropped.
@@ -125,12 +120,10 @@ impl Writer {
                 // shutdown is acknowledged.
                 syncer.finish();
                 queue.close(ack);
-                drop(lock);
                 return;
             }
         }
         syncer.finish();
-        drop(lock);
     }
 }
 
