@@ -2,7 +2,9 @@
 //! stored bytes that do not decode, files that are not (our) stores.
 
 use crate::contract::{self, Harness};
-use careledger_domain::store::{EventStore, ExpectedVersion, Position, StoreError, StreamName};
+use careledger_domain::store::{
+    Appended, EventStore, ExpectedVersion, NewEvent, Position, StoreError, StreamName,
+};
 use careledger_infra::clock::SystemClock;
 use careledger_infra::codec::Codec;
 use careledger_infra::sqlite::{SqliteEventStore, SqliteOptions};
@@ -381,6 +383,26 @@ fn gated(
     (store, entered, release)
 }
 
+/// Starts appending `events` to `stream` on a task of its own and returns once
+/// that append is committed and its sync is held.
+fn held_append(
+    store: &SqliteEventStore,
+    entered: &std::sync::mpsc::Receiver<()>,
+    stream: StreamName,
+    events: Vec<NewEvent>,
+) -> tokio::task::JoinHandle<Result<Appended, StoreError>> {
+    let pending = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .append(stream, ExpectedVersion::NoStream, events)
+                .await
+        }
+    });
+    tokio::task::block_in_place(|| wait_entered(entered));
+    pending
+}
+
 fn rows_in_file(path: &std::path::Path) -> i64 {
     rusqlite::Connection::open(path)
         .unwrap()
@@ -403,15 +425,7 @@ async fn an_append_is_answered_and_readable_only_once_its_wal_is_synced() {
     let path = dir.path().join("events.sqlite");
     let (store, entered, release) = gated(&path);
     let (a, b) = (contract::stream(), contract::stream());
-    let first = tokio::spawn({
-        let (store, a) = (store.clone(), a.clone());
-        async move {
-            store
-                .append(a, ExpectedVersion::NoStream, contract::events(2))
-                .await
-        }
-    });
-    tokio::task::block_in_place(|| wait_entered(&entered));
+    let first = held_append(&store, &entered, a.clone(), contract::events(2));
     // The first batch is committed and its sync is held: the writer is free.
     let second = tokio::spawn({
         let (store, b) = (store.clone(), b.clone());
@@ -488,11 +502,7 @@ async fn a_failed_wal_sync_fails_its_appends_and_every_later_one() {
     let (store, entered, release) = gated(&path);
     let s = contract::stream();
     let events = contract::events(2);
-    let pending = tokio::spawn({
-        let (store, s, events) = (store.clone(), s.clone(), events.clone());
-        async move { store.append(s, ExpectedVersion::NoStream, events).await }
-    });
-    tokio::task::block_in_place(|| wait_entered(&entered));
+    let pending = held_append(&store, &entered, s.clone(), events.clone());
     release
         .send(Err(std::io::Error::other("injected EIO")))
         .unwrap();
@@ -543,19 +553,7 @@ async fn dropping_a_store_waits_for_its_last_commit_to_be_synced() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.sqlite");
     let (store, entered, release) = gated(&path);
-    let pending = tokio::spawn({
-        let store = store.clone();
-        async move {
-            store
-                .append(
-                    contract::stream(),
-                    ExpectedVersion::NoStream,
-                    contract::events(1),
-                )
-                .await
-        }
-    });
-    tokio::task::block_in_place(|| wait_entered(&entered));
+    let pending = held_append(&store, &entered, contract::stream(), contract::events(1));
     pending.abort();
     let _ = pending.await;
     let dropping = std::thread::spawn(move || drop(store));
