@@ -74,18 +74,12 @@ impl Syncer {
         self.failed.load(Ordering::Acquire)
     }
 
-    /// Hands a batch over; a syncer that is gone (it panicked) fails the store.
+    /// Hands a batch over. A syncer that is gone fails the store (its callers
+    /// hear that the writer stopped before answering; later appends are refused
+    /// unwritten). It does not die of a panicking sync: that is a failed sync.
     fn send(&self, done: Committed) {
-        if let Err(std::sync::mpsc::SendError(done)) = self.batches.send(done) {
+        if self.batches.send(done).is_err() {
             self.failed.store(true, Ordering::Release);
-            let error = if done.committed {
-                maybe_stored("the syncer thread stopped")
-            } else {
-                sync_failed_before()
-            };
-            for (reply, _) in done.replies {
-                let _ = reply.send(Err(error.clone()));
-            }
         }
     }
 
@@ -204,11 +198,14 @@ fn run_syncer(
             // Committed after a failed sync, before the writer saw it fail.
             Err(maybe_stored("an earlier fsync failed"))
         } else {
-            sync().map_err(|e| {
+            // A sync that panics has failed like one that returned an error.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut sync))
+                .unwrap_or_else(|_| Err(std::io::Error::other("the sync panicked")))
+                .map_err(|e| {
                 failed.store(true, Ordering::Release);
                 tracing::error!(
                     error = %e,
-                    "the event store's WAL could not be synced; the store refuses further writes until restarted"
+                    "the event store's WAL could not be synced; the store refuses further writes until an operator has checked the disk and restarted it"
                 );
                 maybe_stored(&format!("fsync failed: {e}"))
             })

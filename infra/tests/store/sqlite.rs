@@ -383,22 +383,28 @@ fn gated(
     (store, entered, release)
 }
 
-/// Starts appending `events` to `stream` on a task of its own and returns once
-/// that append is committed and its sync is held.
+/// Appends `events` to a new `stream` on a task of its own.
+fn spawn_append(
+    store: &SqliteEventStore,
+    stream: StreamName,
+    events: Vec<NewEvent>,
+) -> tokio::task::JoinHandle<Result<Appended, StoreError>> {
+    let store = store.clone();
+    tokio::spawn(async move {
+        store
+            .append(stream, ExpectedVersion::NoStream, events)
+            .await
+    })
+}
+
+/// [`spawn_append`], returning once that append is committed and its sync is held.
 fn held_append(
     store: &SqliteEventStore,
     entered: &std::sync::mpsc::Receiver<()>,
     stream: StreamName,
     events: Vec<NewEvent>,
 ) -> tokio::task::JoinHandle<Result<Appended, StoreError>> {
-    let pending = tokio::spawn({
-        let store = store.clone();
-        async move {
-            store
-                .append(stream, ExpectedVersion::NoStream, events)
-                .await
-        }
-    });
+    let pending = spawn_append(store, stream, events);
     tokio::task::block_in_place(|| wait_entered(entered));
     pending
 }
@@ -427,14 +433,7 @@ async fn an_append_is_answered_and_readable_only_once_its_wal_is_synced() {
     let (a, b) = (contract::stream(), contract::stream());
     let first = held_append(&store, &entered, a.clone(), contract::events(2));
     // The first batch is committed and its sync is held: the writer is free.
-    let second = tokio::spawn({
-        let (store, b) = (store.clone(), b.clone());
-        async move {
-            store
-                .append(b, ExpectedVersion::NoStream, contract::events(1))
-                .await
-        }
-    });
+    let second = spawn_append(&store, b.clone(), contract::events(1));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while rows_in_file(&path) < 3 {
         assert!(
@@ -567,5 +566,43 @@ async fn dropping_a_store_waits_for_its_last_commit_to_be_synced() {
     dropping.join().unwrap();
     let store = open(&path);
     assert_eq!(store.read_all(Position::START, 10).await.unwrap().len(), 1);
+    store.close().await;
+}
+
+/// A sync that panics is a failed sync, not a dead syncer: its batch is
+/// answered "may or may not be stored", and every later append is refused
+/// unwritten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_sync_fails_the_store_like_a_failed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.sqlite");
+    let store = SqliteEventStore::open(
+        &path,
+        Arc::new(SystemClock),
+        SqliteOptions {
+            sync_wal: Some(Box::new(|| panic!("injected: the sync panics"))),
+            ..SqliteOptions::default()
+        },
+    )
+    .unwrap();
+    let append = || {
+        store.append(
+            contract::stream(),
+            ExpectedVersion::NoStream,
+            contract::events(1),
+        )
+    };
+    let first = append().await.unwrap_err();
+    assert!(
+        matches!(&first, StoreError::Unavailable { detail } if detail.contains("may or may not be stored") && detail.contains("the sync panicked")),
+        "{first:?}"
+    );
+    let second = append().await.unwrap_err();
+    assert!(
+        matches!(&second, StoreError::Unavailable { detail } if detail.contains("this append was not written")),
+        "{second:?}"
+    );
+    assert_eq!(rows_in_file(&path), 1, "the second append wrote nothing");
+    assert_eq!(store.head().await.unwrap(), Position::START);
     store.close().await;
 }
