@@ -299,6 +299,8 @@ fn shares(cases: usize) -> (Vec<(&'static str, f64)>, f64) {
         COUNTING.store(true, Ordering::SeqCst);
         done += n;
     }
+    // As the server does once its start has caught up.
+    model.compact_indexes();
     let total = (LIVE.load(Ordering::SeqCst) - before) as f64;
     let mut last = LIVE.load(Ordering::SeqCst);
     let mut parts = Vec::new();

@@ -222,7 +222,7 @@ pub fn condition(v: &NeedCaseView, catalogue: &Catalogue, lang: Lang) -> Option<
     let mut c = json!({
         "resourceType": "Condition",
         "id": d.id.to_string(),
-        "meta": meta(v.version, v.recorded_at),
+        "meta": meta(u64::from(v.version), v.recorded_at),
         "category": [
             { "coding": [{
                 "system": "http://hl7.org/fhir/us/core/CodeSystem/condition-category",

@@ -144,6 +144,9 @@ impl Application {
                     .await
                     .is_ok()
                 {
+                    // The indexes a cold fold filled in ascending order are
+                    // half empty: rebuilt whole, then what they held is freed.
+                    projector.compact_if_grown();
                     crate::release_freed_memory();
                     ready.store(true, Ordering::Release);
                     tracing::info!(position = head.raw(), "projections caught up; ready");

@@ -358,9 +358,9 @@ impl Aggregate for NeedCase {
                 domain: e.domain,
                 recipient: std::sync::Arc::new((*e.recipient).clone()),
                 identified_at: at,
-                suggestions: Vec::new(),
+                suggestions: Box::default(),
                 suggested_at: None,
-                referrals: Vec::new(),
+                referrals: Box::default(),
                 closed: None,
                 entered_in_error: false,
             });
@@ -385,17 +385,16 @@ impl Aggregate for NeedCase {
         match event {
             E::NeedIdentified(_) => unreachable!("handled above"),
             E::ServicesSuggested(e) => {
-                d.suggestions = e.suggestions.clone();
+                d.suggestions = e.suggestions.as_slice().into();
                 d.suggested_at = Some(at);
             }
             E::ReferralRequested(e) => {
-                // A need case seldom has more than one referral: grow one at a time
-                // (read models keep a million of these).
-                d.referrals.reserve_exact(1);
                 // Exactly one more: a need case has a referral or two, and a
-                // read model holds a million of them (a push would make room for four).
-                d.referrals.reserve_exact(1);
-                d.referrals.push(Referral {
+                // read model holds a million of them (a push would make room
+                // for four; a boxed slice keeps no room at all).
+                let mut referrals = std::mem::take(&mut d.referrals).into_vec();
+                referrals.reserve_exact(1);
+                referrals.push(Referral {
                     id: e.referral,
                     service: e.service,
                     status: ReferralStatus::Requested,
@@ -406,6 +405,7 @@ impl Aggregate for NeedCase {
                     consent: e.consent,
                     answer_link: None,
                 });
+                d.referrals = referrals.into_boxed_slice();
             }
             E::ReferralAccepted(e) => {
                 set(d, e.referral, ReferralStatus::Accepted, at);

@@ -60,11 +60,13 @@ pub struct NeedCaseData {
     pub recipient: Arc<RecipientProfile>,
     #[serde(with = "crate::timestamp::compact")]
     pub identified_at: DateTime<Utc>,
-    /// The latest suggestion list (empty before the first).
-    pub suggestions: Vec<Suggestion>,
+    /// The latest suggestion list (empty before the first). Boxed slices, not
+    /// `Vec`s: 8 bytes less each in a million read-model views, and a list
+    /// is replaced or grown by one, never pushed to in a loop.
+    pub suggestions: Box<[Suggestion]>,
     #[serde(default, with = "crate::timestamp::compact_opt")]
     pub suggested_at: Option<DateTime<Utc>>,
-    pub referrals: Vec<Referral>,
+    pub referrals: Box<[Referral]>,
     pub closed: Option<(CloseReason, DateTime<Utc>)>,
     pub entered_in_error: bool,
 }
@@ -109,15 +111,6 @@ impl NeedCase {
             .referrals
             .iter()
             .find(|r| r.status.is_open())
-    }
-
-    /// Gives back the room its lists hold beyond what they keep (a list read
-    /// from a checkpoint is made with room for four).
-    pub fn shrink_to_fit(&mut self) {
-        if let Some(d) = self.data.as_mut() {
-            d.suggestions.shrink_to_fit();
-            d.referrals.shrink_to_fit();
-        }
     }
 
     /// Points the need case at `profile` when it equals the recipient profile the

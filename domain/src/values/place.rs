@@ -24,11 +24,26 @@ impl Country {
 
 /// A postal code, validated and normalised for its country (`1234AB` for the
 /// Netherlands, digits elsewhere).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// Kept as one atom of the country's code and the postal code (`BE3000`): 8
+/// bytes where a country beside an atom took 16 with its padding, so that a
+/// recipient profile (a million of them in a read model) fits the allocator's
+/// 96-byte size class instead of its 112 one. Serialised as before, as the
+/// country and the code.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "PostalCodeRepr", into = "PostalCodeRepr")]
 pub struct PostalCode {
-    country: Country,
-    code: super::Atom,
+    /// The country's two-letter code, then the normalised postal code.
+    keyed: super::Atom,
+}
+
+impl fmt::Debug for PostalCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostalCode")
+            .field("country", &self.country())
+            .field("code", &self.code())
+            .finish()
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -46,8 +61,8 @@ impl TryFrom<PostalCodeRepr> for PostalCode {
 impl From<PostalCode> for PostalCodeRepr {
     fn from(p: PostalCode) -> Self {
         PostalCodeRepr {
-            country: p.country,
-            code: p.code.as_str().into(),
+            country: p.country(),
+            code: p.code().into(),
         }
     }
 }
@@ -92,17 +107,27 @@ impl PostalCode {
                 up
             }
         };
+        let mut keyed = String::with_capacity(2 + code.len());
+        keyed.push_str(country.code());
+        keyed.push_str(&code);
         Ok(Self {
-            country,
-            code: code.into(),
+            keyed: keyed.as_str().into(),
         })
     }
 
     pub fn country(&self) -> Country {
-        self.country
+        match self.keyed.as_str().get(..2) {
+            Some("BE") => Country::BE,
+            Some("DE") => Country::DE,
+            Some("NL") => Country::NL,
+            Some("LU") => Country::LU,
+            Some("FR") => Country::FR,
+            // Only `parse` makes one, with one of these prefixes.
+            _ => unreachable!("a postal code keyed by a known country"),
+        }
     }
     pub fn code(&self) -> &'static str {
-        self.code.as_str()
+        &self.keyed.as_str()[2..]
     }
 }
 

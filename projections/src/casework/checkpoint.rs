@@ -229,12 +229,11 @@ pub(super) fn read(src: &dyn SnapshotSource) -> Option<Casework> {
     let recipients_took = t.elapsed();
     // 2. The need cases, each made to share its recipient's profile as it is
     // decoded (both threads at once, instead of one pass over them all after).
-    // (Each run's lists given back their spare room there too.)
+    // (Their lists are boxed slices: read with no spare room.)
     let recipients_ref = &recipients;
     let runs = in_two_threads(src, &sections[first_case..], |_, bytes| {
         let mut run: Vec<(NeedCaseId, Box<NeedCaseView>)> = decode(bytes)?;
         for (_, v) in &mut run {
-            v.state.shrink_to_fit();
             let recipient = v.data().map(|d| d.recipient.recipient);
             if let Some(r) = recipient.and_then(|r| recipients_ref.get(r)) {
                 v.state.share_recipient(&r.profile);

@@ -70,8 +70,9 @@ impl Casework {
         // bytes, and every wrapping and unwrapping copied it.)
         let tracked = may_change || cfg!(debug_assertions);
         let measures_before = if tracked {
-            let worked_out = || crate::equity::cube::measures(&view.state, view.rejections);
-            match view.equity_row.and_then(|r| self.equity.measures_of(r)) {
+            let worked_out =
+                || crate::equity::cube::measures(&view.state, view.rejections.counts());
+            match view.equity_row().and_then(|r| self.equity.measures_of(r)) {
                 Some(m) => {
                     debug_assert_eq!(m, worked_out(), "a cube row out of step");
                     m
@@ -103,16 +104,17 @@ impl Casework {
             view.state.share_recipient(&r.profile);
         }
         if tracked {
-            let measures_after = crate::equity::cube::measures(&view.state, view.rejections);
+            let measures_after =
+                crate::equity::cube::measures(&view.state, view.rejections.counts());
             debug_assert!(may_change || measures_before == measures_after);
             if may_change && measures_before != measures_after {
                 // A case's labels are fixed at identification: intern them once.
-                let row = match view.equity_row {
+                let row = match view.equity_row() {
                     Some(r) => Some(r),
                     None => crate::equity::cube::labels(&view.state)
                         .map(|l| self.equity.intern(&l).row()),
                 };
-                view.equity_row = row;
+                view.equity_row = super::CubeRow::of(row);
                 if let Some(key) = row.and_then(|r| self.equity.case_key(r)) {
                     self.equity
                         .replace(&key, measures_before.as_ref(), measures_after.as_ref());

@@ -90,7 +90,7 @@ impl NeedCase {
     }
     /// The stream version: pass it as `expectedVersion` to refuse stale changes.
     async fn version(&self) -> u64 {
-        self.0.version
+        u64::from(self.0.version)
     }
     /// Global position of the latest event.
     async fn position(&self) -> Position {
@@ -168,7 +168,7 @@ impl NeedCase {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<LeftOutService>> {
         let answer = app(ctx)
-            .need_case_left_out(self.data(), self.0.version)
+            .need_case_left_out(self.data(), u64::from(self.0.version))
             .await
             .map_err(app_error)?;
         Ok(answer
@@ -189,7 +189,7 @@ impl NeedCase {
     ) -> async_graphql::Result<Option<LeftOutBasis>> {
         use careledger_app::casework::left_out::LeftOutAnswer as A;
         let answer = app(ctx)
-            .need_case_left_out(self.data(), self.0.version)
+            .need_case_left_out(self.data(), u64::from(self.0.version))
             .await
             .map_err(app_error)?;
         let basis = answer.basis();

@@ -137,7 +137,8 @@ fn two_way_tables_from_the_rows_equal_those_from_the_need_cases() {
             // each need case's own labels and measures.
             let mut expected: Naive = Naive::new();
             for v in m.need_cases_from(None) {
-                let (Some(l), Some(ms)) = (labels(&v.state), measures(&v.state, v.rejections))
+                let (Some(l), Some(ms)) =
+                    (labels(&v.state), measures(&v.state, v.rejections.counts()))
                 else {
                     continue;
                 };
@@ -184,8 +185,8 @@ fn two_way_tables_from_the_rows_equal_those_from_the_need_cases() {
                     .need_cases_from(None)
                     .filter_map(|v| {
                         Some((
-                            m.equity().case_key(v.equity_row?)?,
-                            measures(&v.state, v.rejections)?,
+                            m.equity().case_key(v.equity_row()?)?,
+                            measures(&v.state, v.rejections.counts())?,
                         ))
                     })
                     .collect();
