@@ -22,7 +22,8 @@ impl App {
         recipient: &RecipientView,
     ) -> Result<Option<PersonalData>, AppError> {
         access.check_at(Action::ReadPersonalData, &recipient.profile.site)?;
-        let (Some(sealed), None) = (&recipient.personal, recipient.erased_at) else {
+        // None after an erasure: the read model drops the sealed data then.
+        let Some(sealed) = recipient.sealed() else {
             return Ok(None);
         };
         self.vault

@@ -270,7 +270,7 @@ pub fn patient(r: &RecipientView, personal: Option<&PersonalData>) -> Value {
         "resourceType": "Patient",
         "id": p.recipient.to_string(),
         "meta": { "versionId": r.version.to_string() },
-        "active": r.erased_at.is_none(),
+        "active": r.erased_at().is_none(),
         "gender": gender,
         "birthDate": format!("{:04}", p.birth_year.year()),
         "address": [{ "postalCode": p.postal_code.code(), "country": p.country.code() }],

@@ -298,11 +298,14 @@ impl App {
             _ => None,
         });
         let view = state.profile().map(|p| RecipientView {
-            personal: sealed.filter(|_| state.erased_at().is_none()).map(Box::new),
-            erased_at: state.erased_at(),
+            personal: match (state.erased_at(), sealed) {
+                (Some(at), _) => careledger_projections::PersonalData::Erased(at),
+                (None, Some(s)) => careledger_projections::PersonalData::Sealed(Box::new(s)),
+                (None, None) => careledger_projections::PersonalData::None,
+            },
             profile: std::sync::Arc::new(p.clone()),
             registered_at: state.registered_at().unwrap_or(last.metadata.occurred_at),
-            version: last.version,
+            version: u32::try_from(last.version).unwrap_or(u32::MAX),
             position: last.position.raw(),
             need_cases: self
                 .projector

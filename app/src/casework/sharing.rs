@@ -134,7 +134,7 @@ impl App {
             }
             let rec = d.recipient.recipient;
             match m.recipient(rec) {
-                Some(p) if p.erased_at.is_none() => match &p.personal {
+                Some(p) => match p.sealed() {
                     Some(s) => (rec, s.clone()),
                     None => return Ok(None),
                 },
@@ -179,7 +179,7 @@ impl App {
             };
             let erased = m
                 .recipient(d.recipient.recipient)
-                .is_none_or(|r| r.erased_at.is_some());
+                .is_none_or(|r| r.erased_at().is_some());
             let notes: Vec<_> = m
                 .referral_notes(need_case, referral)
                 .map(|n| {

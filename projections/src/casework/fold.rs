@@ -99,8 +99,7 @@ impl Casework {
         if let NeedCaseEvent::NeedIdentified(n) = ev
             && let Some(r) = self.recipients.get_mut(n.recipient.recipient)
         {
-            r.need_cases.reserve_exact(1);
-            r.need_cases.push(id);
+            r.add_need_case(id);
             view.state.share_recipient(&r.profile);
         }
         if tracked {

@@ -5,15 +5,12 @@
 use super::Casework;
 
 impl Casework {
-    /// After a checkpoint is loaded: gives back the room the recipients' and
-    /// the notes' lists were read with (room for four where one is kept). The
+    /// After a checkpoint is loaded: gives back the room the notes' lists
+    /// were read with (room for four where one is kept). The
     /// need cases were compacted, and pointed at their recipient's profile
     /// (each need case's copy is read on its own), as their sections were
     /// decoded (`checkpoint::read`, on two threads).
     pub(super) fn compact_after_load(&mut self) {
-        for r in self.recipients.values_mut() {
-            r.need_cases.shrink_to_fit();
-        }
         for notes in self.notes.values_mut() {
             notes.shrink_to_fit();
         }

@@ -40,7 +40,7 @@ impl Casework {
             .get(&need_case)
             .and_then(|v| v.data())
             .and_then(|d| self.recipients.get(d.recipient.recipient))
-            .is_some_and(|r| r.erased_at.is_some());
+            .is_some_and(|r| r.erased_at().is_some());
         let notes = self.notes.entry(need_case).or_default();
         notes.reserve_exact(1);
         notes.push(NoteView {

@@ -246,7 +246,7 @@ fn folding_a_log_gives_each_need_case_its_status_version_position_and_actors() {
     let r = m
         .recipient(RecipientId::from_uuid(Uuid::from_u128(1)))
         .unwrap();
-    assert_eq!(r.need_cases, vec![nc(1), nc(2), nc(3)]);
+    assert_eq!(*r.need_cases, [nc(1), nc(2), nc(3)]);
     assert!(
         !m.open.contains(&nc(3)),
         "a closed need case leaves the open set"

@@ -477,7 +477,7 @@ impl CareRecipient {
         self.0.profile.recipient.to_string()
     }
     async fn version(&self) -> u64 {
-        self.0.version
+        u64::from(self.0.version)
     }
     async fn site(&self) -> String {
         self.0.profile.site.to_string()
@@ -544,10 +544,10 @@ impl CareRecipient {
     /// True once the recipient was erased (their personal data is gone; their
     /// need cases and their place in the statistics stay).
     async fn erased(&self) -> bool {
-        self.0.erased_at.is_some()
+        self.0.erased_at().is_some()
     }
     async fn erased_at(&self) -> Option<DateTime<Utc>> {
-        self.0.erased_at
+        self.0.erased_at()
     }
     /// Their need cases, in the order they were identified.
     #[graphql(complexity = "10 * child_complexity")]
