@@ -179,7 +179,11 @@ mod tests {
         };
         let erased_at = chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(3);
         let cases = [
-            (PersonalData::None, serde_json::Value::Null, serde_json::Value::Null),
+            (
+                PersonalData::None,
+                serde_json::Value::Null,
+                serde_json::Value::Null,
+            ),
             (
                 PersonalData::Sealed(Box::new(sealed.clone())),
                 serde_json::to_value(&sealed).unwrap(),

@@ -68,8 +68,62 @@ struct Row {
     rejected: [u16; 5],
     /// Times to referral and to completion: (kind, day) with kind 0 none,
     /// 1 event, 2 censored (days from identification), 3 open (day of
-    /// identification).
-    times: [(u8, i32); 2],
+    /// identification), each in four bytes ([`Obs`]; a row is 28 bytes,
+    /// 36 with the pairs). Checkpoints hold the pairs.
+    #[serde(with = "obs_pairs")]
+    times: [Obs; 2],
+}
+
+/// A time observation (kind, day) in one `u32`: the kind in the top two bits,
+/// the day in the low thirty, two's complement. Lossless for every day chrono
+/// can name: its dates span ±262,143 years, ±96 million days (27 bits), and
+/// the days between two of them fit 28.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Obs(u32);
+
+impl Obs {
+    const DAY_BITS: u32 = 30;
+    const DAY_MASK: u32 = (1 << Self::DAY_BITS) - 1;
+
+    /// Kind 0 (none) for a day beyond the thirty bits, which no date chrono
+    /// can name reaches: the row then cannot say what the case contributes
+    /// ([`Row::measures`]), and the fold works it out from the case.
+    fn new((kind, day): (u8, i32)) -> Self {
+        debug_assert!(kind < 4);
+        if day.unsigned_abs() >= 1 << (Self::DAY_BITS - 1) {
+            return Self::default();
+        }
+        Self((u32::from(kind) << Self::DAY_BITS) | (day as u32 & Self::DAY_MASK))
+    }
+
+    fn get(self) -> (u8, i32) {
+        let kind = (self.0 >> Self::DAY_BITS) as u8;
+        // The low thirty bits, sign-extended.
+        let day = ((self.0 << (32 - Self::DAY_BITS)) as i32) >> (32 - Self::DAY_BITS);
+        (kind, day)
+    }
+}
+
+/// A row's times as checkpoints hold them: (kind, day) pairs.
+mod obs_pairs {
+    use super::Obs;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(times: &[Obs; 2], s: S) -> Result<S::Ok, S::Error> {
+        times.map(Obs::get).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[Obs; 2], D::Error> {
+        let pairs = <[(u8, i32); 2]>::deserialize(d)?;
+        for (kind, day) in pairs {
+            if kind > 3 || day.unsigned_abs() >= 1 << (Obs::DAY_BITS - 1) {
+                return Err(serde::de::Error::custom(format!(
+                    "a cube row's time ({kind}, {day}) is out of range"
+                )));
+            }
+        }
+        Ok(pairs.map(Obs::new))
+    }
 }
 
 impl Row {
@@ -82,7 +136,7 @@ impl Row {
             TimeObs::Open(d) => (3, d),
         };
         Row {
-            times: [obs(m.to_referral), obs(m.to_completion)],
+            times: [Obs::new(obs(m.to_referral)), Obs::new(obs(m.to_completion))],
             record_key: c.keys[0],
             flags: bit(c.identified, 0)
                 | bit(c.referred, 1)
@@ -95,7 +149,8 @@ impl Row {
 
     /// The measures the row was written from (the inverse of [`Row::of`]):
     /// `Some(None)` for an empty row (the case counts for nothing), `None` when
-    /// the compact form cannot say (a count at its ceiling).
+    /// the compact form cannot say (a count at its ceiling, a day beyond
+    /// [`Obs`]'s range).
     fn measures(&self) -> Option<Option<Measures>> {
         if *self == Row::default() {
             return Some(None);
@@ -111,8 +166,8 @@ impl Row {
             return None;
         }
         Some(Some(Measures {
-            to_referral: obs(self.times[0])?,
-            to_completion: obs(self.times[1])?,
+            to_referral: obs(self.times[0].get())?,
+            to_completion: obs(self.times[1].get())?,
             counts: Counts {
                 identified: 1,
                 referred: flag(1),
@@ -321,7 +376,7 @@ impl Cube {
             }
             let d = acc[g].get_or_insert_with(DenseTimes::default);
             for (t, obs) in row.times.iter().enumerate() {
-                d.add(t, *obs);
+                d.add(t, obs.get());
             }
         }
         let mut out: std::collections::BTreeMap<String, Times> = Default::default();
@@ -533,5 +588,43 @@ impl DenseTimes {
             referral: hist(0),
             completion: hist(1),
         }
+    }
+}
+
+#[cfg(test)]
+mod obs_tests {
+    use super::{Obs, Row, obs_pairs};
+    use chrono::{DateTime, Utc};
+
+    /// Every (kind, day) chrono can give round-trips through the packed form:
+    /// the days of its first and last instants, the days between them, zero,
+    /// minus one; and a row is 28 bytes.
+    #[test]
+    fn a_packed_time_keeps_every_day_chrono_can_name() {
+        let (first, last) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+        let day = |t: DateTime<Utc>| t.timestamp().div_euclid(86_400) as i32;
+        let span = crate::equity::cube::measures::days_between(first, last) as i32;
+        assert!(span > 190_000_000, "chrono's range is ~191 million days");
+        for kind in 0..4u8 {
+            for d in [0, 1, -1, day(first), day(last), span, -span, 20_000] {
+                assert_eq!(Obs::new((kind, d)).get(), (kind, d), "({kind}, {d})");
+            }
+        }
+        assert_eq!(std::mem::size_of::<Row>(), 28);
+    }
+
+    /// Checkpoints hold (kind, day) pairs, as before the packing; a pair out of
+    /// range is refused, not wrapped.
+    #[test]
+    fn checkpoints_hold_a_row_s_times_as_pairs() {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct T(#[serde(with = "obs_pairs")] [Obs; 2]);
+        let t = T([Obs::new((1, 12)), Obs::new((3, -7))]);
+        let json = serde_json::to_value(&t).unwrap();
+        assert_eq!(json, serde_json::json!([[1, 12], [3, -7]]));
+        let back: T = serde_json::from_value(json).unwrap();
+        assert_eq!(back.0, t.0);
+        assert!(serde_json::from_value::<T>(serde_json::json!([[4, 0], [0, 0]])).is_err());
+        assert!(serde_json::from_value::<T>(serde_json::json!([[1, 1 << 29], [0, 0]])).is_err());
     }
 }

@@ -109,7 +109,9 @@ fn a_rows_measures_read_back_as_they_were_written() {
         Some(case_measures(
             3,
             [0, 0, 0, 0, u64::from(u16::MAX) - 1],
-            [TimeObs::Event(u32::MAX), TimeObs::Open(i32::MIN)],
+            // The farthest days chrono can give: the days between its first
+            // and last instants, the day of its first.
+            [TimeObs::Event(191_000_000), TimeObs::Open(-95_800_000)],
         )),
         None,
         Some(case_measures(
@@ -127,6 +129,15 @@ fn a_rows_measures_read_back_as_they_were_written() {
     // Saturated counts: the row cannot say, so the caller works them out.
     let saturated = case_measures(u64::from(u16::MAX), [0; 5], [TimeObs::Event(1); 2]);
     cube.replace(&key, before.as_ref(), Some(&saturated));
+    assert_eq!(cube.measures_of(key.row()), None);
+    // Nor can it for a day beyond what its thirty bits hold (no date chrono
+    // can name is that far).
+    let far = case_measures(
+        1,
+        [0; 5],
+        [TimeObs::Event(u32::MAX), TimeObs::Open(i32::MIN)],
+    );
+    cube.replace(&key, Some(&saturated), Some(&far));
     assert_eq!(cube.measures_of(key.row()), None);
     assert_eq!(cube.measures_of(key.row() + 1), None, "no such row");
 }
