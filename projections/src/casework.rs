@@ -13,14 +13,17 @@ use careledger_domain::DomainEvent;
 use careledger_domain::aggregate::Aggregate;
 use careledger_domain::ids::{NeedCaseId, RecipientId, ReferralId, ServiceId};
 use careledger_domain::need_case::{NeedCase, NeedCaseData, NeedCaseEvent, NeedStatus, Referral};
-use careledger_domain::personal::Sealed;
-use careledger_domain::recipient::{RecipientEvent, RecipientProfile};
+use careledger_domain::recipient::RecipientEvent;
 use careledger_domain::store::{Position, RecordedEvent};
 use careledger_domain::values::{NeedCode, NeedDomain, SiteId};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
+
+pub(crate) use parts::CubeRow;
+pub use parts::Rejections;
+pub use recipient_view::{PersonalData, RecipientView};
 
 /// One need case as the API shows it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -29,6 +32,7 @@ pub struct NeedCaseView {
     /// The stream's version: the `expectedVersion` for the next command. Four
     /// bytes (a view is one of a million): a need case's stream would need
     /// 2^32 events, hundreds of gigabytes, to reach its ceiling, where it stays.
+    #[serde(deserialize_with = "parts::saturating_u32")]
     pub version: u32,
     /// Global position of the latest event.
     pub position: u64,
@@ -141,215 +145,6 @@ impl NeedCaseView {
     /// Unfinished, and nothing happened to it for `days` days before `now`.
     pub fn is_overdue(&self, now: DateTime<Utc>, days: u32) -> bool {
         !self.status().is_finished() && self.updated_at < now - Duration::days(i64::from(days))
-    }
-}
-
-/// A need case's rejected referrals by reason (`equity::cube::REJECTION_REASONS`
-/// order), kept only by the need cases that have one (most have none): 8 bytes
-/// in every view instead of 10. Serialised as the five counts.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Rejections(Option<Box<[u16; 5]>>);
-
-impl Rejections {
-    /// The counts by reason (all zero when none was rejected).
-    pub fn counts(&self) -> [u16; 5] {
-        self.0.as_deref().copied().unwrap_or_default()
-    }
-
-    /// One more rejection for reason `i` (wrapping at the `u16` ceiling, as
-    /// the plain array it replaced did in release builds).
-    fn add(&mut self, i: usize) {
-        let counts = self.0.get_or_insert_with(Default::default);
-        counts[i] = counts[i].wrapping_add(1);
-    }
-}
-
-impl Serialize for Rejections {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.counts().serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for Rejections {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let counts = <[u16; 5]>::deserialize(d)?;
-        Ok(Self((counts != [0; 5]).then(|| Box::new(counts))))
-    }
-}
-
-/// A need case's row in the equity cube: a `u32` with no row as `u32::MAX`
-/// (4 bytes in every view; an `Option<u32>` takes 8). Serialised as the
-/// `Option<u32>` it replaced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct CubeRow(u32);
-
-impl CubeRow {
-    const NONE: u32 = u32::MAX;
-
-    pub(crate) fn get(self) -> Option<u32> {
-        (self.0 != Self::NONE).then_some(self.0)
-    }
-
-    /// Row `row`; none for the ceiling itself (the cube would need 2^32 - 1
-    /// need cases to reach it).
-    pub(crate) fn of(row: Option<u32>) -> Self {
-        Self(row.unwrap_or(Self::NONE))
-    }
-}
-
-impl Default for CubeRow {
-    fn default() -> Self {
-        Self(Self::NONE)
-    }
-}
-
-impl Serialize for CubeRow {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.get().serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for CubeRow {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Option::<u32>::deserialize(d).map(Self::of)
-    }
-}
-
-/// One care recipient as the API shows it. 64 bytes (a million of them sit in
-/// a read model): the version in four bytes, the need cases a boxed slice, and
-/// the sealed personal data and the time of erasure in one field, as a
-/// recipient has at most one of them ([`PersonalData`]). Serialised as before.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecipientView {
-    /// Shared with the recipient's need cases (see [`NeedCase::share_recipient`]).
-    pub profile: std::sync::Arc<RecipientProfile>,
-    pub registered_at: DateTime<Utc>,
-    /// The stream's version (at its ceiling, 2^32 - 1, should one ever reach it).
-    pub version: u32,
-    pub position: u64,
-    /// Their need cases, in the order they were identified.
-    pub need_cases: Box<[NeedCaseId]>,
-    pub personal: PersonalData,
-}
-
-/// A recipient's names and contact details as the read model keeps them.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PersonalData {
-    /// None were recorded.
-    None,
-    /// Sealed under the recipient's key. Boxed: a million recipients' views
-    /// would otherwise each carry its three strings inline.
-    Sealed(Box<Sealed>),
-    /// The recipient was erased then: their key is destroyed, and the read
-    /// model keeps no unreadable copy either.
-    Erased(DateTime<Utc>),
-}
-
-impl RecipientView {
-    /// A new recipient's view, as its registration makes it.
-    pub fn registered(
-        profile: std::sync::Arc<RecipientProfile>,
-        personal: Option<Sealed>,
-        e: &RecordedEvent,
-    ) -> Self {
-        Self {
-            profile,
-            registered_at: e.metadata.occurred_at,
-            version: u32::try_from(e.version).unwrap_or(u32::MAX),
-            position: e.position.raw(),
-            need_cases: Box::default(),
-            personal: personal.map_or(PersonalData::None, |p| PersonalData::Sealed(Box::new(p))),
-        }
-    }
-
-    /// Their sealed names and contact details; `None` when none were recorded
-    /// or they were erased.
-    pub fn sealed(&self) -> Option<&Sealed> {
-        match &self.personal {
-            PersonalData::Sealed(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// When they were erased.
-    pub fn erased_at(&self) -> Option<DateTime<Utc>> {
-        match self.personal {
-            PersonalData::Erased(at) => Some(at),
-            _ => None,
-        }
-    }
-
-    /// Adds need case `id` (identified after the ones it has).
-    pub(crate) fn add_need_case(&mut self, id: NeedCaseId) {
-        let mut ids = std::mem::take(&mut self.need_cases).into_vec();
-        ids.reserve_exact(1);
-        ids.push(id);
-        self.need_cases = ids.into_boxed_slice();
-    }
-}
-
-/// [`RecipientView`] as checkpoints write it (format 13: the fields it had
-/// before the personal data and the erasure were one).
-#[derive(Serialize)]
-struct RecipientOut<'a> {
-    #[serde(with = "careledger_domain::recipient::shared_profile")]
-    profile: &'a std::sync::Arc<RecipientProfile>,
-    #[serde(with = "careledger_domain::timestamp::compact")]
-    registered_at: DateTime<Utc>,
-    version: u32,
-    position: u64,
-    need_cases: &'a [NeedCaseId],
-    personal: Option<&'a Sealed>,
-    #[serde(with = "careledger_domain::timestamp::compact_opt")]
-    erased_at: Option<DateTime<Utc>>,
-}
-
-/// [`RecipientView`] as checkpoints hold it.
-#[derive(Deserialize)]
-struct RecipientIn {
-    #[serde(with = "careledger_domain::recipient::shared_profile")]
-    profile: std::sync::Arc<RecipientProfile>,
-    #[serde(with = "careledger_domain::timestamp::compact")]
-    registered_at: DateTime<Utc>,
-    version: u64,
-    position: u64,
-    need_cases: Box<[NeedCaseId]>,
-    personal: Option<Box<Sealed>>,
-    #[serde(default, with = "careledger_domain::timestamp::compact_opt")]
-    erased_at: Option<DateTime<Utc>>,
-}
-
-impl Serialize for RecipientView {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        RecipientOut {
-            profile: &self.profile,
-            registered_at: self.registered_at,
-            version: self.version,
-            position: self.position,
-            need_cases: &self.need_cases,
-            personal: self.sealed(),
-            erased_at: self.erased_at(),
-        }
-        .serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for RecipientView {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let r = RecipientIn::deserialize(d)?;
-        Ok(Self {
-            profile: r.profile,
-            registered_at: r.registered_at,
-            version: u32::try_from(r.version).unwrap_or(u32::MAX),
-            position: r.position,
-            need_cases: r.need_cases,
-            // Erasure drops the sealed data: an erased recipient has none.
-            personal: match (r.erased_at, r.personal) {
-                (Some(at), _) => PersonalData::Erased(at),
-                (None, Some(p)) => PersonalData::Sealed(p),
-                (None, None) => PersonalData::None,
-            },
-        })
     }
 }
 
@@ -777,6 +572,8 @@ mod fold;
 mod footprint;
 pub mod inbox;
 pub mod notes;
+mod parts;
+mod recipient_view;
 mod recipients;
 pub mod referral_log;
 pub mod webhooks;

@@ -85,7 +85,7 @@ impl Projector {
     }
 
     /// Rebuilds the model's ordered indexes with full nodes
-    /// ([`Casework::compact_indexes`]) if more than an eighth of its need cases
+    /// ([`Casework::compact_indexes`]) if an eighth or more of its need cases
     /// were folded in since it was made: once a start has caught up with the
     /// log. A checkpoint's index is read whole (already full), so a start from
     /// one skips it; a cold start gains ~25 MB at a million need cases.

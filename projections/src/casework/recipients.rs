@@ -165,6 +165,22 @@ mod tests {
         })
     }
 
+    /// The view as it was declared before its personal data and erasure were
+    /// one field (and its version eight bytes, its need cases a `Vec`).
+    #[derive(serde::Serialize)]
+    struct Before {
+        #[serde(with = "careledger_domain::recipient::shared_profile")]
+        profile: std::sync::Arc<careledger_domain::recipient::RecipientProfile>,
+        #[serde(with = "careledger_domain::timestamp::compact")]
+        registered_at: chrono::DateTime<chrono::Utc>,
+        version: u64,
+        position: u64,
+        need_cases: Vec<careledger_domain::ids::NeedCaseId>,
+        personal: Option<Box<careledger_domain::personal::Sealed>>,
+        #[serde(default, with = "careledger_domain::timestamp::compact_opt")]
+        erased_at: Option<chrono::DateTime<chrono::Utc>>,
+    }
+
     /// The personal data and the erasure are one field in memory and two in a
     /// checkpoint, as before they were one: a format-13 checkpoint's views read
     /// back as they were, and are written back the same.
@@ -222,7 +238,19 @@ mod tests {
             assert_eq!(json["version"], 1);
             let back: RecipientView = serde_json::from_value(json).unwrap();
             assert_eq!(back, v);
+            // The very bytes the view's derived form wrote before (checkpoints
+            // write structs as maps by field name).
             let bytes = rmp_serde::to_vec_named(&v).unwrap();
+            let before = Before {
+                profile: v.profile.clone(),
+                registered_at: v.registered_at,
+                version: u64::from(v.version),
+                position: v.position,
+                need_cases: v.need_cases.to_vec(),
+                personal: v.sealed().cloned().map(Box::new),
+                erased_at: v.erased_at(),
+            };
+            assert_eq!(bytes, rmp_serde::to_vec_named(&before).unwrap());
             assert_eq!(rmp_serde::from_slice::<RecipientView>(&bytes).unwrap(), v);
         }
         // A view written before the erasure dropped the sealed data (never by

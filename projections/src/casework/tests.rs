@@ -11,8 +11,9 @@ use super::*;
 use careledger_domain::aggregate::Command;
 use careledger_domain::ids::{EventId, ReferralId, ServiceId};
 use careledger_domain::need_case::{CloseReason, NeedCaseAction, SuggestedService};
+use careledger_domain::personal::Sealed;
 use careledger_domain::recipient::{
-    CareRecipient, RecipientAction, RecipientKind, RegisterCareRecipient,
+    CareRecipient, RecipientAction, RecipientKind, RecipientProfile, RegisterCareRecipient,
 };
 use careledger_domain::store::{Actor, EventMetadata, Role, StreamName};
 use careledger_domain::values::{

@@ -613,10 +613,38 @@ mod obs_tests {
         assert_eq!(std::mem::size_of::<Row>(), 28);
     }
 
-    /// Checkpoints hold (kind, day) pairs, as before the packing; a pair out of
-    /// range is refused, not wrapped.
+    /// A row as it was declared before its times were packed.
+    #[derive(serde::Serialize)]
+    struct Before {
+        record_key: u32,
+        flags: u8,
+        referrals: u16,
+        rejected: [u16; 5],
+        times: [(u8, i32); 2],
+    }
+
+    /// Checkpoints hold (kind, day) pairs, as before the packing — the very
+    /// bytes the row's derived form wrote —; a pair out of range is refused,
+    /// not wrapped.
     #[test]
     fn checkpoints_hold_a_row_s_times_as_pairs() {
+        let row = Row {
+            record_key: 77,
+            flags: 0b1011,
+            referrals: 2,
+            rejected: [0, 1, 0, 0, 3],
+            times: [Obs::new((1, 12)), Obs::new((3, -7))],
+        };
+        let before = Before {
+            record_key: 77,
+            flags: 0b1011,
+            referrals: 2,
+            rejected: [0, 1, 0, 0, 3],
+            times: [(1, 12), (3, -7)],
+        };
+        let bytes = rmp_serde::to_vec_named(&row).unwrap();
+        assert_eq!(bytes, rmp_serde::to_vec_named(&before).unwrap());
+        assert_eq!(rmp_serde::from_slice::<Row>(&bytes).unwrap(), row);
         #[derive(serde::Serialize, serde::Deserialize)]
         struct T(#[serde(with = "obs_pairs")] [Obs; 2]);
         let t = T([Obs::new((1, 12)), Obs::new((3, -7))]);

@@ -132,13 +132,16 @@ fn a_rows_measures_read_back_as_they_were_written() {
     assert_eq!(cube.measures_of(key.row()), None);
     // Nor can it for a day beyond what its thirty bits hold (no date chrono
     // can name is that far).
-    let far = case_measures(
-        1,
-        [0; 5],
-        [TimeObs::Event(u32::MAX), TimeObs::Open(i32::MIN)],
-    );
-    cube.replace(&key, Some(&saturated), Some(&far));
-    assert_eq!(cube.measures_of(key.row()), None);
+    let mut before = saturated;
+    for times in [
+        [TimeObs::Event(1 << 30), TimeObs::Open(0)],
+        [TimeObs::Event(0), TimeObs::Open(i32::MIN)],
+    ] {
+        let far = case_measures(1, [0; 5], times);
+        cube.replace(&key, Some(&before), Some(&far));
+        assert_eq!(cube.measures_of(key.row()), None, "{times:?}");
+        before = far;
+    }
     assert_eq!(cube.measures_of(key.row() + 1), None, "no such row");
 }
 
