@@ -145,9 +145,11 @@ impl Application {
                     .is_ok()
                 {
                     // The indexes a cold fold filled in ascending order are
-                    // half empty: rebuilt whole, then what they held is freed.
+                    // half empty: rebuilt whole, then what they held is freed,
+                    // on every runtime worker (see `release_freed_memory`).
                     projector.compact_if_grown();
                     crate::release_freed_memory();
+                    crate::collect_on_every_worker().await;
                     ready.store(true, Ordering::Release);
                     tracing::info!(position = head.raw(), "projections caught up; ready");
                 }
