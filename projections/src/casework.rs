@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
 pub(crate) use parts::CubeRow;
-pub use parts::Rejections;
+pub use parts::{Rejections, view_version};
 pub use recipient_view::{PersonalData, RecipientView};
 
 /// One need case as the API shows it.
@@ -72,7 +72,7 @@ impl NeedCaseView {
         actor_subject: &str,
     ) {
         self.state.apply(event, occurred_at);
-        self.version = u32::try_from(version).unwrap_or(u32::MAX);
+        self.version = parts::view_version(version);
         self.position = position.raw();
         self.updated_at = self.updated_at.max(occurred_at);
         match event {
@@ -327,7 +327,7 @@ impl Casework {
                     .and_then(|s| RecipientId::parse(s).ok());
                 if let Some(r) = id.and_then(|id| self.recipients.get_mut(id)) {
                     r.personal = PersonalData::Erased(e.metadata.occurred_at);
-                    r.version = u32::try_from(e.version).unwrap_or(u32::MAX);
+                    r.version = parts::view_version(e.version);
                     r.position = e.position.raw();
                 }
                 if let Some(id) = id {

@@ -27,4 +27,4 @@ pub mod directory;
 pub mod equity;
 pub mod runner;
 
-pub use casework::{ApiKeyView, Casework, NeedCaseView, PersonalData, RecipientView};
+pub use casework::{ApiKeyView, Casework, NeedCaseView, PersonalData, RecipientView, view_version};

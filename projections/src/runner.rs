@@ -89,11 +89,12 @@ impl Projector {
     /// were folded in since it was made: once a start has caught up with the
     /// log. A checkpoint's index is read whole (already full), so a start from
     /// one skips it; a cold start gains ~25 MB at a million need cases.
-    pub fn compact_if_grown(&self) {
+    /// Whether it rebuilt them.
+    pub fn compact_if_grown(&self) -> bool {
         let mut m = self.model.write().unwrap_or_else(|e| e.into_inner());
         let grown = m.need_case_count().saturating_sub(self.need_cases_at_start);
         if grown == 0 || grown < m.need_case_count() / 8 {
-            return;
+            return false;
         }
         let started = std::time::Instant::now();
         m.compact_indexes();
@@ -102,6 +103,7 @@ impl Projector {
             need_cases_folded = grown,
             "read-model indexes compacted"
         );
+        true
     }
 
     /// The change feed live subscriptions follow.

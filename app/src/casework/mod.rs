@@ -305,7 +305,7 @@ impl App {
             },
             profile: std::sync::Arc::new(p.clone()),
             registered_at: state.registered_at().unwrap_or(last.metadata.occurred_at),
-            version: u32::try_from(last.version).unwrap_or(u32::MAX),
+            version: careledger_projections::view_version(last.version),
             position: last.position.raw(),
             need_cases: self
                 .projector

@@ -27,6 +27,20 @@ impl Country {
             Country::FR => "FR",
         }
     }
+
+    /// The country of a canonical two-letter code (`BE`, not `be`): the
+    /// inverse of [`Self::code`]. [`Country::parse`] also reads other forms.
+    pub fn from_code(code: &str) -> Option<Self> {
+        [
+            Country::BE,
+            Country::DE,
+            Country::NL,
+            Country::LU,
+            Country::FR,
+        ]
+        .into_iter()
+        .find(|c| c.code() == code)
+    }
 }
 
 impl fmt::Display for Country {

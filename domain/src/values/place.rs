@@ -11,14 +11,8 @@ use std::fmt;
 impl Country {
     /// Reads a country code (`BE`, `nl`, ...), refusing the ones CareLedger does not know.
     pub fn parse(s: &str) -> Result<Self, ValueError> {
-        match s.trim().to_ascii_uppercase().as_str() {
-            "BE" => Ok(Country::BE),
-            "DE" => Ok(Country::DE),
-            "NL" => Ok(Country::NL),
-            "LU" => Ok(Country::LU),
-            "FR" => Ok(Country::FR),
-            _ => Err(ValueError::UnsupportedCountry { value: clip(s) }),
-        }
+        Country::from_code(&s.trim().to_ascii_uppercase())
+            .ok_or_else(|| ValueError::UnsupportedCountry { value: clip(s) })
     }
 }
 
@@ -116,15 +110,12 @@ impl PostalCode {
     }
 
     pub fn country(&self) -> Country {
-        match self.keyed.as_str().get(..2) {
-            Some("BE") => Country::BE,
-            Some("DE") => Country::DE,
-            Some("NL") => Country::NL,
-            Some("LU") => Country::LU,
-            Some("FR") => Country::FR,
-            // Only `parse` makes one, with one of these prefixes.
-            _ => unreachable!("a postal code keyed by a known country"),
-        }
+        // Only `parse` makes one, prefixed with its country's code.
+        self.keyed
+            .as_str()
+            .get(..2)
+            .and_then(Country::from_code)
+            .expect("a postal code keyed by a known country")
     }
     pub fn code(&self) -> &'static str {
         &self.keyed.as_str()[2..]

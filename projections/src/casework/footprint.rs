@@ -26,7 +26,7 @@ impl Casework {
     /// its nodes are ~55% full (~48 bytes an entry of the need cases' index
     /// instead of ~26), and removals from the unfinished set thin it further.
     /// Built from sorted entries, every node but the right edge is full. Run
-    /// once a cold start has caught up ([`crate::Projector::compact_if_grown`];
+    /// once a cold start has caught up ([`crate::runner::Projector::compact_if_grown`];
     /// a checkpoint's need cases are read whole, and its unfinished set is
     /// rebuilt as it is loaded): O(n), ~0.1 s at a million need cases.
     pub fn compact_indexes(&mut self) {

@@ -74,8 +74,14 @@ impl<'de> Deserialize<'de> for CubeRow {
     }
 }
 
-/// A stream version read back as four bytes, held at the ceiling (a
-/// checkpoint written when it was eight bytes could hold more).
+/// A stream version as a view keeps it: four bytes, held at the ceiling
+/// (a stream would need 2^32 events, hundreds of gigabytes, to reach it).
+pub fn view_version(version: u64) -> u32 {
+    u32::try_from(version).unwrap_or(u32::MAX)
+}
+
+/// A stream version read back as four bytes ([`view_version`]; a checkpoint
+/// written when it was eight bytes could hold more).
 pub(super) fn saturating_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    u64::deserialize(d).map(|v| u32::try_from(v).unwrap_or(u32::MAX))
+    u64::deserialize(d).map(view_version)
 }

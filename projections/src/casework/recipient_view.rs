@@ -47,7 +47,7 @@ impl RecipientView {
         Self {
             profile,
             registered_at: e.metadata.occurred_at,
-            version: u32::try_from(e.version).unwrap_or(u32::MAX),
+            version: super::parts::view_version(e.version),
             position: e.position.raw(),
             need_cases: Box::default(),
             personal: personal.map_or(PersonalData::None, |p| PersonalData::Sealed(Box::new(p))),

@@ -262,3 +262,32 @@ mod random_histories {
         }
     }
 }
+
+/// A start rebuilds the indexes once it has folded an eighth or more of the
+/// need cases it ends with (a cold start), not after a checkpoint it added
+/// little to, nor with nothing folded; the model is the same either way.
+#[test]
+fn the_indexes_are_rebuilt_after_a_cold_start_not_after_a_checkpoint() {
+    let mut log = Log::default();
+    let p = log.register(1, "be-leuven");
+    for n in 0..17 {
+        log.need_case(nc(n), vec![(identify(n, &p), 1, "c1")]);
+    }
+    let (first, last) = log.events.split_at(log.events.len() - 1);
+    let cold = crate::runner::Projector::new(Casework::default());
+    assert!(!cold.compact_if_grown(), "nothing folded yet");
+    for e in first {
+        cold.apply(e);
+    }
+    assert!(
+        cold.compact_if_grown(),
+        "sixteen need cases folded from none"
+    );
+    let loaded = crate::runner::Projector::new(cold.read().clone());
+    loaded.apply(&last[0]);
+    assert!(
+        !loaded.compact_if_grown(),
+        "one need case on sixteen loaded"
+    );
+    assert_eq!(*loaded.read(), fold(&log));
+}

@@ -88,12 +88,15 @@ impl Obs {
     /// Kind 0 (none) for a day beyond the thirty bits, which no date chrono
     /// can name reaches: the row then cannot say what the case contributes
     /// ([`Row::measures`]), and the fold works it out from the case.
-    fn new((kind, day): (u8, i32)) -> Self {
-        debug_assert!(kind < 4);
-        if day.unsigned_abs() >= 1 << (Self::DAY_BITS - 1) {
-            return Self::default();
-        }
-        Self((u32::from(kind) << Self::DAY_BITS) | (day as u32 & Self::DAY_MASK))
+    fn new(pair: (u8, i32)) -> Self {
+        debug_assert!(pair.0 < 4);
+        Self::try_new(pair).unwrap_or_default()
+    }
+
+    /// `None` for a kind beyond two bits or a day beyond thirty.
+    fn try_new((kind, day): (u8, i32)) -> Option<Self> {
+        (kind < 4 && day.unsigned_abs() < 1 << (Self::DAY_BITS - 1))
+            .then(|| Self((u32::from(kind) << Self::DAY_BITS) | (day as u32 & Self::DAY_MASK)))
     }
 
     fn get(self) -> (u8, i32) {
@@ -114,15 +117,15 @@ mod obs_pairs {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[Obs; 2], D::Error> {
-        let pairs = <[(u8, i32); 2]>::deserialize(d)?;
-        for (kind, day) in pairs {
-            if kind > 3 || day.unsigned_abs() >= 1 << (Obs::DAY_BITS - 1) {
-                return Err(serde::de::Error::custom(format!(
+        let [a, b] = <[(u8, i32); 2]>::deserialize(d)?;
+        let packed = |(kind, day)| {
+            Obs::try_new((kind, day)).ok_or_else(|| {
+                serde::de::Error::custom(format!(
                     "a cube row's time ({kind}, {day}) is out of range"
-                )));
-            }
-        }
-        Ok(pairs.map(Obs::new))
+                ))
+            })
+        };
+        Ok([packed(a)?, packed(b)?])
     }
 }
 
